@@ -1,0 +1,372 @@
+//! Reading an inspection document into an [`Inspection`].
+//!
+//! The reader is strict about the fields that make a document an inspection at all (and
+//! fails with a [`ReadError`] when they are missing) and forgiving about individual
+//! records: a malformed answer is skipped and reported as a [`Problem`], so one bad value
+//! cannot hide every other answer. The permission policy refuses any change that adds a
+//! problem, so on the server problems can only come from documents written before a rule
+//! existed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use automerge::{Automerge, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};
+use chrono::{DateTime, Utc};
+
+use super::{
+    keys, Answer, AnswerKey, AnswerValue, Inspection, Occupancy, PhotoRef, Problem, Review,
+    Submission, LAYOUT_VERSION, SCHEMA,
+};
+use crate::ids::{AreaId, InspectionId, SiteId, UserId};
+use crate::site::{Area, AreaKind};
+use crate::template::{ItemKind, Template};
+
+/// Why a document cannot be read as an inspection at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReadError {
+    /// The root `schema` is missing or is not [`SCHEMA`].
+    #[error("the document is not a Walkaround inspection")]
+    NotAnInspection,
+    /// The layout version is one this code does not know.
+    #[error("inspection layout version {0} is not supported (this build reads {LAYOUT_VERSION})")]
+    UnsupportedLayout(u64),
+    /// A required root field is missing.
+    #[error("the inspection has no `{0}`")]
+    Missing(&'static str),
+    /// A root field holds something other than what the layout says.
+    #[error("the inspection's `{field}` is invalid: {message}")]
+    Invalid {
+        /// The root key.
+        field: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> ReadError {
+    ReadError::Invalid {
+        field,
+        message: message.into(),
+    }
+}
+
+/// Reads the document as an inspection.
+pub fn read(doc: &Automerge) -> Result<Inspection, ReadError> {
+    match root_scalar(doc, keys::SCHEMA) {
+        Some(ScalarValue::Str(s)) if s.as_str() == SCHEMA => {}
+        _ => return Err(ReadError::NotAnInspection),
+    }
+    match root_scalar(doc, keys::LAYOUT) {
+        Some(ScalarValue::Uint(LAYOUT_VERSION)) => {}
+        Some(ScalarValue::Uint(n)) => return Err(ReadError::UnsupportedLayout(n)),
+        Some(_) => return Err(invalid(keys::LAYOUT, "not an unsigned integer")),
+        None => return Err(ReadError::Missing(keys::LAYOUT)),
+    }
+    let id = InspectionId::parse(root_str(doc, keys::ID)?).map_err(|e| invalid(keys::ID, e.to_string()))?;
+    let site = SiteId::parse(root_str(doc, keys::SITE)?).map_err(|e| invalid(keys::SITE, e.to_string()))?;
+    let template: Template = serde_json::from_str(&root_str(doc, keys::TEMPLATE)?)
+        .map_err(|e| invalid(keys::TEMPLATE, e.to_string()))?;
+    let areas: Vec<Area> = serde_json::from_str(&root_str(doc, keys::AREAS)?)
+        .map_err(|e| invalid(keys::AREAS, e.to_string()))?;
+    let created_by = UserId::parse(root_str(doc, keys::CREATED_BY)?)
+        .map_err(|e| invalid(keys::CREATED_BY, e.to_string()))?;
+    let created_at = match root_scalar(doc, keys::CREATED_AT) {
+        None => return Err(ReadError::Missing(keys::CREATED_AT)),
+        Some(v) => time(&v).ok_or_else(|| invalid(keys::CREATED_AT, "not a timestamp"))?,
+    };
+
+    let mut inspection = Inspection {
+        id,
+        site,
+        template,
+        areas,
+        created_by,
+        created_at,
+        occupied: BTreeMap::new(),
+        answers: BTreeMap::new(),
+        submitted: None,
+        review: None,
+        problems: Vec::new(),
+    };
+    let mut problems = Vec::new();
+
+    for key in doc.keys(ROOT) {
+        if !keys::ROOT.contains(&key.as_str()) {
+            problems.push(problem(&key, "is not a key of the inspection layout"));
+        }
+    }
+
+    let submitted = match root_map(doc, keys::SUBMITTED, &mut problems) {
+        Some(obj) => match read_submission(doc, &obj) {
+            Ok(s) => Some(s),
+            Err(message) => {
+                problems.push(problem(keys::SUBMITTED, &message));
+                None
+            }
+        },
+        None => None,
+    };
+    let submitted_heads = submitted.as_ref().and_then(|s| heads_in_doc(doc, &s.heads));
+    if submitted.is_some() && submitted_heads.is_none() {
+        problems.push(problem(keys::SUBMITTED, "heads are not all in the document"));
+    }
+
+    if let Some(answers) = root_map(doc, keys::ANSWERS, &mut problems) {
+        for raw in doc.keys(&answers) {
+            let path = format!("{}/{raw}", keys::ANSWERS);
+            let key = match AnswerKey::parse(&raw) {
+                Ok(k) => k,
+                Err(e) => {
+                    problems.push(problem(&path, &e.to_string()));
+                    continue;
+                }
+            };
+            let kind = match inspection.item_for(&key) {
+                Ok(item) => item.kind.clone(),
+                Err(message) => {
+                    problems.push(problem(&path, &message));
+                    continue;
+                }
+            };
+            // Records present when the submitter submitted; any other record is late.
+            let on_time: Option<BTreeSet<String>> = submitted_heads.as_ref().map(|heads| {
+                doc.get_all_at(&answers, raw.as_str(), heads)
+                    .map(|all| all.into_iter().map(|(_, id)| id.to_string()).collect())
+                    .unwrap_or_default()
+            });
+            let mut records = Vec::new();
+            for (value, obj) in doc.get_all(&answers, raw.as_str()).unwrap_or_default() {
+                match read_answer(doc, value, &obj, &kind) {
+                    Ok(mut answer) => {
+                        answer.late = on_time.as_ref().is_some_and(|ids| !ids.contains(&answer.obj));
+                        records.push(answer);
+                    }
+                    Err(message) => problems.push(problem(&path, &message)),
+                }
+            }
+            if !records.is_empty() {
+                inspection.answers.insert(key, records);
+            }
+        }
+    }
+
+    if let Some(occupied) = root_map(doc, keys::OCCUPIED, &mut problems) {
+        for raw in doc.keys(&occupied) {
+            let path = format!("{}/{raw}", keys::OCCUPIED);
+            let bay = match AreaId::parse(raw.as_str()) {
+                Ok(id) if inspection.areas.iter().any(|a| a.id == id && a.kind == AreaKind::Bay) => id,
+                _ => {
+                    problems.push(problem(&path, "is not a bay of the site"));
+                    continue;
+                }
+            };
+            let mut records = Vec::new();
+            for (value, obj) in doc.get_all(&occupied, raw.as_str()).unwrap_or_default() {
+                match read_occupancy(doc, value, &obj) {
+                    Ok(r) => records.push(r),
+                    Err(message) => problems.push(problem(&path, &message)),
+                }
+            }
+            if !records.is_empty() {
+                inspection.occupied.insert(bay, records);
+            }
+        }
+    }
+
+    if let Some(obj) = root_map(doc, keys::REVIEW, &mut problems) {
+        match read_review(doc, &obj) {
+            Ok(r) => inspection.review = Some(r),
+            Err(message) => problems.push(problem(keys::REVIEW, &message)),
+        }
+    }
+
+    inspection.submitted = submitted;
+    problems.sort();
+    inspection.problems = problems;
+    Ok(inspection)
+}
+
+fn problem(path: &str, message: &str) -> Problem {
+    Problem {
+        path: path.to_string(),
+        message: message.to_string(),
+    }
+}
+
+fn root_scalar(doc: &Automerge, key: &str) -> Option<ScalarValue> {
+    scalar(doc, &ROOT, key)
+}
+
+fn scalar(doc: &Automerge, obj: &ObjId, key: &str) -> Option<ScalarValue> {
+    match doc.get(obj, key) {
+        Ok(Some((Value::Scalar(s), _))) => Some(s.into_owned()),
+        _ => None,
+    }
+}
+
+fn root_str(doc: &Automerge, key: &'static str) -> Result<String, ReadError> {
+    match root_scalar(doc, key) {
+        Some(ScalarValue::Str(s)) => Ok(s.to_string()),
+        Some(_) => Err(invalid(key, "not a string")),
+        None => Err(ReadError::Missing(key)),
+    }
+}
+
+/// The map object under a root key, if there is one; anything else there is a problem.
+fn root_map(doc: &Automerge, key: &str, problems: &mut Vec<Problem>) -> Option<ObjId> {
+    match doc.get(ROOT, key) {
+        Ok(Some((Value::Object(ObjType::Map), obj))) => Some(obj),
+        Ok(None) => None,
+        _ => {
+            problems.push(problem(key, "is not a map"));
+            None
+        }
+    }
+}
+
+fn time(v: &ScalarValue) -> Option<DateTime<Utc>> {
+    let ms = match v {
+        ScalarValue::Timestamp(ms) | ScalarValue::Int(ms) => *ms,
+        ScalarValue::Uint(ms) => i64::try_from(*ms).ok()?,
+        _ => return None,
+    };
+    DateTime::from_timestamp_millis(ms)
+}
+
+fn record_obj(value: Value<'_>) -> Result<(), String> {
+    match value {
+        Value::Object(ObjType::Map) => Ok(()),
+        _ => Err("is not a record (map)".to_string()),
+    }
+}
+
+fn record_by(doc: &Automerge, obj: &ObjId) -> Result<UserId, String> {
+    match scalar(doc, obj, keys::BY) {
+        Some(ScalarValue::Str(s)) => UserId::parse(s.as_str()).map_err(|e| e.to_string()),
+        _ => Err("has no `by`".to_string()),
+    }
+}
+
+fn record_at(doc: &Automerge, obj: &ObjId) -> Result<DateTime<Utc>, String> {
+    scalar(doc, obj, keys::AT)
+        .as_ref()
+        .and_then(time)
+        .ok_or_else(|| "has no valid `at` timestamp".to_string())
+}
+
+fn str_list(doc: &Automerge, obj: &ObjId, key: &str) -> Result<Vec<String>, String> {
+    match doc.get(obj, key) {
+        Ok(None) => Ok(Vec::new()),
+        Ok(Some((Value::Object(ObjType::List), list))) => (0..doc.length(&list))
+            .map(|i| match doc.get(&list, i) {
+                Ok(Some((Value::Scalar(s), _))) => match s.as_ref() {
+                    ScalarValue::Str(s) => Ok(s.to_string()),
+                    _ => Err(format!("`{key}` holds a value that is not a string")),
+                },
+                _ => Err(format!("`{key}` holds a value that is not a string")),
+            })
+            .collect(),
+        _ => Err(format!("`{key}` is not a list")),
+    }
+}
+
+fn read_answer(doc: &Automerge, value: Value<'_>, obj: &ObjId, kind: &ItemKind) -> Result<Answer, String> {
+    record_obj(value)?;
+    let photos = str_list(doc, obj, keys::PHOTOS)?
+        .into_iter()
+        .map(PhotoRef::parse)
+        .collect::<Result<Vec<_>, _>>()?;
+    let raw = scalar(doc, obj, keys::VALUE);
+    let value = decode_value(raw.as_ref(), kind, !photos.is_empty())?;
+    let note = match scalar(doc, obj, keys::NOTE) {
+        None => None,
+        Some(ScalarValue::Str(s)) => Some(s.to_string()),
+        Some(_) => return Err("`note` is not a string".to_string()),
+    };
+    Ok(Answer {
+        obj: obj.to_string(),
+        value,
+        note,
+        photos,
+        by: record_by(doc, obj)?,
+        at: record_at(doc, obj)?,
+        late: false,
+    })
+}
+
+/// Decodes a stored value according to the item's kind (see the layout document).
+pub(crate) fn decode_value(raw: Option<&ScalarValue>, kind: &ItemKind, has_photos: bool) -> Result<AnswerValue, String> {
+    let value = match (kind, raw) {
+        (ItemKind::PassFail, Some(ScalarValue::Str(s))) => match s.as_str() {
+            "pass" => AnswerValue::Pass,
+            "fail" => AnswerValue::Fail,
+            "not_applicable" => AnswerValue::NotApplicable,
+            other => return Err(format!("{other:?} is not pass, fail or not_applicable")),
+        },
+        (ItemKind::Count { .. }, Some(ScalarValue::Uint(n))) => {
+            AnswerValue::Count(u32::try_from(*n).map_err(|_| "count is too large".to_string())?)
+        }
+        (ItemKind::Count { .. }, Some(ScalarValue::Int(n))) => {
+            AnswerValue::Count(u32::try_from(*n).map_err(|_| "count must be 0 or more".to_string())?)
+        }
+        (ItemKind::Number { .. }, Some(ScalarValue::F64(x))) if x.is_finite() => AnswerValue::Number(*x),
+        (ItemKind::Number { .. }, Some(ScalarValue::Int(n))) => AnswerValue::Number(*n as f64),
+        (ItemKind::Number { .. }, Some(ScalarValue::Uint(n))) => AnswerValue::Number(*n as f64),
+        (ItemKind::Text, Some(ScalarValue::Str(s))) => AnswerValue::Text(s.to_string()),
+        (ItemKind::Photo, None | Some(ScalarValue::Null)) if has_photos => AnswerValue::Photo,
+        (ItemKind::Photo, _) => return Err("a photo answer needs at least one photo".to_string()),
+        (ItemKind::Signature, Some(ScalarValue::Str(s))) => AnswerValue::Signature(PhotoRef::parse(s.as_str())?),
+        (_, None) => return Err("has no `value`".to_string()),
+        (_, Some(_)) => return Err("`value` does not fit the item's kind".to_string()),
+    };
+    Ok(value)
+}
+
+fn read_occupancy(doc: &Automerge, value: Value<'_>, obj: &ObjId) -> Result<Occupancy, String> {
+    record_obj(value)?;
+    let occupied = match scalar(doc, obj, keys::VALUE) {
+        Some(ScalarValue::Boolean(b)) => b,
+        _ => return Err("`value` is not a boolean".to_string()),
+    };
+    Ok(Occupancy {
+        obj: obj.to_string(),
+        occupied,
+        by: record_by(doc, obj)?,
+        at: record_at(doc, obj)?,
+    })
+}
+
+fn read_submission(doc: &Automerge, obj: &ObjId) -> Result<Submission, String> {
+    let mut heads = str_list(doc, obj, keys::HEADS)?;
+    for h in &heads {
+        h.parse::<ChangeHash>().map_err(|_| format!("{h:?} is not a change hash"))?;
+    }
+    heads.sort();
+    Ok(Submission {
+        by: record_by(doc, obj)?,
+        at: record_at(doc, obj)?,
+        heads,
+    })
+}
+
+fn read_review(doc: &Automerge, obj: &ObjId) -> Result<Review, String> {
+    let comment = match scalar(doc, obj, keys::COMMENT) {
+        Some(ScalarValue::Str(s)) => s.to_string(),
+        _ => return Err("`comment` is not a string".to_string()),
+    };
+    Ok(Review {
+        by: record_by(doc, obj)?,
+        at: record_at(doc, obj)?,
+        comment,
+    })
+}
+
+/// The submission heads as change hashes, if every one of them is in the document.
+fn heads_in_doc(doc: &Automerge, heads: &[String]) -> Option<Vec<ChangeHash>> {
+    if heads.is_empty() {
+        return None;
+    }
+    heads
+        .iter()
+        .map(|h| h.parse::<ChangeHash>().ok().filter(|h| doc.get_change_meta_by_hash(h).is_some()))
+        .collect()
+}

@@ -1,0 +1,427 @@
+//! The permission policy: who may do what, and the judge of every change to an inspection.
+//!
+//! Two levels. [`authorize`] answers coarse questions (may a team lead waive a fine at this
+//! site?) for the server's HTTP endpoints and the office. [`check_inspection_change`]
+//! compares an inspection before and after a change and allows it only if every difference
+//! is one the user may make; [`judge_change`] runs it on a raw automerge change, judging it
+//! against the document *at the change's dependencies*: what its author saw when making
+//! it. A tablet that answered offline while another tablet submitted acted honestly on the
+//! document it had; judging it against the merged, submitted document would refuse it
+//! forever. Its answer is accepted and the reader marks it `late`.
+//!
+//! The server runs this on every incoming change; the tablet runs it before sending one.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use automerge::{Automerge, Change};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{SiteId, UserId};
+use crate::inspection::{self, Inspection};
+use crate::role::Role;
+
+/// The person making a request or a change, as the server knows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// Their id.
+    pub id: UserId,
+    /// Their role.
+    pub role: Role,
+    /// The sites they belong to.
+    pub sites: BTreeSet<SiteId>,
+}
+
+impl User {
+    /// Whether the user belongs to `site`.
+    pub fn belongs_to(&self, site: &SiteId) -> bool {
+        self.sites.contains(site)
+    }
+}
+
+/// A coarse action, for [`authorize`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Read inspections, violations and reports of a site.
+    Read,
+    /// Start an inspection.
+    CreateInspection,
+    /// Answer items, mark bays occupied.
+    Answer,
+    /// Submit an inspection.
+    Submit,
+    /// Review a submitted inspection: acknowledge or mark violations corrected.
+    Review,
+    /// Waive a fine.
+    Waive,
+    /// Create or edit templates.
+    EditTemplate,
+    /// Add, edit and disable users and sites.
+    ManageUsers,
+}
+
+impl Action {
+    /// Every action, in a stable order.
+    pub const ALL: [Action; 8] = [
+        Action::Read,
+        Action::CreateInspection,
+        Action::Answer,
+        Action::Submit,
+        Action::Review,
+        Action::Waive,
+        Action::EditTemplate,
+        Action::ManageUsers,
+    ];
+
+    /// Whether a role may take this action at all (at a site it belongs to).
+    pub fn allowed_for(self, role: Role) -> bool {
+        use Role::*;
+        match self {
+            Action::Read => true,
+            // Technicians are observed, not observers.
+            Action::CreateInspection | Action::Answer | Action::Submit => role != Technician,
+            // Reviews and waivers are the office's and the managers' (not team leads').
+            Action::Review | Action::Waive => {
+                matches!(role, OfficeAdmin | WorkshopManager | ServiceManager | PartsManager)
+            }
+            Action::EditTemplate | Action::ManageUsers => role == OfficeAdmin,
+        }
+    }
+}
+
+/// Why a request or change was refused. `code()` is stable, for the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Denial {
+    /// The user does not belong to the site.
+    #[error("user {user} does not belong to site {site}")]
+    NotMemberOfSite {
+        /// The user.
+        user: UserId,
+        /// The site.
+        site: SiteId,
+    },
+    /// The role may not take the action.
+    #[error("a {role:?} may not {action:?}")]
+    RoleNotAllowed {
+        /// The role.
+        role: Role,
+        /// The action.
+        action: Action,
+    },
+    /// The role may not run this template.
+    #[error("a {role:?} may not start a {template} inspection")]
+    TemplateNotForRole {
+        /// The role.
+        role: Role,
+        /// The template id.
+        template: String,
+    },
+    /// A record claims an author other than the user making the change.
+    #[error("{path} is recorded under {claimed}, but the change is made by {user}")]
+    ForgedAuthor {
+        /// The document path.
+        path: String,
+        /// The author the record claims.
+        claimed: UserId,
+        /// The user making the change.
+        user: UserId,
+    },
+    /// The inspection was submitted before the change's author made it.
+    #[error("the inspection is submitted; {path} cannot change")]
+    Submitted {
+        /// The document path.
+        path: String,
+    },
+    /// A field fixed at creation was changed.
+    #[error("{field} is fixed when the inspection is created")]
+    Immutable {
+        /// The root key.
+        field: &'static str,
+    },
+    /// A record was removed instead of replaced.
+    #[error("{path} was deleted; answers are replaced, never deleted")]
+    Deleted {
+        /// The document path.
+        path: String,
+    },
+    /// A record was edited in place instead of written whole.
+    #[error("{path} was edited in place; records are written whole")]
+    EditedInPlace {
+        /// The document path.
+        path: String,
+    },
+    /// The change writes something the layout does not allow.
+    #[error("{path}: {message}")]
+    Malformed {
+        /// The document path.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The inspection cannot be submitted in this state.
+    #[error("the inspection cannot be submitted: {}", .0.join("; "))]
+    Incomplete(Vec<String>),
+    /// A review before submission.
+    #[error("only a submitted inspection can be reviewed")]
+    NotSubmitted,
+    /// The submission's heads are not the heads its author saw.
+    #[error("the submission's heads are not the document the submitter saw")]
+    HeadsMismatch,
+    /// The document is not a readable inspection.
+    #[error(transparent)]
+    NotAnInspection(#[from] inspection::ReadError),
+    /// The change cannot be applied where it claims to belong.
+    #[error("the change cannot be applied: {0}")]
+    InvalidChange(String),
+}
+
+impl Denial {
+    /// A stable snake_case code naming the rule of the policy that refused.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Denial::NotMemberOfSite { .. } => "not_member_of_site",
+            Denial::RoleNotAllowed { .. } => "role_not_allowed",
+            Denial::TemplateNotForRole { .. } => "template_not_for_role",
+            Denial::ForgedAuthor { .. } => "forged_author",
+            Denial::Submitted { .. } => "submitted",
+            Denial::Immutable { .. } => "immutable",
+            Denial::Deleted { .. } => "deleted",
+            Denial::EditedInPlace { .. } => "edited_in_place",
+            Denial::Malformed { .. } => "malformed",
+            Denial::Incomplete(_) => "incomplete",
+            Denial::NotSubmitted => "not_submitted",
+            Denial::HeadsMismatch => "heads_mismatch",
+            Denial::NotAnInspection(_) => "not_an_inspection",
+            Denial::InvalidChange(_) => "invalid_change",
+        }
+    }
+}
+
+/// May `user` take `action` at `site`? `None` for actions not tied to a site (templates).
+pub fn authorize(user: &User, action: Action, site: Option<&SiteId>) -> Result<(), Denial> {
+    if let Some(site) = site {
+        if !user.belongs_to(site) {
+            return Err(Denial::NotMemberOfSite {
+                user: user.id.clone(),
+                site: site.clone(),
+            });
+        }
+    }
+    if action.allowed_for(user.role) {
+        Ok(())
+    } else {
+        Err(Denial::RoleNotAllowed {
+            role: user.role,
+            action,
+        })
+    }
+}
+
+fn own(user: &User, path: String, by: &UserId) -> Result<(), Denial> {
+    if by == &user.id {
+        Ok(())
+    } else {
+        Err(Denial::ForgedAuthor {
+            path,
+            claimed: by.clone(),
+            user: user.id.clone(),
+        })
+    }
+}
+
+/// Checks the records under one map (answers or occupancy): nothing deleted, nothing
+/// edited in place, every new record authored by `user`. Returns the paths of new records.
+fn check_records<K: Ord + std::fmt::Display, R>(
+    user: &User,
+    root: &str,
+    before: &BTreeMap<K, Vec<R>>,
+    after: &BTreeMap<K, Vec<R>>,
+    id: impl Fn(&R) -> &str,
+    by: impl Fn(&R) -> &UserId,
+    same: impl Fn(&R, &R) -> bool,
+) -> Result<Vec<String>, Denial> {
+    for key in before.keys() {
+        if !after.contains_key(key) {
+            return Err(Denial::Deleted {
+                path: format!("{root}/{key}"),
+            });
+        }
+    }
+    let mut new = Vec::new();
+    for (key, records) in after {
+        let path = format!("{root}/{key}");
+        let old = before.get(key).map(Vec::as_slice).unwrap_or_default();
+        for record in records {
+            match old.iter().find(|o| id(o) == id(record)) {
+                Some(o) if same(o, record) => {}
+                Some(_) => return Err(Denial::EditedInPlace { path }),
+                None => {
+                    own(user, path.clone(), by(record))?;
+                    new.push(path.clone());
+                }
+            }
+        }
+    }
+    Ok(new)
+}
+
+/// Whether `user` may turn the inspection `before` (None: the empty document) into `after`.
+pub fn check_inspection_change(
+    user: &User,
+    before: Option<&Inspection>,
+    after: &Inspection,
+) -> Result<(), Denial> {
+    authorize(user, Action::Read, Some(&after.site))?;
+    match before {
+        None => {
+            authorize(user, Action::CreateInspection, Some(&after.site))?;
+            if !after.template.run_by.contains(&user.role) {
+                return Err(Denial::TemplateNotForRole {
+                    role: user.role,
+                    template: after.template.id.to_string(),
+                });
+            }
+            own(user, inspection::keys::CREATED_BY.to_string(), &after.created_by)?;
+            if let Err(errors) = after.template.validate() {
+                let e = &errors[0];
+                return Err(Denial::Malformed {
+                    path: format!("template.{}", e.field),
+                    message: e.message.clone(),
+                });
+            }
+        }
+        Some(b) => {
+            use inspection::keys;
+            let fixed = [
+                (keys::ID, b.id == after.id),
+                (keys::SITE, b.site == after.site),
+                (keys::TEMPLATE, b.template == after.template),
+                (keys::AREAS, b.areas == after.areas),
+                (keys::CREATED_BY, b.created_by == after.created_by),
+                (keys::CREATED_AT, b.created_at == after.created_at),
+            ];
+            if let Some((field, _)) = fixed.into_iter().find(|(_, same)| !same) {
+                return Err(Denial::Immutable { field });
+            }
+        }
+    }
+
+    let old_problems: BTreeSet<_> = before.map(|b| b.problems.iter().collect()).unwrap_or_default();
+    if let Some(p) = after.problems.iter().find(|p| !old_problems.contains(p)) {
+        return Err(Denial::Malformed {
+            path: p.path.clone(),
+            message: p.message.clone(),
+        });
+    }
+
+    let empty = Inspection {
+        answers: BTreeMap::new(),
+        occupied: BTreeMap::new(),
+        submitted: None,
+        review: None,
+        problems: Vec::new(),
+        ..after.clone()
+    };
+    let b = before.unwrap_or(&empty);
+    let submitted_before = b.submitted.is_some();
+
+    // `late` is derived from the submission, not stored in the record, so it is not
+    // part of what a change could have edited.
+    let same_answer = |x: &inspection::Answer, y: &inspection::Answer| {
+        x.value == y.value && x.note == y.note && x.photos == y.photos && x.by == y.by && x.at == y.at
+    };
+    let mut written = check_records(
+        user,
+        inspection::keys::ANSWERS,
+        &b.answers,
+        &after.answers,
+        |r| &r.obj,
+        |r| &r.by,
+        same_answer,
+    )?;
+    written.extend(check_records(
+        user,
+        inspection::keys::OCCUPIED,
+        &b.occupied,
+        &after.occupied,
+        |r| &r.obj,
+        |r| &r.by,
+        |x, y| x == y,
+    )?);
+    if let Some(path) = written.into_iter().next() {
+        if submitted_before {
+            return Err(Denial::Submitted { path });
+        }
+        authorize(user, Action::Answer, Some(&after.site))?;
+    }
+
+    match (&b.submitted, &after.submitted) {
+        (None, None) => {}
+        (None, Some(s)) => {
+            authorize(user, Action::Submit, Some(&after.site))?;
+            own(user, inspection::keys::SUBMITTED.to_string(), &s.by)?;
+            let problems = after.submission_problems();
+            if !problems.is_empty() {
+                return Err(Denial::Incomplete(problems));
+            }
+        }
+        (Some(x), Some(y)) if x == y => {}
+        (Some(_), _) => {
+            return Err(Denial::Submitted {
+                path: inspection::keys::SUBMITTED.to_string(),
+            })
+        }
+    }
+
+    if b.review != after.review {
+        authorize(user, Action::Review, Some(&after.site))?;
+        let Some(review) = &after.review else {
+            return Err(Denial::Deleted {
+                path: inspection::keys::REVIEW.to_string(),
+            });
+        };
+        if after.submitted.is_none() {
+            return Err(Denial::NotSubmitted);
+        }
+        own(user, inspection::keys::REVIEW.to_string(), &review.by)?;
+    }
+    Ok(())
+}
+
+/// Judges one automerge change made by `user` to the document `doc` (which must already
+/// hold the change's dependencies): the change is replayed on the document as it was at
+/// its dependencies and the two states are compared with [`check_inspection_change`].
+pub fn judge_change(user: &User, doc: &Automerge, change: &Change) -> Result<(), Denial> {
+    let deps = change.deps();
+    if deps.is_empty() && !doc.get_heads().is_empty() {
+        // A second change without dependencies would be a second creation of the same
+        // document, racing the first for every fixed field.
+        return Err(Denial::InvalidChange(
+            "the document already exists; a change must depend on it".to_string(),
+        ));
+    }
+    let mut at = doc
+        .fork_at(deps)
+        .map_err(|e| Denial::InvalidChange(format!("its dependencies are not all known: {e}")))?;
+    let before = if deps.is_empty() {
+        None
+    } else {
+        Some(inspection::read(&at)?)
+    };
+    at.apply_changes([change.clone()])
+        .map_err(|e| Denial::InvalidChange(e.to_string()))?;
+    if !at.get_heads().contains(&change.hash()) {
+        return Err(Denial::InvalidChange("it was not applied".to_string()));
+    }
+    let after = inspection::read(&at)?;
+    check_inspection_change(user, before.as_ref(), &after)?;
+    let newly_submitted = before.as_ref().is_none_or(|b| b.submitted.is_none());
+    if let (true, Some(s)) = (newly_submitted, &after.submitted) {
+        let mut seen: Vec<String> = deps.iter().map(ToString::to_string).collect();
+        seen.sort();
+        if s.heads != seen {
+            return Err(Denial::HeadsMismatch);
+        }
+    }
+    Ok(())
+}
