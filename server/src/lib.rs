@@ -1,1 +1,16 @@
-//! placeholder
+//! Walkaround's sync server.
+//!
+//! - [`cli`]: the command line (`walkaround serve …`), validated into a [`config::Config`].
+//! - [`startup`]: binds the listener, opens the store, runs the server until a signal.
+//! - [`store`]: the database behind one interface, SQLite by default, PostgreSQL on request.
+//! - [`http`]: the routes, and the one place where errors become status codes.
+//! - [`state`]: the one `Clone` state every handler shares.
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod telemetry;

@@ -1,1 +1,135 @@
-//! placeholder
+//! Test support: start the real server on port 0 against a real database.
+//!
+//! Each test gets its own SQLite data directory, or its own PostgreSQL database created
+//! on the server named by `WALKAROUND_TEST_PG` (default: the local trust-auth server at
+//! 127.0.0.1:5432), so tests run in parallel without seeing each other's data.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use server::config::{Config, Database};
+use server::startup::Application;
+use sqlx::Connection;
+use tokio::sync::oneshot;
+
+// Database names are made here from the process id, a clock and a counter, never from
+// input, which is why the DDL below may be assembled with format!.
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A name no other test of this or any concurrent run uses.
+pub fn unique_name(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!(
+        "{prefix}_{}_{nanos}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The PostgreSQL server tests create their databases on.
+pub fn pg_admin_url() -> String {
+    std::env::var("WALKAROUND_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+}
+
+/// A running server and what the test needs to talk to it.
+pub struct TestApp {
+    /// Where it listens.
+    pub address: SocketAddr,
+    /// Its data directory.
+    pub data_dir: PathBuf,
+    /// An HTTP client.
+    pub client: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    pg_database: Option<String>,
+}
+
+impl TestApp {
+    /// `http://address/path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// Stops the server, waits for it, and removes its data directory or database.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+        if let Some(db) = self.pg_database.take() {
+            if let Ok(mut conn) = sqlx::PgConnection::connect(&pg_admin_url()).await {
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("drop database if exists \"{db}\" with (force)")))
+                    .execute(&mut conn)
+                    .await;
+            }
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Starts a server with `config`.
+pub async fn spawn_with(config: Config, pg_database: Option<String>) -> TestApp {
+    let data_dir = config.data_dir.clone();
+    let app = Application::build(config).await.expect("the server starts");
+    let address = app.address();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let _ = app
+            .run_until(async move {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    TestApp {
+        address,
+        data_dir,
+        client: reqwest::Client::new(),
+        stop: Some(stop),
+        task: Some(task),
+        pg_database,
+    }
+}
+
+/// A fresh data directory under the system's temporary directory.
+pub fn temp_data_dir() -> PathBuf {
+    std::env::temp_dir().join(unique_name("walkaround-test"))
+}
+
+/// Starts a server on SQLite in a fresh data directory.
+pub async fn spawn_sqlite() -> TestApp {
+    spawn_with(Config::for_tests(temp_data_dir()), None).await
+}
+
+/// Starts a server on a fresh PostgreSQL database.
+pub async fn spawn_postgres() -> TestApp {
+    let name = unique_name("walkaround_test");
+    let mut conn = sqlx::PgConnection::connect(&pg_admin_url())
+        .await
+        .expect("PostgreSQL is reachable (set WALKAROUND_TEST_PG)");
+    sqlx::query(sqlx::AssertSqlSafe(format!("create database \"{name}\"")))
+        .execute(&mut conn)
+        .await
+        .expect("creates the test database");
+    let admin = pg_admin_url();
+    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+    let mut config = Config::for_tests(temp_data_dir());
+    config.database = Database::Postgres {
+        url: format!("{base}/{name}"),
+    };
+    spawn_with(config, Some(name)).await
+}

@@ -83,14 +83,28 @@ pub mod keys {
 
 /// Where an answer belongs: an item, and for repeated items the area.
 ///
-/// Written in the document as `item` or `item@area`; `@` can never occur in an id.
+/// Written in the document (and in JSON) as `item` or `item@area`; `@` can never occur in
+/// an id.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct AnswerKey {
     /// The template item.
     pub item: ItemId,
     /// The bay, room or entrance, for items that repeat.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub area: Option<AreaId>,
+}
+
+impl TryFrom<String> for AnswerKey {
+    type Error = IdError;
+    fn try_from(s: String) -> Result<Self, IdError> {
+        Self::parse(&s)
+    }
+}
+
+impl From<AnswerKey> for String {
+    fn from(k: AnswerKey) -> String {
+        k.to_string()
+    }
 }
 
 impl AnswerKey {

@@ -1,0 +1,102 @@
+//! The database, behind one interface for SQLite and PostgreSQL.
+//!
+//! Queries are written with sqlx's runtime-checked functions rather than its compile-time
+//! macros: the macros check against one database kind at build time, and this store
+//! serves two. Each dialect has its own migrations folder; both are embedded in the binary.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::config::Database;
+
+/// Why the store could not be opened or queried.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The data directory could not be created.
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: String,
+        /// The IO error.
+        source: std::io::Error,
+    },
+    /// The database refused a connection or a query.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// The database connection pool, of either kind.
+#[derive(Clone, Debug)]
+pub enum Store {
+    /// The embedded default.
+    Sqlite(SqlitePool),
+    /// Production and multi-instance.
+    Postgres(PgPool),
+}
+
+impl Store {
+    /// Opens the database (creating the SQLite file if needed) and applies migrations.
+    pub async fn open(database: &Database) -> Result<Store, StoreError> {
+        let store = match database {
+            Database::Sqlite { data_dir } => {
+                std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+                    path: data_dir.display().to_string(),
+                    source,
+                })?;
+                let options = SqliteConnectOptions::from_str("sqlite:")?
+                    .filename(data_dir.join("walkaround.db"))
+                    .create_if_missing(true)
+                    // WAL lets the office read while tablets write; FULL makes every
+                    // acknowledged commit survive a power cut.
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(5));
+                let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+                sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+                Store::Sqlite(pool)
+            }
+            Database::Postgres { url } => {
+                let pool = PgPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .connect(url)
+                    .await?;
+                sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+                Store::Postgres(pool)
+            }
+        };
+        Ok(store)
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(pool) => sqlx::query("select 1").execute(pool).await.map(drop)?,
+            Store::Postgres(pool) => sqlx::query("select 1").execute(pool).await.map(drop)?,
+        }
+        Ok(())
+    }
+
+    /// The database kind, for logs and health output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Closes the pool, waiting for connections in use.
+    pub async fn close(&self) {
+        match self {
+            Store::Sqlite(pool) => pool.close().await,
+            Store::Postgres(pool) => pool.close().await,
+        }
+    }
+}
