@@ -11,7 +11,7 @@ use automerge::{ActorId, Automerge};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use shared::ids::{AreaId, InspectionId, SiteId, UserId};
-use shared::inspection::{self, write, AnswerKey, AnswerValue, NewInspection, PhotoRef};
+use shared::inspection::{self, AnswerKey, AnswerValue, NewInspection, PhotoRef, write};
 use shared::site::Area;
 use shared::template::Template;
 use wasm_bindgen::prelude::*;
@@ -119,8 +119,16 @@ impl InspectionDoc {
             .collect::<Result<Vec<_>, _>>()
             .map_err(js_err)?;
         let user = UserId::parse(user).map_err(js_err)?;
-        write::answer(&mut self.doc, &user, now(), &key, &value, note.as_deref(), &photos)
-            .map_err(js_err)?;
+        write::answer(
+            &mut self.doc,
+            &user,
+            now(),
+            &key,
+            &value,
+            note.as_deref(),
+            &photos,
+        )
+        .map_err(js_err)?;
         Ok(())
     }
 
@@ -151,13 +159,19 @@ impl InspectionDoc {
     #[wasm_bindgen(js_name = expectedKeys)]
     pub fn expected_keys(&self) -> Result<Vec<String>, JsError> {
         let state = inspection::read(&self.doc).map_err(js_err)?;
-        Ok(state.expected_keys().iter().map(ToString::to_string).collect())
+        Ok(state
+            .expected_keys()
+            .iter()
+            .map(ToString::to_string)
+            .collect())
     }
 
     /// What stands between the inspection and its submission.
     #[wasm_bindgen(js_name = submissionProblems)]
     pub fn submission_problems(&self) -> Result<Vec<String>, JsError> {
-        Ok(inspection::read(&self.doc).map_err(js_err)?.submission_problems())
+        Ok(inspection::read(&self.doc)
+            .map_err(js_err)?
+            .submission_problems())
     }
 
     /// The live violation list, computed by the same rules the server runs.
@@ -170,6 +184,10 @@ impl InspectionDoc {
     /// The document's heads, hex change hashes.
     #[wasm_bindgen(js_name = heads)]
     pub fn heads(&self) -> Vec<String> {
-        self.doc.get_heads().iter().map(ToString::to_string).collect()
+        self.doc
+            .get_heads()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
     }
 }

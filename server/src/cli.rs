@@ -48,12 +48,10 @@ impl ServeArgs {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
                 Database::Postgres { url }
             }
-            Some(_) => {
-                return Err(StartupError::Config(
-                    "--database-url must be a postgres:// URL; SQLite is the default and needs no URL"
-                        .to_string(),
-                ))
-            }
+            Some(_) => return Err(StartupError::Config(
+                "--database-url must be a postgres:// URL; SQLite is the default and needs no URL"
+                    .to_string(),
+            )),
         };
         Ok(Config {
             listen: self.listen,

@@ -39,16 +39,19 @@ impl Application {
     /// Opens the store (applying migrations) and binds the listener.
     pub async fn build(config: Config) -> Result<Application, StartupError> {
         let store = Store::open(&config.database).await?;
-        let listener = TcpListener::bind(config.listen)
-            .await
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartupError::Listen {
+                    address: config.listen,
+                    source,
+                })?;
+        let address = listener
+            .local_addr()
             .map_err(|source| StartupError::Listen {
                 address: config.listen,
                 source,
             })?;
-        let address = listener.local_addr().map_err(|source| StartupError::Listen {
-            address: config.listen,
-            source,
-        })?;
         Ok(Application {
             listener,
             address,
@@ -67,7 +70,10 @@ impl Application {
     }
 
     /// Serves until `stop` completes.
-    pub async fn run_until(self, stop: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), StartupError> {
+    pub async fn run_until(
+        self,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartupError> {
         let store = self.state.store.clone();
         let result = axum::serve(self.listener, http::router(self.state))
             .with_graceful_shutdown(stop)

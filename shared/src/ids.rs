@@ -162,7 +162,10 @@ impl RuleId {
         } else {
             Err(IdError::BadChar {
                 kind: "rule id",
-                found: s.chars().find(|c| !c.is_ascii_alphanumeric()).unwrap_or('?'),
+                found: s
+                    .chars()
+                    .find(|c| !c.is_ascii_alphanumeric())
+                    .unwrap_or('?'),
             })
         }
     }
@@ -204,10 +207,7 @@ mod tests {
     #[test]
     fn ids_accept_the_documented_alphabet() {
         assert!(SiteId::parse("site-1.north_A").is_ok());
-        assert_eq!(
-            SiteId::parse(""),
-            Err(IdError::Empty { kind: "site id" })
-        );
+        assert_eq!(SiteId::parse(""), Err(IdError::Empty { kind: "site id" }));
         assert!(matches!(
             ItemId::parse("c2@bay-1"),
             Err(IdError::BadChar { found: '@', .. })

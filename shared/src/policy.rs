@@ -82,7 +82,10 @@ impl Action {
             Action::CreateInspection | Action::Answer | Action::Submit => role != Technician,
             // Reviews and waivers are the office's and the managers' (not team leads').
             Action::Review | Action::Waive => {
-                matches!(role, OfficeAdmin | WorkshopManager | ServiceManager | PartsManager)
+                matches!(
+                    role,
+                    OfficeAdmin | WorkshopManager | ServiceManager | PartsManager
+                )
             }
             Action::EditTemplate | Action::ManageUsers => role == OfficeAdmin,
         }
@@ -199,13 +202,11 @@ impl Denial {
 
 /// May `user` take `action` at `site`? `None` for actions not tied to a site (templates).
 pub fn authorize(user: &User, action: Action, site: Option<&SiteId>) -> Result<(), Denial> {
-    if let Some(site) = site {
-        if !user.belongs_to(site) {
-            return Err(Denial::NotMemberOfSite {
-                user: user.id.clone(),
-                site: site.clone(),
-            });
-        }
+    if let Some(site) = site.filter(|s| !user.belongs_to(s)) {
+        return Err(Denial::NotMemberOfSite {
+            user: user.id.clone(),
+            site: site.clone(),
+        });
     }
     if action.allowed_for(user.role) {
         Ok(())
@@ -281,7 +282,11 @@ pub fn check_inspection_change(
                     template: after.template.id.to_string(),
                 });
             }
-            own(user, inspection::keys::CREATED_BY.to_string(), &after.created_by)?;
+            own(
+                user,
+                inspection::keys::CREATED_BY.to_string(),
+                &after.created_by,
+            )?;
             if let Err(errors) = after.template.validate() {
                 let e = &errors[0];
                 return Err(Denial::Malformed {
@@ -306,7 +311,9 @@ pub fn check_inspection_change(
         }
     }
 
-    let old_problems: BTreeSet<_> = before.map(|b| b.problems.iter().collect()).unwrap_or_default();
+    let old_problems: BTreeSet<_> = before
+        .map(|b| b.problems.iter().collect())
+        .unwrap_or_default();
     if let Some(p) = after.problems.iter().find(|p| !old_problems.contains(p)) {
         return Err(Denial::Malformed {
             path: p.path.clone(),
@@ -328,7 +335,11 @@ pub fn check_inspection_change(
     // `late` is derived from the submission, not stored in the record, so it is not
     // part of what a change could have edited.
     let same_answer = |x: &inspection::Answer, y: &inspection::Answer| {
-        x.value == y.value && x.note == y.note && x.photos == y.photos && x.by == y.by && x.at == y.at
+        x.value == y.value
+            && x.note == y.note
+            && x.photos == y.photos
+            && x.by == y.by
+            && x.at == y.at
     };
     let mut written = check_records(
         user,
@@ -369,7 +380,7 @@ pub fn check_inspection_change(
         (Some(_), _) => {
             return Err(Denial::Submitted {
                 path: inspection::keys::SUBMITTED.to_string(),
-            })
+            });
         }
     }
 

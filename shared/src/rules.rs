@@ -130,7 +130,9 @@ pub fn evaluate(inspection: &Inspection) -> Vec<Violation> {
             .iter()
             .map(|a| (a.value.occurrences(&item.kind), a))
             .filter(|(n, _)| *n > 0)
-            .max_by(|(n1, a1), (n2, a2)| n1.cmp(n2).then(a2.at.cmp(&a1.at)).then(a2.obj.cmp(&a1.obj)));
+            .max_by(|(n1, a1), (n2, a2)| {
+                n1.cmp(n2).then(a2.at.cmp(&a1.at)).then(a2.obj.cmp(&a1.obj))
+            });
         let Some((occurrences, failing)) = worst else {
             continue;
         };

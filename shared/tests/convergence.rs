@@ -11,11 +11,11 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use automerge::sync::{Message, State, SyncDoc};
-use automerge::{Automerge, ObjType, ReadDoc, Value, ROOT};
+use automerge::{Automerge, ObjType, ROOT, ReadDoc, Value};
 use proptest::prelude::*;
 use shared::builtin::WALKAROUND;
-use shared::inspection::{keys, write, AnswerValue};
-use shared::policy::{judge_change, User};
+use shared::inspection::{AnswerValue, keys, write};
+use shared::policy::{User, judge_change};
 use shared::role::Role;
 use shared::rules::evaluate;
 use support::*;
@@ -32,9 +32,17 @@ const BAYS: [&str; 3] = ["bay-1", "bay-2", "bay-3"];
 #[derive(Debug, Clone)]
 enum Op {
     /// Replica answers a key with one of a few values.
-    Answer { replica: usize, key: usize, value: u8 },
+    Answer {
+        replica: usize,
+        key: usize,
+        value: u8,
+    },
     /// Replica marks a bay.
-    Occupy { replica: usize, bay: usize, occupied: bool },
+    Occupy {
+        replica: usize,
+        bay: usize,
+        occupied: bool,
+    },
     /// `from` generates a sync message for `to` and queues it.
     Send { from: usize, to: usize },
     /// The oldest queued message from `from` to `to` arrives, once or twice.
@@ -96,51 +104,89 @@ struct Net {
 
 impl Net {
     fn new(n: usize) -> Self {
-        let roles = [Role::WorkshopManager, Role::TeamLead, Role::OfficeAdmin, Role::ServiceManager, Role::PartsManager];
+        let roles = [
+            Role::WorkshopManager,
+            Role::TeamLead,
+            Role::OfficeAdmin,
+            Role::ServiceManager,
+            Role::PartsManager,
+        ];
         let users: Vec<User> = (0..n).map(|i| user(&format!("u{i}"), roles[i])).collect();
         let base = create(WALKAROUND, &users[0]);
         let docs = (0..n).map(|i| replica(&base, i as u8 + 1)).collect();
         Net {
             docs,
             users,
-            states: (0..n).map(|_| (0..n).map(|_| State::new()).collect()).collect(),
-            queues: (0..n).map(|_| (0..n).map(|_| VecDeque::new()).collect()).collect(),
+            states: (0..n)
+                .map(|_| (0..n).map(|_| State::new()).collect())
+                .collect(),
+            queues: (0..n)
+                .map(|_| (0..n).map(|_| VecDeque::new()).collect())
+                .collect(),
             written: BTreeMap::new(),
             minute: 1,
         }
     }
 
     /// Applies a local edit and checks the policy accepts it as its author made it.
-    fn edit(&mut self, replica: usize, f: impl FnOnce(&mut Automerge, &User, i64)) -> Result<(), TestCaseError> {
+    fn edit(
+        &mut self,
+        replica: usize,
+        f: impl FnOnce(&mut Automerge, &User, i64),
+    ) -> Result<(), TestCaseError> {
         self.minute += 1;
         let before = self.docs[replica].clone();
         f(&mut self.docs[replica], &self.users[replica], self.minute);
-        let change = self.docs[replica].get_last_local_change().expect("a change was made");
+        let change = self.docs[replica]
+            .get_last_local_change()
+            .expect("a change was made");
         let verdict = judge_change(&self.users[replica], &before, &change);
-        prop_assert!(verdict.is_ok(), "an honest change was refused: {:?}", verdict);
+        prop_assert!(
+            verdict.is_ok(),
+            "an honest change was refused: {:?}",
+            verdict
+        );
         Ok(())
     }
 
     fn apply(&mut self, op: &Op) -> Result<(), TestCaseError> {
         match *op {
-            Op::Answer { replica, key, value } => {
+            Op::Answer {
+                replica,
+                key,
+                value,
+            } => {
                 let k = KEYS[key];
                 let seen = records(&self.docs[replica], k);
                 let submitted = read(&self.docs[replica]).submitted.is_some();
                 prop_assume!(!submitted);
-                self.edit(replica, |doc, u, m| answer(doc, u, m, k, value_for(k, value)))?;
+                self.edit(replica, |doc, u, m| {
+                    answer(doc, u, m, k, value_for(k, value))
+                })?;
                 let now = records(&self.docs[replica], k);
                 let new: Vec<_> = now.difference(&seen).cloned().collect();
                 prop_assert_eq!(new.len(), 1);
                 self.written.insert((k.to_string(), new[0].clone()), seen);
             }
-            Op::Occupy { replica, bay, occupied } => {
+            Op::Occupy {
+                replica,
+                bay,
+                occupied,
+            } => {
                 self.edit(replica, |doc, u, m| {
-                    write::set_occupied(doc, &u.id, t(m), &BAYS[bay].parse().expect("id"), occupied).expect("marks");
+                    write::set_occupied(
+                        doc,
+                        &u.id,
+                        t(m),
+                        &BAYS[bay].parse().expect("id"),
+                        occupied,
+                    )
+                    .expect("marks");
                 })?;
             }
             Op::Send { from, to } if from != to => {
-                if let Some(msg) = self.docs[from].generate_sync_message(&mut self.states[from][to]) {
+                if let Some(msg) = self.docs[from].generate_sync_message(&mut self.states[from][to])
+                {
                     self.queues[from][to].push_back(msg.encode());
                 }
             }
@@ -154,10 +200,8 @@ impl Net {
                     }
                 }
             }
-            Op::Drop { from, to } if from != to => {
-                if self.queues[from][to].pop_front().is_some() {
-                    self.reconnect(from, to);
-                }
+            Op::Drop { from, to } if from != to && self.queues[from][to].pop_front().is_some() => {
+                self.reconnect(from, to);
             }
             _ => {}
         }
@@ -189,7 +233,9 @@ impl Net {
                     if let Some(msg) = self.docs[a].generate_sync_message(&mut self.states[a][b]) {
                         quiet = false;
                         let msg = Message::decode(&msg.encode()).expect("decodes");
-                        self.docs[b].receive_sync_message(&mut self.states[b][a], msg).expect("receives");
+                        self.docs[b]
+                            .receive_sync_message(&mut self.states[b][a], msg)
+                            .expect("receives");
                     }
                 }
             }
@@ -202,7 +248,10 @@ impl Net {
 }
 
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(1000)
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1000)
 }
 
 proptest! {

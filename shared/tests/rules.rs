@@ -4,9 +4,9 @@ mod support;
 
 use shared::builtin::{self, CLOSING, FRONT_DESK, LUNCH, OPENING, PARTS_AUDIT, WALKAROUND};
 use shared::catalog::Fine;
-use shared::inspection::{write, AnswerValue};
+use shared::inspection::{AnswerValue, write};
 use shared::role::Role;
-use shared::rules::{evaluate, total_yuan, FineDue};
+use shared::rules::{FineDue, evaluate, total_yuan};
 use shared::template::{ItemKind, Repeat};
 use support::*;
 
@@ -42,7 +42,8 @@ fn every_template_with_every_item_passing_has_no_violations_and_can_be_submitted
         let who = runner(tpl.id.as_str());
         let mut doc = create(tpl.id.as_str(), &who);
         for bay in ["bay-1", "bay-2"] {
-            write::set_occupied(&mut doc, &who.id, t0(), &bay.parse().expect("id"), true).expect("marks");
+            write::set_occupied(&mut doc, &who.id, t0(), &bay.parse().expect("id"), true)
+                .expect("marks");
         }
         let inspection = read(&doc);
         for k in inspection.expected_keys() {
@@ -51,7 +52,12 @@ fn every_template_with_every_item_passing_has_no_violations_and_can_be_submitted
         }
         let inspection = read(&doc);
         assert_eq!(evaluate(&inspection), vec![], "{}", tpl.id);
-        assert_eq!(inspection.submission_problems(), Vec::<String>::new(), "{}", tpl.id);
+        assert_eq!(
+            inspection.submission_problems(),
+            Vec::<String>::new(),
+            "{}",
+            tpl.id
+        );
         write::submit(&mut doc, &who.id, t(2)).expect("submits");
         assert!(read(&doc).submitted.is_some());
     }
@@ -85,10 +91,15 @@ fn every_item_that_can_fail_gives_one_violation_of_its_rule_with_its_fine() {
             assert_eq!(v.site.as_str(), SITE);
             assert_eq!(v.responsible, item.responsible);
             assert_eq!(v.occurrences, occurrences);
-            assert_eq!(v.area.as_ref().map(|a| a.id.to_string()), k.split_once('@').map(|(_, a)| a.to_string()));
+            assert_eq!(
+                v.area.as_ref().map(|a| a.id.to_string()),
+                k.split_once('@').map(|(_, a)| a.to_string())
+            );
             let expected = match item.fine {
                 Fine::None => FineDue::None,
-                Fine::PerOccurrence { yuan } => FineDue::Yuan { amount: u64::from(yuan * occurrences) },
+                Fine::PerOccurrence { yuan } => FineDue::Yuan {
+                    amount: u64::from(yuan * occurrences),
+                },
                 Fine::DismissalReview => FineDue::DismissalReview,
                 Fine::ReplaceTool => FineDue::ReplaceTool,
             };
@@ -107,7 +118,13 @@ fn every_item_that_can_fail_gives_one_violation_of_its_rule_with_its_fine() {
 fn two_unsigned_quotes_at_thirty_yuan_cost_sixty() {
     let who = user("yuan", Role::PartsManager);
     let mut doc = create(PARTS_AUDIT, &who);
-    answer(&mut doc, &who, 1, "d3-unsigned-quotes", AnswerValue::Count(2));
+    answer(
+        &mut doc,
+        &who,
+        1,
+        "d3-unsigned-quotes",
+        AnswerValue::Count(2),
+    );
     let v = evaluate(&read(&doc));
     assert_eq!(v[0].rule.as_str(), "D3");
     assert_eq!(v[0].occurrences, 2);
@@ -120,14 +137,25 @@ fn b5_counts_discounts_over_five_without_a_fine_and_fines_each_unreported_order(
     let who = user("fang", Role::ServiceManager);
     let mut doc = create(FRONT_DESK, &who);
     answer(&mut doc, &who, 1, "b5-discounts", AnswerValue::Count(5));
-    assert!(evaluate(&read(&doc)).is_empty(), "five discounts are within the allowance");
+    assert!(
+        evaluate(&read(&doc)).is_empty(),
+        "five discounts are within the allowance"
+    );
     answer(&mut doc, &who, 2, "b5-discounts", AnswerValue::Count(7));
     answer(&mut doc, &who, 3, "b5-unreported", AnswerValue::Count(3));
     answer(&mut doc, &who, 4, "b6-low-margin", AnswerValue::Count(1));
-    answer(&mut doc, &who, 5, "b4-hidden-complaints", AnswerValue::Count(2));
+    answer(
+        &mut doc,
+        &who,
+        5,
+        "b4-hidden-complaints",
+        AnswerValue::Count(2),
+    );
     let v = evaluate(&read(&doc));
-    let by_item: Vec<(&str, u32, u64)> =
-        v.iter().map(|v| (v.item.as_str(), v.occurrences, v.fine.yuan())).collect();
+    let by_item: Vec<(&str, u32, u64)> = v
+        .iter()
+        .map(|v| (v.item.as_str(), v.occurrences, v.fine.yuan()))
+        .collect();
     assert_eq!(
         by_item,
         [
@@ -149,7 +177,10 @@ fn the_oil_drain_cart_may_hold_three_filters_but_not_four() {
     assert!(evaluate(&read(&doc)).is_empty());
     answer(&mut doc, &m, 2, "c7-oil-filters", AnswerValue::Count(4));
     let v = evaluate(&read(&doc));
-    assert_eq!((v[0].rule.as_str(), v[0].occurrences, v[0].fine), ("C7", 1, FineDue::None));
+    assert_eq!(
+        (v[0].rule.as_str(), v[0].occurrences, v[0].fine),
+        ("C7", 1, FineDue::None)
+    );
 }
 
 #[test]
@@ -182,7 +213,12 @@ fn covers_are_checked_in_each_occupied_bay_separately() {
         .collect();
     assert_eq!(
         expected,
-        ["c2-interior-set@bay-1", "c2-interior-set@bay-3", "c2-fender-covers@bay-1", "c2-fender-covers@bay-3"]
+        [
+            "c2-interior-set@bay-1",
+            "c2-interior-set@bay-3",
+            "c2-fender-covers@bay-1",
+            "c2-fender-covers@bay-3"
+        ]
     );
     answer(&mut doc, &m, 2, "c2-interior-set@bay-1", AnswerValue::Fail);
     answer(&mut doc, &m, 2, "c2-fender-covers@bay-3", AnswerValue::Fail);
@@ -190,11 +226,22 @@ fn covers_are_checked_in_each_occupied_bay_separately() {
     let v = evaluate(&read(&doc));
     let found: Vec<(String, String)> = v
         .iter()
-        .map(|v| (v.item.to_string(), v.area.as_ref().map(|a| a.id.to_string()).unwrap_or_default()))
+        .map(|v| {
+            (
+                v.item.to_string(),
+                v.area
+                    .as_ref()
+                    .map(|a| a.id.to_string())
+                    .unwrap_or_default(),
+            )
+        })
         .collect();
     assert_eq!(
         found,
-        [("c2-fender-covers".into(), "bay-3".into()), ("c2-interior-set".into(), "bay-1".into())]
+        [
+            ("c2-fender-covers".into(), "bay-3".into()),
+            ("c2-interior-set".into(), "bay-1".into())
+        ]
     );
 }
 
@@ -202,13 +249,29 @@ fn covers_are_checked_in_each_occupied_bay_separately() {
 fn rooms_and_entrances_repeat_their_items() {
     let lead = user("li", Role::TeamLead);
     let closing = read(&create(CLOSING, &lead));
-    let rooms: Vec<String> = closing.expected_keys().iter().map(|k| k.to_string()).filter(|k| k.contains('@')).collect();
-    assert_eq!(rooms, ["c4-room-doors@tool-room", "c4-room-doors@mixing-room"]);
+    let rooms: Vec<String> = closing
+        .expected_keys()
+        .iter()
+        .map(|k| k.to_string())
+        .filter(|k| k.contains('@'))
+        .collect();
+    assert_eq!(
+        rooms,
+        ["c4-room-doors@tool-room", "c4-room-doors@mixing-room"]
+    );
     let lunch = read(&create(LUNCH, &lead));
-    let gates: Vec<String> = lunch.expected_keys().iter().map(|k| k.to_string()).filter(|k| k.contains('@')).collect();
+    let gates: Vec<String> = lunch
+        .expected_keys()
+        .iter()
+        .map(|k| k.to_string())
+        .filter(|k| k.contains('@'))
+        .collect();
     assert_eq!(gates, ["c4-entrances@east-gate", "c4-entrances@west-gate"]);
     let t = builtin::find(LUNCH).expect("built-in");
-    assert_eq!(t.item(&item("c4-entrances")).map(|i| i.repeat), Some(Repeat::PerEntrance));
+    assert_eq!(
+        t.item(&item("c4-entrances")).map(|i| i.repeat),
+        Some(Repeat::PerEntrance)
+    );
 }
 
 #[test]
@@ -216,7 +279,13 @@ fn not_applicable_text_photo_and_signature_answers_are_never_violations() {
     let s = user("zhou", Role::CustomerServiceSupervisor);
     let mut doc = create(OPENING, &s);
     answer(&mut doc, &s, 1, "a1-on-time", AnswerValue::NotApplicable);
-    answer(&mut doc, &s, 1, "a2-summary", AnswerValue::Text("fail".into()));
+    answer(
+        &mut doc,
+        &s,
+        1,
+        "a2-summary",
+        AnswerValue::Text("fail".into()),
+    );
     assert!(evaluate(&read(&doc)).is_empty());
 }
 
@@ -224,7 +293,11 @@ fn not_applicable_text_photo_and_signature_answers_are_never_violations() {
 fn a_number_outside_its_bounds_is_one_occurrence() {
     let m = manager();
     let mut new = new_inspection(WALKAROUND, &m);
-    new.template.items[0].kind = ItemKind::Number { min: 18.0, max: 26.0, unit: Some("°C".into()) };
+    new.template.items[0].kind = ItemKind::Number {
+        min: 18.0,
+        max: 26.0,
+        unit: Some("°C".into()),
+    };
     new.template.items[0].note_required_on_fail = false;
     let mut doc = write::create(&new, actor(0)).expect("creates");
     answer(&mut doc, &m, 1, "c1-visitors", AnswerValue::Number(26.0));
@@ -253,12 +326,18 @@ fn a_conflict_containing_a_fail_is_a_violation_until_resolved() {
         assert_eq!(v.len(), 1);
         assert!(v[0].conflict);
         assert_eq!(v[0].evidence.len(), 2, "both answers are kept as evidence");
-        assert_eq!(v[0].evidence[0].value, AnswerValue::Fail, "the failing answer comes first");
+        assert_eq!(
+            v[0].evidence[0].value,
+            AnswerValue::Fail,
+            "the failing answer comes first"
+        );
         assert_eq!(v[0].evidence[0].by, other.id);
         assert_eq!(v[0].evidence[1].value, AnswerValue::Pass);
-        assert!(inspection
-            .submission_problems()
-            .contains(&"c8-booth-floor: conflicting answers, pick one".to_string()));
+        assert!(
+            inspection
+                .submission_problems()
+                .contains(&"c8-booth-floor: conflicting answers, pick one".to_string())
+        );
     }
     assert_eq!(evaluate(&read(&a)), evaluate(&read(&b)));
 
@@ -282,7 +361,10 @@ fn in_a_conflict_of_counts_the_worst_count_decides() {
     a.merge(&mut b).expect("merges");
     a.merge(&mut c).expect("merges");
     let v = evaluate(&read(&a));
-    assert_eq!((v[0].occurrences, v[0].fine.yuan(), v[0].evidence.len()), (4, 120, 3));
+    assert_eq!(
+        (v[0].occurrences, v[0].fine.yuan(), v[0].evidence.len()),
+        (4, 120, 3)
+    );
 }
 
 #[test]
@@ -295,7 +377,11 @@ fn an_answer_made_offline_during_submission_is_kept_and_marked_late() {
     let inspection = read(&a);
     for k in inspection.expected_keys() {
         let kind = &inspection.template.item(&k.item).expect("item").kind;
-        let value = if let ItemKind::Count { .. } = kind { AnswerValue::Count(0) } else { AnswerValue::Pass };
+        let value = if let ItemKind::Count { .. } = kind {
+            AnswerValue::Count(0)
+        } else {
+            AnswerValue::Pass
+        };
         answer(&mut a, &who, 1, &k.to_string(), value);
     }
     let mut b = replica(&a, 1);
@@ -305,7 +391,12 @@ fn an_answer_made_offline_during_submission_is_kept_and_marked_late() {
 
     let inspection = read(&a);
     assert!(inspection.submitted.is_some());
-    let late: Vec<_> = inspection.answers.values().flatten().filter(|a| a.late).collect();
+    let late: Vec<_> = inspection
+        .answers
+        .values()
+        .flatten()
+        .filter(|a| a.late)
+        .collect();
     assert_eq!(late.len(), 1);
     assert_eq!(late[0].by, other.id);
     let v = evaluate(&inspection);
@@ -317,12 +408,30 @@ fn an_answer_made_offline_during_submission_is_kept_and_marked_late() {
 
 #[test]
 fn evaluation_is_deterministic_across_merge_orders() {
-    let users: Vec<_> = (0..3).map(|n| user(&format!("u{n}"), Role::WorkshopManager)).collect();
+    let users: Vec<_> = (0..3)
+        .map(|n| user(&format!("u{n}"), Role::WorkshopManager))
+        .collect();
     let base = create(WALKAROUND, &users[0]);
     let mut docs: Vec<_> = (1..=3).map(|n| replica(&base, n)).collect();
     for (n, doc) in docs.iter_mut().enumerate() {
-        answer(doc, &users[n], n as i64, "c9-masking", if n == 1 { AnswerValue::Fail } else { AnswerValue::Pass });
-        answer(doc, &users[n], n as i64, "c7-oil-filters", AnswerValue::Count(n as u32 * 3));
+        answer(
+            doc,
+            &users[n],
+            n as i64,
+            "c9-masking",
+            if n == 1 {
+                AnswerValue::Fail
+            } else {
+                AnswerValue::Pass
+            },
+        );
+        answer(
+            doc,
+            &users[n],
+            n as i64,
+            "c7-oil-filters",
+            AnswerValue::Count(n as u32 * 3),
+        );
     }
     let mut x = replica(&docs[0], 10);
     x.merge(&mut docs[1].clone()).expect("merges");
@@ -340,14 +449,38 @@ fn evaluation_is_deterministic_across_merge_orders() {
 fn submission_requires_notes_and_photos_where_the_template_asks() {
     let m = manager();
     let mut doc = create(WALKAROUND, &m);
-    write::answer(&mut doc, &m.id, t(1), &key("c1-visitors"), &AnswerValue::Fail, None, &[]).expect("answers");
-    write::answer(&mut doc, &m.id, t(1), &key("c8-booth-floor"), &AnswerValue::Fail, Some("rags"), &[]).expect("answers");
+    write::answer(
+        &mut doc,
+        &m.id,
+        t(1),
+        &key("c1-visitors"),
+        &AnswerValue::Fail,
+        None,
+        &[],
+    )
+    .expect("answers");
+    write::answer(
+        &mut doc,
+        &m.id,
+        t(1),
+        &key("c8-booth-floor"),
+        &AnswerValue::Fail,
+        Some("rags"),
+        &[],
+    )
+    .expect("answers");
     let problems = read(&doc).submission_problems();
     assert!(problems.contains(&"c1-visitors: a failed answer needs a note".to_string()));
     assert!(problems.contains(&"c8-booth-floor: a failed answer needs a photo".to_string()));
     assert!(problems.contains(&"c9-masking: not answered".to_string()));
-    assert!(!problems.iter().any(|p| p.starts_with("c3-")), "the C3 spot check is optional");
-    assert!(matches!(write::submit(&mut doc, &m.id, t(2)), Err(write::EditError::Incomplete(_))));
+    assert!(
+        !problems.iter().any(|p| p.starts_with("c3-")),
+        "the C3 spot check is optional"
+    );
+    assert!(matches!(
+        write::submit(&mut doc, &m.id, t(2)),
+        Err(write::EditError::Incomplete(_))
+    ));
 }
 
 #[test]
@@ -356,12 +489,87 @@ fn the_writer_refuses_values_and_keys_that_do_not_fit_the_template() {
     let mut doc = create(WALKAROUND, &m);
     let heads = doc.get_heads();
     let err = |r: Result<_, write::EditError>| r.expect_err("refused").to_string();
-    assert!(err(write::answer(&mut doc, &m.id, t(1), &key("c7-oil-filters"), &AnswerValue::Pass, None, &[])).contains("does not fit"));
-    assert!(err(write::answer(&mut doc, &m.id, t(1), &key("c1-visitors@bay-1"), &AnswerValue::Pass, None, &[])).contains("asked once"));
-    assert!(err(write::answer(&mut doc, &m.id, t(1), &key("c6-bay-clear"), &AnswerValue::Pass, None, &[])).contains("per area"));
-    assert!(err(write::answer(&mut doc, &m.id, t(1), &key("c6-bay-clear@tool-room"), &AnswerValue::Pass, None, &[])).contains("not of the kind"));
-    assert!(err(write::answer(&mut doc, &m.id, t(1), &key("c6-bay-clear@bay-9"), &AnswerValue::Pass, None, &[])).contains("no area"));
-    assert!(err(write::answer(&mut doc, &m.id, t(1), &key("x1"), &AnswerValue::Pass, None, &[])).contains("no item"));
-    assert!(err(write::set_occupied(&mut doc, &m.id, t(1), &"tool-room".parse().expect("id"), true)).contains("not a bay"));
+    assert!(
+        err(write::answer(
+            &mut doc,
+            &m.id,
+            t(1),
+            &key("c7-oil-filters"),
+            &AnswerValue::Pass,
+            None,
+            &[]
+        ))
+        .contains("does not fit")
+    );
+    assert!(
+        err(write::answer(
+            &mut doc,
+            &m.id,
+            t(1),
+            &key("c1-visitors@bay-1"),
+            &AnswerValue::Pass,
+            None,
+            &[]
+        ))
+        .contains("asked once")
+    );
+    assert!(
+        err(write::answer(
+            &mut doc,
+            &m.id,
+            t(1),
+            &key("c6-bay-clear"),
+            &AnswerValue::Pass,
+            None,
+            &[]
+        ))
+        .contains("per area")
+    );
+    assert!(
+        err(write::answer(
+            &mut doc,
+            &m.id,
+            t(1),
+            &key("c6-bay-clear@tool-room"),
+            &AnswerValue::Pass,
+            None,
+            &[]
+        ))
+        .contains("not of the kind")
+    );
+    assert!(
+        err(write::answer(
+            &mut doc,
+            &m.id,
+            t(1),
+            &key("c6-bay-clear@bay-9"),
+            &AnswerValue::Pass,
+            None,
+            &[]
+        ))
+        .contains("no area")
+    );
+    assert!(
+        err(write::answer(
+            &mut doc,
+            &m.id,
+            t(1),
+            &key("x1"),
+            &AnswerValue::Pass,
+            None,
+            &[]
+        ))
+        .contains("no item")
+    );
+    assert!(
+        err(write::set_occupied(
+            &mut doc,
+            &m.id,
+            t(1),
+            &"tool-room".parse().expect("id"),
+            true
+        ))
+        .contains("not a bay")
+    );
     assert_eq!(doc.get_heads(), heads, "nothing was written");
 }

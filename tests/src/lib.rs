@@ -64,12 +64,15 @@ impl TestApp {
             let _ = task.await;
         }
         let _ = std::fs::remove_dir_all(&self.data_dir);
-        if let Some(db) = self.pg_database.take() {
-            if let Ok(mut conn) = sqlx::PgConnection::connect(&pg_admin_url()).await {
-                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("drop database if exists \"{db}\" with (force)")))
-                    .execute(&mut conn)
-                    .await;
-            }
+        let Some(db) = self.pg_database.take() else {
+            return;
+        };
+        if let Ok(mut conn) = sqlx::PgConnection::connect(&pg_admin_url()).await {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "drop database if exists \"{db}\" with (force)"
+            )))
+            .execute(&mut conn)
+            .await;
         }
     }
 }

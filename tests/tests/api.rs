@@ -1,10 +1,15 @@
 //! The HTTP API of the foundation: health, templates, errors, first run.
 
 use serde_json::Value;
-use walkaround_tests::{spawn_postgres, spawn_sqlite, spawn_with, TestApp};
+use walkaround_tests::{TestApp, spawn_postgres, spawn_sqlite, spawn_with};
 
 async fn get_json(app: &TestApp, path: &str) -> (u16, Value) {
-    let response = app.client.get(app.url(path)).send().await.expect("responds");
+    let response = app
+        .client
+        .get(app.url(path))
+        .send()
+        .await
+        .expect("responds");
     let status = response.status().as_u16();
     (status, response.json().await.expect("JSON body"))
 }
@@ -76,7 +81,9 @@ async fn an_unknown_path_is_a_json_404() {
 
 #[tokio::test]
 async fn the_first_run_creates_the_data_directory_and_a_restart_reuses_it() {
-    let dir = walkaround_tests::temp_data_dir().join("nested").join("data");
+    let dir = walkaround_tests::temp_data_dir()
+        .join("nested")
+        .join("data");
     let config = server::config::Config::for_tests(dir.clone());
     let app = spawn_with(config.clone(), None).await;
     check_health(&app, "sqlite").await;

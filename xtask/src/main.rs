@@ -1,1 +1,136 @@
-fn main(){}
+//! Build automation, run as `cargo xtask <command>` (an alias in `.cargo/config.toml`).
+//!
+//! - `test`: everything the README promises: the wasm bundle and its tests in Node, then
+//!   every test of the workspace (unit, property, integration on SQLite and PostgreSQL).
+//! - `wasm`: builds `client-wasm` for the browser into `target/web/pkg` and reports its size.
+//! - `run`: builds and runs the server (`walkaround serve`), passing on any arguments.
+//!
+//! It lives in Rust rather than shell so it runs the same on every machine and fails with
+//! a message that says which step broke.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+type Result<T> = std::result::Result<T, String>;
+
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("test") => test(),
+        Some("wasm") => wasm().map(drop),
+        Some("run") => run(&args[1..]),
+        _ => Err("usage: cargo xtask <test | wasm | run [serve options]>".to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string()));
+    cmd.current_dir(root());
+    cmd
+}
+
+fn status(mut cmd: Command, what: &str) -> Result<()> {
+    eprintln!("xtask: {what}");
+    let status = cmd
+        .status()
+        .map_err(|e| format!("{what}: cannot start: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{what}: failed ({status})"))
+    }
+}
+
+/// rustup's auto-install is off on the project's machines, so `rust-toolchain.toml` alone
+/// does not bring the wasm32 target; adding it is idempotent and quick once present.
+fn ensure_wasm_target() -> Result<()> {
+    let mut cmd = Command::new("rustup");
+    cmd.current_dir(root()).args(["target", "add", WASM_TARGET]);
+    status(cmd, "rustup target add wasm32-unknown-unknown")
+}
+
+/// Builds the browser bundle and returns its directory.
+fn wasm() -> Result<PathBuf> {
+    ensure_wasm_target()?;
+    let mut cmd = cargo();
+    cmd.args([
+        "build",
+        "-p",
+        "client-wasm",
+        "--target",
+        WASM_TARGET,
+        "--profile",
+        "wasm",
+    ]);
+    status(cmd, "cargo build client-wasm for wasm32")?;
+    let input = root()
+        .join("target")
+        .join(WASM_TARGET)
+        .join("wasm")
+        .join("client_wasm.wasm");
+    let out = root().join("target").join("web").join("pkg");
+    std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    eprintln!("xtask: wasm-bindgen → {}", out.display());
+    wasm_bindgen_cli_support::Bindgen::new()
+        .input_path(&input)
+        .web(true)
+        .map_err(|e| format!("wasm-bindgen: {e}"))?
+        .typescript(true)
+        .generate(&out)
+        .map_err(|e| format!("wasm-bindgen: {e}"))?;
+    let raw = std::fs::metadata(&input).map_err(|e| e.to_string())?.len();
+    let bound = out.join("client_wasm_bg.wasm");
+    let bytes =
+        std::fs::read(&bound).map_err(|e| format!("cannot read {}: {e}", bound.display()))?;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&bytes).map_err(|e| e.to_string())?;
+    let gzipped = gz.finish().map_err(|e| e.to_string())?.len();
+    eprintln!(
+        "xtask: client-wasm: {raw} bytes from rustc, {} bytes after wasm-bindgen, {gzipped} bytes gzip",
+        bytes.len()
+    );
+    Ok(out)
+}
+
+fn test() -> Result<()> {
+    wasm()?;
+    let mut node = Command::new("node");
+    node.current_dir(root()).args(["--test", "tests/wasm/"]);
+    status(node, "node --test tests/wasm (the browser bundle, in Node)")?;
+    let mut cmd = cargo();
+    cmd.args(["test", "--workspace", "--all-targets"]);
+    status(cmd, "cargo test --workspace")
+}
+
+fn run(args: &[String]) -> Result<()> {
+    let mut cmd = cargo();
+    cmd.args([
+        "run",
+        "--release",
+        "-p",
+        "server",
+        "--bin",
+        "walkaround",
+        "--",
+        "serve",
+    ]);
+    cmd.args(args);
+    status(cmd, "walkaround serve")
+}

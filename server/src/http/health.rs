@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::error::AppError;
 use crate::state::AppState;
@@ -14,5 +14,7 @@ pub(super) fn router() -> Router<AppState> {
 
 async fn healthz(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
     state.store.ping().await?;
-    Ok(Json(json!({ "status": "ok", "database": state.store.kind() })))
+    Ok(Json(
+        json!({ "status": "ok", "database": state.store.kind() }),
+    ))
 }

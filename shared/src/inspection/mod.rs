@@ -25,7 +25,7 @@ use crate::template::{ItemKind, Template};
 pub mod read;
 pub mod write;
 
-pub use read::{read, ReadError};
+pub use read::{ReadError, read};
 pub use write::{EditError, NewInspection};
 
 /// The value of the root `schema` key of every inspection document.
@@ -149,7 +149,10 @@ impl PhotoRef {
     /// Validates a lowercase hex SHA-256.
     pub fn parse(s: impl Into<String>) -> Result<Self, String> {
         let s = s.into();
-        if s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if s.len() == 64
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             Ok(Self(s))
         } else {
             Err(format!("{s:?} is not a lowercase hex SHA-256"))
@@ -400,11 +403,17 @@ impl Inspection {
             .ok_or_else(|| format!("{key}: the template has no item {}", key.item))?;
         match (item.repeat.area_kind(), &key.area) {
             (None, None) => Ok(item),
-            (None, Some(_)) => Err(format!("{key}: item {} is asked once, not per area", item.id)),
+            (None, Some(_)) => Err(format!(
+                "{key}: item {} is asked once, not per area",
+                item.id
+            )),
             (Some(_), None) => Err(format!("{key}: item {} is asked per area", item.id)),
             (Some(kind), Some(area)) => match self.areas.iter().find(|a| &a.id == area) {
                 Some(a) if a.kind == kind => Ok(item),
-                Some(_) => Err(format!("{key}: area {area} is not of the kind item {} repeats over", item.id)),
+                Some(_) => Err(format!(
+                    "{key}: area {area} is not of the kind item {} repeats over",
+                    item.id
+                )),
                 None => Err(format!("{key}: the site has no area {area}")),
             },
         }

@@ -9,12 +9,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use automerge::{Automerge, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};
+use automerge::{Automerge, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 use chrono::{DateTime, Utc};
 
 use super::{
-    keys, Answer, AnswerKey, AnswerValue, Inspection, Occupancy, PhotoRef, Problem, Review,
-    Submission, LAYOUT_VERSION, SCHEMA,
+    Answer, AnswerKey, AnswerValue, Inspection, LAYOUT_VERSION, Occupancy, PhotoRef, Problem,
+    Review, SCHEMA, Submission, keys,
 };
 use crate::ids::{AreaId, InspectionId, SiteId, UserId};
 use crate::site::{Area, AreaKind};
@@ -61,8 +61,10 @@ pub fn read(doc: &Automerge) -> Result<Inspection, ReadError> {
         Some(_) => return Err(invalid(keys::LAYOUT, "not an unsigned integer")),
         None => return Err(ReadError::Missing(keys::LAYOUT)),
     }
-    let id = InspectionId::parse(root_str(doc, keys::ID)?).map_err(|e| invalid(keys::ID, e.to_string()))?;
-    let site = SiteId::parse(root_str(doc, keys::SITE)?).map_err(|e| invalid(keys::SITE, e.to_string()))?;
+    let id = InspectionId::parse(root_str(doc, keys::ID)?)
+        .map_err(|e| invalid(keys::ID, e.to_string()))?;
+    let site = SiteId::parse(root_str(doc, keys::SITE)?)
+        .map_err(|e| invalid(keys::SITE, e.to_string()))?;
     let template: Template = serde_json::from_str(&root_str(doc, keys::TEMPLATE)?)
         .map_err(|e| invalid(keys::TEMPLATE, e.to_string()))?;
     let areas: Vec<Area> = serde_json::from_str(&root_str(doc, keys::AREAS)?)
@@ -107,7 +109,10 @@ pub fn read(doc: &Automerge) -> Result<Inspection, ReadError> {
     };
     let submitted_heads = submitted.as_ref().and_then(|s| heads_in_doc(doc, &s.heads));
     if submitted.is_some() && submitted_heads.is_none() {
-        problems.push(problem(keys::SUBMITTED, "heads are not all in the document"));
+        problems.push(problem(
+            keys::SUBMITTED,
+            "heads are not all in the document",
+        ));
     }
 
     if let Some(answers) = root_map(doc, keys::ANSWERS, &mut problems) {
@@ -137,7 +142,9 @@ pub fn read(doc: &Automerge) -> Result<Inspection, ReadError> {
             for (value, obj) in doc.get_all(&answers, raw.as_str()).unwrap_or_default() {
                 match read_answer(doc, value, &obj, &kind) {
                     Ok(mut answer) => {
-                        answer.late = on_time.as_ref().is_some_and(|ids| !ids.contains(&answer.obj));
+                        answer.late = on_time
+                            .as_ref()
+                            .is_some_and(|ids| !ids.contains(&answer.obj));
                         records.push(answer);
                     }
                     Err(message) => problems.push(problem(&path, &message)),
@@ -153,7 +160,14 @@ pub fn read(doc: &Automerge) -> Result<Inspection, ReadError> {
         for raw in doc.keys(&occupied) {
             let path = format!("{}/{raw}", keys::OCCUPIED);
             let bay = match AreaId::parse(raw.as_str()) {
-                Ok(id) if inspection.areas.iter().any(|a| a.id == id && a.kind == AreaKind::Bay) => id,
+                Ok(id)
+                    if inspection
+                        .areas
+                        .iter()
+                        .any(|a| a.id == id && a.kind == AreaKind::Bay) =>
+                {
+                    id
+                }
                 _ => {
                     problems.push(problem(&path, "is not a bay of the site"));
                     continue;
@@ -269,7 +283,12 @@ fn str_list(doc: &Automerge, obj: &ObjId, key: &str) -> Result<Vec<String>, Stri
     }
 }
 
-fn read_answer(doc: &Automerge, value: Value<'_>, obj: &ObjId, kind: &ItemKind) -> Result<Answer, String> {
+fn read_answer(
+    doc: &Automerge,
+    value: Value<'_>,
+    obj: &ObjId,
+    kind: &ItemKind,
+) -> Result<Answer, String> {
     record_obj(value)?;
     let photos = str_list(doc, obj, keys::PHOTOS)?
         .into_iter()
@@ -294,7 +313,11 @@ fn read_answer(doc: &Automerge, value: Value<'_>, obj: &ObjId, kind: &ItemKind) 
 }
 
 /// Decodes a stored value according to the item's kind (see the layout document).
-pub(crate) fn decode_value(raw: Option<&ScalarValue>, kind: &ItemKind, has_photos: bool) -> Result<AnswerValue, String> {
+pub(crate) fn decode_value(
+    raw: Option<&ScalarValue>,
+    kind: &ItemKind,
+    has_photos: bool,
+) -> Result<AnswerValue, String> {
     let value = match (kind, raw) {
         (ItemKind::PassFail, Some(ScalarValue::Str(s))) => match s.as_str() {
             "pass" => AnswerValue::Pass,
@@ -305,16 +328,20 @@ pub(crate) fn decode_value(raw: Option<&ScalarValue>, kind: &ItemKind, has_photo
         (ItemKind::Count { .. }, Some(ScalarValue::Uint(n))) => {
             AnswerValue::Count(u32::try_from(*n).map_err(|_| "count is too large".to_string())?)
         }
-        (ItemKind::Count { .. }, Some(ScalarValue::Int(n))) => {
-            AnswerValue::Count(u32::try_from(*n).map_err(|_| "count must be 0 or more".to_string())?)
+        (ItemKind::Count { .. }, Some(ScalarValue::Int(n))) => AnswerValue::Count(
+            u32::try_from(*n).map_err(|_| "count must be 0 or more".to_string())?,
+        ),
+        (ItemKind::Number { .. }, Some(ScalarValue::F64(x))) if x.is_finite() => {
+            AnswerValue::Number(*x)
         }
-        (ItemKind::Number { .. }, Some(ScalarValue::F64(x))) if x.is_finite() => AnswerValue::Number(*x),
         (ItemKind::Number { .. }, Some(ScalarValue::Int(n))) => AnswerValue::Number(*n as f64),
         (ItemKind::Number { .. }, Some(ScalarValue::Uint(n))) => AnswerValue::Number(*n as f64),
         (ItemKind::Text, Some(ScalarValue::Str(s))) => AnswerValue::Text(s.to_string()),
         (ItemKind::Photo, None | Some(ScalarValue::Null)) if has_photos => AnswerValue::Photo,
         (ItemKind::Photo, _) => return Err("a photo answer needs at least one photo".to_string()),
-        (ItemKind::Signature, Some(ScalarValue::Str(s))) => AnswerValue::Signature(PhotoRef::parse(s.as_str())?),
+        (ItemKind::Signature, Some(ScalarValue::Str(s))) => {
+            AnswerValue::Signature(PhotoRef::parse(s.as_str())?)
+        }
         (_, None) => return Err("has no `value`".to_string()),
         (_, Some(_)) => return Err("`value` does not fit the item's kind".to_string()),
     };
@@ -338,7 +365,8 @@ fn read_occupancy(doc: &Automerge, value: Value<'_>, obj: &ObjId) -> Result<Occu
 fn read_submission(doc: &Automerge, obj: &ObjId) -> Result<Submission, String> {
     let mut heads = str_list(doc, obj, keys::HEADS)?;
     for h in &heads {
-        h.parse::<ChangeHash>().map_err(|_| format!("{h:?} is not a change hash"))?;
+        h.parse::<ChangeHash>()
+            .map_err(|_| format!("{h:?} is not a change hash"))?;
     }
     heads.sort();
     Ok(Submission {
@@ -367,6 +395,10 @@ fn heads_in_doc(doc: &Automerge, heads: &[String]) -> Option<Vec<ChangeHash>> {
     }
     heads
         .iter()
-        .map(|h| h.parse::<ChangeHash>().ok().filter(|h| doc.get_change_meta_by_hash(h).is_some()))
+        .map(|h| {
+            h.parse::<ChangeHash>()
+                .ok()
+                .filter(|h| doc.get_change_meta_by_hash(h).is_some())
+        })
         .collect()
 }

@@ -6,10 +6,10 @@
 //! except where it could not know better (a submission it has not seen yet).
 
 use automerge::transaction::{CommitOptions, Transactable};
-use automerge::{ActorId, Automerge, ChangeHash, ObjType, ReadDoc, ScalarValue, Value, ROOT};
+use automerge::{ActorId, Automerge, ChangeHash, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 use chrono::{DateTime, Utc};
 
-use super::{keys, read, AnswerKey, AnswerValue, PhotoRef, ReadError, LAYOUT_VERSION, SCHEMA};
+use super::{AnswerKey, AnswerValue, LAYOUT_VERSION, PhotoRef, ReadError, SCHEMA, keys, read};
 use crate::ids::{AreaId, InspectionId, SiteId, UserId};
 use crate::site::{Area, AreaKind};
 use crate::template::{FieldError, Template};
@@ -84,9 +84,13 @@ fn committed(hash: Option<ChangeHash>) -> Result<ChangeHash, EditError> {
 
 /// Creates the document of a new inspection, in one change by `actor`.
 pub fn create(new: &NewInspection, actor: ActorId) -> Result<Automerge, EditError> {
-    new.template.validate().map_err(EditError::InvalidTemplate)?;
-    let template = serde_json::to_string(&new.template).map_err(|e| EditError::Automerge(e.to_string()))?;
-    let areas = serde_json::to_string(&new.areas).map_err(|e| EditError::Automerge(e.to_string()))?;
+    new.template
+        .validate()
+        .map_err(EditError::InvalidTemplate)?;
+    let template =
+        serde_json::to_string(&new.template).map_err(|e| EditError::Automerge(e.to_string()))?;
+    let areas =
+        serde_json::to_string(&new.areas).map_err(|e| EditError::Automerge(e.to_string()))?;
     let mut doc = Automerge::new().with_actor(actor);
     let mut tx = doc.transaction();
     tx.put(ROOT, keys::SCHEMA, SCHEMA)?;
@@ -96,10 +100,17 @@ pub fn create(new: &NewInspection, actor: ActorId) -> Result<Automerge, EditErro
     tx.put(ROOT, keys::TEMPLATE, template)?;
     tx.put(ROOT, keys::AREAS, areas)?;
     tx.put(ROOT, keys::CREATED_BY, new.created_by.as_str())?;
-    tx.put(ROOT, keys::CREATED_AT, ScalarValue::Timestamp(new.created_at.timestamp_millis()))?;
+    tx.put(
+        ROOT,
+        keys::CREATED_AT,
+        ScalarValue::Timestamp(new.created_at.timestamp_millis()),
+    )?;
     tx.put_object(ROOT, keys::ANSWERS, ObjType::Map)?;
     tx.put_object(ROOT, keys::OCCUPIED, ObjType::Map)?;
-    committed(tx.commit_with(options("create inspection", new.created_at)).0)?;
+    committed(
+        tx.commit_with(options("create inspection", new.created_at))
+            .0,
+    )?;
     Ok(doc)
 }
 
@@ -153,7 +164,11 @@ pub fn answer(
         tx.insert(&list, i, photo.as_str())?;
     }
     tx.put(&record, keys::BY, by.as_str())?;
-    tx.put(&record, keys::AT, ScalarValue::Timestamp(at.timestamp_millis()))?;
+    tx.put(
+        &record,
+        keys::AT,
+        ScalarValue::Timestamp(at.timestamp_millis()),
+    )?;
     committed(tx.commit_with(options(&format!("answer {key}"), at)).0)
 }
 
@@ -169,7 +184,11 @@ pub fn set_occupied(
     if inspection.submitted.is_some() {
         return Err(EditError::Submitted);
     }
-    if !inspection.areas.iter().any(|a| &a.id == bay && a.kind == AreaKind::Bay) {
+    if !inspection
+        .areas
+        .iter()
+        .any(|a| &a.id == bay && a.kind == AreaKind::Bay)
+    {
         return Err(EditError::NotABay(bay.clone()));
     }
     let map = map_obj(doc, keys::OCCUPIED)?;
@@ -177,12 +196,20 @@ pub fn set_occupied(
     let record = tx.put_object(&map, bay.as_str(), ObjType::Map)?;
     tx.put(&record, keys::VALUE, occupied)?;
     tx.put(&record, keys::BY, by.as_str())?;
-    tx.put(&record, keys::AT, ScalarValue::Timestamp(at.timestamp_millis()))?;
+    tx.put(
+        &record,
+        keys::AT,
+        ScalarValue::Timestamp(at.timestamp_millis()),
+    )?;
     committed(tx.commit_with(options(&format!("occupancy {bay}"), at)).0)
 }
 
 /// Submits the inspection, recording the heads the submitter saw.
-pub fn submit(doc: &mut Automerge, by: &UserId, at: DateTime<Utc>) -> Result<ChangeHash, EditError> {
+pub fn submit(
+    doc: &mut Automerge,
+    by: &UserId,
+    at: DateTime<Utc>,
+) -> Result<ChangeHash, EditError> {
     let inspection = read(doc)?;
     if inspection.submitted.is_some() {
         return Err(EditError::Submitted);
@@ -200,12 +227,21 @@ pub fn submit(doc: &mut Automerge, by: &UserId, at: DateTime<Utc>) -> Result<Cha
         tx.insert(&list, i, head.as_str())?;
     }
     tx.put(&record, keys::BY, by.as_str())?;
-    tx.put(&record, keys::AT, ScalarValue::Timestamp(at.timestamp_millis()))?;
+    tx.put(
+        &record,
+        keys::AT,
+        ScalarValue::Timestamp(at.timestamp_millis()),
+    )?;
     committed(tx.commit_with(options("submit", at)).0)
 }
 
 /// Writes the reviewer's comment on a submitted inspection.
-pub fn review(doc: &mut Automerge, by: &UserId, at: DateTime<Utc>, comment: &str) -> Result<ChangeHash, EditError> {
+pub fn review(
+    doc: &mut Automerge,
+    by: &UserId,
+    at: DateTime<Utc>,
+    comment: &str,
+) -> Result<ChangeHash, EditError> {
     let inspection = read(doc)?;
     if inspection.submitted.is_none() {
         return Err(EditError::NotSubmitted);
@@ -214,6 +250,10 @@ pub fn review(doc: &mut Automerge, by: &UserId, at: DateTime<Utc>, comment: &str
     let record = tx.put_object(ROOT, keys::REVIEW, ObjType::Map)?;
     tx.put(&record, keys::COMMENT, comment)?;
     tx.put(&record, keys::BY, by.as_str())?;
-    tx.put(&record, keys::AT, ScalarValue::Timestamp(at.timestamp_millis()))?;
+    tx.put(
+        &record,
+        keys::AT,
+        ScalarValue::Timestamp(at.timestamp_millis()),
+    )?;
     committed(tx.commit_with(options("review", at)).0)
 }

@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use shared::builtin;
 use shared::i18n::Localized;
 use shared::ids::{AreaId, InspectionId, ItemId, SiteId, UserId};
-use shared::inspection::{self, write, AnswerKey, AnswerValue, NewInspection, PhotoRef};
+use shared::inspection::{self, AnswerKey, AnswerValue, NewInspection, PhotoRef, write};
 use shared::policy::User;
 use shared::role::Role;
 use shared::site::{Area, AreaKind};
@@ -58,7 +58,10 @@ pub fn manager() -> User {
 }
 
 pub fn t(minutes: i64) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, 0).single().expect("valid time") + Duration::minutes(minutes)
+    Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, 0)
+        .single()
+        .expect("valid time")
+        + Duration::minutes(minutes)
 }
 
 pub fn actor(n: u8) -> ActorId {
@@ -94,12 +97,23 @@ pub fn photo(n: u8) -> PhotoRef {
 
 /// Answers with a note and a photo, so evidence requirements are always met.
 pub fn answer(doc: &mut Automerge, by: &User, minute: i64, k: &str, value: AnswerValue) {
-    write::answer(doc, &by.id, t(minute), &key(k), &value, Some("seen"), &[photo(1)]).expect("answers");
+    write::answer(
+        doc,
+        &by.id,
+        t(minute),
+        &key(k),
+        &value,
+        Some("seen"),
+        &[photo(1)],
+    )
+    .expect("answers");
 }
 
 /// A copy of `doc` with its own actor, like a second tablet that synced it.
 pub fn replica(doc: &Automerge, n: u8) -> Automerge {
-    Automerge::load(&doc.save()).expect("loads").with_actor(actor(n))
+    Automerge::load(&doc.save())
+        .expect("loads")
+        .with_actor(actor(n))
 }
 
 pub fn last_change(doc: &Automerge) -> Change {
