@@ -3,9 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const pkg = new URL('../../target/web/pkg/', import.meta.url);
+// `cargo xtask test` says where it built the bundle (it honours CARGO_TARGET_DIR).
+const pkg = process.env.WALKAROUND_WASM_PKG
+  ? pathToFileURL(process.env.WALKAROUND_WASM_PKG + '/')
+  : new URL('../../target/web/pkg/', import.meta.url);
 const wasm = await import(new URL('client_wasm.js', pkg));
 wasm.initSync({ module: readFileSync(fileURLToPath(new URL('client_wasm_bg.wasm', pkg))) });
 

@@ -40,6 +40,14 @@ fn root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
+/// Cargo's target directory, honouring `CARGO_TARGET_DIR` as cargo itself does.
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => root().join(dir),
+        None => root().join("target"),
+    }
+}
+
 fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string()));
     cmd.current_dir(root());
@@ -110,9 +118,11 @@ fn wasm() -> Result<PathBuf> {
 }
 
 fn test() -> Result<()> {
-    wasm()?;
+    let pkg = wasm()?;
     let mut node = Command::new("node");
-    node.current_dir(root()).args(["--test", "tests/wasm/"]);
+    node.current_dir(root())
+        .env("WALKAROUND_WASM_PKG", &pkg)
+        .args(["--test", "tests/wasm/"]);
     status(node, "node --test tests/wasm (the browser bundle, in Node)")?;
     let mut cmd = cargo();
     cmd.args(["test", "--workspace", "--all-targets"]);
