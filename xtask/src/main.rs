@@ -88,12 +88,11 @@ fn wasm() -> Result<PathBuf> {
         "wasm",
     ]);
     status(cmd, "cargo build client-wasm for wasm32")?;
-    let input = root()
-        .join("target")
+    let input = target_dir()
         .join(WASM_TARGET)
         .join("wasm")
         .join("client_wasm.wasm");
-    let out = root().join("target").join("web").join("pkg");
+    let out = target_dir().join("web").join("pkg");
     std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     eprintln!("xtask: wasm-bindgen → {}", out.display());
     wasm_bindgen_cli_support::Bindgen::new()
