@@ -11,6 +11,7 @@
 //! - [`inspection`]: the inspection as an automerge document, read and written.
 //! - [`rules`]: answers → violations → fines.
 //! - [`policy`]: who may do what, and the judge of every incoming change.
+//! - [`protocol`]: the automerge-repo wire protocol and its per-connection state machine.
 
 pub mod builtin;
 pub mod catalog;
@@ -18,6 +19,7 @@ pub mod i18n;
 pub mod ids;
 pub mod inspection;
 pub mod policy;
+pub mod protocol;
 pub mod role;
 pub mod rules;
 pub mod site;
