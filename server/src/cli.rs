@@ -1,12 +1,21 @@
-//! The command line: `walkaround serve`.
+//! The command line: `walkaround serve`, `walkaround user add`, `walkaround site add`.
 
+use std::collections::BTreeSet;
+use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use shared::i18n::Localized;
+use shared::ids::{AreaId, SiteId, UserId};
+use shared::role::Role;
+use shared::site::{Area, AreaKind, Site};
 
 use crate::config::{Config, Database};
 use crate::startup::{Application, StartupError};
+use crate::store::users::UserRecord;
+use crate::store::Store;
+use crate::{auth, demo};
 
 /// Walkaround: workshop inspections that work offline.
 #[derive(Debug, Parser)]
@@ -22,14 +31,17 @@ pub struct Cli {
 pub enum Command {
     /// Run the sync server.
     Serve(ServeArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage sites.
+    #[command(subcommand)]
+    Site(SiteCommand),
 }
 
-/// Options of `walkaround serve`.
-#[derive(Debug, clap::Args)]
-pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "WALKAROUND_LISTEN", default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
+/// Where the data lives; shared by every subcommand.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
     /// Directory for the SQLite database and other data; created on first run.
     #[arg(long, env = "WALKAROUND_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
@@ -38,37 +50,224 @@ pub struct ServeArgs {
     pub database_url: Option<String>,
 }
 
+impl StoreArgs {
+    fn database(&self) -> Result<Database, StartupError> {
+        match &self.database_url {
+            None => Ok(Database::Sqlite {
+                data_dir: self.data_dir.clone(),
+            }),
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Ok(Database::Postgres { url: url.clone() })
+            }
+            Some(_) => Err(StartupError::Config(
+                "--database-url must be a postgres:// URL; SQLite is the default and needs no URL".to_string(),
+            )),
+        }
+    }
+}
+
+/// Options of `walkaround serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "WALKAROUND_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// The store.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// On a store without users, create a demo workshop and print its logins.
+    #[arg(long)]
+    pub demo: bool,
+}
+
 impl ServeArgs {
     /// Validates the options into a [`Config`].
     pub fn into_config(self) -> Result<Config, StartupError> {
-        let database = match self.database_url {
-            None => Database::Sqlite {
-                data_dir: self.data_dir.clone(),
-            },
-            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                Database::Postgres { url }
-            }
-            Some(_) => return Err(StartupError::Config(
-                "--database-url must be a postgres:// URL; SQLite is the default and needs no URL"
-                    .to_string(),
-            )),
-        };
         Ok(Config {
             listen: self.listen,
-            database,
-            data_dir: self.data_dir,
+            database: self.store.database()?,
+            data_dir: self.store.data_dir,
         })
     }
+}
+
+/// `walkaround user …`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user; the password is read from the first line of standard input.
+    Add {
+        /// Login name (also the user id).
+        #[arg(long)]
+        username: String,
+        /// One of office_admin, workshop_manager, team_lead, service_manager,
+        /// parts_manager, customer_service_supervisor, technician.
+        #[arg(long)]
+        role: String,
+        /// A site the user belongs to; repeat for several.
+        #[arg(long = "site", required = true)]
+        sites: Vec<String>,
+        /// Name shown in the app (defaults to the user name).
+        #[arg(long)]
+        name: Option<String>,
+        /// The store.
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Disable a user: no more logins, and every session ends at once.
+    Disable {
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// The store.
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+/// `walkaround site …`
+#[derive(Debug, Subcommand)]
+pub enum SiteCommand {
+    /// Add a site with its bays, rooms and entrances.
+    Add {
+        /// Site id.
+        #[arg(long)]
+        id: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Number of bays (bay-1 … bay-N).
+        #[arg(long, default_value_t = 0)]
+        bays: u32,
+        /// A room, as `id=名称`; repeat for several.
+        #[arg(long = "room")]
+        rooms: Vec<String>,
+        /// A key room (must be locked), as `id=名称`; repeat for several.
+        #[arg(long = "key-room")]
+        key_rooms: Vec<String>,
+        /// An entrance, as `id=名称`; repeat for several.
+        #[arg(long = "entrance")]
+        entrances: Vec<String>,
+        /// The store.
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+fn config_err(e: impl std::fmt::Display) -> StartupError {
+    StartupError::Config(e.to_string())
+}
+
+fn named_area(spec: &str, kind: AreaKind, key_room: bool) -> Result<Area, StartupError> {
+    let (id, name) = spec
+        .split_once('=')
+        .ok_or_else(|| config_err(format!("{spec:?} must be written id=名称")))?;
+    Ok(Area {
+        id: AreaId::parse(id).map_err(config_err)?,
+        kind,
+        name: Localized::new(name, name),
+        key_room,
+    })
+}
+
+async fn open(store: &StoreArgs) -> Result<Store, StartupError> {
+    Ok(Store::open(&store.database()?).await?)
 }
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> Result<(), StartupError> {
     match cli.command {
         Command::Serve(args) => {
+            let demo = args.demo;
             let app = Application::build(args.into_config()?).await?;
+            if demo && demo::seed(app.store()).await? {
+                println!("{}", demo::logins());
+            }
             tracing::info!(address = %app.address(), "walkaround is listening");
             println!("Walkaround is running at http://{}/", app.address());
             app.run_until_stopped().await
+        }
+        Command::User(UserCommand::Add { username, role, sites, name, store }) => {
+            let role = Role::parse(&role).ok_or_else(|| {
+                config_err(format!(
+                    "unknown role {role:?}; one of: {}",
+                    Role::ALL.map(Role::as_str).join(", ")
+                ))
+            })?;
+            let id = UserId::parse(username.clone()).map_err(config_err)?;
+            let sites = sites
+                .into_iter()
+                .map(|s| SiteId::parse(s).map_err(config_err))
+                .collect::<Result<BTreeSet<_>, _>>()?;
+            let mut password = String::new();
+            std::io::stdin().lock().read_line(&mut password).map_err(config_err)?;
+            let password = password.trim_end_matches(['\r', '\n']).to_string();
+            if password.chars().count() < 8 {
+                return Err(config_err("the password (first line of standard input) needs at least 8 characters"));
+            }
+            let store = open(&store).await?;
+            for site in &sites {
+                if store.site(site).await?.is_none() {
+                    return Err(config_err(format!("there is no site {site}; add it first with `walkaround site add`")));
+                }
+            }
+            let password_hash = auth::hash_password(&password).map_err(config_err)?;
+            let record = UserRecord {
+                id,
+                display_name: name.unwrap_or_else(|| username.clone()),
+                username: username.clone(),
+                role,
+                password_hash,
+                disabled: false,
+                sites,
+            };
+            match store.add_user(&record).await {
+                Err(e) if e.is_unique_violation() => Err(config_err(format!("a user {username} already exists"))),
+                other => other.map_err(Into::into),
+            }?;
+            println!("added user {username} ({})", role.as_str());
+            Ok(())
+        }
+        Command::User(UserCommand::Disable { username, store }) => {
+            let store = open(&store).await?;
+            let user = store
+                .user_by_username(&username)
+                .await?
+                .ok_or_else(|| config_err(format!("there is no user {username}")))?;
+            store.set_user_disabled(user.id.as_str(), true).await?;
+            println!("disabled user {username}; its sessions have ended");
+            Ok(())
+        }
+        Command::Site(SiteCommand::Add { id, name, bays, rooms, key_rooms, entrances, store }) => {
+            let mut areas = Vec::new();
+            for n in 1..=bays {
+                areas.push(Area {
+                    id: AreaId::parse(format!("bay-{n}")).map_err(config_err)?,
+                    kind: AreaKind::Bay,
+                    name: Localized::new(format!("{n}号工位"), format!("Bay {n}")),
+                    key_room: false,
+                });
+            }
+            for r in &rooms {
+                areas.push(named_area(r, AreaKind::Room, false)?);
+            }
+            for r in &key_rooms {
+                areas.push(named_area(r, AreaKind::Room, true)?);
+            }
+            for e in &entrances {
+                areas.push(named_area(e, AreaKind::Entrance, false)?);
+            }
+            let site = Site {
+                id: SiteId::parse(id.clone()).map_err(config_err)?,
+                name,
+                areas,
+            };
+            let store = open(&store).await?;
+            match store.add_site(&site).await {
+                Err(e) if e.is_unique_violation() => Err(config_err(format!("a site {id} (or a duplicate area) already exists"))),
+                other => other.map_err(Into::into),
+            }?;
+            println!("added site {id} with {} areas", site.areas.len());
+            Ok(())
         }
     }
 }
@@ -79,7 +278,7 @@ mod tests {
 
     fn serve(args: &[&str]) -> Result<Config, StartupError> {
         let cli = Cli::try_parse_from(["walkaround", "serve"].iter().chain(args)).expect("parses");
-        let Command::Serve(serve) = cli.command;
+        let Command::Serve(serve) = cli.command else { panic!("serve") };
         serve.into_config()
     }
 
@@ -87,12 +286,7 @@ mod tests {
     fn serve_defaults_to_sqlite_in_data_on_port_8080() {
         let config = serve(&[]).expect("valid");
         assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
-        assert_eq!(
-            config.database,
-            Database::Sqlite {
-                data_dir: PathBuf::from("./data")
-            }
-        );
+        assert_eq!(config.database, Database::Sqlite { data_dir: PathBuf::from("./data") });
     }
 
     #[test]
@@ -110,5 +304,18 @@ mod tests {
     #[test]
     fn a_bad_listen_address_is_a_parse_error() {
         assert!(Cli::try_parse_from(["walkaround", "serve", "--listen", "nowhere"]).is_err());
+    }
+
+    #[test]
+    fn user_add_requires_a_site() {
+        assert!(Cli::try_parse_from(["walkaround", "user", "add", "--username", "u", "--role", "team_lead"]).is_err());
+    }
+
+    #[test]
+    fn areas_are_written_id_equals_name() {
+        let room = named_area("tool-room=工具间", AreaKind::Room, true).expect("valid");
+        assert_eq!((room.id.as_str(), room.name.zh.as_str(), room.key_room), ("tool-room", "工具间", true));
+        assert!(named_area("no-name", AreaKind::Room, false).is_err());
+        assert!(named_area("bad id=x", AreaKind::Room, false).is_err());
     }
 }

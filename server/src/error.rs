@@ -3,25 +3,72 @@
 //! Internal errors are logged here with their detail and reach the client only as a
 //! generic message, so no database text or path ever leaks out.
 
-use axum::Json;
-use axum::http::StatusCode;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Json;
 use serde_json::json;
 
+use crate::auth::AuthError;
 use crate::store::StoreError;
 
 /// What a handler can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
-    /// No such resource.
+    /// No such resource (or one the caller may not see).
     #[error("{0}")]
     NotFound(String),
     /// The request is malformed.
     #[error("{0}")]
     BadRequest(String),
+    /// The body is well-formed JSON of the wrong shape.
+    #[error("{0}")]
+    Unprocessable(String),
+    /// The body is not JSON, or not declared as JSON.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// No valid credentials.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Valid credentials, but not allowed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The resource already exists.
+    #[error("{0}")]
+    Conflict(String),
+    /// Too many attempts; try again later.
+    #[error("{message}")]
+    TooManyRequests {
+        /// What happened.
+        message: String,
+        /// Seconds until a retry may succeed.
+        retry_after: u64,
+    },
     /// Something failed inside the server.
-    #[error(transparent)]
-    Internal(#[from] StoreError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        AppError::Internal(e.to_string())
+    }
+}
+
+impl From<AuthError> for AppError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Hash(detail) => AppError::Internal(detail),
+            other => AppError::Unauthorized(other.to_string()),
+        }
+    }
+}
+
+impl From<shared::policy::Denial> for AppError {
+    fn from(d: shared::policy::Denial) -> Self {
+        AppError::Forbidden(d.to_string())
+    }
 }
 
 impl AppError {
@@ -29,6 +76,12 @@ impl AppError {
         match self {
             AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             AppError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            AppError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+            AppError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "not_json"),
+            AppError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            AppError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -38,16 +91,43 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
         let message = match &self {
-            AppError::Internal(e) => {
-                tracing::error!(error = %e, "internal error");
+            AppError::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error");
                 "internal server error".to_string()
             }
             other => other.to_string(),
         };
-        (
-            status,
-            Json(json!({ "error": { "code": code, "message": message } })),
-        )
-            .into_response()
+        let body = Json(json!({ "error": { "code": code, "message": message } }));
+        match self {
+            AppError::TooManyRequests { retry_after, .. } => {
+                (status, [(header::RETRY_AFTER, retry_after.to_string())], body).into_response()
+            }
+            AppError::Unauthorized(_) => {
+                (status, [(header::WWW_AUTHENTICATE, "Bearer".to_string())], body).into_response()
+            }
+            _ => (status, body).into_response(),
+        }
+    }
+}
+
+/// `Json<T>` whose rejections are [`AppError`]s with a JSON body, like every other error.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(match &rejection {
+                JsonRejection::JsonDataError(_) => AppError::Unprocessable(rejection.body_text()),
+                JsonRejection::MissingJsonContentType(_) => AppError::UnsupportedMediaType(rejection.body_text()),
+                _ => AppError::BadRequest(rejection.body_text()),
+            }),
+        }
     }
 }

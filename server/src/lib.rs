@@ -6,11 +6,14 @@
 //! - [`http`]: the routes, and the one place where errors become status codes.
 //! - [`state`]: the one `Clone` state every handler shares.
 
+pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod error;
 pub mod http;
 pub mod startup;
 pub mod state;
 pub mod store;
+pub mod sync;
 pub mod telemetry;

@@ -1,10 +1,13 @@
 //! Building and running the server.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
+use crate::auth::{self, Keys};
 use crate::config::Config;
+use crate::sync::hub::Hub;
 use crate::http;
 use crate::state::AppState;
 use crate::store::{Store, StoreError};
@@ -39,6 +42,7 @@ impl Application {
     /// Opens the store (applying migrations) and binds the listener.
     pub async fn build(config: Config) -> Result<Application, StartupError> {
         let store = Store::open(&config.database).await?;
+        let state = app_state(store).await?;
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -55,8 +59,18 @@ impl Application {
         Ok(Application {
             listener,
             address,
-            state: AppState { store },
+            state,
         })
+    }
+
+    /// The store, for setup before serving (the demo data).
+    pub fn store(&self) -> &Store {
+        &self.state.store
+    }
+
+    /// The shared state (tests use it to reach the store and hub).
+    pub fn state(&self) -> &AppState {
+        &self.state
     }
 
     /// The address actually bound (useful with port 0).
@@ -75,7 +89,8 @@ impl Application {
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartupError> {
         let store = self.state.store.clone();
-        let result = axum::serve(self.listener, http::router(self.state))
+        let app = http::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(self.listener, app)
             .with_graceful_shutdown(stop)
             .await
             .map_err(|source| StartupError::Listen {
@@ -85,6 +100,24 @@ impl Application {
         store.close().await;
         result
     }
+}
+
+/// The shared state: the signing key and storage id come from the database, so every
+/// instance on one database agrees on them; the peer id is this process's own.
+pub async fn app_state(store: Store) -> Result<AppState, StartupError> {
+    let random = || auth::random_token().map_err(|e| StartupError::Config(e.to_string()));
+    let secret_candidate = random()?;
+    let secret = store.setting_or_insert("jwt_secret", || secret_candidate).await?;
+    let storage_candidate = random()?;
+    let storage_id = store.setting_or_insert("storage_id", || storage_candidate[..32].to_string()).await?;
+    let peer_id = format!("walkaround-{}", &random()?[..12]);
+    Ok(AppState {
+        keys: Arc::new(Keys::new(secret.as_bytes())),
+        hub: Arc::new(Hub::new(store.clone())),
+        store,
+        peer_id: peer_id.into(),
+        storage_id: storage_id.into(),
+    })
 }
 
 async fn shutdown_signal() {

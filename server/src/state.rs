@@ -1,10 +1,22 @@
 //! The state every handler shares.
 
-use crate::store::Store;
+use std::sync::Arc;
 
-/// Cheap to clone: the store holds a connection pool.
+use crate::auth::Keys;
+use crate::store::Store;
+use crate::sync::hub::Hub;
+
+/// Cheap to clone: everything inside is a pool or an `Arc`.
 #[derive(Clone)]
 pub struct AppState {
     /// The database.
     pub store: Store,
+    /// Token keys.
+    pub keys: Arc<Keys>,
+    /// Documents in memory and their subscribers.
+    pub hub: Arc<Hub>,
+    /// This process's peer id on the sync protocol.
+    pub peer_id: Arc<str>,
+    /// The server's storage id (stable across restarts, shared by instances).
+    pub storage_id: Arc<str>,
 }

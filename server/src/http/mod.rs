@@ -7,6 +7,8 @@ use tower_http::trace::TraceLayer;
 use crate::error::AppError;
 use crate::state::AppState;
 
+mod auth;
+mod documents;
 mod health;
 mod templates;
 
@@ -18,6 +20,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(templates::router())
+        .merge(auth::router())
+        .merge(documents::router())
+        .route("/sync", axum::routing::get(crate::sync::connection::upgrade))
         .fallback(not_found)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())

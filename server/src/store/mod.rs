@@ -14,6 +14,31 @@ use sqlx::sqlite::{
 
 use crate::config::Database;
 
+pub mod audit;
+pub mod documents;
+pub mod projection;
+pub mod settings;
+pub mod users;
+
+/// Runs `$body` with `$pool` bound to the pool of whichever database the store holds.
+///
+/// Most queries are the same text in both dialects (`$1` placeholders work in SQLite
+/// too); the macro writes the two typed branches so each query is written once.
+#[macro_export]
+macro_rules! with_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match $store {
+            $crate::store::Store::Sqlite($pool) => $body,
+            $crate::store::Store::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Milliseconds since the Unix epoch, the time format of every table.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
 /// Why the store could not be opened or queried.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -31,6 +56,16 @@ pub enum StoreError {
     /// A migration failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Stored bytes could not be read back (a document, a sync state).
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// Whether the error is a unique-constraint violation (a duplicate id or name).
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, StoreError::Database(sqlx::Error::Database(e)) if e.is_unique_violation())
+    }
 }
 
 /// The database connection pool, of either kind.

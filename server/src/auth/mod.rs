@@ -1,0 +1,168 @@
+//! Passwords, tokens and the authenticated user.
+//!
+//! - Passwords are stored as argon2id PHC strings.
+//! - Access tokens are short-lived JWTs (HS256 pinned; `exp`, `iat`, `iss`, `aud`, `sub`
+//!   required) signed with a key kept in the database, so every instance on one PostgreSQL
+//!   shares it. A token names its login (`sid`); revoking the login (logout, disabling the
+//!   user, reuse of a rotated refresh token) makes its access tokens fail at once.
+//! - Refresh tokens are 32 random bytes, stored only as SHA-256 hashes, rotated on every
+//!   use; presenting a rotated one revokes the whole login.
+
+use std::time::Duration;
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::Argon2;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub mod extract;
+
+/// How long an access token lives.
+pub const ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
+/// How long a refresh token lives.
+pub const REFRESH_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+/// The `iss` and `aud` of every token.
+pub const ISSUER: &str = "walkaround";
+/// The audience of access tokens.
+pub const AUDIENCE: &str = "walkaround-api";
+/// Clock skew tolerated on `exp` and `nbf`, seconds.
+pub const LEEWAY_SECS: u64 = 5;
+
+/// Why authentication failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Wrong user name or password (deliberately not saying which).
+    #[error("wrong user name or password")]
+    BadCredentials,
+    /// The token is missing, malformed, expired, or not ours.
+    #[error("invalid or expired token: {0}")]
+    BadToken(String),
+    /// The login was revoked or the user disabled.
+    #[error("the session has ended; log in again")]
+    Revoked,
+    /// Hashing failed (a bug or resource exhaustion).
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+}
+
+/// The claims of an access token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user id.
+    pub sub: String,
+    /// Expiry, seconds since the epoch.
+    pub exp: i64,
+    /// Issued at.
+    pub iat: i64,
+    /// Not before.
+    pub nbf: i64,
+    /// Always [`ISSUER`].
+    pub iss: String,
+    /// Always [`AUDIENCE`].
+    pub aud: String,
+    /// The login (refresh-token family) this token belongs to.
+    pub sid: String,
+}
+
+/// Signing and verification keys, and the pinned validation rules.
+pub struct Keys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl Keys {
+    /// Keys from the shared secret.
+    pub fn new(secret: &[u8]) -> Keys {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
+        validation.leeway = LEEWAY_SECS;
+        Keys {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+        }
+    }
+
+    /// A fresh access token for `user_id` in login `sid`, and its expiry (seconds).
+    pub fn issue(&self, user_id: &str, sid: &str, now: i64) -> Result<(String, i64), AuthError> {
+        let exp = now + ACCESS_TTL.as_secs() as i64;
+        let claims = Claims {
+            sub: user_id.to_string(),
+            exp,
+            iat: now,
+            nbf: now,
+            iss: ISSUER.to_string(),
+            aud: AUDIENCE.to_string(),
+            sid: sid.to_string(),
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| AuthError::BadToken(e.to_string()))?;
+        Ok((token, exp))
+    }
+
+    /// Verifies an access token: signature, algorithm, expiry, issuer, audience.
+    pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|e| AuthError::BadToken(e.to_string()))
+    }
+}
+
+/// 32 random bytes as hex: refresh tokens, login ids, signing secrets.
+pub fn random_token() -> Result<String, AuthError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| AuthError::Hash(e.to_string()))?;
+    Ok(hex::encode(bytes))
+}
+
+/// How a refresh token is stored.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Hashes a password with argon2id (CPU-heavy: call from a blocking thread).
+pub fn hash_password(password: &str) -> Result<String, AuthError> {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| AuthError::Hash(e.to_string()))
+}
+
+/// Checks a password against its stored hash (CPU-heavy: call from a blocking thread).
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_verifies_against_its_own_hash_only() {
+        let hash = hash_password("correct horse").expect("hashes");
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse", &hash));
+        assert!(!verify_password("wrong", &hash));
+        assert!(!verify_password("correct horse", "not a hash"));
+    }
+
+    #[test]
+    fn a_token_verifies_with_its_keys_and_not_with_others() {
+        let keys = Keys::new(b"secret-one");
+        let now = chrono::Utc::now().timestamp();
+        let (token, exp) = keys.issue("u1", "s1", now).expect("issues");
+        let claims = keys.verify(&token).expect("verifies");
+        assert_eq!((claims.sub.as_str(), claims.sid.as_str(), claims.exp), ("u1", "s1", exp));
+        assert!(Keys::new(b"secret-two").verify(&token).is_err());
+        let (old, _) = keys.issue("u1", "s1", now - 3600).expect("issues");
+        assert!(keys.verify(&old).is_err(), "expired");
+    }
+}

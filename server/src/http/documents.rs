@@ -1,0 +1,151 @@
+//! `GET /api/v1/documents` (discovery for tablets) and `GET /api/v1/violations` (the
+//! office's list).
+
+use axum::extract::{Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use shared::policy::{self, Action};
+
+use crate::auth::extract::AuthUser;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::store::projection::ViolationFilter;
+
+/// The largest page either list returns.
+pub const MAX_PAGE: i64 = 500;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/documents", get(documents))
+        .route("/api/v1/violations", get(violations))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DocumentsQuery {
+    since: Option<i64>,
+    limit: Option<i64>,
+}
+
+fn page(limit: Option<i64>, default: i64) -> Result<i64, AppError> {
+    match limit {
+        None => Ok(default),
+        Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+        Some(_) => Err(AppError::BadRequest(format!("limit must be between 1 and {MAX_PAGE}"))),
+    }
+}
+
+/// The sites the caller may read, narrowed to `site` if given.
+fn readable_sites(auth: &AuthUser, site: Option<&str>) -> Result<Vec<String>, AppError> {
+    match site {
+        None => Ok(auth.user.sites.iter().map(ToString::to_string).collect()),
+        Some(s) => {
+            let id = shared::ids::SiteId::parse(s).map_err(|e| AppError::BadRequest(e.to_string()))?;
+            policy::authorize(&auth.user, Action::Read, Some(&id))?;
+            Ok(vec![s.to_string()])
+        }
+    }
+}
+
+async fn documents(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Query(q): Query<DocumentsQuery>,
+) -> Result<Json<Value>, AppError> {
+    let since = q.since.unwrap_or(0);
+    if since < 0 {
+        return Err(AppError::BadRequest("since must be 0 or a cursor returned earlier".to_string()));
+    }
+    let limit = page(q.limit, MAX_PAGE)?;
+    let sites = readable_sites(&auth, None)?;
+    let docs = state.store.docs_since(&sites, since, limit).await?;
+    let cursor = docs.last().map_or(since, |d| d.version);
+    let documents: Vec<Value> = docs
+        .iter()
+        .map(|d| {
+            json!({
+                "id": d.id,
+                "url": format!("automerge:{}", d.id),
+                "kind": d.kind,
+                "site": d.site_id,
+                "template": d.template_id,
+                "created_by": d.created_by,
+                "created_at": d.created_at,
+                "updated_at": d.updated_at,
+            })
+        })
+        .collect();
+    let more = documents.len() as i64 == limit;
+    Ok(Json(json!({ "documents": documents, "cursor": cursor, "more": more })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ViolationsQuery {
+    site: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    rule: Option<String>,
+    status: Option<String>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+/// The workshop's clock: dates without a time are days in China Standard Time.
+fn china() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset is valid"))
+}
+
+/// Parses an RFC 3339 time or a `YYYY-MM-DD` date (midnight, China Standard Time) to ms.
+fn parse_time(field: &str, s: &str) -> Result<i64, AppError> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.timestamp_millis());
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .and_then(|t| t.and_local_timezone(china()).single())
+        .map(|t| t.timestamp_millis())
+        .ok_or_else(|| AppError::BadRequest(format!("{field} must be an RFC 3339 time or a YYYY-MM-DD date")))
+}
+
+const STATUSES: [&str; 4] = ["open", "acknowledged", "corrected", "waived"];
+
+async fn violations(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Query(q): Query<ViolationsQuery>,
+) -> Result<Json<Value>, AppError> {
+    let sites = readable_sites(&auth, q.site.as_deref())?;
+    let from = q.from.as_deref().map(|s| parse_time("from", s)).transpose()?;
+    let to = q.to.as_deref().map(|s| parse_time("to", s)).transpose()?;
+    if let Some(rule) = &q.rule {
+        let id = shared::ids::RuleId::parse(rule.clone()).map_err(|e| AppError::BadRequest(e.to_string()))?;
+        if shared::catalog::find(&id).is_none() {
+            return Err(AppError::BadRequest(format!("{rule} is not a rule of the regulation")));
+        }
+    }
+    if let Some(status) = &q.status {
+        if !STATUSES.contains(&status.as_str()) {
+            return Err(AppError::BadRequest(format!("status must be one of {}", STATUSES.join(", "))));
+        }
+    }
+    let offset = q.offset.unwrap_or(0);
+    if offset < 0 {
+        return Err(AppError::BadRequest("offset must be 0 or more".to_string()));
+    }
+    let filter = ViolationFilter {
+        sites,
+        from,
+        to,
+        rule: q.rule,
+        status: q.status,
+        limit: page(q.limit, 50)?,
+        offset,
+    };
+    let (rows, total) = state.store.violations(&filter).await?;
+    Ok(Json(json!({ "violations": rows, "total": total, "limit": filter.limit, "offset": filter.offset })))
+}

@@ -1,0 +1,182 @@
+//! Automerge documents: metadata, stored bytes (a snapshot plus incremental chunks), and
+//! the sync states of peers that have a storage id.
+
+use super::projection::Projection;
+use super::{now_ms, Store, StoreError};
+use crate::with_pool;
+
+/// What the server knows about a document without loading it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DocMeta {
+    /// The bs58check document id.
+    pub id: String,
+    /// `inspection` for now.
+    pub kind: String,
+    /// The site it belongs to.
+    pub site_id: Option<String>,
+    /// The template of an inspection.
+    pub template_id: Option<String>,
+    /// Who created it.
+    pub created_by: Option<String>,
+    /// Created, ms.
+    pub created_at: i64,
+    /// Last accepted change, ms.
+    pub updated_at: i64,
+    /// Server-wide version of the last accepted change: the discovery cursor.
+    pub version: i64,
+}
+
+type MetaRow = (String, String, Option<String>, Option<String>, Option<String>, i64, i64, i64);
+
+fn meta((id, kind, site_id, template_id, created_by, created_at, updated_at, version): MetaRow) -> DocMeta {
+    DocMeta { id, kind, site_id, template_id, created_by, created_at, updated_at, version }
+}
+
+/// One accepted write to a document, committed atomically.
+#[derive(Debug)]
+pub struct DocWrite<'a> {
+    /// The document.
+    pub id: &'a str,
+    /// Its metadata, for a document written the first time.
+    pub kind: &'a str,
+    /// Its site.
+    pub site_id: Option<&'a str>,
+    /// Its template.
+    pub template_id: Option<&'a str>,
+    /// Its creator.
+    pub created_by: Option<&'a str>,
+    /// The new changes, as one incremental chunk.
+    pub chunk: &'a [u8],
+    /// When set, the whole document compacted: replaces every stored chunk.
+    pub snapshot: Option<&'a [u8]>,
+    /// The office's rows for the document after the write.
+    pub projection: Option<&'a Projection>,
+}
+
+const META_COLUMNS: &str = "id, kind, site_id, template_id, created_by, created_at, updated_at, version";
+
+impl Store {
+    /// The document's metadata, if the server has it.
+    pub async fn doc_meta(&self, id: &str) -> Result<Option<DocMeta>, StoreError> {
+        let row: Option<MetaRow> = with_pool!(self, pool => {
+            sqlx::query_as("select id, kind, site_id, template_id, created_by, created_at, updated_at, version from documents where id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(row.map(meta))
+    }
+
+    /// The stored chunks of a document, in order (snapshot first), and how many there are.
+    pub async fn doc_chunks(&self, id: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+        with_pool!(self, pool => {
+            Ok(sqlx::query_scalar("select data from doc_chunks where doc_id = $1 order by seq")
+                .bind(id)
+                .fetch_all(pool)
+                .await?)
+        })
+    }
+
+    /// Commits an accepted write: the chunk (or snapshot), the metadata, the projection.
+    /// Returns the new version.
+    pub async fn write_doc(&self, w: &DocWrite<'_>) -> Result<i64, StoreError> {
+        let next_version = match self {
+            Store::Sqlite(_) => "select coalesce(max(version), 0) + 1 from documents",
+            Store::Postgres(_) => "select nextval('document_versions')",
+        };
+        let now = now_ms();
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let version: i64 = sqlx::query_scalar(next_version).fetch_one(&mut *tx).await?;
+            sqlx::query(
+                "insert into documents (id, kind, site_id, template_id, created_by, created_at, updated_at, version) \
+                 values ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 on conflict (id) do update set updated_at = excluded.updated_at, version = excluded.version",
+            )
+            .bind(w.id)
+            .bind(w.kind)
+            .bind(w.site_id)
+            .bind(w.template_id)
+            .bind(w.created_by)
+            .bind(now)
+            .bind(now)
+            .bind(version)
+            .execute(&mut *tx)
+            .await?;
+            match w.snapshot {
+                Some(snapshot) => {
+                    sqlx::query("delete from doc_chunks where doc_id = $1").bind(w.id).execute(&mut *tx).await?;
+                    sqlx::query("insert into doc_chunks (doc_id, seq, kind, data) values ($1, 1, 'snapshot', $2)")
+                        .bind(w.id)
+                        .bind(snapshot)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                None => {
+                    sqlx::query(
+                        "insert into doc_chunks (doc_id, seq, kind, data) \
+                         select $1, coalesce(max(seq), 0) + 1, 'incremental', $2 from doc_chunks where doc_id = $1",
+                    )
+                    .bind(w.id)
+                    .bind(w.chunk)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            if let Some(p) = w.projection {
+                crate::write_projection!(tx, w.id, p, now);
+            }
+            tx.commit().await?;
+            Ok(version)
+        })
+    }
+
+    /// Documents of `sites` changed after version `since`, oldest change first.
+    pub async fn docs_since(&self, sites: &[String], since: i64, limit: i64) -> Result<Vec<DocMeta>, StoreError> {
+        if sites.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (0..sites.len()).map(|i| format!("${}", i + 3)).collect();
+        // Only placeholders are interpolated; every value is bound.
+        let sql = format!(
+            "select {META_COLUMNS} from documents where version > $1 and site_id in ({}) order by version limit $2",
+            placeholders.join(", ")
+        );
+        let rows: Vec<MetaRow> = with_pool!(self, pool => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(since).bind(limit);
+            for s in sites {
+                q = q.bind(s);
+            }
+            q.fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().map(meta).collect())
+    }
+
+    /// The stored sync state of a peer storage for a document.
+    pub async fn sync_state(&self, doc_id: &str, storage_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        with_pool!(self, pool => {
+            Ok(sqlx::query_scalar("select state from sync_states where doc_id = $1 and storage_id = $2")
+                .bind(doc_id)
+                .bind(storage_id)
+                .fetch_optional(pool)
+                .await?)
+        })
+    }
+
+    /// Saves a peer storage's sync state for a document.
+    pub async fn put_sync_state(&self, doc_id: &str, storage_id: &str, state: &[u8]) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query(
+                "insert into sync_states (doc_id, storage_id, state, updated_at) values ($1, $2, $3, $4) \
+                 on conflict (doc_id, storage_id) do update set state = excluded.state, updated_at = excluded.updated_at",
+            )
+            .bind(doc_id)
+            .bind(storage_id)
+            .bind(state)
+            .bind(now_ms())
+            .execute(pool)
+            .await?;
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,374 @@
+//! The office's relational view of inspections and violations.
+//!
+//! Every accepted change recomputes the inspection's violations with the shared rules and
+//! rewrites these rows in the same transaction as the change itself, so the office's SQL
+//! never disagrees with the documents. A violation's review status is kept across
+//! recomputations: the row is updated in place, never deleted and re-inserted, unless the
+//! violation is gone from the document.
+
+use serde::Serialize;
+use shared::inspection::Inspection;
+use shared::rules::{FineDue, Violation};
+
+use super::{Store, StoreError};
+use crate::with_pool;
+
+/// The rows derived from one inspection document.
+#[derive(Debug, Clone)]
+pub struct Projection {
+    /// The inspection row.
+    pub inspection: InspectionRow,
+    /// One row per violation.
+    pub violations: Vec<ViolationRow>,
+}
+
+/// The `inspections` row.
+#[derive(Debug, Clone, Serialize)]
+pub struct InspectionRow {
+    /// Site.
+    pub site_id: String,
+    /// Template id.
+    pub template_id: String,
+    /// Template version.
+    pub template_version: i64,
+    /// Creator.
+    pub created_by: String,
+    /// Created, ms.
+    pub created_at: i64,
+    /// Submitter.
+    pub submitted_by: Option<String>,
+    /// Submitted, ms.
+    pub submitted_at: Option<i64>,
+    /// Unresolved conflicts.
+    pub conflicts: i64,
+    /// Violations found.
+    pub violations: i64,
+    /// Their fines, yuan.
+    pub fine_yuan: i64,
+}
+
+/// A `violations` row.
+#[derive(Debug, Clone, Serialize)]
+pub struct ViolationRow {
+    /// The answer key (`item` or `item@area`).
+    pub answer_key: String,
+    /// Site.
+    pub site_id: String,
+    /// Rule.
+    pub rule_id: String,
+    /// Template.
+    pub template_id: String,
+    /// Item.
+    pub item_id: String,
+    /// Area.
+    pub area_id: Option<String>,
+    /// Responsible role.
+    pub responsible_role: String,
+    /// Occurrences.
+    pub occurrences: i64,
+    /// `none`, `yuan`, `dismissal_review`, `replace_tool`.
+    pub fine_type: String,
+    /// Yuan.
+    pub fine_yuan: i64,
+    /// Conflicting answers.
+    pub conflict: bool,
+    /// Recorded after submission.
+    pub after_submission: bool,
+    /// When recorded, ms.
+    pub recorded_at: i64,
+    /// Who recorded the failing answer.
+    pub recorded_by: String,
+    /// The evidence, JSON.
+    pub evidence: String,
+}
+
+impl Projection {
+    /// The rows for an inspection and its violations.
+    pub fn new(inspection: &Inspection, violations: &[Violation]) -> Projection {
+        let fine_yuan: u64 = shared::rules::total_yuan(violations);
+        Projection {
+            inspection: InspectionRow {
+                site_id: inspection.site.to_string(),
+                template_id: inspection.template.id.to_string(),
+                template_version: i64::from(inspection.template.version),
+                created_by: inspection.created_by.to_string(),
+                created_at: inspection.created_at.timestamp_millis(),
+                submitted_by: inspection.submitted.as_ref().map(|s| s.by.to_string()),
+                submitted_at: inspection.submitted.as_ref().map(|s| s.at.timestamp_millis()),
+                conflicts: inspection.conflicts().len() as i64,
+                violations: violations.len() as i64,
+                fine_yuan: i64::try_from(fine_yuan).unwrap_or(i64::MAX),
+            },
+            violations: violations.iter().map(violation_row).collect(),
+        }
+    }
+}
+
+fn violation_row(v: &Violation) -> ViolationRow {
+    let (fine_type, fine_yuan) = match v.fine {
+        FineDue::None => ("none", 0),
+        FineDue::Yuan { amount } => ("yuan", i64::try_from(amount).unwrap_or(i64::MAX)),
+        FineDue::DismissalReview => ("dismissal_review", 0),
+        FineDue::ReplaceTool => ("replace_tool", 0),
+    };
+    ViolationRow {
+        answer_key: v.key.to_string(),
+        site_id: v.site.to_string(),
+        rule_id: v.rule.to_string(),
+        template_id: v.template.to_string(),
+        item_id: v.item.to_string(),
+        area_id: v.area.as_ref().map(|a| a.id.to_string()),
+        responsible_role: v.responsible.as_str().to_string(),
+        occurrences: i64::from(v.occurrences),
+        fine_type: fine_type.to_string(),
+        fine_yuan,
+        conflict: v.conflict,
+        after_submission: v.after_submission,
+        recorded_at: v.recorded_at.timestamp_millis(),
+        recorded_by: v.evidence.first().map(|e| e.by.to_string()).unwrap_or_default(),
+        evidence: serde_json::to_string(&v.evidence).unwrap_or_else(|_| "[]".to_string()),
+    }
+}
+
+/// Writes a [`Projection`] inside an open transaction `$tx` (either dialect).
+#[macro_export]
+macro_rules! write_projection {
+    ($tx:ident, $doc_id:expr, $p:expr, $now:expr) => {{
+        let p: &$crate::store::projection::Projection = $p;
+        let i = &p.inspection;
+        sqlx::query(
+            "insert into inspections (doc_id, site_id, template_id, template_version, created_by, created_at, \
+             submitted_by, submitted_at, conflicts, violations, fine_yuan, updated_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             on conflict (doc_id) do update set submitted_by = excluded.submitted_by, \
+             submitted_at = excluded.submitted_at, conflicts = excluded.conflicts, \
+             violations = excluded.violations, fine_yuan = excluded.fine_yuan, updated_at = excluded.updated_at",
+        )
+        .bind($doc_id)
+        .bind(&i.site_id)
+        .bind(&i.template_id)
+        .bind(i.template_version)
+        .bind(&i.created_by)
+        .bind(i.created_at)
+        .bind(&i.submitted_by)
+        .bind(i.submitted_at)
+        .bind(i.conflicts)
+        .bind(i.violations)
+        .bind(i.fine_yuan)
+        .bind($now)
+        .execute(&mut *$tx)
+        .await?;
+        let existing: Vec<String> = sqlx::query_scalar("select answer_key from violations where doc_id = $1")
+            .bind($doc_id)
+            .fetch_all(&mut *$tx)
+            .await?;
+        for key in existing.iter().filter(|k| !p.violations.iter().any(|v| &v.answer_key == *k)) {
+            sqlx::query("delete from violations where doc_id = $1 and answer_key = $2")
+                .bind($doc_id)
+                .bind(key)
+                .execute(&mut *$tx)
+                .await?;
+        }
+        for v in &p.violations {
+            sqlx::query(
+                "insert into violations (doc_id, answer_key, site_id, rule_id, template_id, item_id, area_id, \
+                 responsible_role, occurrences, fine_type, fine_yuan, conflict, after_submission, recorded_at, \
+                 recorded_by, evidence) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+                 on conflict (doc_id, answer_key) do update set rule_id = excluded.rule_id, \
+                 occurrences = excluded.occurrences, fine_type = excluded.fine_type, fine_yuan = excluded.fine_yuan, \
+                 conflict = excluded.conflict, after_submission = excluded.after_submission, \
+                 recorded_at = excluded.recorded_at, recorded_by = excluded.recorded_by, evidence = excluded.evidence",
+            )
+            .bind($doc_id)
+            .bind(&v.answer_key)
+            .bind(&v.site_id)
+            .bind(&v.rule_id)
+            .bind(&v.template_id)
+            .bind(&v.item_id)
+            .bind(&v.area_id)
+            .bind(&v.responsible_role)
+            .bind(v.occurrences)
+            .bind(&v.fine_type)
+            .bind(v.fine_yuan)
+            .bind(v.conflict)
+            .bind(v.after_submission)
+            .bind(v.recorded_at)
+            .bind(&v.recorded_by)
+            .bind(&v.evidence)
+            .execute(&mut *$tx)
+            .await?;
+        }
+    }};
+}
+
+/// Filters of the violations list; every field optional.
+#[derive(Debug, Clone, Default)]
+pub struct ViolationFilter {
+    /// Sites the caller may see (always applied).
+    pub sites: Vec<String>,
+    /// Recorded at or after, ms.
+    pub from: Option<i64>,
+    /// Recorded before, ms.
+    pub to: Option<i64>,
+    /// Rule id.
+    pub rule: Option<String>,
+    /// Review status.
+    pub status: Option<String>,
+    /// Page size.
+    pub limit: i64,
+    /// Rows to skip.
+    pub offset: i64,
+}
+
+/// A violation as the office lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ViolationListRow {
+    /// The document (inspection).
+    pub doc_id: String,
+    /// The answer key.
+    pub answer_key: String,
+    /// Site.
+    pub site_id: String,
+    /// Rule.
+    pub rule_id: String,
+    /// Template.
+    pub template_id: String,
+    /// Item.
+    pub item_id: String,
+    /// Area.
+    pub area_id: Option<String>,
+    /// Responsible role.
+    pub responsible_role: String,
+    /// Occurrences.
+    pub occurrences: i64,
+    /// Fine type.
+    pub fine_type: String,
+    /// Yuan.
+    pub fine_yuan: i64,
+    /// Conflict.
+    pub conflict: bool,
+    /// After submission.
+    pub after_submission: bool,
+    /// Recorded, ms.
+    pub recorded_at: i64,
+    /// By.
+    pub recorded_by: String,
+    /// Evidence (parsed JSON).
+    pub evidence: serde_json::Value,
+    /// Review status.
+    pub status: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct ListRow {
+    doc_id: String,
+    answer_key: String,
+    site_id: String,
+    rule_id: String,
+    template_id: String,
+    item_id: String,
+    area_id: Option<String>,
+    responsible_role: String,
+    occurrences: i64,
+    fine_type: String,
+    fine_yuan: i64,
+    conflict: bool,
+    after_submission: bool,
+    recorded_at: i64,
+    recorded_by: String,
+    evidence: String,
+    status: String,
+}
+
+impl Store {
+    /// The violations matching `filter`, newest first, and how many match in all.
+    pub async fn violations(&self, filter: &ViolationFilter) -> Result<(Vec<ViolationListRow>, i64), StoreError> {
+        if filter.sites.is_empty() {
+            return Ok((Vec::new(), 0));
+        }
+        // The clause is assembled from fixed fragments and numbered placeholders only;
+        // every value is bound.
+        let mut clause = String::new();
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            format!("${n}")
+        };
+        let sites: Vec<String> = filter.sites.iter().map(|_| next()).collect();
+        clause.push_str(&format!("site_id in ({})", sites.join(", ")));
+        if filter.from.is_some() {
+            clause.push_str(&format!(" and recorded_at >= {}", next()));
+        }
+        if filter.to.is_some() {
+            clause.push_str(&format!(" and recorded_at < {}", next()));
+        }
+        if filter.rule.is_some() {
+            clause.push_str(&format!(" and rule_id = {}", next()));
+        }
+        if filter.status.is_some() {
+            clause.push_str(&format!(" and status = {}", next()));
+        }
+        let (limit, offset) = (next(), next());
+        let list_sql = format!(
+            "select doc_id, answer_key, site_id, rule_id, template_id, item_id, area_id, responsible_role, occurrences, \
+             fine_type, fine_yuan, conflict, after_submission, recorded_at, recorded_by, evidence, status \
+             from violations where {clause} order by recorded_at desc, doc_id, answer_key limit {limit} offset {offset}"
+        );
+        let count_sql = format!("select count(*) from violations where {clause}");
+        macro_rules! bind_filters {
+            ($q:expr) => {{
+                let mut q = $q;
+                for s in &filter.sites {
+                    q = q.bind(s);
+                }
+                if let Some(v) = filter.from {
+                    q = q.bind(v);
+                }
+                if let Some(v) = filter.to {
+                    q = q.bind(v);
+                }
+                if let Some(v) = &filter.rule {
+                    q = q.bind(v);
+                }
+                if let Some(v) = &filter.status {
+                    q = q.bind(v);
+                }
+                q
+            }};
+        }
+        let (rows, total): (Vec<ListRow>, i64) = with_pool!(self, pool => {
+            let rows = bind_filters!(sqlx::query_as(sqlx::AssertSqlSafe(list_sql.clone())))
+                .bind(filter.limit)
+                .bind(filter.offset)
+                .fetch_all(pool)
+                .await?;
+            let total = bind_filters!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.clone())))
+                .fetch_one(pool)
+                .await?;
+            (rows, total)
+        });
+        let rows = rows
+            .into_iter()
+            .map(|r| ViolationListRow {
+                evidence: serde_json::from_str(&r.evidence).unwrap_or(serde_json::Value::Null),
+                doc_id: r.doc_id,
+                answer_key: r.answer_key,
+                site_id: r.site_id,
+                rule_id: r.rule_id,
+                template_id: r.template_id,
+                item_id: r.item_id,
+                area_id: r.area_id,
+                responsible_role: r.responsible_role,
+                occurrences: r.occurrences,
+                fine_type: r.fine_type,
+                fine_yuan: r.fine_yuan,
+                conflict: r.conflict,
+                after_submission: r.after_submission,
+                recorded_at: r.recorded_at,
+                recorded_by: r.recorded_by,
+                status: r.status,
+            })
+            .collect();
+        Ok((rows, total))
+    }
+}

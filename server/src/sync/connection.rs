@@ -1,0 +1,321 @@
+//! One WebSocket connection: `GET /sync?token=JWT`.
+//!
+//! The token is checked before the upgrade (a bad one is a 401 with a JSON body). After
+//! it, the task runs the shared protocol session over binary frames and keeps one automerge
+//! sync state per document the peer touches. It closes the connection when the token
+//! expires, and within [`REVOCATION_CHECK`] of the login being revoked or the user
+//! disabled.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use automerge::sync::State as SyncState;
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use shared::protocol::{self, DocumentId, Event, Message, ServerSession};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::hub::{DocEntry, Received, SyncError};
+use super::MAX_FRAME_BYTES;
+use crate::auth::extract::{authenticate, AuthUser};
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// How often an open connection re-checks that its login is still live.
+pub const REVOCATION_CHECK: Duration = Duration::from_secs(2);
+
+/// Query of `/sync`.
+#[derive(Debug, Deserialize)]
+pub struct SyncQuery {
+    /// The access token (stock clients cannot set headers on a WebSocket).
+    token: Option<String>,
+}
+
+/// `GET /sync`: authenticates, then upgrades to the sync protocol.
+pub async fn upgrade(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    Query(query): Query<SyncQuery>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let bearer = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::to_string);
+    let token = query
+        .token
+        .or(bearer)
+        .ok_or_else(|| AppError::Unauthorized("missing token: connect to /sync?token=<access token>".to_string()))?;
+    let auth = authenticate(&state, &token).await?;
+    Ok(ws
+        .max_message_size(MAX_FRAME_BYTES)
+        .max_frame_size(MAX_FRAME_BYTES)
+        .on_upgrade(move |socket| async move {
+            Connection::new(state, auth).run(socket).await;
+        }))
+}
+
+/// A peer's view of one document.
+struct PeerDoc {
+    entry: Arc<DocEntry>,
+    state: SyncState,
+    forward: JoinHandle<()>,
+}
+
+struct Connection {
+    state: AppState,
+    auth: AuthUser,
+    session: ServerSession,
+    storage_id: Option<String>,
+    docs: HashMap<DocumentId, PeerDoc>,
+    notify_tx: mpsc::UnboundedSender<DocumentId>,
+    notify_rx: mpsc::UnboundedReceiver<DocumentId>,
+    outbox: Vec<Message>,
+}
+
+enum Flow {
+    Continue,
+    Close(String),
+}
+
+impl Connection {
+    fn new(state: AppState, auth: AuthUser) -> Connection {
+        let session = ServerSession::new(state.peer_id.to_string(), state.storage_id.to_string());
+        let (notify_tx, notify_rx) = mpsc::unbounded_channel();
+        Connection {
+            state,
+            auth,
+            session,
+            storage_id: None,
+            docs: HashMap::new(),
+            notify_tx,
+            notify_rx,
+            outbox: Vec::new(),
+        }
+    }
+
+    async fn run(mut self, socket: WebSocket) {
+        let (mut sink, mut stream) = socket.split();
+        let expires_in = (self.auth.claims.exp - chrono::Utc::now().timestamp()).max(0) as u64;
+        let expiry = tokio::time::sleep(Duration::from_secs(expires_in) + Duration::from_secs(crate::auth::LEEWAY_SECS));
+        tokio::pin!(expiry);
+        let mut revocation = tokio::time::interval(REVOCATION_CHECK);
+        let close_reason = loop {
+            let flow = tokio::select! {
+                frame = stream.next() => match frame {
+                    Some(Ok(WsMessage::Binary(bytes))) => self.on_frame(&bytes).await,
+                    Some(Ok(WsMessage::Text(_))) => {
+                        self.outbox.push(self.session.error("frames must be binary CBOR".to_string(), None));
+                        Flow::Continue
+                    }
+                    Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => Flow::Continue,
+                    Some(Ok(WsMessage::Close(_))) | None => Flow::Close("peer closed".to_string()),
+                    Some(Err(e)) => Flow::Close(format!("read error: {e}")),
+                },
+                Some(doc_id) = self.notify_rx.recv() => {
+                    self.push_sync(&doc_id).await;
+                    Flow::Continue
+                }
+                () = &mut expiry => {
+                    self.outbox.push(self.session.error("access token expired; reconnect with a fresh token".to_string(), None));
+                    Flow::Close("token expired".to_string())
+                }
+                _ = revocation.tick() => self.check_revocation().await,
+            };
+            for message in self.outbox.drain(..) {
+                if sink.send(WsMessage::Binary(protocol::encode(&message).into())).await.is_err() {
+                    break;
+                }
+            }
+            if let Flow::Close(reason) = flow {
+                break reason;
+            }
+        };
+        let _ = sink
+            .send(WsMessage::Close(Some(CloseFrame {
+                code: 1000,
+                reason: close_reason.clone().into(),
+            })))
+            .await;
+        tracing::debug!(user = %self.auth.user.id, reason = %close_reason, "sync connection closed");
+        self.finish().await;
+    }
+
+    async fn check_revocation(&mut self) -> Flow {
+        let live = match self.state.store.user_by_id(self.auth.user.id.as_str()).await {
+            Ok(Some(user)) if !user.disabled => self.state.store.family_active(&self.auth.claims.sid).await.unwrap_or(true),
+            Ok(_) => false,
+            // A database hiccup is not a revocation; check again next time.
+            Err(_) => true,
+        };
+        if live {
+            Flow::Continue
+        } else {
+            self.outbox.push(self.session.error("the session has ended; log in again".to_string(), None));
+            Flow::Close("session revoked".to_string())
+        }
+    }
+
+    async fn on_frame(&mut self, bytes: &[u8]) -> Flow {
+        let message = match protocol::decode(bytes) {
+            Ok(m) => m,
+            Err(e) => {
+                self.outbox.push(self.session.error(e.to_string(), None));
+                return Flow::Continue;
+            }
+        };
+        for event in self.session.receive(message) {
+            match event {
+                Event::Send(m) => self.outbox.push(m),
+                Event::Joined { metadata, .. } => {
+                    self.storage_id = metadata.storage_id.filter(|_| !metadata.is_ephemeral);
+                }
+                Event::Sync { document_id, data, request } => self.on_sync(document_id, &data, request).await,
+                Event::Unavailable { .. } => {}
+                Event::PeerError { message, .. } => tracing::debug!(%message, "peer reported an error"),
+                Event::Leave => return Flow::Close("peer left".to_string()),
+                Event::Close { reason } => return Flow::Close(reason),
+            }
+        }
+        Flow::Continue
+    }
+
+    /// Finds the document for this peer: `None` if it does not exist or the user may not
+    /// see it (the two are indistinguishable to the peer).
+    async fn visible(&self, id: &DocumentId) -> Result<Option<Arc<DocEntry>>, SyncError> {
+        let Some(entry) = self.state.hub.get(id).await? else {
+            return Ok(None);
+        };
+        match entry.site().await {
+            Some(site) if self.auth.user.sites.iter().any(|s| s.as_str() == site) => Ok(Some(entry)),
+            // An entry whose creation is under way elsewhere has no site yet.
+            _ => Ok(None),
+        }
+    }
+
+    async fn peer_doc(&mut self, entry: Arc<DocEntry>) -> &mut PeerDoc {
+        let id = entry.id;
+        match self.docs.entry(id) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                let mut state = SyncState::new();
+                if let Some(storage) = &self.storage_id {
+                    if let Ok(Some(bytes)) = self.state.store.sync_state(&id.to_string(), storage).await {
+                        state = SyncState::decode(&bytes).unwrap_or_default();
+                    }
+                }
+                let mut changes = entry.subscribe();
+                let notify = self.notify_tx.clone();
+                let forward = tokio::spawn(async move {
+                    loop {
+                        match changes.recv().await {
+                            Ok(()) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                                if notify.send(id).is_err() {
+                                    break;
+                                }
+                            }
+                            Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                        }
+                    }
+                });
+                v.insert(PeerDoc { entry, state, forward })
+            }
+        }
+    }
+
+    async fn on_sync(&mut self, id: DocumentId, data: &[u8], request: bool) {
+        let entry = match self.visible(&id).await {
+            Ok(Some(entry)) => entry,
+            Ok(None) => {
+                // A document the server has not seen may be one a tablet created offline:
+                // accept its creation if the policy allows. Anything else is unavailable.
+                let carries_changes = automerge::sync::Message::decode(data).map(|m| !m.changes.is_empty()).unwrap_or(false);
+                let exists = matches!(self.state.hub.get(&id).await, Ok(Some(_)));
+                if request || !carries_changes || exists {
+                    self.outbox.push(self.session.unavailable(id));
+                    return;
+                }
+                match self.state.hub.get_or_new(&id) {
+                    Ok(entry) => entry,
+                    Err(e) => {
+                        tracing::error!(error = %e, "document map unavailable");
+                        self.outbox.push(self.session.error("internal error".to_string(), Some(id)));
+                        return;
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot load document");
+                self.outbox.push(self.session.error("internal error".to_string(), Some(id)));
+                return;
+            }
+        };
+        let hub = self.state.hub.clone();
+        let user = self.auth.user.clone();
+        let peer = self.peer_doc(entry.clone()).await;
+        let result = hub.receive(&entry, &user, &mut peer.state, data).await;
+        match result {
+            Ok(Received::Accepted { .. }) => self.push_sync(&id).await,
+            Ok(Received::Refused(denial)) => {
+                hub.forget_if_empty(&entry).await;
+                tracing::info!(user = %user.id, doc = %id, code = denial.code(), "change refused");
+                if let Err(e) = self
+                    .state
+                    .store
+                    .audit(Some(user.id.as_str()), Some(&id.to_string()), "sync", denial.code(), &denial.to_string())
+                    .await
+                {
+                    tracing::error!(error = %e, "cannot write the audit log");
+                }
+                self.outbox.push(self.session.error(format!("change refused: {denial}"), Some(id)));
+                if entry.site().await.is_none() {
+                    self.drop_doc(&id);
+                }
+            }
+            Err(SyncError::Invalid(message)) => {
+                hub.forget_if_empty(&entry).await;
+                self.outbox.push(self.session.error(message, Some(id)));
+            }
+            Err(SyncError::Store(e)) => {
+                tracing::error!(error = %e, doc = %id, "cannot store a change");
+                self.outbox.push(self.session.error("the server could not store the change; retry".to_string(), Some(id)));
+            }
+        }
+    }
+
+    fn drop_doc(&mut self, id: &DocumentId) {
+        if let Some(peer) = self.docs.remove(id) {
+            peer.forward.abort();
+        }
+    }
+
+    /// Sends the peer whatever it lacks of a document.
+    async fn push_sync(&mut self, id: &DocumentId) {
+        let Some(peer) = self.docs.get_mut(id) else { return };
+        if let Some(data) = peer.entry.generate(&mut peer.state).await {
+            let message = self.session.sync(*id, data);
+            self.outbox.push(message);
+        }
+    }
+
+    /// Saves the sync states of a peer that has storage, and stops the forwarders.
+    async fn finish(mut self) {
+        for (id, peer) in self.docs.drain() {
+            peer.forward.abort();
+            if let Some(storage) = &self.storage_id {
+                if peer.entry.site().await.is_some() {
+                    if let Err(e) = self.state.store.put_sync_state(&id.to_string(), storage, &peer.state.encode()).await {
+                        tracing::warn!(error = %e, "cannot save a sync state");
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! Documents in memory and the acceptance of incoming changes.
+//!
+//! An incoming automerge sync message is applied to a *fork* of the document. The changes
+//! it adds are judged one by one, in dependency order, by the shared permission policy
+//! against the document at each change's dependencies. Only if every change is allowed is
+//! the fork persisted (one transaction: the new chunk, the document's metadata and the
+//! office's projection) and then swapped in; only then is the sender answered. A refused
+//! message leaves the stored document and the one in memory untouched.
+
+use std::collections::{HashMap, HashSet};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex};
+
+use automerge::sync::{Message as SyncMessage, State as SyncState, SyncDoc};
+use automerge::{Automerge, Change, ChangeHash};
+use shared::inspection;
+use shared::policy::{self, Denial, User};
+use shared::protocol::DocumentId;
+use shared::rules;
+use tokio::sync::broadcast;
+
+use crate::store::documents::DocWrite;
+use crate::store::projection::Projection;
+use crate::store::{Store, StoreError};
+
+/// After this many incremental chunks a document is compacted into one snapshot.
+pub const COMPACT_AFTER_CHUNKS: usize = 64;
+
+/// A document held in memory.
+pub struct DocEntry {
+    /// Its id.
+    pub id: DocumentId,
+    inner: tokio::sync::Mutex<DocInner>,
+    changed: broadcast::Sender<()>,
+}
+
+struct DocInner {
+    doc: Automerge,
+    /// The site, once the document exists.
+    site: Option<String>,
+    /// Stored chunks since the last snapshot.
+    chunks: usize,
+}
+
+/// What became of an incoming sync message.
+#[derive(Debug)]
+pub enum Received {
+    /// Applied (and, if it carried changes, persisted).
+    Accepted {
+        /// How many new changes it added.
+        new_changes: usize,
+    },
+    /// Refused by the policy; nothing changed.
+    Refused(Denial),
+}
+
+/// Why an incoming message could not be handled at all.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The message is not a valid automerge sync message, or automerge failed (or
+    /// panicked) applying it.
+    #[error("invalid sync data: {0}")]
+    Invalid(String),
+    /// The store failed; nothing was acknowledged.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// All documents in memory.
+pub struct Hub {
+    store: Store,
+    docs: Mutex<HashMap<DocumentId, Arc<DocEntry>>>,
+}
+
+impl DocEntry {
+    fn new(id: DocumentId, doc: Automerge, site: Option<String>, chunks: usize) -> DocEntry {
+        let (changed, _) = broadcast::channel(16);
+        DocEntry {
+            id,
+            inner: tokio::sync::Mutex::new(DocInner { doc, site, chunks }),
+            changed,
+        }
+    }
+
+    /// The document's site, if it exists yet.
+    pub async fn site(&self) -> Option<String> {
+        self.inner.lock().await.site.clone()
+    }
+
+    /// Notified whenever a change is accepted.
+    pub fn subscribe(&self) -> broadcast::Receiver<()> {
+        self.changed.subscribe()
+    }
+
+    /// The next sync message for a peer in `state`, if there is anything to say.
+    pub async fn generate(&self, state: &mut SyncState) -> Option<Vec<u8>> {
+        let inner = self.inner.lock().await;
+        inner.doc.generate_sync_message(state).map(SyncMessage::encode)
+    }
+
+    /// The current heads.
+    pub async fn heads(&self) -> Vec<ChangeHash> {
+        self.inner.lock().await.doc.get_heads()
+    }
+
+    /// The saved document bytes.
+    pub async fn save(&self) -> Vec<u8> {
+        self.inner.lock().await.doc.save()
+    }
+}
+
+/// Orders changes so that each comes after those of its dependencies that are among them.
+fn topological(changes: Vec<Change>) -> Vec<Change> {
+    let mut pending: Vec<Change> = changes;
+    let hashes: HashSet<ChangeHash> = pending.iter().map(Change::hash).collect();
+    let mut done: HashSet<ChangeHash> = HashSet::new();
+    let mut ordered = Vec::with_capacity(pending.len());
+    while !pending.is_empty() {
+        let (ready, rest): (Vec<Change>, Vec<Change>) = pending
+            .into_iter()
+            .partition(|c| c.deps().iter().all(|d| !hashes.contains(d) || done.contains(d)));
+        if ready.is_empty() {
+            // A cycle cannot occur in a hash graph; keep the rest as they are.
+            ordered.extend(rest);
+            break;
+        }
+        done.extend(ready.iter().map(Change::hash));
+        ordered.extend(ready);
+        pending = rest;
+    }
+    ordered
+}
+
+impl Hub {
+    /// An empty hub over `store`.
+    pub fn new(store: Store) -> Hub {
+        Hub {
+            store,
+            docs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn cached(&self, id: &DocumentId) -> Option<Arc<DocEntry>> {
+        self.docs.lock().ok().and_then(|m| m.get(id).cloned())
+    }
+
+    /// The document, loading it from the store if needed; `None` if the server has none.
+    pub async fn get(&self, id: &DocumentId) -> Result<Option<Arc<DocEntry>>, StoreError> {
+        if let Some(entry) = self.cached(id) {
+            return Ok(Some(entry));
+        }
+        let key = id.to_string();
+        let Some(meta) = self.store.doc_meta(&key).await? else {
+            return Ok(None);
+        };
+        let chunks = self.store.doc_chunks(&key).await?;
+        let mut doc = Automerge::new();
+        for chunk in &chunks {
+            doc.load_incremental(chunk)
+                .map_err(|e| StoreError::Corrupt(format!("document {key}: {e}")))?;
+        }
+        let entry = Arc::new(DocEntry::new(*id, doc, meta.site_id, chunks.len()));
+        let mut docs = self.docs.lock().map_err(|_| StoreError::Corrupt("document map poisoned".into()))?;
+        Ok(Some(docs.entry(*id).or_insert(entry).clone()))
+    }
+
+    /// An entry for a document the server does not have yet, to receive its creation.
+    pub fn get_or_new(&self, id: &DocumentId) -> Result<Arc<DocEntry>, StoreError> {
+        let mut docs = self.docs.lock().map_err(|_| StoreError::Corrupt("document map poisoned".into()))?;
+        Ok(docs
+            .entry(*id)
+            .or_insert_with(|| Arc::new(DocEntry::new(*id, Automerge::new(), None, 0)))
+            .clone())
+    }
+
+    /// Forgets an entry that never came to exist (its creation was refused).
+    pub async fn forget_if_empty(&self, entry: &DocEntry) {
+        let empty = entry.inner.lock().await.site.is_none();
+        if let (true, Ok(mut docs)) = (empty, self.docs.lock()) {
+            docs.remove(&entry.id);
+        }
+    }
+
+    /// How many documents are in memory.
+    pub fn len(&self) -> usize {
+        self.docs.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Whether no document is in memory.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Applies one sync message from `user` to the document, judging and persisting the
+    /// changes it carries. `state` is the sender's sync state, updated only on success.
+    pub async fn receive(
+        &self,
+        entry: &DocEntry,
+        user: &User,
+        state: &mut SyncState,
+        data: &[u8],
+    ) -> Result<Received, SyncError> {
+        let message = SyncMessage::decode(data).map_err(|e| SyncError::Invalid(e.to_string()))?;
+        let mut inner = entry.inner.lock().await;
+        let mut fork = inner.doc.clone();
+        let mut next_state = state.clone();
+        // automerge has been seen to panic on hostile input; a panic here must cost this
+        // message, not the process or the other peers of the document.
+        let applied = catch_unwind(AssertUnwindSafe(|| fork.receive_sync_message(&mut next_state, message)));
+        match applied {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(SyncError::Invalid(e.to_string())),
+            Err(_) => return Err(SyncError::Invalid("automerge could not apply the message".to_string())),
+        }
+        let added = topological(inner.doc.get_changes_added(&fork));
+        if added.is_empty() {
+            *state = next_state;
+            return Ok(Received::Accepted { new_changes: 0 });
+        }
+        let mut working = inner.doc.clone();
+        for change in &added {
+            let verdict = catch_unwind(AssertUnwindSafe(|| policy::judge_change(user, &working, change)))
+                .unwrap_or_else(|_| Err(Denial::InvalidChange("the change could not be replayed".to_string())));
+            if let Err(denial) = verdict {
+                return Ok(Received::Refused(denial));
+            }
+            working
+                .apply_changes([change.clone()])
+                .map_err(|e| SyncError::Invalid(e.to_string()))?;
+        }
+        let view = inspection::read(&fork).map_err(|e| SyncError::Invalid(e.to_string()))?;
+        let violations = rules::evaluate(&view);
+        let projection = Projection::new(&view, &violations);
+        let chunk = fork.save_after(&inner.doc.get_heads());
+        let snapshot = (inner.chunks + 1 >= COMPACT_AFTER_CHUNKS).then(|| fork.save());
+        let id = entry.id.to_string();
+        let site = view.site.to_string();
+        self.store
+            .write_doc(&DocWrite {
+                id: &id,
+                kind: "inspection",
+                site_id: Some(&site),
+                template_id: Some(view.template.id.as_str()),
+                created_by: Some(view.created_by.as_str()),
+                chunk: &chunk,
+                snapshot: snapshot.as_deref(),
+                projection: Some(&projection),
+            })
+            .await?;
+        inner.doc = fork;
+        inner.site = Some(site);
+        inner.chunks = if snapshot.is_some() { 1 } else { inner.chunks + 1 };
+        *state = next_state;
+        drop(inner);
+        let _ = entry.changed.send(());
+        Ok(Received::Accepted {
+            new_changes: added.len(),
+        })
+    }
+}

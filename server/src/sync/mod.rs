@@ -1,0 +1,12 @@
+//! Document sync: the WebSocket endpoint and the documents it serves.
+//!
+//! - [`hub`]: documents in memory, one lock each; validates and persists incoming changes.
+//! - [`connection`]: one task per WebSocket: the protocol session, per-document sync
+//!   states, fan-out of other peers' changes, token expiry and revocation.
+
+pub mod connection;
+pub mod hub;
+
+/// The largest WebSocket message accepted, in bytes (16 MiB); larger frames close the
+/// connection.
+pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
