@@ -13,8 +13,8 @@ use shared::site::{Area, AreaKind, Site};
 
 use crate::config::{Config, Database};
 use crate::startup::{Application, StartupError};
-use crate::store::users::UserRecord;
 use crate::store::Store;
+use crate::store::users::UserRecord;
 use crate::{auth, demo};
 
 /// Walkaround: workshop inspections that work offline.
@@ -60,7 +60,8 @@ impl StoreArgs {
                 Ok(Database::Postgres { url: url.clone() })
             }
             Some(_) => Err(StartupError::Config(
-                "--database-url must be a postgres:// URL; SQLite is the default and needs no URL".to_string(),
+                "--database-url must be a postgres:// URL; SQLite is the default and needs no URL"
+                    .to_string(),
             )),
         }
     }
@@ -186,7 +187,13 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
             println!("Walkaround is running at http://{}/", app.address());
             app.run_until_stopped().await
         }
-        Command::User(UserCommand::Add { username, role, sites, name, store }) => {
+        Command::User(UserCommand::Add {
+            username,
+            role,
+            sites,
+            name,
+            store,
+        }) => {
             let role = Role::parse(&role).ok_or_else(|| {
                 config_err(format!(
                     "unknown role {role:?}; one of: {}",
@@ -199,15 +206,22 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
                 .map(|s| SiteId::parse(s).map_err(config_err))
                 .collect::<Result<BTreeSet<_>, _>>()?;
             let mut password = String::new();
-            std::io::stdin().lock().read_line(&mut password).map_err(config_err)?;
+            std::io::stdin()
+                .lock()
+                .read_line(&mut password)
+                .map_err(config_err)?;
             let password = password.trim_end_matches(['\r', '\n']).to_string();
             if password.chars().count() < 8 {
-                return Err(config_err("the password (first line of standard input) needs at least 8 characters"));
+                return Err(config_err(
+                    "the password (first line of standard input) needs at least 8 characters",
+                ));
             }
             let store = open(&store).await?;
             for site in &sites {
                 if store.site(site).await?.is_none() {
-                    return Err(config_err(format!("there is no site {site}; add it first with `walkaround site add`")));
+                    return Err(config_err(format!(
+                        "there is no site {site}; add it first with `walkaround site add`"
+                    )));
                 }
             }
             let password_hash = auth::hash_password(&password).map_err(config_err)?;
@@ -221,7 +235,9 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
                 sites,
             };
             match store.add_user(&record).await {
-                Err(e) if e.is_unique_violation() => Err(config_err(format!("a user {username} already exists"))),
+                Err(e) if e.is_unique_violation() => {
+                    Err(config_err(format!("a user {username} already exists")))
+                }
                 other => other.map_err(Into::into),
             }?;
             println!("added user {username} ({})", role.as_str());
@@ -237,7 +253,15 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
             println!("disabled user {username}; its sessions have ended");
             Ok(())
         }
-        Command::Site(SiteCommand::Add { id, name, bays, rooms, key_rooms, entrances, store }) => {
+        Command::Site(SiteCommand::Add {
+            id,
+            name,
+            bays,
+            rooms,
+            key_rooms,
+            entrances,
+            store,
+        }) => {
             let mut areas = Vec::new();
             for n in 1..=bays {
                 areas.push(Area {
@@ -263,7 +287,9 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
             };
             let store = open(&store).await?;
             match store.add_site(&site).await {
-                Err(e) if e.is_unique_violation() => Err(config_err(format!("a site {id} (or a duplicate area) already exists"))),
+                Err(e) if e.is_unique_violation() => Err(config_err(format!(
+                    "a site {id} (or a duplicate area) already exists"
+                ))),
                 other => other.map_err(Into::into),
             }?;
             println!("added site {id} with {} areas", site.areas.len());
@@ -278,7 +304,9 @@ mod tests {
 
     fn serve(args: &[&str]) -> Result<Config, StartupError> {
         let cli = Cli::try_parse_from(["walkaround", "serve"].iter().chain(args)).expect("parses");
-        let Command::Serve(serve) = cli.command else { panic!("serve") };
+        let Command::Serve(serve) = cli.command else {
+            panic!("serve")
+        };
         serve.into_config()
     }
 
@@ -286,7 +314,12 @@ mod tests {
     fn serve_defaults_to_sqlite_in_data_on_port_8080() {
         let config = serve(&[]).expect("valid");
         assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
-        assert_eq!(config.database, Database::Sqlite { data_dir: PathBuf::from("./data") });
+        assert_eq!(
+            config.database,
+            Database::Sqlite {
+                data_dir: PathBuf::from("./data")
+            }
+        );
     }
 
     #[test]
@@ -308,13 +341,27 @@ mod tests {
 
     #[test]
     fn user_add_requires_a_site() {
-        assert!(Cli::try_parse_from(["walkaround", "user", "add", "--username", "u", "--role", "team_lead"]).is_err());
+        assert!(
+            Cli::try_parse_from([
+                "walkaround",
+                "user",
+                "add",
+                "--username",
+                "u",
+                "--role",
+                "team_lead"
+            ])
+            .is_err()
+        );
     }
 
     #[test]
     fn areas_are_written_id_equals_name() {
         let room = named_area("tool-room=工具间", AreaKind::Room, true).expect("valid");
-        assert_eq!((room.id.as_str(), room.name.zh.as_str(), room.key_room), ("tool-room", "工具间", true));
+        assert_eq!(
+            (room.id.as_str(), room.name.zh.as_str(), room.key_room),
+            ("tool-room", "工具间", true)
+        );
         assert!(named_area("no-name", AreaKind::Room, false).is_err());
         assert!(named_area("bad id=x", AreaKind::Room, false).is_err());
     }

@@ -9,8 +9,8 @@ use shared::site::{Area, AreaKind, Site};
 
 use crate::auth;
 use crate::startup::StartupError;
-use crate::store::users::UserRecord;
 use crate::store::Store;
+use crate::store::users::UserRecord;
 
 /// The password of every demo user.
 pub const DEMO_PASSWORD: &str = "walkaround-demo";
@@ -28,7 +28,13 @@ pub const DEMO_USERS: [(&str, &str, Role); 7] = [
     ("chen", "技师 陈亮", Role::Technician),
 ];
 
-fn area(id: &str, kind: AreaKind, zh: &str, en: &str, key_room: bool) -> Result<Area, StartupError> {
+fn area(
+    id: &str,
+    kind: AreaKind,
+    zh: &str,
+    en: &str,
+    key_room: bool,
+) -> Result<Area, StartupError> {
     Ok(Area {
         id: AreaId::parse(id).map_err(|e| StartupError::Config(e.to_string()))?,
         kind,
@@ -41,16 +47,70 @@ fn area(id: &str, kind: AreaKind, zh: &str, en: &str, key_room: bool) -> Result<
 pub fn demo_site() -> Result<Site, StartupError> {
     let mut areas = Vec::new();
     for n in 1..=8 {
-        areas.push(area(&format!("bay-{n}"), AreaKind::Bay, &format!("{n}号工位"), &format!("Bay {n}"), false)?);
+        areas.push(area(
+            &format!("bay-{n}"),
+            AreaKind::Bay,
+            &format!("{n}号工位"),
+            &format!("Bay {n}"),
+            false,
+        )?);
     }
-    areas.push(area("tool-room", AreaKind::Room, "工具间", "Tool room", true)?);
-    areas.push(area("parts-store", AreaKind::Room, "备件库", "Parts store", true)?);
-    areas.push(area("paint-mixing", AreaKind::Room, "调漆间", "Paint-mixing room", false)?);
-    areas.push(area("paint-booth", AreaKind::Room, "烤漆房", "Paint booth", false)?);
-    areas.push(area("break-room", AreaKind::Room, "休息室", "Break room", false)?);
-    areas.push(area("east-gate", AreaKind::Entrance, "东门", "East gate", false)?);
-    areas.push(area("west-gate", AreaKind::Entrance, "西门", "West gate", false)?);
-    areas.push(area("back-door", AreaKind::Entrance, "后门", "Back door", false)?);
+    areas.push(area(
+        "tool-room",
+        AreaKind::Room,
+        "工具间",
+        "Tool room",
+        true,
+    )?);
+    areas.push(area(
+        "parts-store",
+        AreaKind::Room,
+        "备件库",
+        "Parts store",
+        true,
+    )?);
+    areas.push(area(
+        "paint-mixing",
+        AreaKind::Room,
+        "调漆间",
+        "Paint-mixing room",
+        false,
+    )?);
+    areas.push(area(
+        "paint-booth",
+        AreaKind::Room,
+        "烤漆房",
+        "Paint booth",
+        false,
+    )?);
+    areas.push(area(
+        "break-room",
+        AreaKind::Room,
+        "休息室",
+        "Break room",
+        false,
+    )?);
+    areas.push(area(
+        "east-gate",
+        AreaKind::Entrance,
+        "东门",
+        "East gate",
+        false,
+    )?);
+    areas.push(area(
+        "west-gate",
+        AreaKind::Entrance,
+        "西门",
+        "West gate",
+        false,
+    )?);
+    areas.push(area(
+        "back-door",
+        AreaKind::Entrance,
+        "后门",
+        "Back door",
+        false,
+    )?);
     Ok(Site {
         id: SiteId::parse(DEMO_SITE).map_err(|e| StartupError::Config(e.to_string()))?,
         name: "示范4S店售后车间".to_string(),
@@ -87,9 +147,13 @@ pub async fn seed(store: &Store) -> Result<bool, StartupError> {
 
 /// The lines `serve --demo` prints: who can log in, with which password.
 pub fn logins() -> String {
-    let mut out = format!("Demo workshop {DEMO_SITE}. Log in as any of these (password: {DEMO_PASSWORD}):\n");
+    let mut out =
+        format!("Demo workshop {DEMO_SITE}. Log in as any of these (password: {DEMO_PASSWORD}):\n");
     for (username, display_name, role) in DEMO_USERS {
-        out.push_str(&format!("  {username:<8} {display_name}  ({})\n", role.as_str()));
+        out.push_str(&format!(
+            "  {username:<8} {display_name}  ({})\n",
+            role.as_str()
+        ));
     }
     out
 }

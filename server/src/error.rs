@@ -3,11 +3,11 @@
 //! Internal errors are logged here with their detail and reach the client only as a
 //! generic message, so no database text or path ever leaks out.
 
+use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
-use axum::http::{header, StatusCode};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde_json::json;
 
 use crate::auth::AuthError;
@@ -99,12 +99,18 @@ impl IntoResponse for AppError {
         };
         let body = Json(json!({ "error": { "code": code, "message": message } }));
         match self {
-            AppError::TooManyRequests { retry_after, .. } => {
-                (status, [(header::RETRY_AFTER, retry_after.to_string())], body).into_response()
-            }
-            AppError::Unauthorized(_) => {
-                (status, [(header::WWW_AUTHENTICATE, "Bearer".to_string())], body).into_response()
-            }
+            AppError::TooManyRequests { retry_after, .. } => (
+                status,
+                [(header::RETRY_AFTER, retry_after.to_string())],
+                body,
+            )
+                .into_response(),
+            AppError::Unauthorized(_) => (
+                status,
+                [(header::WWW_AUTHENTICATE, "Bearer".to_string())],
+                body,
+            )
+                .into_response(),
             _ => (status, body).into_response(),
         }
     }
@@ -125,7 +131,9 @@ where
             Ok(Json(value)) => Ok(ApiJson(value)),
             Err(rejection) => Err(match &rejection {
                 JsonRejection::JsonDataError(_) => AppError::Unprocessable(rejection.body_text()),
-                JsonRejection::MissingJsonContentType(_) => AppError::UnsupportedMediaType(rejection.body_text()),
+                JsonRejection::MissingJsonContentType(_) => {
+                    AppError::UnsupportedMediaType(rejection.body_text())
+                }
                 _ => AppError::BadRequest(rejection.body_text()),
             }),
         }

@@ -7,10 +7,10 @@ use tokio::net::TcpListener;
 
 use crate::auth::{self, Keys};
 use crate::config::Config;
-use crate::sync::hub::Hub;
 use crate::http;
 use crate::state::AppState;
 use crate::store::{Store, StoreError};
+use crate::sync::hub::Hub;
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -107,9 +107,13 @@ impl Application {
 pub async fn app_state(store: Store) -> Result<AppState, StartupError> {
     let random = || auth::random_token().map_err(|e| StartupError::Config(e.to_string()));
     let secret_candidate = random()?;
-    let secret = store.setting_or_insert("jwt_secret", || secret_candidate).await?;
+    let secret = store
+        .setting_or_insert("jwt_secret", || secret_candidate)
+        .await?;
     let storage_candidate = random()?;
-    let storage_id = store.setting_or_insert("storage_id", || storage_candidate[..32].to_string()).await?;
+    let storage_id = store
+        .setting_or_insert("storage_id", || storage_candidate[..32].to_string())
+        .await?;
     let peer_id = format!("walkaround-{}", &random()?[..12]);
     Ok(AppState {
         keys: Arc::new(Keys::new(secret.as_bytes())),

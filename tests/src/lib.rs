@@ -13,6 +13,8 @@ use server::startup::Application;
 use sqlx::Connection;
 use tokio::sync::oneshot;
 
+pub mod tablet;
+
 // Database names are made here from the process id, a clock and a counter, never from
 // input, which is why the DDL below may be assembled with format!.
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -44,6 +46,8 @@ pub struct TestApp {
     pub data_dir: PathBuf,
     /// An HTTP client.
     pub client: reqwest::Client,
+    /// The server's state: its store and documents in memory.
+    pub state: server::state::AppState,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     pg_database: Option<String>,
@@ -90,6 +94,7 @@ pub async fn spawn_with(config: Config, pg_database: Option<String>) -> TestApp 
     let data_dir = config.data_dir.clone();
     let app = Application::build(config).await.expect("the server starts");
     let address = app.address();
+    let state = app.state().clone();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let _ = app
@@ -102,6 +107,7 @@ pub async fn spawn_with(config: Config, pg_database: Option<String>) -> TestApp 
         address,
         data_dir,
         client: reqwest::Client::new(),
+        state,
         stop: Some(stop),
         task: Some(task),
         pg_database,
@@ -135,4 +141,51 @@ pub async fn spawn_postgres() -> TestApp {
         url: format!("{base}/{name}"),
     };
     spawn_with(config, Some(name)).await
+}
+
+/// The database kinds integration tests run against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    /// A fresh SQLite data directory.
+    Sqlite,
+    /// A fresh PostgreSQL database.
+    Postgres,
+}
+
+/// The demo password.
+pub const PASSWORD: &str = server::demo::DEMO_PASSWORD;
+
+/// Starts a server on `db` with the demo workshop (users `office`, `wang`, `li`, `fang`,
+/// `yuan`, `zhou`, `chen` at `demo-site`) and a second site `site-b` with its workshop
+/// manager `sun`.
+pub async fn spawn(db: Db) -> TestApp {
+    let app = match db {
+        Db::Sqlite => spawn_sqlite().await,
+        Db::Postgres => spawn_postgres().await,
+    };
+    let store = &app.state.store;
+    server::demo::seed(store).await.expect("seeds the demo");
+    let mut other = server::demo::demo_site().expect("demo site");
+    other.id = shared::ids::SiteId::parse("site-b").expect("valid");
+    other.name = "B店".to_string();
+    store.add_site(&other).await.expect("adds site-b");
+    let hash = server::auth::hash_password(PASSWORD).expect("hashes");
+    store
+        .add_user(&server::store::users::UserRecord {
+            id: shared::ids::UserId::parse("sun").expect("valid"),
+            username: "sun".to_string(),
+            display_name: "孙经理".to_string(),
+            role: shared::role::Role::WorkshopManager,
+            password_hash: hash,
+            disabled: false,
+            sites: [other.id.clone()].into_iter().collect(),
+        })
+        .await
+        .expect("adds sun");
+    app
+}
+
+/// The demo site's areas.
+pub fn demo_areas() -> Vec<shared::site::Area> {
+    server::demo::demo_site().expect("demo site").areas
 }

@@ -40,22 +40,32 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<AuthUser, App
         role: record.role,
         sites: record.sites.iter().cloned().collect::<BTreeSet<_>>(),
     };
-    Ok(AuthUser { user, record, claims })
+    Ok(AuthUser {
+        user,
+        record,
+        claims,
+    })
 }
 
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or_else(|| AppError::Unauthorized("missing Authorization: Bearer token".to_string()))?;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
+            AppError::Unauthorized("missing Authorization: Bearer token".to_string())
+        })?;
         let token = header
             .to_str()
             .ok()
             .and_then(|h| h.strip_prefix("Bearer "))
-            .ok_or_else(|| AppError::Unauthorized("the Authorization header must be `Bearer <token>`".to_string()))?;
+            .ok_or_else(|| {
+                AppError::Unauthorized(
+                    "the Authorization header must be `Bearer <token>`".to_string(),
+                )
+            })?;
         authenticate(state, token.trim()).await
     }
 }

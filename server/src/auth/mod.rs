@@ -10,9 +10,9 @@
 
 use std::time::Duration;
 
+use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::Argon2;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -137,7 +137,11 @@ pub fn hash_password(password: &str) -> Result<String, AuthError> {
 /// Checks a password against its stored hash (CPU-heavy: call from a blocking thread).
 pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -160,7 +164,10 @@ mod tests {
         let now = chrono::Utc::now().timestamp();
         let (token, exp) = keys.issue("u1", "s1", now).expect("issues");
         let claims = keys.verify(&token).expect("verifies");
-        assert_eq!((claims.sub.as_str(), claims.sid.as_str(), claims.exp), ("u1", "s1", exp));
+        assert_eq!(
+            (claims.sub.as_str(), claims.sid.as_str(), claims.exp),
+            ("u1", "s1", exp)
+        );
         assert!(Keys::new(b"secret-two").verify(&token).is_err());
         let (old, _) = keys.issue("u1", "s1", now - 3600).expect("issues");
         assert!(keys.verify(&old).is_err(), "expired");

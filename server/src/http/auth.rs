@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::auth::extract::AuthUser;
 use crate::auth::{self, REFRESH_TTL};
@@ -62,7 +62,12 @@ async fn tokens(state: &AppState, user: &UserRecord, family: &str) -> Result<Val
     let expires = now_ms() + REFRESH_TTL.as_millis() as i64;
     state
         .store
-        .insert_refresh(&auth::token_hash(&refresh), user.id.as_str(), family, expires)
+        .insert_refresh(
+            &auth::token_hash(&refresh),
+            user.id.as_str(),
+            family,
+            expires,
+        )
         .await?;
     Ok(json!({
         "access_token": access,
@@ -94,14 +99,20 @@ async fn login(
     let password = body.password;
     // Verify even for an unknown user, against a fixed hash, so response time does not
     // reveal which user names exist.
-    let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| DUMMY_HASH.to_string());
+    let hash = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| DUMMY_HASH.to_string());
     let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?;
     let user = match user {
         Some(u) if ok && !u.disabled => u,
         _ => {
-            state.store.record_login_failure(&[by_user, by_addr]).await?;
+            state
+                .store
+                .record_login_failure(&[by_user, by_addr])
+                .await?;
             return Err(auth::AuthError::BadCredentials.into());
         }
     };
@@ -113,7 +124,10 @@ async fn login(
 /// An argon2id hash of a random password, checked against when the user does not exist.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2wK0LChrcKgBjahoOy+F1sPNjTmg8sd8+Rl4fsH0PjA";
 
-async fn refresh(State(state): State<AppState>, ApiJson(body): ApiJson<RefreshBody>) -> Result<Json<Value>, AppError> {
+async fn refresh(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<RefreshBody>,
+) -> Result<Json<Value>, AppError> {
     let hash = auth::token_hash(&body.refresh_token);
     let record = state
         .store
@@ -124,14 +138,20 @@ async fn refresh(State(state): State<AppState>, ApiJson(body): ApiJson<RefreshBo
         // A rotated token presented again: someone else may hold the new one. End the
         // whole login.
         state.store.revoke_family(&record.family).await?;
-        return Err(AppError::Unauthorized("the refresh token was already used or revoked".to_string()));
+        return Err(AppError::Unauthorized(
+            "the refresh token was already used or revoked".to_string(),
+        ));
     }
     if record.expires_at <= now_ms() {
-        return Err(AppError::Unauthorized("the refresh token has expired".to_string()));
+        return Err(AppError::Unauthorized(
+            "the refresh token has expired".to_string(),
+        ));
     }
     if !state.store.consume_refresh(&hash).await? {
         state.store.revoke_family(&record.family).await?;
-        return Err(AppError::Unauthorized("the refresh token was already used".to_string()));
+        return Err(AppError::Unauthorized(
+            "the refresh token was already used".to_string(),
+        ));
     }
     let user = state
         .store
@@ -142,8 +162,15 @@ async fn refresh(State(state): State<AppState>, ApiJson(body): ApiJson<RefreshBo
     Ok(Json(tokens(&state, &user, &record.family).await?))
 }
 
-async fn logout(State(state): State<AppState>, ApiJson(body): ApiJson<RefreshBody>) -> Result<StatusCode, AppError> {
-    if let Some(record) = state.store.refresh_by_hash(&auth::token_hash(&body.refresh_token)).await? {
+async fn logout(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<RefreshBody>,
+) -> Result<StatusCode, AppError> {
+    if let Some(record) = state
+        .store
+        .refresh_by_hash(&auth::token_hash(&body.refresh_token))
+        .await?
+    {
         state.store.revoke_family(&record.family).await?;
     }
     Ok(StatusCode::NO_CONTENT)

@@ -6,7 +6,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use shared::policy::{self, Action};
 
 use crate::auth::extract::AuthUser;
@@ -34,7 +34,9 @@ fn page(limit: Option<i64>, default: i64) -> Result<i64, AppError> {
     match limit {
         None => Ok(default),
         Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
-        Some(_) => Err(AppError::BadRequest(format!("limit must be between 1 and {MAX_PAGE}"))),
+        Some(_) => Err(AppError::BadRequest(format!(
+            "limit must be between 1 and {MAX_PAGE}"
+        ))),
     }
 }
 
@@ -43,7 +45,8 @@ fn readable_sites(auth: &AuthUser, site: Option<&str>) -> Result<Vec<String>, Ap
     match site {
         None => Ok(auth.user.sites.iter().map(ToString::to_string).collect()),
         Some(s) => {
-            let id = shared::ids::SiteId::parse(s).map_err(|e| AppError::BadRequest(e.to_string()))?;
+            let id =
+                shared::ids::SiteId::parse(s).map_err(|e| AppError::BadRequest(e.to_string()))?;
             policy::authorize(&auth.user, Action::Read, Some(&id))?;
             Ok(vec![s.to_string()])
         }
@@ -57,7 +60,9 @@ async fn documents(
 ) -> Result<Json<Value>, AppError> {
     let since = q.since.unwrap_or(0);
     if since < 0 {
-        return Err(AppError::BadRequest("since must be 0 or a cursor returned earlier".to_string()));
+        return Err(AppError::BadRequest(
+            "since must be 0 or a cursor returned earlier".to_string(),
+        ));
     }
     let limit = page(q.limit, MAX_PAGE)?;
     let sites = readable_sites(&auth, None)?;
@@ -79,7 +84,9 @@ async fn documents(
         })
         .collect();
     let more = documents.len() as i64 == limit;
-    Ok(Json(json!({ "documents": documents, "cursor": cursor, "more": more })))
+    Ok(Json(
+        json!({ "documents": documents, "cursor": cursor, "more": more }),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -96,7 +103,8 @@ struct ViolationsQuery {
 
 /// The workshop's clock: dates without a time are days in China Standard Time.
 fn china() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset is valid"))
+    FixedOffset::east_opt(8 * 3600)
+        .unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset is valid"))
 }
 
 /// Parses an RFC 3339 time or a `YYYY-MM-DD` date (midnight, China Standard Time) to ms.
@@ -109,7 +117,11 @@ fn parse_time(field: &str, s: &str) -> Result<i64, AppError> {
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .and_then(|t| t.and_local_timezone(china()).single())
         .map(|t| t.timestamp_millis())
-        .ok_or_else(|| AppError::BadRequest(format!("{field} must be an RFC 3339 time or a YYYY-MM-DD date")))
+        .ok_or_else(|| {
+            AppError::BadRequest(format!(
+                "{field} must be an RFC 3339 time or a YYYY-MM-DD date"
+            ))
+        })
 }
 
 const STATUSES: [&str; 4] = ["open", "acknowledged", "corrected", "waived"];
@@ -120,18 +132,26 @@ async fn violations(
     Query(q): Query<ViolationsQuery>,
 ) -> Result<Json<Value>, AppError> {
     let sites = readable_sites(&auth, q.site.as_deref())?;
-    let from = q.from.as_deref().map(|s| parse_time("from", s)).transpose()?;
+    let from = q
+        .from
+        .as_deref()
+        .map(|s| parse_time("from", s))
+        .transpose()?;
     let to = q.to.as_deref().map(|s| parse_time("to", s)).transpose()?;
     if let Some(rule) = &q.rule {
-        let id = shared::ids::RuleId::parse(rule.clone()).map_err(|e| AppError::BadRequest(e.to_string()))?;
+        let id = shared::ids::RuleId::parse(rule.clone())
+            .map_err(|e| AppError::BadRequest(e.to_string()))?;
         if shared::catalog::find(&id).is_none() {
-            return Err(AppError::BadRequest(format!("{rule} is not a rule of the regulation")));
+            return Err(AppError::BadRequest(format!(
+                "{rule} is not a rule of the regulation"
+            )));
         }
     }
-    if let Some(status) = &q.status {
-        if !STATUSES.contains(&status.as_str()) {
-            return Err(AppError::BadRequest(format!("status must be one of {}", STATUSES.join(", "))));
-        }
+    if q.status.as_deref().is_some_and(|s| !STATUSES.contains(&s)) {
+        return Err(AppError::BadRequest(format!(
+            "status must be one of {}",
+            STATUSES.join(", ")
+        )));
     }
     let offset = q.offset.unwrap_or(0);
     if offset < 0 {
@@ -147,5 +167,7 @@ async fn violations(
         offset,
     };
     let (rows, total) = state.store.violations(&filter).await?;
-    Ok(Json(json!({ "violations": rows, "total": total, "limit": filter.limit, "offset": filter.offset })))
+    Ok(Json(
+        json!({ "violations": rows, "total": total, "limit": filter.limit, "offset": filter.offset }),
+    ))
 }

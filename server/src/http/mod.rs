@@ -22,7 +22,10 @@ pub fn router(state: AppState) -> Router {
         .merge(templates::router())
         .merge(auth::router())
         .merge(documents::router())
-        .route("/sync", axum::routing::get(crate::sync::connection::upgrade))
+        .route(
+            "/sync",
+            axum::routing::get(crate::sync::connection::upgrade),
+        )
         .fallback(not_found)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())

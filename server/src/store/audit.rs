@@ -1,6 +1,6 @@
 //! The audit log: refused changes and other decisions worth a trail.
 
-use super::{now_ms, Store, StoreError};
+use super::{Store, StoreError, now_ms};
 use crate::with_pool;
 
 /// One audit entry.
@@ -20,9 +20,18 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+type AuditRow = (i64, Option<String>, Option<String>, String, String, String);
+
 impl Store {
     /// Appends an entry.
-    pub async fn audit(&self, user_id: Option<&str>, doc_id: Option<&str>, action: &str, code: &str, detail: &str) -> Result<(), StoreError> {
+    pub async fn audit(
+        &self,
+        user_id: Option<&str>,
+        doc_id: Option<&str>,
+        action: &str,
+        code: &str,
+        detail: &str,
+    ) -> Result<(), StoreError> {
         with_pool!(self, pool => {
             sqlx::query("insert into audit_log (at, user_id, doc_id, action, code, detail) values ($1, $2, $3, $4, $5, $6)")
                 .bind(now_ms())
@@ -38,9 +47,13 @@ impl Store {
     }
 
     /// The newest entries about a document, newest first.
-    pub async fn audit_for_doc(&self, doc_id: &str, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
+    pub async fn audit_for_doc(
+        &self,
+        doc_id: &str,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
         with_pool!(self, pool => {
-            let rows: Vec<(i64, Option<String>, Option<String>, String, String, String)> = sqlx::query_as(
+            let rows: Vec<AuditRow> = sqlx::query_as(
                 "select at, user_id, doc_id, action, code, detail from audit_log where doc_id = $1 order by id desc limit $2",
             )
             .bind(doc_id)

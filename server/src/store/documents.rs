@@ -2,7 +2,7 @@
 //! the sync states of peers that have a storage id.
 
 use super::projection::Projection;
-use super::{now_ms, Store, StoreError};
+use super::{Store, StoreError, now_ms};
 use crate::with_pool;
 
 /// What the server knows about a document without loading it.
@@ -26,10 +26,30 @@ pub struct DocMeta {
     pub version: i64,
 }
 
-type MetaRow = (String, String, Option<String>, Option<String>, Option<String>, i64, i64, i64);
+type MetaRow = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    i64,
+    i64,
+    i64,
+);
 
-fn meta((id, kind, site_id, template_id, created_by, created_at, updated_at, version): MetaRow) -> DocMeta {
-    DocMeta { id, kind, site_id, template_id, created_by, created_at, updated_at, version }
+fn meta(
+    (id, kind, site_id, template_id, created_by, created_at, updated_at, version): MetaRow,
+) -> DocMeta {
+    DocMeta {
+        id,
+        kind,
+        site_id,
+        template_id,
+        created_by,
+        created_at,
+        updated_at,
+        version,
+    }
 }
 
 /// One accepted write to a document, committed atomically.
@@ -53,7 +73,8 @@ pub struct DocWrite<'a> {
     pub projection: Option<&'a Projection>,
 }
 
-const META_COLUMNS: &str = "id, kind, site_id, template_id, created_by, created_at, updated_at, version";
+const META_COLUMNS: &str =
+    "id, kind, site_id, template_id, created_by, created_at, updated_at, version";
 
 impl Store {
     /// The document's metadata, if the server has it.
@@ -132,7 +153,12 @@ impl Store {
     }
 
     /// Documents of `sites` changed after version `since`, oldest change first.
-    pub async fn docs_since(&self, sites: &[String], since: i64, limit: i64) -> Result<Vec<DocMeta>, StoreError> {
+    pub async fn docs_since(
+        &self,
+        sites: &[String],
+        since: i64,
+        limit: i64,
+    ) -> Result<Vec<DocMeta>, StoreError> {
         if sites.is_empty() {
             return Ok(Vec::new());
         }
@@ -153,7 +179,11 @@ impl Store {
     }
 
     /// The stored sync state of a peer storage for a document.
-    pub async fn sync_state(&self, doc_id: &str, storage_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    pub async fn sync_state(
+        &self,
+        doc_id: &str,
+        storage_id: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         with_pool!(self, pool => {
             Ok(sqlx::query_scalar("select state from sync_states where doc_id = $1 and storage_id = $2")
                 .bind(doc_id)
@@ -164,7 +194,12 @@ impl Store {
     }
 
     /// Saves a peer storage's sync state for a document.
-    pub async fn put_sync_state(&self, doc_id: &str, storage_id: &str, state: &[u8]) -> Result<(), StoreError> {
+    pub async fn put_sync_state(
+        &self,
+        doc_id: &str,
+        storage_id: &str,
+        state: &[u8],
+    ) -> Result<(), StoreError> {
         with_pool!(self, pool => {
             sqlx::query(
                 "insert into sync_states (doc_id, storage_id, state, updated_at) values ($1, $2, $3, $4) \

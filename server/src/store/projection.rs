@@ -94,7 +94,10 @@ impl Projection {
                 created_by: inspection.created_by.to_string(),
                 created_at: inspection.created_at.timestamp_millis(),
                 submitted_by: inspection.submitted.as_ref().map(|s| s.by.to_string()),
-                submitted_at: inspection.submitted.as_ref().map(|s| s.at.timestamp_millis()),
+                submitted_at: inspection
+                    .submitted
+                    .as_ref()
+                    .map(|s| s.at.timestamp_millis()),
                 conflicts: inspection.conflicts().len() as i64,
                 violations: violations.len() as i64,
                 fine_yuan: i64::try_from(fine_yuan).unwrap_or(i64::MAX),
@@ -125,7 +128,11 @@ fn violation_row(v: &Violation) -> ViolationRow {
         conflict: v.conflict,
         after_submission: v.after_submission,
         recorded_at: v.recorded_at.timestamp_millis(),
-        recorded_by: v.evidence.first().map(|e| e.by.to_string()).unwrap_or_default(),
+        recorded_by: v
+            .evidence
+            .first()
+            .map(|e| e.by.to_string())
+            .unwrap_or_default(),
         evidence: serde_json::to_string(&v.evidence).unwrap_or_else(|_| "[]".to_string()),
     }
 }
@@ -282,7 +289,10 @@ struct ListRow {
 
 impl Store {
     /// The violations matching `filter`, newest first, and how many match in all.
-    pub async fn violations(&self, filter: &ViolationFilter) -> Result<(Vec<ViolationListRow>, i64), StoreError> {
+    pub async fn violations(
+        &self,
+        filter: &ViolationFilter,
+    ) -> Result<(Vec<ViolationListRow>, i64), StoreError> {
         if filter.sites.is_empty() {
             return Ok((Vec::new(), 0));
         }

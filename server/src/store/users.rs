@@ -7,7 +7,7 @@ use shared::ids::{AreaId, SiteId, UserId};
 use shared::role::Role;
 use shared::site::{Area, AreaKind, Site};
 
-use super::{now_ms, Store, StoreError};
+use super::{Store, StoreError, now_ms};
 use crate::with_pool;
 
 /// A user as stored.
@@ -153,10 +153,18 @@ impl Store {
         })
     }
 
-    async fn user_where(&self, column: &'static str, value: &str) -> Result<Option<UserRecord>, StoreError> {
+    async fn user_where(
+        &self,
+        column: &'static str,
+        value: &str,
+    ) -> Result<Option<UserRecord>, StoreError> {
         let sql = match column {
-            "username" => "select id, username, display_name, role, password_hash, disabled from users where username = $1",
-            _ => "select id, username, display_name, role, password_hash, disabled from users where id = $1",
+            "username" => {
+                "select id, username, display_name, role, password_hash, disabled from users where username = $1"
+            }
+            _ => {
+                "select id, username, display_name, role, password_hash, disabled from users where id = $1"
+            }
         };
         let (row, sites): (Option<UserRow>, Vec<String>) = with_pool!(self, pool => {
             let row: Option<UserRow> = sqlx::query_as(sql).bind(value).fetch_optional(pool).await?;
@@ -227,7 +235,13 @@ impl Store {
     }
 
     /// Stores a new refresh token by its hash.
-    pub async fn insert_refresh(&self, token_hash: &str, user_id: &str, family: &str, expires_at: i64) -> Result<(), StoreError> {
+    pub async fn insert_refresh(
+        &self,
+        token_hash: &str,
+        user_id: &str,
+        family: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
         with_pool!(self, pool => {
             sqlx::query("insert into refresh_tokens (token_hash, user_id, family, created_at, expires_at) values ($1, $2, $3, $4, $5)")
                 .bind(token_hash)
@@ -242,14 +256,24 @@ impl Store {
     }
 
     /// The refresh token with this hash.
-    pub async fn refresh_by_hash(&self, token_hash: &str) -> Result<Option<RefreshRecord>, StoreError> {
+    pub async fn refresh_by_hash(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<RefreshRecord>, StoreError> {
         let row: Option<(String, String, i64, Option<i64>)> = with_pool!(self, pool => {
             sqlx::query_as("select user_id, family, expires_at, revoked_at from refresh_tokens where token_hash = $1")
                 .bind(token_hash)
                 .fetch_optional(pool)
                 .await?
         });
-        Ok(row.map(|(user_id, family, expires_at, revoked_at)| RefreshRecord { user_id, family, expires_at, revoked_at }))
+        Ok(
+            row.map(|(user_id, family, expires_at, revoked_at)| RefreshRecord {
+                user_id,
+                family,
+                expires_at,
+                revoked_at,
+            }),
+        )
     }
 
     /// Marks one token used (rotated) if it was still live; false if someone beat us to it.
@@ -316,7 +340,11 @@ impl Store {
     }
 
     /// Forgets a subject's failures after a successful login, and old failures of anyone.
-    pub async fn clear_login_failures(&self, subject: &str, older_than: i64) -> Result<(), StoreError> {
+    pub async fn clear_login_failures(
+        &self,
+        subject: &str,
+        older_than: i64,
+    ) -> Result<(), StoreError> {
         with_pool!(self, pool => {
             sqlx::query("delete from login_failures where subject = $1 or at < $2")
                 .bind(subject)

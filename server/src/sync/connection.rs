@@ -21,9 +21,9 @@ use shared::protocol::{self, DocumentId, Event, Message, ServerSession};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::hub::{DocEntry, Received, SyncError};
 use super::MAX_FRAME_BYTES;
-use crate::auth::extract::{authenticate, AuthUser};
+use super::hub::{DocEntry, Received, SyncError};
+use crate::auth::extract::{AuthUser, authenticate};
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -49,10 +49,9 @@ pub async fn upgrade(
         .and_then(|h| h.to_str().ok())
         .and_then(|h| h.strip_prefix("Bearer "))
         .map(str::to_string);
-    let token = query
-        .token
-        .or(bearer)
-        .ok_or_else(|| AppError::Unauthorized("missing token: connect to /sync?token=<access token>".to_string()))?;
+    let token = query.token.or(bearer).ok_or_else(|| {
+        AppError::Unauthorized("missing token: connect to /sync?token=<access token>".to_string())
+    })?;
     let auth = authenticate(&state, &token).await?;
     Ok(ws
         .max_message_size(MAX_FRAME_BYTES)
@@ -104,7 +103,9 @@ impl Connection {
     async fn run(mut self, socket: WebSocket) {
         let (mut sink, mut stream) = socket.split();
         let expires_in = (self.auth.claims.exp - chrono::Utc::now().timestamp()).max(0) as u64;
-        let expiry = tokio::time::sleep(Duration::from_secs(expires_in) + Duration::from_secs(crate::auth::LEEWAY_SECS));
+        let expiry = tokio::time::sleep(
+            Duration::from_secs(expires_in) + Duration::from_secs(crate::auth::LEEWAY_SECS),
+        );
         tokio::pin!(expiry);
         let mut revocation = tokio::time::interval(REVOCATION_CHECK);
         let close_reason = loop {
@@ -130,7 +131,11 @@ impl Connection {
                 _ = revocation.tick() => self.check_revocation().await,
             };
             for message in self.outbox.drain(..) {
-                if sink.send(WsMessage::Binary(protocol::encode(&message).into())).await.is_err() {
+                if sink
+                    .send(WsMessage::Binary(protocol::encode(&message).into()))
+                    .await
+                    .is_err()
+                {
                     break;
                 }
             }
@@ -149,8 +154,18 @@ impl Connection {
     }
 
     async fn check_revocation(&mut self) -> Flow {
-        let live = match self.state.store.user_by_id(self.auth.user.id.as_str()).await {
-            Ok(Some(user)) if !user.disabled => self.state.store.family_active(&self.auth.claims.sid).await.unwrap_or(true),
+        let live = match self
+            .state
+            .store
+            .user_by_id(self.auth.user.id.as_str())
+            .await
+        {
+            Ok(Some(user)) if !user.disabled => self
+                .state
+                .store
+                .family_active(&self.auth.claims.sid)
+                .await
+                .unwrap_or(true),
             Ok(_) => false,
             // A database hiccup is not a revocation; check again next time.
             Err(_) => true,
@@ -158,7 +173,10 @@ impl Connection {
         if live {
             Flow::Continue
         } else {
-            self.outbox.push(self.session.error("the session has ended; log in again".to_string(), None));
+            self.outbox.push(
+                self.session
+                    .error("the session has ended; log in again".to_string(), None),
+            );
             Flow::Close("session revoked".to_string())
         }
     }
@@ -177,9 +195,15 @@ impl Connection {
                 Event::Joined { metadata, .. } => {
                     self.storage_id = metadata.storage_id.filter(|_| !metadata.is_ephemeral);
                 }
-                Event::Sync { document_id, data, request } => self.on_sync(document_id, &data, request).await,
+                Event::Sync {
+                    document_id,
+                    data,
+                    request,
+                } => self.on_sync(document_id, &data, request).await,
                 Event::Unavailable { .. } => {}
-                Event::PeerError { message, .. } => tracing::debug!(%message, "peer reported an error"),
+                Event::PeerError { message, .. } => {
+                    tracing::debug!(%message, "peer reported an error")
+                }
                 Event::Leave => return Flow::Close("peer left".to_string()),
                 Event::Close { reason } => return Flow::Close(reason),
             }
@@ -187,73 +211,76 @@ impl Connection {
         Flow::Continue
     }
 
-    /// Finds the document for this peer: `None` if it does not exist or the user may not
-    /// see it (the two are indistinguishable to the peer).
-    async fn visible(&self, id: &DocumentId) -> Result<Option<Arc<DocEntry>>, SyncError> {
-        let Some(entry) = self.state.hub.get(id).await? else {
-            return Ok(None);
-        };
-        match entry.site().await {
-            Some(site) if self.auth.user.sites.iter().any(|s| s.as_str() == site) => Ok(Some(entry)),
-            // An entry whose creation is under way elsewhere has no site yet.
-            _ => Ok(None),
-        }
-    }
-
     async fn peer_doc(&mut self, entry: Arc<DocEntry>) -> &mut PeerDoc {
         let id = entry.id;
         match self.docs.entry(id) {
             std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
             std::collections::hash_map::Entry::Vacant(v) => {
-                let mut state = SyncState::new();
-                if let Some(storage) = &self.storage_id {
-                    if let Ok(Some(bytes)) = self.state.store.sync_state(&id.to_string(), storage).await {
-                        state = SyncState::decode(&bytes).unwrap_or_default();
-                    }
-                }
+                let stored = match &self.storage_id {
+                    Some(storage) => self
+                        .state
+                        .store
+                        .sync_state(&id.to_string(), storage)
+                        .await
+                        .ok()
+                        .flatten(),
+                    None => None,
+                };
+                let state = stored
+                    .and_then(|bytes| SyncState::decode(&bytes).ok())
+                    .unwrap_or_default();
                 let mut changes = entry.subscribe();
                 let notify = self.notify_tx.clone();
                 let forward = tokio::spawn(async move {
-                    loop {
-                        match changes.recv().await {
-                            Ok(()) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                                if notify.send(id).is_err() {
-                                    break;
-                                }
-                            }
-                            Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                    // A lagged receiver missed notifications, not data: one sync catches up.
+                    while let Ok(()) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) =
+                        changes.recv().await
+                    {
+                        if notify.send(id).is_err() {
+                            break;
                         }
                     }
                 });
-                v.insert(PeerDoc { entry, state, forward })
+                v.insert(PeerDoc {
+                    entry,
+                    state,
+                    forward,
+                })
             }
         }
     }
 
     async fn on_sync(&mut self, id: DocumentId, data: &[u8], request: bool) {
-        let entry = match self.visible(&id).await {
-            Ok(Some(entry)) => entry,
-            Ok(None) => {
-                // A document the server has not seen may be one a tablet created offline:
-                // accept its creation if the policy allows. Anything else is unavailable.
-                let carries_changes = automerge::sync::Message::decode(data).map(|m| !m.changes.is_empty()).unwrap_or(false);
-                let exists = matches!(self.state.hub.get(&id).await, Ok(Some(_)));
-                if request || !carries_changes || exists {
+        // A document the user may not see is reported exactly like one that does not
+        // exist. A `sync` for a document the server has not seen may be one a tablet
+        // created offline: it gets a provisional entry (visible to nobody else) and its
+        // creation is judged when the changes arrive.
+        let entry = match self.state.hub.get(&id).await {
+            Ok(Some(entry)) => match entry.site().await {
+                Some(site) if self.auth.user.sites.iter().any(|s| s.as_str() == site) => entry,
+                None if !request => entry,
+                _ => {
                     self.outbox.push(self.session.unavailable(id));
                     return;
                 }
-                match self.state.hub.get_or_new(&id) {
-                    Ok(entry) => entry,
-                    Err(e) => {
-                        tracing::error!(error = %e, "document map unavailable");
-                        self.outbox.push(self.session.error("internal error".to_string(), Some(id)));
-                        return;
-                    }
-                }
+            },
+            Ok(None) if request => {
+                self.outbox.push(self.session.unavailable(id));
+                return;
             }
+            Ok(None) => match self.state.hub.get_or_new(&id) {
+                Ok(entry) => entry,
+                Err(e) => {
+                    tracing::error!(error = %e, "document map unavailable");
+                    self.outbox
+                        .push(self.session.error("internal error".to_string(), Some(id)));
+                    return;
+                }
+            },
             Err(e) => {
                 tracing::error!(error = %e, "cannot load document");
-                self.outbox.push(self.session.error("internal error".to_string(), Some(id)));
+                self.outbox
+                    .push(self.session.error("internal error".to_string(), Some(id)));
                 return;
             }
         };
@@ -269,12 +296,21 @@ impl Connection {
                 if let Err(e) = self
                     .state
                     .store
-                    .audit(Some(user.id.as_str()), Some(&id.to_string()), "sync", denial.code(), &denial.to_string())
+                    .audit(
+                        Some(user.id.as_str()),
+                        Some(&id.to_string()),
+                        "sync",
+                        denial.code(),
+                        &denial.to_string(),
+                    )
                     .await
                 {
                     tracing::error!(error = %e, "cannot write the audit log");
                 }
-                self.outbox.push(self.session.error(format!("change refused: {denial}"), Some(id)));
+                self.outbox.push(
+                    self.session
+                        .error(format!("change refused: {denial}"), Some(id)),
+                );
                 if entry.site().await.is_none() {
                     self.drop_doc(&id);
                 }
@@ -285,7 +321,10 @@ impl Connection {
             }
             Err(SyncError::Store(e)) => {
                 tracing::error!(error = %e, doc = %id, "cannot store a change");
-                self.outbox.push(self.session.error("the server could not store the change; retry".to_string(), Some(id)));
+                self.outbox.push(self.session.error(
+                    "the server could not store the change; retry".to_string(),
+                    Some(id),
+                ));
             }
         }
     }
@@ -298,7 +337,9 @@ impl Connection {
 
     /// Sends the peer whatever it lacks of a document.
     async fn push_sync(&mut self, id: &DocumentId) {
-        let Some(peer) = self.docs.get_mut(id) else { return };
+        let Some(peer) = self.docs.get_mut(id) else {
+            return;
+        };
         if let Some(data) = peer.entry.generate(&mut peer.state).await {
             let message = self.session.sync(*id, data);
             self.outbox.push(message);
@@ -309,12 +350,20 @@ impl Connection {
     async fn finish(mut self) {
         for (id, peer) in self.docs.drain() {
             peer.forward.abort();
-            if let Some(storage) = &self.storage_id {
-                if peer.entry.site().await.is_some() {
-                    if let Err(e) = self.state.store.put_sync_state(&id.to_string(), storage, &peer.state.encode()).await {
-                        tracing::warn!(error = %e, "cannot save a sync state");
-                    }
-                }
+            self.state.hub.forget_if_empty(&peer.entry).await;
+            let Some(storage) = &self.storage_id else {
+                continue;
+            };
+            if peer.entry.site().await.is_none() {
+                continue;
+            }
+            let saved = self
+                .state
+                .store
+                .put_sync_state(&id.to_string(), storage, &peer.state.encode())
+                .await;
+            if let Err(e) = saved {
+                tracing::warn!(error = %e, "cannot save a sync state");
             }
         }
     }

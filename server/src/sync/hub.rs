@@ -8,7 +8,7 @@
 //! message leaves the stored document and the one in memory untouched.
 
 use std::collections::{HashMap, HashSet};
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
 
 use automerge::sync::{Message as SyncMessage, State as SyncState, SyncDoc};
@@ -95,7 +95,10 @@ impl DocEntry {
     /// The next sync message for a peer in `state`, if there is anything to say.
     pub async fn generate(&self, state: &mut SyncState) -> Option<Vec<u8>> {
         let inner = self.inner.lock().await;
-        inner.doc.generate_sync_message(state).map(SyncMessage::encode)
+        inner
+            .doc
+            .generate_sync_message(state)
+            .map(SyncMessage::encode)
     }
 
     /// The current heads.
@@ -116,9 +119,11 @@ fn topological(changes: Vec<Change>) -> Vec<Change> {
     let mut done: HashSet<ChangeHash> = HashSet::new();
     let mut ordered = Vec::with_capacity(pending.len());
     while !pending.is_empty() {
-        let (ready, rest): (Vec<Change>, Vec<Change>) = pending
-            .into_iter()
-            .partition(|c| c.deps().iter().all(|d| !hashes.contains(d) || done.contains(d)));
+        let (ready, rest): (Vec<Change>, Vec<Change>) = pending.into_iter().partition(|c| {
+            c.deps()
+                .iter()
+                .all(|d| !hashes.contains(d) || done.contains(d))
+        });
         if ready.is_empty() {
             // A cycle cannot occur in a hash graph; keep the rest as they are.
             ordered.extend(rest);
@@ -160,13 +165,19 @@ impl Hub {
                 .map_err(|e| StoreError::Corrupt(format!("document {key}: {e}")))?;
         }
         let entry = Arc::new(DocEntry::new(*id, doc, meta.site_id, chunks.len()));
-        let mut docs = self.docs.lock().map_err(|_| StoreError::Corrupt("document map poisoned".into()))?;
+        let mut docs = self
+            .docs
+            .lock()
+            .map_err(|_| StoreError::Corrupt("document map poisoned".into()))?;
         Ok(Some(docs.entry(*id).or_insert(entry).clone()))
     }
 
     /// An entry for a document the server does not have yet, to receive its creation.
     pub fn get_or_new(&self, id: &DocumentId) -> Result<Arc<DocEntry>, StoreError> {
-        let mut docs = self.docs.lock().map_err(|_| StoreError::Corrupt("document map poisoned".into()))?;
+        let mut docs = self
+            .docs
+            .lock()
+            .map_err(|_| StoreError::Corrupt("document map poisoned".into()))?;
         Ok(docs
             .entry(*id)
             .or_insert_with(|| Arc::new(DocEntry::new(*id, Automerge::new(), None, 0)))
@@ -206,11 +217,17 @@ impl Hub {
         let mut next_state = state.clone();
         // automerge has been seen to panic on hostile input; a panic here must cost this
         // message, not the process or the other peers of the document.
-        let applied = catch_unwind(AssertUnwindSafe(|| fork.receive_sync_message(&mut next_state, message)));
+        let applied = catch_unwind(AssertUnwindSafe(|| {
+            fork.receive_sync_message(&mut next_state, message)
+        }));
         match applied {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(SyncError::Invalid(e.to_string())),
-            Err(_) => return Err(SyncError::Invalid("automerge could not apply the message".to_string())),
+            Err(_) => {
+                return Err(SyncError::Invalid(
+                    "automerge could not apply the message".to_string(),
+                ));
+            }
         }
         let added = topological(inner.doc.get_changes_added(&fork));
         if added.is_empty() {
@@ -219,8 +236,14 @@ impl Hub {
         }
         let mut working = inner.doc.clone();
         for change in &added {
-            let verdict = catch_unwind(AssertUnwindSafe(|| policy::judge_change(user, &working, change)))
-                .unwrap_or_else(|_| Err(Denial::InvalidChange("the change could not be replayed".to_string())));
+            let verdict = catch_unwind(AssertUnwindSafe(|| {
+                policy::judge_change(user, &working, change)
+            }))
+            .unwrap_or_else(|_| {
+                Err(Denial::InvalidChange(
+                    "the change could not be replayed".to_string(),
+                ))
+            });
             if let Err(denial) = verdict {
                 return Ok(Received::Refused(denial));
             }
@@ -249,7 +272,11 @@ impl Hub {
             .await?;
         inner.doc = fork;
         inner.site = Some(site);
-        inner.chunks = if snapshot.is_some() { 1 } else { inner.chunks + 1 };
+        inner.chunks = if snapshot.is_some() {
+            1
+        } else {
+            inner.chunks + 1
+        };
         *state = next_state;
         drop(inner);
         let _ = entry.changed.send(());

@@ -1,0 +1,289 @@
+//! A simulated tablet: a Rust client built on `shared`, speaking the sync protocol to the
+//! real server over a real WebSocket, holding its own automerge documents.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use automerge::sync::{Message as SyncMessage, State as SyncState, SyncDoc};
+use automerge::{ActorId, Automerge, ChangeHash};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use shared::ids::{InspectionId, SiteId, UserId};
+use shared::inspection::{AnswerKey, AnswerValue, NewInspection, write};
+use shared::protocol::{self, ClientSession, DocumentId, Event, Message};
+use shared::site::Area;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::{TestApp, unique_name};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// What a tablet has heard from the server besides sync data.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Notice {
+    /// A protocol `error`.
+    Error {
+        /// The message.
+        message: String,
+        /// The document it names.
+        document_id: Option<DocumentId>,
+    },
+    /// `doc-unavailable`.
+    Unavailable(DocumentId),
+}
+
+/// A fresh random document id, as automerge-repo makes them.
+pub fn random_doc_id() -> DocumentId {
+    let bytes: [u8; 16] = ActorId::random()
+        .to_bytes()
+        .try_into()
+        .expect("a random actor id is 16 bytes");
+    DocumentId::from_bytes(bytes)
+}
+
+/// Logs in over HTTP and returns the login response.
+pub async fn login(app: &TestApp, username: &str, password: &str) -> Value {
+    let response = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({ "username": username, "password": password }))
+        .send()
+        .await
+        .expect("responds");
+    assert_eq!(response.status().as_u16(), 200, "login of {username}");
+    response.json().await.expect("JSON")
+}
+
+/// A tablet with its documents.
+pub struct Tablet {
+    /// Who is logged in.
+    pub user: UserId,
+    /// Its access token.
+    pub token: String,
+    /// Its refresh token.
+    pub refresh_token: String,
+    ws: Option<Ws>,
+    session: ClientSession,
+    /// Its documents and their sync states with the server.
+    pub docs: HashMap<DocumentId, (Automerge, SyncState)>,
+    /// Errors and unavailability notices received.
+    pub notices: Vec<Notice>,
+    actor: u64,
+}
+
+impl Tablet {
+    /// Logs in as `username` (demo password unless given) and connects.
+    pub async fn login(app: &TestApp, username: &str, password: &str) -> Tablet {
+        let body = login(app, username, password).await;
+        let token = body["access_token"].as_str().expect("token").to_string();
+        let mut tablet = Tablet {
+            user: UserId::parse(username).expect("valid user id"),
+            token,
+            refresh_token: body["refresh_token"]
+                .as_str()
+                .expect("refresh token")
+                .to_string(),
+            ws: None,
+            session: ClientSession::new(unique_name("tablet"), Some(unique_name("storage"))),
+            docs: HashMap::new(),
+            notices: Vec::new(),
+            actor: 0,
+        };
+        tablet.connect(app).await;
+        tablet
+    }
+
+    /// (Re)connects: a new WebSocket, a fresh handshake, fresh sync states (as after a
+    /// restart of the app).
+    pub async fn connect(&mut self, app: &TestApp) {
+        let url = format!("ws://{}/sync?token={}", app.address, self.token);
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("connects");
+        self.ws = Some(ws);
+        let storage = self.session_storage();
+        self.session = ClientSession::new(unique_name("tablet"), storage);
+        let join = self.session.join();
+        self.send(&join).await;
+        match self.next_message(Duration::from_secs(5)).await {
+            Some(peer @ Message::Peer { .. }) => {
+                self.session.receive(peer);
+            }
+            other => panic!("expected peer, got {other:?}"),
+        }
+    }
+
+    fn session_storage(&self) -> Option<String> {
+        Some(format!("storage-{}", self.user))
+    }
+
+    /// Goes offline: the connection is dropped.
+    pub async fn disconnect(&mut self) {
+        if let Some(mut ws) = self.ws.take() {
+            let _ = ws.close(None).await;
+        }
+        for (_, state) in self.docs.values_mut() {
+            *state = SyncState::new();
+        }
+    }
+
+    /// Whether the server has closed the connection (reads until close or timeout).
+    pub async fn closed_within(&mut self, timeout: Duration) -> bool {
+        let Some(ws) = self.ws.as_mut() else {
+            return true;
+        };
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, ws.next()).await {
+                Err(_) => return false,
+                Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(WsMessage::Close(_)))) => return true,
+                Ok(Some(Ok(_))) => {}
+            }
+        }
+    }
+
+    async fn send(&mut self, message: &Message) {
+        self.send_raw(protocol::encode(message)).await;
+    }
+
+    /// Sends raw bytes as one binary frame.
+    pub async fn send_raw(&mut self, bytes: Vec<u8>) {
+        assert!(self.try_send_raw(bytes).await, "sends");
+    }
+
+    /// Sends raw bytes as one binary frame; false if the connection is gone.
+    pub async fn try_send_raw(&mut self, bytes: Vec<u8>) -> bool {
+        match self.ws.as_mut() {
+            Some(ws) => ws.send(WsMessage::Binary(bytes.into())).await.is_ok(),
+            None => false,
+        }
+    }
+
+    /// The next protocol message, if one arrives within `timeout`.
+    pub async fn next_message(&mut self, timeout: Duration) -> Option<Message> {
+        let ws = self.ws.as_mut()?;
+        loop {
+            match tokio::time::timeout(timeout, ws.next()).await {
+                Err(_) => return None,
+                Ok(Some(Ok(WsMessage::Binary(bytes)))) => {
+                    return Some(
+                        protocol::decode(&bytes).expect("the server sends valid messages"),
+                    );
+                }
+                Ok(Some(Ok(WsMessage::Close(_)))) | Ok(None) | Ok(Some(Err(_))) => return None,
+                Ok(Some(Ok(_))) => {}
+            }
+        }
+    }
+
+    fn new_actor(&mut self) -> ActorId {
+        self.actor += 1;
+        ActorId::from(format!("{}-{}", self.user, self.actor).into_bytes())
+    }
+
+    /// Creates an inspection offline and returns its document id.
+    pub fn create(&mut self, template: &str, site: &str, areas: Vec<Area>) -> DocumentId {
+        let id = random_doc_id();
+        let new = NewInspection {
+            id: InspectionId::parse(id.to_string()).expect("bs58 is a valid inspection id"),
+            site: SiteId::parse(site).expect("valid"),
+            template: shared::builtin::find(template).expect("built-in"),
+            areas,
+            created_by: self.user.clone(),
+            created_at: chrono::Utc::now(),
+        };
+        let actor = self.new_actor();
+        let doc = write::create(&new, actor).expect("creates");
+        self.docs.insert(id, (doc, SyncState::new()));
+        id
+    }
+
+    /// Answers an item offline.
+    pub fn answer(&mut self, id: &DocumentId, key: &str, value: AnswerValue, note: Option<&str>) {
+        let user = self.user.clone();
+        let (doc, _) = self.docs.get_mut(id).expect("has the document");
+        let photos = [shared::inspection::PhotoRef::parse("ab".repeat(32)).expect("valid")];
+        write::answer(
+            doc,
+            &user,
+            chrono::Utc::now(),
+            &AnswerKey::parse(key).expect("key"),
+            &value,
+            note,
+            &photos,
+        )
+        .expect("answers");
+    }
+
+    /// Applies any edit to a document offline (for forging changes an honest app would
+    /// never make).
+    pub fn edit(&mut self, id: &DocumentId, f: impl FnOnce(&mut Automerge)) {
+        let (doc, _) = self.docs.get_mut(id).expect("has the document");
+        f(doc);
+    }
+
+    /// Starts tracking a document the tablet does not have yet (it will `request` it).
+    pub fn want(&mut self, id: DocumentId) {
+        self.docs
+            .entry(id)
+            .or_insert_with(|| (Automerge::new(), SyncState::new()));
+    }
+
+    /// The heads of a document.
+    pub fn heads(&self, id: &DocumentId) -> Vec<ChangeHash> {
+        self.docs
+            .get(id)
+            .map(|(d, _)| d.get_heads())
+            .unwrap_or_default()
+    }
+
+    /// Syncs every document until neither side has anything more to say.
+    pub async fn sync(&mut self) {
+        let idle = Duration::from_millis(300);
+        let ids: Vec<DocumentId> = self.docs.keys().copied().collect();
+        for id in &ids {
+            self.push(id).await;
+        }
+        while let Some(message) = self.next_message(idle).await {
+            for event in self.session.receive(message) {
+                match event {
+                    Event::Sync {
+                        document_id, data, ..
+                    } => {
+                        let Some((doc, state)) = self.docs.get_mut(&document_id) else {
+                            continue;
+                        };
+                        let message =
+                            SyncMessage::decode(&data).expect("valid sync data from the server");
+                        doc.receive_sync_message(state, message).expect("applies");
+                        self.push(&document_id).await;
+                    }
+                    Event::Unavailable { document_id } => {
+                        self.notices.push(Notice::Unavailable(document_id))
+                    }
+                    Event::PeerError {
+                        message,
+                        document_id,
+                    } => self.notices.push(Notice::Error {
+                        message,
+                        document_id,
+                    }),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    async fn push(&mut self, id: &DocumentId) {
+        let Some((doc, state)) = self.docs.get_mut(id) else {
+            return;
+        };
+        let request = doc.get_heads().is_empty();
+        if let Some(message) = doc.generate_sync_message(state) {
+            let message = self.session.sync(*id, message.encode(), request);
+            self.send(&message).await;
+        }
+    }
+}

@@ -1,0 +1,555 @@
+//! Sync over the real WebSocket: simulated tablets (Rust clients on `shared`) against the
+//! real server, on SQLite and on PostgreSQL.
+
+use std::time::Duration;
+
+use automerge::transaction::Transactable;
+use automerge::{ObjType, ROOT, ReadDoc, ScalarValue, Value};
+use serde_json::Value as Json;
+use shared::inspection::{AnswerValue, keys, write};
+use shared::protocol::{self, Message, PeerMetadata};
+use walkaround_tests::tablet::{Notice, Tablet, random_doc_id};
+use walkaround_tests::{Db, PASSWORD, TestApp, demo_areas, spawn};
+
+macro_rules! on_both_databases {
+    ($($scenario:ident),* $(,)?) => {$(
+        mod $scenario {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$scenario(walkaround_tests::Db::Sqlite).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                super::$scenario(walkaround_tests::Db::Postgres).await
+            }
+        }
+    )*};
+}
+
+on_both_databases!(
+    an_inspection_created_offline_is_accepted_and_found_by_another_tablet,
+    offline_edits_on_three_tablets_converge_in_any_reconnect_order,
+    a_user_of_another_site_gets_doc_unavailable_exactly_as_for_a_missing_id,
+    a_forged_answer_author_is_refused_and_nothing_is_stored,
+    a_submitted_inspection_refuses_edits_from_those_who_saw_it,
+    malformed_frames_get_errors_and_the_connection_survives,
+    a_connection_closes_when_its_user_is_disabled_or_logs_out,
+);
+
+async fn get(app: &TestApp, token: &str, path: &str) -> (u16, Json) {
+    let r = app
+        .client
+        .get(app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("responds");
+    (r.status().as_u16(), r.json().await.unwrap_or(Json::Null))
+}
+
+async fn server_heads(app: &TestApp, id: &protocol::DocumentId) -> Vec<automerge::ChangeHash> {
+    match app.state.hub.get(id).await.expect("loads") {
+        Some(entry) => entry.heads().await,
+        None => Vec::new(),
+    }
+}
+
+async fn an_inspection_created_offline_is_accepted_and_found_by_another_tablet(db: Db) {
+    let app = spawn(db).await;
+    let mut wang = Tablet::login(&app, "wang", PASSWORD).await;
+    let walk = wang.create("workshop-walkaround", "demo-site", demo_areas());
+    wang.answer(
+        &walk,
+        "c8-booth-floor",
+        AnswerValue::Fail,
+        Some("旧报纸堆在地上"),
+    );
+    wang.answer(&walk, "c7-oil-filters", AnswerValue::Count(5), None);
+    wang.sync().await;
+    assert!(wang.notices.is_empty(), "{:?}", wang.notices);
+    assert_eq!(server_heads(&app, &walk).await, wang.heads(&walk));
+
+    let mut yuan = Tablet::login(&app, "yuan", PASSWORD).await;
+    let audit = yuan.create("parts-store-audit", "demo-site", demo_areas());
+    yuan.answer(&audit, "d3-unsigned-quotes", AnswerValue::Count(2), None);
+    yuan.sync().await;
+
+    // A team lead's tablet discovers both and fetches them by id.
+    let mut li = Tablet::login(&app, "li", PASSWORD).await;
+    let (status, listing) = get(&app, &li.token, "/api/v1/documents?since=0").await;
+    assert_eq!(status, 200);
+    let ids: Vec<&str> = listing["documents"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|d| d["id"].as_str())
+        .collect();
+    assert!(ids.contains(&walk.to_string().as_str()) && ids.contains(&audit.to_string().as_str()));
+    let cursor = listing["cursor"].as_i64().expect("cursor");
+    let (_, later) = get(
+        &app,
+        &li.token,
+        &format!("/api/v1/documents?since={cursor}"),
+    )
+    .await;
+    assert_eq!(
+        later["documents"].as_array().map(Vec::len),
+        Some(0),
+        "nothing new after the cursor"
+    );
+    li.want(walk);
+    li.want(audit);
+    li.sync().await;
+    assert_eq!(li.heads(&walk), wang.heads(&walk));
+    assert_eq!(li.heads(&audit), yuan.heads(&audit));
+
+    // The office sees the violations the shared rules found, with fines.
+    let office = walkaround_tests::tablet::login(&app, "office", PASSWORD).await;
+    let token = office["access_token"].as_str().expect("token");
+    let (status, body) = get(&app, token, "/api/v1/violations").await;
+    assert_eq!(status, 200);
+    let mut rows: Vec<(String, i64, i64)> = body["violations"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|v| {
+            (
+                v["rule_id"].as_str().unwrap_or_default().to_string(),
+                v["occurrences"].as_i64().unwrap_or(0),
+                v["fine_yuan"].as_i64().unwrap_or(0),
+            )
+        })
+        .collect();
+    rows.sort();
+    assert_eq!(
+        rows,
+        [
+            ("C7".to_string(), 2, 0),
+            ("C8".to_string(), 1, 0),
+            ("D3".to_string(), 2, 60)
+        ]
+    );
+    let (_, d3) = get(&app, token, "/api/v1/violations?rule=D3").await;
+    assert_eq!(d3["total"], 1);
+    assert_eq!(d3["violations"][0]["evidence"][0]["by"], "yuan");
+    app.stop().await;
+}
+
+async fn offline_edits_on_three_tablets_converge_in_any_reconnect_order(db: Db) {
+    let app = spawn(db).await;
+    for order in [[0usize, 1, 2], [2, 0, 1]] {
+        let mut tablets = vec![
+            Tablet::login(&app, "wang", PASSWORD).await,
+            Tablet::login(&app, "li", PASSWORD).await,
+            Tablet::login(&app, "office", PASSWORD).await,
+        ];
+        let id = tablets[0].create("workshop-walkaround", "demo-site", demo_areas());
+        tablets[0].sync().await;
+        for t in &mut tablets[1..] {
+            t.want(id);
+            t.sync().await;
+        }
+        for t in &mut tablets {
+            t.disconnect().await;
+        }
+        // Offline: different items, and one item answered differently by two tablets.
+        tablets[0].answer(&id, "c9-masking", AnswerValue::Pass, None);
+        tablets[1].answer(&id, "c9-masking", AnswerValue::Fail, Some("报纸遮蔽"));
+        tablets[0].answer(&id, "c1-visitors", AnswerValue::Pass, None);
+        tablets[1].answer(
+            &id,
+            "c6-aisles-clear",
+            AnswerValue::Fail,
+            Some("过道有拆车件"),
+        );
+        tablets[2].answer(&id, "c7-old-parts", AnswerValue::Pass, None);
+        for &n in &order {
+            tablets[n].connect(&app).await;
+            tablets[n].sync().await;
+        }
+        for &n in &order {
+            tablets[n].sync().await;
+        }
+        let heads = server_heads(&app, &id).await;
+        for t in &tablets {
+            assert_eq!(t.heads(&id), heads, "order {order:?}");
+            assert!(t.notices.is_empty(), "{:?}", t.notices);
+        }
+        let office = &tablets[2];
+        let (_, body) = get(&app, &office.token, "/api/v1/violations").await;
+        let mine: Vec<&Json> = body["violations"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .filter(|v| v["doc_id"] == id.to_string())
+            .collect();
+        let mut found: Vec<(String, bool)> = mine
+            .iter()
+            .map(|v| {
+                (
+                    v["answer_key"].as_str().unwrap_or_default().to_string(),
+                    v["conflict"].as_bool().unwrap_or(false),
+                )
+            })
+            .collect();
+        found.sort();
+        assert_eq!(
+            found,
+            [
+                ("c6-aisles-clear".to_string(), false),
+                ("c9-masking".to_string(), true)
+            ]
+        );
+        let masking = mine
+            .iter()
+            .find(|v| v["answer_key"] == "c9-masking")
+            .expect("c9");
+        assert_eq!(
+            masking["evidence"].as_array().map(Vec::len),
+            Some(2),
+            "both answers kept as evidence"
+        );
+    }
+    app.stop().await;
+}
+
+async fn a_user_of_another_site_gets_doc_unavailable_exactly_as_for_a_missing_id(db: Db) {
+    let app = spawn(db).await;
+    let mut wang = Tablet::login(&app, "wang", PASSWORD).await;
+    let id = wang.create("workshop-walkaround", "demo-site", demo_areas());
+    wang.sync().await;
+    let missing = random_doc_id();
+    let mut sun = Tablet::login(&app, "sun", PASSWORD).await;
+    sun.want(id);
+    sun.want(missing);
+    sun.sync().await;
+    let mut notices = sun.notices.clone();
+    notices.sort_by_key(|n| format!("{n:?}"));
+    let mut expected = vec![Notice::Unavailable(id), Notice::Unavailable(missing)];
+    expected.sort_by_key(|n| format!("{n:?}"));
+    assert_eq!(notices, expected);
+    assert!(
+        sun.heads(&id).is_empty(),
+        "nothing of the other site's document leaked"
+    );
+    let (status, body) = get(&app, &sun.token, "/api/v1/violations?site=demo-site").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("forbidden"))
+    );
+    let (_, docs) = get(&app, &sun.token, "/api/v1/documents").await;
+    assert_eq!(docs["documents"].as_array().map(Vec::len), Some(0));
+    app.stop().await;
+}
+
+async fn stored_bytes(app: &TestApp, id: &protocol::DocumentId) -> Vec<Vec<u8>> {
+    app.state
+        .store
+        .doc_chunks(&id.to_string())
+        .await
+        .expect("reads")
+}
+
+async fn a_forged_answer_author_is_refused_and_nothing_is_stored(db: Db) {
+    let app = spawn(db).await;
+    let mut wang = Tablet::login(&app, "wang", PASSWORD).await;
+    let id = wang.create("workshop-walkaround", "demo-site", demo_areas());
+    wang.sync().await;
+    let mut li = Tablet::login(&app, "li", PASSWORD).await;
+    li.want(id);
+    li.sync().await;
+    let before = stored_bytes(&app, &id).await;
+    let heads = server_heads(&app, &id).await;
+
+    // Wang's tablet records a failure under the team lead's name.
+    wang.edit(&id, |doc| {
+        write::answer(
+            doc,
+            &"li".parse().expect("id"),
+            chrono::Utc::now(),
+            &"c8-booth-floor".parse_key(),
+            &AnswerValue::Fail,
+            Some("x"),
+            &[],
+        )
+        .expect("the writer does not know who is logged in");
+    });
+    wang.sync().await;
+    assert!(
+        matches!(&wang.notices[..], [Notice::Error { message, document_id: Some(d) }] if d == &id && message.contains("forged") || message.contains("recorded under li")),
+        "{:?}",
+        wang.notices
+    );
+    assert_eq!(server_heads(&app, &id).await, heads);
+    assert_eq!(
+        stored_bytes(&app, &id).await,
+        before,
+        "stored document byte-identical"
+    );
+    let audit = app
+        .state
+        .store
+        .audit_for_doc(&id.to_string(), 10)
+        .await
+        .expect("reads");
+    assert_eq!(audit[0].code, "forged_author");
+    assert_eq!(audit[0].user_id.as_deref(), Some("wang"));
+
+    // The honest team lead is not disturbed.
+    li.answer(&id, "c1-visitors", AnswerValue::Pass, None);
+    li.sync().await;
+    assert!(li.notices.is_empty(), "{:?}", li.notices);
+    assert_eq!(server_heads(&app, &id).await, li.heads(&id));
+    app.stop().await;
+}
+
+trait ParseKey {
+    fn parse_key(&self) -> shared::inspection::AnswerKey;
+}
+
+impl ParseKey for str {
+    fn parse_key(&self) -> shared::inspection::AnswerKey {
+        shared::inspection::AnswerKey::parse(self).expect("valid key")
+    }
+}
+
+async fn a_submitted_inspection_refuses_edits_from_those_who_saw_it(db: Db) {
+    let app = spawn(db).await;
+    let mut yuan = Tablet::login(&app, "yuan", PASSWORD).await;
+    let id = yuan.create("parts-store-audit", "demo-site", demo_areas());
+    let template = shared::builtin::find("parts-store-audit").expect("built-in");
+    for item in &template.items {
+        let value = match item.kind {
+            shared::template::ItemKind::Count { .. } => AnswerValue::Count(0),
+            _ => AnswerValue::Pass,
+        };
+        yuan.answer(&id, item.id.as_str(), value, None);
+    }
+    yuan.edit(&id, |doc| {
+        write::submit(doc, &"yuan".parse().expect("id"), chrono::Utc::now()).expect("submits");
+    });
+    yuan.sync().await;
+    assert!(yuan.notices.is_empty(), "{:?}", yuan.notices);
+    let (_, body) = get(&app, &yuan.token, "/api/v1/documents").await;
+    assert_eq!(body["documents"].as_array().map(Vec::len), Some(1));
+    let before = stored_bytes(&app, &id).await;
+
+    // After submitting, the same tablet slips in a changed count.
+    yuan.edit(&id, |doc| {
+        let answers = match doc.get(ROOT, keys::ANSWERS) {
+            Ok(Some((Value::Object(_), obj))) => obj,
+            _ => panic!("answers map"),
+        };
+        let mut tx = doc.transaction();
+        let r = tx
+            .put_object(&answers, "d3-unsigned-quotes", ObjType::Map)
+            .expect("writes");
+        tx.put(&r, keys::VALUE, ScalarValue::Uint(0))
+            .expect("writes");
+        tx.put(&r, keys::BY, "yuan").expect("writes");
+        tx.put(&r, keys::AT, ScalarValue::Timestamp(0))
+            .expect("writes");
+        tx.commit();
+    });
+    yuan.sync().await;
+    assert!(
+        matches!(&yuan.notices[..], [Notice::Error { document_id: Some(d), .. }] if d == &id),
+        "{:?}",
+        yuan.notices
+    );
+    assert_eq!(stored_bytes(&app, &id).await, before);
+    let audit = app
+        .state
+        .store
+        .audit_for_doc(&id.to_string(), 10)
+        .await
+        .expect("reads");
+    assert_eq!(audit[0].code, "submitted");
+    app.stop().await;
+}
+
+async fn malformed_frames_get_errors_and_the_connection_survives(db: Db) {
+    let app = spawn(db).await;
+    let mut wang = Tablet::login(&app, "wang", PASSWORD).await;
+    let id = wang.create("workshop-walkaround", "demo-site", demo_areas());
+    wang.sync().await;
+    let before = stored_bytes(&app, &id).await;
+    let sync_frame = |document_id: &str, data: Vec<u8>| {
+        let mut out = Vec::new();
+        let map = ciborium_value(document_id, data);
+        ciborium_write(&map, &mut out);
+        out
+    };
+    let bad_frames: Vec<(Vec<u8>, &str)> = vec![
+        (vec![0xff, 0xfe, 0x00], "not valid CBOR"),
+        (protocol_map(&[("type", "shout")]), "unknown message type"),
+        (protocol_map(&[("senderId", "x")]), "no `type`"),
+        (sync_frame("not-an-id", vec![1]), "invalid documentId"),
+        (sync_frame(&id.to_string(), vec![0x42, 0x00, 0x01]), ""),
+    ];
+    for (frame, expected) in bad_frames {
+        wang.send_raw(frame).await;
+        match wang.next_message(Duration::from_secs(5)).await {
+            Some(Message::Error { message, .. }) => assert!(
+                message.contains(expected),
+                "{message:?} should mention {expected:?}"
+            ),
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+    assert_eq!(stored_bytes(&app, &id).await, before);
+    // Still connected and working.
+    wang.answer(&id, "c1-visitors", AnswerValue::Pass, None);
+    wang.sync().await;
+    assert_eq!(server_heads(&app, &id).await, wang.heads(&id));
+    // A frame over the limit closes the connection; the server stays up.
+    let sent = wang
+        .try_send_raw(vec![0u8; server::sync::MAX_FRAME_BYTES + 1])
+        .await;
+    assert!(!sent || wang.closed_within(Duration::from_secs(5)).await);
+    let again = Tablet::login(&app, "wang", PASSWORD).await;
+    drop(again);
+
+    // Handshake errors: anything before join, or no version "1", closes.
+    let mut raw = Tablet::login(&app, "li", PASSWORD).await;
+    raw.disconnect().await;
+    let url = format!("ws://{}/sync?token={}", app.address, raw.token);
+    for first in [
+        Message::Sync {
+            sender_id: "x".into(),
+            target_id: "y".into(),
+            document_id: id,
+            data: vec![],
+        },
+        Message::Join {
+            sender_id: "x".into(),
+            peer_metadata: PeerMetadata::default(),
+            supported_protocol_versions: vec!["2".into()],
+        },
+    ] {
+        use futures_util::{SinkExt, StreamExt};
+        let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str())
+            .await
+            .expect("connects");
+        ws.send(tokio_tungstenite::tungstenite::Message::Binary(
+            protocol::encode(&first).into(),
+        ))
+        .await
+        .expect("sends");
+        let reply = ws.next().await.expect("a reply").expect("a frame");
+        let tokio_tungstenite::tungstenite::Message::Binary(bytes) = reply else {
+            panic!("binary reply")
+        };
+        assert!(matches!(
+            protocol::decode(&bytes),
+            Ok(Message::Error { .. })
+        ));
+        let closed = matches!(
+            ws.next().await,
+            None | Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_))) | Some(Err(_))
+        );
+        assert!(closed);
+    }
+    // Without a token, or with a bad one, the upgrade is refused with 401.
+    for url in [
+        format!("ws://{}/sync", app.address),
+        format!("ws://{}/sync?token=nonsense", app.address),
+    ] {
+        match tokio_tungstenite::connect_async(url.as_str()).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status().as_u16(), 401)
+            }
+            other => panic!("expected a 401, got {:?}", other.map(|_| ())),
+        }
+    }
+    app.stop().await;
+}
+
+fn ciborium_value(document_id: &str, data: Vec<u8>) -> Vec<(String, CborField)> {
+    vec![
+        ("type".into(), CborField::Text("sync".into())),
+        ("senderId".into(), CborField::Text("x".into())),
+        ("targetId".into(), CborField::Text("y".into())),
+        ("documentId".into(), CborField::Text(document_id.into())),
+        ("data".into(), CborField::Bytes(data)),
+    ]
+}
+
+enum CborField {
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+/// A minimal CBOR map writer for hand-made frames (text keys, text or byte values).
+fn ciborium_write(fields: &[(String, CborField)], out: &mut Vec<u8>) {
+    fn head(major: u8, len: usize, out: &mut Vec<u8>) {
+        if len < 24 {
+            out.push(major << 5 | len as u8);
+        } else if len < 256 {
+            out.extend([major << 5 | 24, len as u8]);
+        } else {
+            out.push(major << 5 | 25);
+            out.extend((len as u16).to_be_bytes());
+        }
+    }
+    head(5, fields.len(), out);
+    for (k, v) in fields {
+        head(3, k.len(), out);
+        out.extend(k.as_bytes());
+        match v {
+            CborField::Text(s) => {
+                head(3, s.len(), out);
+                out.extend(s.as_bytes());
+            }
+            CborField::Bytes(b) => {
+                head(2, b.len(), out);
+                out.extend(b);
+            }
+        }
+    }
+}
+
+fn protocol_map(fields: &[(&str, &str)]) -> Vec<u8> {
+    let fields: Vec<(String, CborField)> = fields
+        .iter()
+        .map(|(k, v)| (k.to_string(), CborField::Text(v.to_string())))
+        .collect();
+    let mut out = Vec::new();
+    ciborium_write(&fields, &mut out);
+    out
+}
+
+async fn a_connection_closes_when_its_user_is_disabled_or_logs_out(db: Db) {
+    let app = spawn(db).await;
+    let mut wang = Tablet::login(&app, "wang", PASSWORD).await;
+    app.state
+        .store
+        .set_user_disabled("wang", true)
+        .await
+        .expect("disables");
+    assert!(
+        wang.closed_within(Duration::from_secs(6)).await,
+        "closed within the revocation check interval"
+    );
+    let r = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": "wang", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("responds");
+    assert_eq!(r.status().as_u16(), 401, "a disabled user cannot log in");
+
+    // Logging out ends the session's connections too.
+    let mut li = Tablet::login(&app, "li", PASSWORD).await;
+    let r = app
+        .client
+        .post(app.url("/api/v1/auth/logout"))
+        .json(&serde_json::json!({"refresh_token": li.refresh_token}))
+        .send()
+        .await
+        .expect("responds");
+    assert_eq!(r.status().as_u16(), 204);
+    assert!(li.closed_within(Duration::from_secs(6)).await);
+    app.stop().await;
+}
