@@ -1,0 +1,365 @@
+//! Login, refresh, logout, rate limits, and tokens that must not work.
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+use walkaround_tests::{Db, PASSWORD, TestApp, spawn};
+
+async fn post(app: &TestApp, path: &str, body: Value) -> (u16, Value, reqwest::header::HeaderMap) {
+    let r = app
+        .client
+        .post(app.url(path))
+        .json(&body)
+        .send()
+        .await
+        .expect("responds");
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    (status, r.json().await.unwrap_or(Value::Null), headers)
+}
+
+async fn me(app: &TestApp, token: &str) -> u16 {
+    app.client
+        .get(app.url("/api/v1/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("responds")
+        .status()
+        .as_u16()
+}
+
+async fn login(app: &TestApp, user: &str) -> Value {
+    let (status, body, _) = post(
+        app,
+        "/api/v1/auth/login",
+        json!({"username": user, "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    body
+}
+
+#[tokio::test]
+async fn login_returns_tokens_and_the_user_with_sites() {
+    let app = spawn(Db::Sqlite).await;
+    let body = login(&app, "wang").await;
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["user"]["role"], "workshop_manager");
+    assert_eq!(body["user"]["sites"], json!(["demo-site"]));
+    assert!(
+        body["expires_in"]
+            .as_i64()
+            .is_some_and(|s| s > 0 && s <= 900)
+    );
+    let token = body["access_token"].as_str().expect("token");
+    assert_eq!(me(&app, token).await, 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_wrong_password_and_an_unknown_user_get_the_same_401() {
+    let app = spawn(Db::Sqlite).await;
+    let (s1, b1, h1) = post(
+        &app,
+        "/api/v1/auth/login",
+        json!({"username": "wang", "password": "nope"}),
+    )
+    .await;
+    let (s2, b2, _) = post(
+        &app,
+        "/api/v1/auth/login",
+        json!({"username": "ghost", "password": "nope"}),
+    )
+    .await;
+    assert_eq!((s1, s2), (401, 401));
+    assert_eq!(b1, b2, "no hint which user names exist");
+    assert_eq!(
+        h1.get("www-authenticate").map(|v| v.as_bytes()),
+        Some(&b"Bearer"[..])
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn repeated_failures_are_rate_limited_per_user() {
+    let app = spawn(Db::Sqlite).await;
+    for _ in 0..5 {
+        let (s, _, _) = post(
+            &app,
+            "/api/v1/auth/login",
+            json!({"username": "li", "password": "guess"}),
+        )
+        .await;
+        assert_eq!(s, 401);
+    }
+    let (s, body, headers) = post(
+        &app,
+        "/api/v1/auth/login",
+        json!({"username": "li", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(s, 429, "even the right password waits out the window");
+    assert_eq!(body["error"]["code"], "rate_limited");
+    assert!(headers.get("retry-after").is_some());
+    // Another user from the same address is not locked out yet.
+    login(&app, "wang").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn refresh_tokens_rotate_and_a_reused_one_ends_the_login() {
+    let app = spawn(Db::Sqlite).await;
+    let first = login(&app, "wang").await;
+    let r1 = first["refresh_token"].as_str().expect("refresh");
+    let (s, second, _) = post(&app, "/api/v1/auth/refresh", json!({"refresh_token": r1})).await;
+    assert_eq!(s, 200);
+    let r2 = second["refresh_token"].as_str().expect("refresh");
+    assert_ne!(r1, r2);
+    let access2 = second["access_token"].as_str().expect("token");
+    assert_eq!(me(&app, access2).await, 200);
+    // The rotated token comes back: someone copied it. The whole login ends.
+    let (s, _, _) = post(&app, "/api/v1/auth/refresh", json!({"refresh_token": r1})).await;
+    assert_eq!(s, 401);
+    let (s, _, _) = post(&app, "/api/v1/auth/refresh", json!({"refresh_token": r2})).await;
+    assert_eq!(s, 401, "the newer token of the same login is revoked too");
+    assert_eq!(me(&app, access2).await, 401, "and so are its access tokens");
+    let (s, _, _) = post(
+        &app,
+        "/api/v1/auth/refresh",
+        json!({"refresh_token": "0".repeat(64)}),
+    )
+    .await;
+    assert_eq!(s, 401);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn logout_revokes_the_refresh_token_and_its_access_tokens() {
+    let app = spawn(Db::Sqlite).await;
+    let body = login(&app, "li").await;
+    let refresh = body["refresh_token"].as_str().expect("refresh");
+    let access = body["access_token"].as_str().expect("token");
+    let other = login(&app, "li").await;
+    let (s, _, _) = post(
+        &app,
+        "/api/v1/auth/logout",
+        json!({"refresh_token": refresh}),
+    )
+    .await;
+    assert_eq!(s, 204);
+    let (s, _, _) = post(
+        &app,
+        "/api/v1/auth/refresh",
+        json!({"refresh_token": refresh}),
+    )
+    .await;
+    assert_eq!(s, 401);
+    assert_eq!(me(&app, access).await, 401);
+    assert_eq!(
+        me(&app, other["access_token"].as_str().expect("token")).await,
+        200,
+        "other logins stay"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_disabled_user_loses_every_session_at_once() {
+    let app = spawn(Db::Sqlite).await;
+    let body = login(&app, "fang").await;
+    app.state
+        .store
+        .set_user_disabled("fang", true)
+        .await
+        .expect("disables");
+    assert_eq!(
+        me(&app, body["access_token"].as_str().expect("token")).await,
+        401
+    );
+    let (s, _, _) = post(
+        &app,
+        "/api/v1/auth/refresh",
+        json!({"refresh_token": body["refresh_token"]}),
+    )
+    .await;
+    assert_eq!(s, 401);
+    app.stop().await;
+}
+
+fn b64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn forged_and_malformed_tokens_are_refused() {
+    let app = spawn(Db::Sqlite).await;
+    let body = login(&app, "wang").await;
+    let good = body["access_token"].as_str().expect("token").to_string();
+    let secret = app
+        .state
+        .store
+        .setting_or_insert("jwt_secret", String::new)
+        .await
+        .expect("reads");
+    let key = EncodingKey::from_secret(secret.as_bytes());
+    let now = chrono::Utc::now().timestamp();
+    // The session id is needed to forge otherwise-valid tokens; read it from a real one.
+    let decoded = jsonwebtoken::dangerous::insecure_decode::<Value>(&good).expect("decodes");
+    let sid = decoded.claims["sid"].as_str().expect("sid").to_string();
+    let claims = |overrides: Value| {
+        let mut c = json!({"sub": "wang", "exp": now + 600, "iat": now, "nbf": now, "iss": "walkaround", "aud": "walkaround-api", "sid": sid});
+        for (k, v) in overrides.as_object().expect("object") {
+            if v.is_null() {
+                c.as_object_mut().expect("object").remove(k);
+            } else {
+                c[k] = v.clone();
+            }
+        }
+        c
+    };
+    let sign =
+        |c: Value| jsonwebtoken::encode(&Header::new(Algorithm::HS256), &c, &key).expect("signs");
+    assert_eq!(
+        me(&app, &sign(claims(json!({})))).await,
+        200,
+        "a correctly forged token proves the harness"
+    );
+
+    let mut tampered = good.clone();
+    let mid = tampered.find('.').expect("dot") + 5;
+    tampered.replace_range(
+        mid..mid + 1,
+        if &good[mid..mid + 1] == "A" { "B" } else { "A" },
+    );
+    let alg_none = format!(
+        "{}.{}.",
+        b64url(br#"{"alg":"none","typ":"JWT"}"#),
+        b64url(claims(json!({})).to_string().as_bytes())
+    );
+    let wrong_key = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims(json!({})),
+        &EncodingKey::from_secret(b"guess"),
+    )
+    .expect("signs");
+    let cases = [
+        ("tampered", tampered),
+        ("alg none", alg_none),
+        ("wrong key", wrong_key),
+        (
+            "expired beyond leeway",
+            sign(claims(json!({"exp": now - 60}))),
+        ),
+        ("not yet valid", sign(claims(json!({"nbf": now + 600})))),
+        (
+            "wrong audience",
+            sign(claims(json!({"aud": "someone-else"}))),
+        ),
+        ("wrong issuer", sign(claims(json!({"iss": "evil"})))),
+        ("missing exp", sign(claims(json!({"exp": null})))),
+        (
+            "exp as a string",
+            sign(claims(json!({"exp": (now + 600).to_string()}))),
+        ),
+        (
+            "nbf as a string",
+            sign(claims(json!({"nbf": now.to_string()}))),
+        ),
+        ("unknown user", sign(claims(json!({"sub": "ghost"})))),
+        ("garbage", "not.a.token".to_string()),
+    ];
+    for (what, token) in cases {
+        assert_eq!(me(&app, &token).await, 401, "{what}");
+    }
+    let r = app
+        .client
+        .get(app.url("/api/v1/me"))
+        .send()
+        .await
+        .expect("responds");
+    assert_eq!(r.status().as_u16(), 401, "no token");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bodies_of_the_wrong_shape_get_clear_json_errors() {
+    let app = spawn(Db::Sqlite).await;
+    let url = app.url("/api/v1/auth/login");
+    let send = |body: &'static str, content_type: Option<&'static str>| {
+        let mut r = app.client.post(url.clone()).body(body);
+        if let Some(ct) = content_type {
+            r = r.header("content-type", ct);
+        }
+        r.send()
+    };
+    let cases = [
+        (
+            send("{not json", Some("application/json"))
+                .await
+                .expect("responds"),
+            400,
+            "bad_request",
+        ),
+        (
+            send(
+                r#"{"username": 5, "password": "x"}"#,
+                Some("application/json"),
+            )
+            .await
+            .expect("responds"),
+            422,
+            "invalid_body",
+        ),
+        (
+            send(
+                r#"{"username": "a", "password": "b", "admin": true}"#,
+                Some("application/json"),
+            )
+            .await
+            .expect("responds"),
+            422,
+            "invalid_body",
+        ),
+        (
+            send(r#"{"username": "a", "password": "b"}"#, None)
+                .await
+                .expect("responds"),
+            415,
+            "not_json",
+        ),
+    ];
+    for (response, status, code) in cases {
+        assert_eq!(response.status().as_u16(), status);
+        let body: Value = response.json().await.expect("a JSON error body");
+        assert_eq!(body["error"]["code"], code);
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
+    }
+    let big = "x".repeat(server::http::MAX_BODY_BYTES + 1);
+    let r = app
+        .client
+        .post(url.clone())
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .expect("responds");
+    assert_eq!(r.status().as_u16(), 413);
+    app.stop().await;
+}
