@@ -123,6 +123,14 @@ fn test() -> Result<()> {
         .env("WALKAROUND_WASM_PKG", &pkg)
         .args(["--test", "tests/wasm/"]);
     status(node, "node --test tests/wasm (the browser bundle, in Node)")?;
+    // The stock automerge-repo clients of the interop test, pinned by the lockfile.
+    let mut npm = Command::new("npm");
+    npm.current_dir(root().join("tests").join("interop"))
+        .args(["ci", "--no-audit", "--no-fund"]);
+    status(
+        npm,
+        "npm ci in tests/interop (stock automerge-repo clients)",
+    )?;
     let mut cmd = cargo();
     cmd.args(["test", "--workspace", "--all-targets"]);
     status(cmd, "cargo test --workspace")

@@ -55,11 +55,16 @@ pub fn read(doc: &Automerge) -> Result<Inspection, ReadError> {
         Some(ScalarValue::Str(s)) if s.as_str() == SCHEMA => {}
         _ => return Err(ReadError::NotAnInspection),
     }
-    match root_scalar(doc, keys::LAYOUT) {
-        Some(ScalarValue::Uint(LAYOUT_VERSION)) => {}
-        Some(ScalarValue::Uint(n)) => return Err(ReadError::UnsupportedLayout(n)),
-        Some(_) => return Err(invalid(keys::LAYOUT, "not an unsigned integer")),
+    // Writers store `uint`; an `int` is accepted because JavaScript's automerge stores
+    // plain numbers as `int` (and its `from()` does not honour `Uint`).
+    let layout = match root_scalar(doc, keys::LAYOUT) {
+        Some(ScalarValue::Uint(n)) => n,
+        Some(ScalarValue::Int(n)) if n >= 0 => n.unsigned_abs(),
+        Some(_) => return Err(invalid(keys::LAYOUT, "not a non-negative integer")),
         None => return Err(ReadError::Missing(keys::LAYOUT)),
+    };
+    if layout != LAYOUT_VERSION {
+        return Err(ReadError::UnsupportedLayout(layout));
     }
     let id = InspectionId::parse(root_str(doc, keys::ID)?)
         .map_err(|e| invalid(keys::ID, e.to_string()))?;
