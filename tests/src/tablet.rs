@@ -64,6 +64,7 @@ pub struct Tablet {
     pub token: String,
     /// Its refresh token.
     pub refresh_token: String,
+    address: String,
     ws: Option<Ws>,
     session: ClientSession,
     /// Its documents and their sync states with the server.
@@ -74,7 +75,7 @@ pub struct Tablet {
 }
 
 impl Tablet {
-    /// Logs in as `username` (demo password unless given) and connects.
+    /// Logs in as `username` and connects.
     pub async fn login(app: &TestApp, username: &str, password: &str) -> Tablet {
         let body = login(app, username, password).await;
         let token = body["access_token"].as_str().expect("token").to_string();
@@ -85,6 +86,7 @@ impl Tablet {
                 .as_str()
                 .expect("refresh token")
                 .to_string(),
+            address: app.address.to_string(),
             ws: None,
             session: ClientSession::new(unique_name("tablet"), Some(unique_name("storage"))),
             docs: HashMap::new(),
@@ -98,7 +100,12 @@ impl Tablet {
     /// (Re)connects: a new WebSocket, a fresh handshake, fresh sync states (as after a
     /// restart of the app).
     pub async fn connect(&mut self, app: &TestApp) {
-        let url = format!("ws://{}/sync?token={}", app.address, self.token);
+        self.connect_to(&app.address.to_string()).await;
+    }
+
+    async fn connect_to(&mut self, address: &str) {
+        self.address = address.to_string();
+        let url = format!("ws://{address}/sync?token={}", self.token);
         let (ws, _) = tokio_tungstenite::connect_async(url)
             .await
             .expect("connects");
@@ -117,6 +124,12 @@ impl Tablet {
 
     fn session_storage(&self) -> Option<String> {
         Some(format!("storage-{}", self.user))
+    }
+
+    /// Reconnects to the server it last connected to.
+    pub async fn reconnect_same(&mut self) {
+        let address = self.address.clone();
+        self.connect_to(&address).await;
     }
 
     /// Goes offline: the connection is dropped.
@@ -257,6 +270,66 @@ impl Tablet {
                         };
                         let message =
                             SyncMessage::decode(&data).expect("valid sync data from the server");
+                        doc.receive_sync_message(state, message).expect("applies");
+                        self.push(&document_id).await;
+                    }
+                    Event::Unavailable { document_id } => {
+                        self.notices.push(Notice::Unavailable(document_id))
+                    }
+                    Event::PeerError {
+                        message,
+                        document_id,
+                    } => self.notices.push(Notice::Error {
+                        message,
+                        document_id,
+                    }),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Syncs every document until the server has acknowledged all of them: its latest
+    /// sync message for each document reports exactly the tablet's heads. Returns false if
+    /// that does not happen within `timeout`.
+    pub async fn sync_until_acked(&mut self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut server_heads: HashMap<DocumentId, Vec<ChangeHash>> = HashMap::new();
+        let ids: Vec<DocumentId> = self.docs.keys().copied().collect();
+        for id in &ids {
+            self.push(id).await;
+        }
+        loop {
+            let done = self.docs.iter().all(|(id, (doc, _))| {
+                server_heads.get(id).is_some_and(|h| {
+                    let mut ours = doc.get_heads();
+                    ours.sort();
+                    let mut theirs = h.clone();
+                    theirs.sort();
+                    ours == theirs
+                })
+            });
+            if done {
+                return true;
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            let Some(message) = self.next_message(deadline - now).await else {
+                return false;
+            };
+            for event in self.session.receive(message) {
+                match event {
+                    Event::Sync {
+                        document_id, data, ..
+                    } => {
+                        let Some((doc, state)) = self.docs.get_mut(&document_id) else {
+                            continue;
+                        };
+                        let message =
+                            SyncMessage::decode(&data).expect("valid sync data from the server");
+                        server_heads.insert(document_id, message.heads.clone());
                         doc.receive_sync_message(state, message).expect("applies");
                         self.push(&document_id).await;
                     }

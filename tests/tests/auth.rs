@@ -363,3 +363,25 @@ async fn bodies_of_the_wrong_shape_get_clear_json_errors() {
     assert_eq!(r.status().as_u16(), 413);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn repeated_failures_from_one_address_are_rate_limited_across_user_names() {
+    let app = spawn(Db::Sqlite).await;
+    for n in 0..20 {
+        let (s, _, _) = post(
+            &app,
+            "/api/v1/auth/login",
+            json!({"username": format!("guess{n}"), "password": "x"}),
+        )
+        .await;
+        assert_eq!(s, 401);
+    }
+    let (s, _, _) = post(
+        &app,
+        "/api/v1/auth/login",
+        json!({"username": "wang", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(s, 429, "the address is throttled, whatever user it tries");
+    app.stop().await;
+}

@@ -34,6 +34,9 @@ on_both_databases!(
     a_submitted_inspection_refuses_edits_from_those_who_saw_it,
     malformed_frames_get_errors_and_the_connection_survives,
     a_connection_closes_when_its_user_is_disabled_or_logs_out,
+    many_tablets_syncing_at_once_are_all_acknowledged,
+    a_reconnecting_tablet_with_storage_resumes_its_sync_state,
+    stored_chunks_are_compacted_and_reload_identically,
 );
 
 async fn get(app: &TestApp, token: &str, path: &str) -> (u16, Json) {
@@ -551,5 +554,120 @@ async fn a_connection_closes_when_its_user_is_disabled_or_logs_out(db: Db) {
         .expect("responds");
     assert_eq!(r.status().as_u16(), 204);
     assert!(li.closed_within(Duration::from_secs(6)).await);
+    app.stop().await;
+}
+
+async fn many_tablets_syncing_at_once_are_all_acknowledged(db: Db) {
+    let app = spawn(db).await;
+    let mut tablets = Vec::new();
+    for n in 0..8 {
+        let (user, template) = [
+            ("wang", "workshop-walkaround"),
+            ("li", "closing-routine"),
+            ("yuan", "parts-store-audit"),
+        ][n % 3];
+        let mut t = Tablet::login(&app, user, PASSWORD).await;
+        for _ in 0..3 {
+            let id = t.create(template, "demo-site", demo_areas());
+            let first = shared::builtin::find(template).expect("built-in").items[0]
+                .id
+                .to_string();
+            let key = if first.starts_with("c4-") {
+                format!("{first}@tool-room")
+            } else {
+                first
+            };
+            let value = if template == "parts-store-audit" {
+                AnswerValue::Count(1)
+            } else {
+                AnswerValue::Fail
+            };
+            t.answer(&id, &key, value, Some("note"));
+        }
+        tablets.push(t);
+    }
+    let tasks: Vec<_> = tablets
+        .into_iter()
+        .map(|mut t| {
+            tokio::spawn(
+                async move { (t.sync_until_acked(Duration::from_secs(30)).await, t.notices) },
+            )
+        })
+        .collect();
+    for task in tasks {
+        let (acked, notices) = task.await.expect("joins");
+        assert!(acked && notices.is_empty(), "{notices:?}");
+    }
+    let office = walkaround_tests::tablet::login(&app, "office", PASSWORD).await;
+    let (_, body) = get(
+        &app,
+        office["access_token"].as_str().expect("token"),
+        "/api/v1/violations?limit=100",
+    )
+    .await;
+    assert_eq!(body["total"], 24, "one violation per inspection, none lost");
+    app.stop().await;
+}
+
+async fn a_reconnecting_tablet_with_storage_resumes_its_sync_state(db: Db) {
+    let app = spawn(db).await;
+    let mut wang = Tablet::login(&app, "wang", PASSWORD).await;
+    let id = wang.create("workshop-walkaround", "demo-site", demo_areas());
+    for key in [
+        "c1-visitors",
+        "c9-masking",
+        "c8-booth-floor",
+        "c7-old-parts",
+    ] {
+        wang.answer(&id, key, AnswerValue::Pass, None);
+    }
+    assert!(wang.sync_until_acked(Duration::from_secs(10)).await);
+    wang.disconnect().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let stored = app
+        .state
+        .store
+        .sync_state(&id.to_string(), "storage-wang")
+        .await
+        .expect("reads");
+    assert!(
+        stored.is_some(),
+        "the server kept the sync state of a peer with a storage id"
+    );
+    wang.connect(&app).await;
+    wang.answer(&id, "c9-paint-stands", AnswerValue::Pass, None);
+    assert!(wang.sync_until_acked(Duration::from_secs(10)).await);
+    assert_eq!(server_heads(&app, &id).await, wang.heads(&id));
+    app.stop().await;
+}
+
+async fn stored_chunks_are_compacted_and_reload_identically(db: Db) {
+    let app = spawn(db).await;
+    let mut wang = Tablet::login(&app, "wang", PASSWORD).await;
+    let id = wang.create("workshop-walkaround", "demo-site", demo_areas());
+    for n in 0..(server::sync::hub::COMPACT_AFTER_CHUNKS + 5) {
+        let value = if n % 2 == 0 {
+            AnswerValue::Pass
+        } else {
+            AnswerValue::Fail
+        };
+        wang.answer(&id, "c8-booth-floor", value, Some("again"));
+        assert!(wang.sync_until_acked(Duration::from_secs(10)).await);
+    }
+    let chunks = stored_bytes(&app, &id).await;
+    assert!(
+        chunks.len() < server::sync::hub::COMPACT_AFTER_CHUNKS,
+        "{} chunks",
+        chunks.len()
+    );
+    let mut reloaded = automerge::Automerge::new();
+    for chunk in &chunks {
+        reloaded.load_incremental(chunk).expect("loads");
+    }
+    let mut expected = wang.heads(&id);
+    expected.sort();
+    let mut got = reloaded.get_heads();
+    got.sort();
+    assert_eq!(got, expected, "the compacted store holds every change");
     app.stop().await;
 }

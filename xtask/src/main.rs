@@ -3,7 +3,8 @@
 //! - `test`: everything the README promises: the wasm bundle and its tests in Node, then
 //!   every test of the workspace (unit, property, integration on SQLite and PostgreSQL).
 //! - `wasm`: builds `client-wasm` for the browser into `target/web/pkg` and reports its size.
-//! - `run`: builds and runs the server (`walkaround serve`), passing on any arguments.
+//! - `run`: builds and runs the server with the demo workshop (`walkaround serve --demo`),
+//!   passing on any arguments.
 //!
 //! It lives in Rust rather than shell so it runs the same on every machine and fails with
 //! a message that says which step broke.

@@ -106,8 +106,9 @@ impl Store {
             Store::Postgres(_) => "select nextval('document_versions')",
         };
         let now = now_ms();
+        let begin = self.begin_statement();
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(begin).await?;
             let version: i64 = sqlx::query_scalar(next_version).fetch_one(&mut *tx).await?;
             sqlx::query(
                 "insert into documents (id, kind, site_id, template_id, created_by, created_at, updated_at, version) \

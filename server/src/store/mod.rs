@@ -124,6 +124,17 @@ impl Store {
         Ok(())
     }
 
+    /// How a write transaction starts. SQLite's default deferred transaction reads first
+    /// and fails with "database is locked" when it then needs to write while another
+    /// connection writes; `BEGIN IMMEDIATE` takes the write lock up front and waits for it
+    /// (up to the busy timeout) instead.
+    pub fn begin_statement(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "BEGIN IMMEDIATE",
+            Store::Postgres(_) => "BEGIN",
+        }
+    }
+
     /// The database kind, for logs and health output.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -64,8 +64,9 @@ type UserRow = (String, String, String, String, String, bool);
 impl Store {
     /// Adds a site with its areas, in one transaction.
     pub async fn add_site(&self, site: &Site) -> Result<(), StoreError> {
+        let begin = self.begin_statement();
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(begin).await?;
             sqlx::query("insert into sites (id, name) values ($1, $2)")
                 .bind(site.id.as_str())
                 .bind(&site.name)
@@ -129,8 +130,9 @@ impl Store {
 
     /// Adds a user belonging to `sites`.
     pub async fn add_user(&self, user: &UserRecord) -> Result<(), StoreError> {
+        let begin = self.begin_statement();
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(begin).await?;
             sqlx::query("insert into users (id, username, display_name, role, password_hash, disabled, created_at) values ($1, $2, $3, $4, $5, $6, $7)")
                 .bind(user.id.as_str())
                 .bind(&user.username)
@@ -214,8 +216,9 @@ impl Store {
 
     /// Disables or enables a user; disabling revokes every refresh token at once.
     pub async fn set_user_disabled(&self, id: &str, disabled: bool) -> Result<bool, StoreError> {
+        let begin = self.begin_statement();
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(begin).await?;
             let changed = sqlx::query("update users set disabled = $1 where id = $2")
                 .bind(disabled)
                 .bind(id)

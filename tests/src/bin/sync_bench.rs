@@ -1,0 +1,113 @@
+//! Cold sync benchmark: N simulated tablets each create M inspections offline (every item
+//! answered), then all connect at once and sync until the server has acknowledged every
+//! document. Reports the wall time from the first connection to the last acknowledgement.
+//!
+//! ```sh
+//! cargo run --release -p walkaround-tests --bin sync-bench -- --tablets 50 --inspections 20 --db sqlite
+//! cargo run --release -p walkaround-tests --bin sync-bench -- --tablets 50 --inspections 20 --db postgres
+//! ```
+
+use std::time::{Duration, Instant};
+
+use shared::inspection::AnswerValue;
+use shared::template::ItemKind;
+use walkaround_tests::tablet::Tablet;
+use walkaround_tests::{Db, PASSWORD, demo_areas, spawn};
+
+fn arg(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.to_string())
+}
+
+#[tokio::main]
+async fn main() {
+    let tablets: usize = arg("--tablets", "50").parse().expect("--tablets N");
+    let inspections: usize = arg("--inspections", "20").parse().expect("--inspections M");
+    let db = match arg("--db", "sqlite").as_str() {
+        "sqlite" => Db::Sqlite,
+        "postgres" => Db::Postgres,
+        other => panic!("--db sqlite|postgres, not {other}"),
+    };
+    let app = spawn(db).await;
+    // Each demo user runs the checklist its role runs.
+    let users = [
+        ("wang", "workshop-walkaround"),
+        ("li", "closing-routine"),
+        ("yuan", "parts-store-audit"),
+        ("fang", "front-desk-weekly"),
+        ("zhou", "supervisor-opening"),
+    ];
+
+    // Offline preparation, not timed: log in, create and answer.
+    let mut prepared = Vec::with_capacity(tablets);
+    for n in 0..tablets {
+        let (user, template_id) = users[n % users.len()];
+        let template = shared::builtin::find(template_id).expect("built-in");
+        let mut tablet = Tablet::login(&app, user, PASSWORD).await;
+        tablet.disconnect().await;
+        for _ in 0..inspections {
+            let id = tablet.create(template_id, "demo-site", demo_areas());
+            for item in template
+                .items
+                .iter()
+                .filter(|i| i.repeat == shared::template::Repeat::Once)
+            {
+                let value = match item.kind {
+                    ItemKind::Count { .. } => AnswerValue::Count(1),
+                    ItemKind::Text => AnswerValue::Text("本周正常".to_string()),
+                    _ => AnswerValue::Pass,
+                };
+                tablet.answer(&id, item.id.as_str(), value, None);
+            }
+        }
+        prepared.push(tablet);
+    }
+    let changes: usize = prepared
+        .iter()
+        .map(|t| {
+            t.docs
+                .values()
+                .map(|(d, _)| d.get_changes(&[]).len())
+                .sum::<usize>()
+        })
+        .sum();
+
+    let started = Instant::now();
+    let tasks: Vec<_> = prepared
+        .into_iter()
+        .map(|mut tablet| {
+            tokio::spawn(async move {
+                tablet.reconnect_same().await;
+                let ok = tablet
+                    .sync_until_acked(Duration::from_secs(
+                        arg("--timeout", "600").parse().unwrap_or(600),
+                    ))
+                    .await;
+                if !ok {
+                    eprintln!(
+                        "tablet {} not acknowledged; notices: {:?}",
+                        tablet.user, tablet.notices
+                    );
+                }
+                ok
+            })
+        })
+        .collect();
+    let mut acked = 0;
+    for task in tasks {
+        if task.await.expect("joins") {
+            acked += 1;
+        }
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "{tablets} tablets x {inspections} inspections ({} documents, ~{changes} changes) on {db:?}: {:.2} s, {acked}/{tablets} tablets fully acknowledged",
+        tablets * inspections,
+        elapsed.as_secs_f64()
+    );
+    app.stop().await;
+    assert_eq!(acked, tablets, "every tablet was acknowledged");
+}
