@@ -10,7 +10,7 @@ async fn stock_automerge_repo_clients_sync_through_the_server() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("interop");
     assert!(
         dir.join("node_modules/@automerge/automerge-repo").is_dir(),
-        "run `npm ci` in tests/interop first (cargo xtask test does)"
+        "run `npm install` in tests/interop first (cargo xtask test does)"
     );
     let app = spawn(Db::Sqlite).await;
     let areas = serde_json::to_string(&demo_areas()).expect("serializes");
