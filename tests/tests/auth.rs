@@ -385,3 +385,44 @@ async fn repeated_failures_from_one_address_are_rate_limited_across_user_names()
     assert_eq!(s, 429, "the address is throttled, whatever user it tries");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_sync_connection_closes_when_its_token_expires() {
+    let app = spawn(Db::Sqlite).await;
+    let body = login(&app, "wang").await;
+    let good = body["access_token"].as_str().expect("token");
+    let decoded = jsonwebtoken::dangerous::insecure_decode::<Value>(good).expect("decodes");
+    let secret = app
+        .state
+        .store
+        .setting_or_insert("jwt_secret", String::new)
+        .await
+        .expect("reads");
+    let now = chrono::Utc::now().timestamp();
+    let mut claims = decoded.claims.clone();
+    claims["exp"] = json!(now + 1);
+    let short = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("signs");
+    let url = format!("ws://{}/sync?token={short}", app.address);
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("connects while the token is valid");
+    use futures_util::StreamExt;
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(15), async {
+        loop {
+            match ws.next().await {
+                None
+                | Some(Err(_))
+                | Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_))) => break,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "closed within expiry + leeway");
+    app.stop().await;
+}
