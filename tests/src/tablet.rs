@@ -260,32 +260,7 @@ impl Tablet {
             self.push(id).await;
         }
         while let Some(message) = self.next_message(idle).await {
-            for event in self.session.receive(message) {
-                match event {
-                    Event::Sync {
-                        document_id, data, ..
-                    } => {
-                        let Some((doc, state)) = self.docs.get_mut(&document_id) else {
-                            continue;
-                        };
-                        let message =
-                            SyncMessage::decode(&data).expect("valid sync data from the server");
-                        doc.receive_sync_message(state, message).expect("applies");
-                        self.push(&document_id).await;
-                    }
-                    Event::Unavailable { document_id } => {
-                        self.notices.push(Notice::Unavailable(document_id))
-                    }
-                    Event::PeerError {
-                        message,
-                        document_id,
-                    } => self.notices.push(Notice::Error {
-                        message,
-                        document_id,
-                    }),
-                    _ => {}
-                }
-            }
+            self.handle(message, &mut HashMap::new()).await;
         }
     }
 
@@ -319,32 +294,42 @@ impl Tablet {
             let Some(message) = self.next_message(deadline - now).await else {
                 return false;
             };
-            for event in self.session.receive(message) {
-                match event {
-                    Event::Sync {
-                        document_id, data, ..
-                    } => {
-                        let Some((doc, state)) = self.docs.get_mut(&document_id) else {
-                            continue;
-                        };
-                        let message =
-                            SyncMessage::decode(&data).expect("valid sync data from the server");
-                        server_heads.insert(document_id, message.heads.clone());
-                        doc.receive_sync_message(state, message).expect("applies");
-                        self.push(&document_id).await;
-                    }
-                    Event::Unavailable { document_id } => {
-                        self.notices.push(Notice::Unavailable(document_id))
-                    }
-                    Event::PeerError {
-                        message,
-                        document_id,
-                    } => self.notices.push(Notice::Error {
-                        message,
-                        document_id,
-                    }),
-                    _ => {}
+            self.handle(message, &mut server_heads).await;
+        }
+    }
+
+    /// Handles one message from the server: applies sync data (recording the heads the
+    /// server reported), answers it, and keeps notices.
+    async fn handle(
+        &mut self,
+        message: Message,
+        server_heads: &mut HashMap<DocumentId, Vec<ChangeHash>>,
+    ) {
+        for event in self.session.receive(message) {
+            match event {
+                Event::Sync {
+                    document_id, data, ..
+                } => {
+                    let Some((doc, state)) = self.docs.get_mut(&document_id) else {
+                        continue;
+                    };
+                    let message =
+                        SyncMessage::decode(&data).expect("valid sync data from the server");
+                    server_heads.insert(document_id, message.heads.clone());
+                    doc.receive_sync_message(state, message).expect("applies");
+                    self.push(&document_id).await;
                 }
+                Event::Unavailable { document_id } => {
+                    self.notices.push(Notice::Unavailable(document_id))
+                }
+                Event::PeerError {
+                    message,
+                    document_id,
+                } => self.notices.push(Notice::Error {
+                    message,
+                    document_id,
+                }),
+                _ => {}
             }
         }
     }
