@@ -38,6 +38,17 @@ pub struct Application {
     state: AppState,
 }
 
+/// Starts listening for other instances' changes, where the store is shared.
+fn spawn_fanout(state: &AppState) -> Option<tokio::task::JoinHandle<()>> {
+    match &state.store {
+        Store::Postgres(pool) => Some(tokio::spawn(crate::sync::fanout::listen(
+            pool.clone(),
+            state.hub.clone(),
+        ))),
+        Store::Sqlite(_) => None,
+    }
+}
+
 impl Application {
     /// Opens the store (applying migrations) and binds the listener.
     pub async fn build(config: Config) -> Result<Application, StartupError> {
@@ -89,6 +100,7 @@ impl Application {
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartupError> {
         let store = self.state.store.clone();
+        let fanout = spawn_fanout(&self.state);
         let app = http::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let result = axum::serve(self.listener, app)
             .with_graceful_shutdown(stop)
@@ -97,6 +109,9 @@ impl Application {
                 address: self.address,
                 source,
             });
+        if let Some(task) = fanout {
+            task.abort();
+        }
         store.close().await;
         result
     }
@@ -117,7 +132,7 @@ pub async fn app_state(store: Store) -> Result<AppState, StartupError> {
     let peer_id = format!("walkaround-{}", &random()?[..12]);
     Ok(AppState {
         keys: Arc::new(Keys::new(secret.as_bytes())),
-        hub: Arc::new(Hub::new(store.clone())),
+        hub: Arc::new(Hub::new(store.clone(), peer_id.clone())),
         store,
         peer_id: peer_id.into(),
         storage_id: storage_id.into(),

@@ -48,6 +48,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The server's state: its store and documents in memory.
     pub state: server::state::AppState,
+    /// The database it runs on.
+    pub database: Database,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     pg_database: Option<String>,
@@ -92,6 +94,7 @@ impl Drop for TestApp {
 /// Starts a server with `config`.
 pub async fn spawn_with(config: Config, pg_database: Option<String>) -> TestApp {
     let data_dir = config.data_dir.clone();
+    let database = config.database.clone();
     let app = Application::build(config).await.expect("the server starts");
     let address = app.address();
     let state = app.state().clone();
@@ -108,6 +111,7 @@ pub async fn spawn_with(config: Config, pg_database: Option<String>) -> TestApp 
         data_dir,
         client: reqwest::Client::new(),
         state,
+        database,
         stop: Some(stop),
         task: Some(task),
         pg_database,
@@ -188,4 +192,21 @@ pub async fn spawn(db: Db) -> TestApp {
 /// The demo site's areas.
 pub fn demo_areas() -> Vec<shared::site::Area> {
     server::demo::demo_site().expect("demo site").areas
+}
+
+/// Starts `n` instances of the server on one fresh PostgreSQL database, as several
+/// processes behind a load balancer would run. The first seeds the demo workshop; stop the
+/// others first, the first last (it drops the database).
+pub async fn spawn_cluster(n: usize) -> Vec<TestApp> {
+    let first = spawn(Db::Postgres).await;
+    let Database::Postgres { url } = first.database.clone() else {
+        unreachable!("spawn(Db::Postgres) runs on PostgreSQL")
+    };
+    let mut apps = vec![first];
+    for _ in 1..n {
+        let mut config = Config::for_tests(temp_data_dir());
+        config.database = Database::Postgres { url: url.clone() };
+        apps.push(spawn_with(config, None).await);
+    }
+    apps
 }

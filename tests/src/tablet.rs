@@ -298,6 +298,11 @@ impl Tablet {
         }
     }
 
+    /// Handles one message received with [`Tablet::next_message`] as `sync` would.
+    pub async fn handle_message(&mut self, message: Message) {
+        self.handle(message, &mut HashMap::new()).await;
+    }
+
     /// Handles one message from the server: applies sync data (recording the heads the
     /// server reported), answers it, and keeps notices.
     async fn handle(

@@ -67,11 +67,20 @@ pub struct DocWrite<'a> {
     pub created_by: Option<&'a str>,
     /// The new changes, as one incremental chunk.
     pub chunk: &'a [u8],
-    /// When set, the whole document compacted: replaces every stored chunk.
+    /// When set, the whole document compacted: replaces the chunks in `replaces`.
     pub snapshot: Option<&'a [u8]>,
+    /// The chunks the snapshot holds (and so replaces). Only these are deleted: another
+    /// instance may have appended a chunk the snapshot does not hold.
+    pub replaces: &'a [i64],
+    /// Who wrote it, for other instances' change notifications.
+    pub origin: &'a str,
     /// The office's rows for the document after the write.
     pub projection: Option<&'a Projection>,
 }
+
+/// The PostgreSQL channel on which instances announce accepted changes
+/// (payload: `<peer id> <document id>`).
+pub const CHANGES_CHANNEL: &str = "walkaround_changes";
 
 const META_COLUMNS: &str =
     "id, kind, site_id, template_id, created_by, created_at, updated_at, version";
@@ -88,10 +97,20 @@ impl Store {
         Ok(row.map(meta))
     }
 
-    /// The stored chunks of a document, in order (snapshot first), and how many there are.
+    /// The stored chunks of a document, in order (snapshot first).
     pub async fn doc_chunks(&self, id: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+        Ok(self
+            .doc_chunks_numbered(id)
+            .await?
+            .into_iter()
+            .map(|(_, data)| data)
+            .collect())
+    }
+
+    /// The stored chunks of a document with their numbers, in order.
+    pub async fn doc_chunks_numbered(&self, id: &str) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
         with_pool!(self, pool => {
-            Ok(sqlx::query_scalar("select data from doc_chunks where doc_id = $1 order by seq")
+            Ok(sqlx::query_as("select seq, data from doc_chunks where doc_id = $1 order by seq")
                 .bind(id)
                 .fetch_all(pool)
                 .await?)
@@ -99,11 +118,21 @@ impl Store {
     }
 
     /// Commits an accepted write: the chunk (or snapshot), the metadata, the projection.
-    /// Returns the new version.
+    /// Returns the number of the chunk written. On PostgreSQL the commit also notifies
+    /// every instance listening on [`CHANGES_CHANNEL`].
     pub async fn write_doc(&self, w: &DocWrite<'_>) -> Result<i64, StoreError> {
-        let next_version = match self {
-            Store::Sqlite(_) => "select coalesce(max(version), 0) + 1 from documents",
-            Store::Postgres(_) => "select nextval('document_versions')",
+        let (next_version, insert_chunk, notify) = match self {
+            Store::Sqlite(_) => (
+                "select coalesce(max(version), 0) + 1 from documents",
+                "insert into doc_chunks (doc_id, seq, kind, data) \
+                 select $1, coalesce(max(seq), 0) + 1, $2, $3 from doc_chunks where doc_id = $1 returning seq",
+                None,
+            ),
+            Store::Postgres(_) => (
+                "select nextval('document_versions')",
+                "insert into doc_chunks (doc_id, seq, kind, data) values ($1, nextval('doc_chunk_seq'), $2, $3) returning seq",
+                Some("select pg_notify('walkaround_changes', $1)"), // CHANGES_CHANNEL
+            ),
         };
         let now = now_ms();
         let begin = self.begin_statement();
@@ -125,31 +154,36 @@ impl Store {
             .bind(version)
             .execute(&mut *tx)
             .await?;
-            match w.snapshot {
-                Some(snapshot) => {
-                    sqlx::query("delete from doc_chunks where doc_id = $1").bind(w.id).execute(&mut *tx).await?;
-                    sqlx::query("insert into doc_chunks (doc_id, seq, kind, data) values ($1, 1, 'snapshot', $2)")
+            if w.snapshot.is_some() {
+                for seq in w.replaces {
+                    sqlx::query("delete from doc_chunks where doc_id = $1 and seq = $2")
                         .bind(w.id)
-                        .bind(snapshot)
+                        .bind(seq)
                         .execute(&mut *tx)
                         .await?;
                 }
-                None => {
-                    sqlx::query(
-                        "insert into doc_chunks (doc_id, seq, kind, data) \
-                         select $1, coalesce(max(seq), 0) + 1, 'incremental', $2 from doc_chunks where doc_id = $1",
-                    )
-                    .bind(w.id)
-                    .bind(w.chunk)
+            }
+            let (kind, data) = match w.snapshot {
+                Some(snapshot) => ("snapshot", snapshot),
+                None => ("incremental", w.chunk),
+            };
+            let seq: i64 = sqlx::query_scalar(insert_chunk)
+                .bind(w.id)
+                .bind(kind)
+                .bind(data)
+                .fetch_one(&mut *tx)
+                .await?;
+            if let Some(notify) = notify {
+                sqlx::query(notify)
+                    .bind(format!("{} {}", w.origin, w.id))
                     .execute(&mut *tx)
                     .await?;
-                }
             }
             if let Some(p) = w.projection {
                 crate::write_projection!(tx, w.id, p, now);
             }
             tx.commit().await?;
-            Ok(version)
+            Ok(seq)
         })
     }
 

@@ -38,8 +38,9 @@ struct DocInner {
     doc: Automerge,
     /// The site, once the document exists.
     site: Option<String>,
-    /// Stored chunks since the last snapshot.
-    chunks: usize,
+    /// The numbers of the stored chunks this copy holds: exactly what a compaction by this
+    /// instance may replace.
+    seqs: Vec<i64>,
 }
 
 /// What became of an incoming sync message.
@@ -69,15 +70,17 @@ pub enum SyncError {
 /// All documents in memory.
 pub struct Hub {
     store: Store,
+    /// This instance's peer id, the origin of its change notifications.
+    peer_id: String,
     docs: Mutex<HashMap<DocumentId, Arc<DocEntry>>>,
 }
 
 impl DocEntry {
-    fn new(id: DocumentId, doc: Automerge, site: Option<String>, chunks: usize) -> DocEntry {
+    fn new(id: DocumentId, doc: Automerge, site: Option<String>, seqs: Vec<i64>) -> DocEntry {
         let (changed, _) = broadcast::channel(16);
         DocEntry {
             id,
-            inner: tokio::sync::Mutex::new(DocInner { doc, site, chunks }),
+            inner: tokio::sync::Mutex::new(DocInner { doc, site, seqs }),
             changed,
         }
     }
@@ -137,12 +140,66 @@ fn topological(changes: Vec<Change>) -> Vec<Change> {
 }
 
 impl Hub {
-    /// An empty hub over `store`.
-    pub fn new(store: Store) -> Hub {
+    /// An empty hub over `store`, for the instance `peer_id`.
+    pub fn new(store: Store, peer_id: String) -> Hub {
         Hub {
             store,
+            peer_id,
             docs: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// This instance's peer id.
+    pub fn peer_id(&self) -> &str {
+        &self.peer_id
+    }
+
+    /// Brings a document in memory up to date with the store after another instance
+    /// changed it, and tells this instance's peers. Documents not in memory are skipped:
+    /// they load fresh when needed.
+    pub async fn refresh(&self, id: &DocumentId) -> Result<(), StoreError> {
+        let Some(entry) = self.cached(id) else {
+            return Ok(());
+        };
+        let chunks = self.store.doc_chunks_numbered(&id.to_string()).await?;
+        let mut inner = entry.inner.lock().await;
+        let before = inner.doc.get_heads();
+        for (seq, data) in chunks {
+            if inner.seqs.contains(&seq) {
+                continue;
+            }
+            inner
+                .doc
+                .load_incremental(&data)
+                .map_err(|e| StoreError::Corrupt(format!("document {id}: {e}")))?;
+            inner.seqs.push(seq);
+        }
+        if inner.site.is_none() {
+            inner.site = self
+                .store
+                .doc_meta(&id.to_string())
+                .await?
+                .and_then(|m| m.site_id);
+        }
+        let changed = inner.doc.get_heads() != before;
+        drop(inner);
+        if changed {
+            let _ = entry.changed.send(());
+        }
+        Ok(())
+    }
+
+    /// Refreshes every document in memory (after missed notifications).
+    pub async fn refresh_all(&self) -> Result<(), StoreError> {
+        let ids: Vec<DocumentId> = self
+            .docs
+            .lock()
+            .map(|m| m.keys().copied().collect())
+            .unwrap_or_default();
+        for id in ids {
+            self.refresh(&id).await?;
+        }
+        Ok(())
     }
 
     fn cached(&self, id: &DocumentId) -> Option<Arc<DocEntry>> {
@@ -158,13 +215,14 @@ impl Hub {
         let Some(meta) = self.store.doc_meta(&key).await? else {
             return Ok(None);
         };
-        let chunks = self.store.doc_chunks(&key).await?;
+        let chunks = self.store.doc_chunks_numbered(&key).await?;
         let mut doc = Automerge::new();
-        for chunk in &chunks {
+        for (_, chunk) in &chunks {
             doc.load_incremental(chunk)
                 .map_err(|e| StoreError::Corrupt(format!("document {key}: {e}")))?;
         }
-        let entry = Arc::new(DocEntry::new(*id, doc, meta.site_id, chunks.len()));
+        let seqs = chunks.iter().map(|(seq, _)| *seq).collect();
+        let entry = Arc::new(DocEntry::new(*id, doc, meta.site_id, seqs));
         let mut docs = self
             .docs
             .lock()
@@ -180,7 +238,7 @@ impl Hub {
             .map_err(|_| StoreError::Corrupt("document map poisoned".into()))?;
         Ok(docs
             .entry(*id)
-            .or_insert_with(|| Arc::new(DocEntry::new(*id, Automerge::new(), None, 0)))
+            .or_insert_with(|| Arc::new(DocEntry::new(*id, Automerge::new(), None, Vec::new())))
             .clone())
     }
 
@@ -255,10 +313,11 @@ impl Hub {
         let violations = rules::evaluate(&view);
         let projection = Projection::new(&view, &violations);
         let chunk = fork.save_after(&inner.doc.get_heads());
-        let snapshot = (inner.chunks + 1 >= COMPACT_AFTER_CHUNKS).then(|| fork.save());
+        let snapshot = (inner.seqs.len() + 1 >= COMPACT_AFTER_CHUNKS).then(|| fork.save());
         let id = entry.id.to_string();
         let site = view.site.to_string();
-        self.store
+        let seq = self
+            .store
             .write_doc(&DocWrite {
                 id: &id,
                 kind: "inspection",
@@ -267,16 +326,17 @@ impl Hub {
                 created_by: Some(view.created_by.as_str()),
                 chunk: &chunk,
                 snapshot: snapshot.as_deref(),
+                replaces: &inner.seqs,
+                origin: &self.peer_id,
                 projection: Some(&projection),
             })
             .await?;
         inner.doc = fork;
         inner.site = Some(site);
-        inner.chunks = if snapshot.is_some() {
-            1
-        } else {
-            inner.chunks + 1
-        };
+        if snapshot.is_some() {
+            inner.seqs.clear();
+        }
+        inner.seqs.push(seq);
         *state = next_state;
         drop(inner);
         let _ = entry.changed.send(());

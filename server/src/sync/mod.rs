@@ -5,6 +5,7 @@
 //!   states, fan-out of other peers' changes, token expiry and revocation.
 
 pub mod connection;
+pub mod fanout;
 pub mod hub;
 
 /// The largest WebSocket message accepted, in bytes (16 MiB); larger frames close the

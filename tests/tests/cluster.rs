@@ -1,0 +1,171 @@
+//! Several instances on one PostgreSQL database: live fan-out between them, concurrent
+//! writes to one document, failover, and revocation seen by every instance.
+
+use std::time::Duration;
+
+use shared::inspection::AnswerValue;
+use shared::protocol::Message;
+use walkaround_tests::tablet::Tablet;
+use walkaround_tests::{PASSWORD, TestApp, demo_areas, spawn_cluster};
+
+async fn stop_all(apps: Vec<TestApp>) {
+    let mut apps = apps;
+    let first = apps.remove(0);
+    for app in apps {
+        app.stop().await;
+    }
+    first.stop().await;
+}
+
+async fn stored_heads(
+    app: &TestApp,
+    id: &shared::protocol::DocumentId,
+) -> Vec<automerge::ChangeHash> {
+    let mut doc = automerge::Automerge::new();
+    for chunk in app
+        .state
+        .store
+        .doc_chunks(&id.to_string())
+        .await
+        .expect("reads")
+    {
+        doc.load_incremental(&chunk).expect("loads");
+    }
+    let mut heads = doc.get_heads();
+    heads.sort();
+    heads
+}
+
+fn sorted(mut heads: Vec<automerge::ChangeHash>) -> Vec<automerge::ChangeHash> {
+    heads.sort();
+    heads
+}
+
+#[tokio::test]
+async fn a_change_accepted_by_one_instance_reaches_clients_of_another() {
+    let apps = spawn_cluster(2).await;
+    let mut wang = Tablet::login(&apps[0], "wang", PASSWORD).await;
+    let id = wang.create("workshop-walkaround", "demo-site", demo_areas());
+    assert!(wang.sync_until_acked(Duration::from_secs(10)).await);
+    let mut li = Tablet::login(&apps[1], "li", PASSWORD).await;
+    li.want(id);
+    assert!(li.sync_until_acked(Duration::from_secs(10)).await);
+    assert_eq!(li.heads(&id), wang.heads(&id));
+
+    // The team lead's tablet only listens; the manager answers through the other instance.
+    wang.answer(&id, "c9-masking", AnswerValue::Fail, Some("newspaper"));
+    assert!(wang.sync_until_acked(Duration::from_secs(10)).await);
+    let pushed = li.next_message(Duration::from_secs(5)).await;
+    assert!(
+        matches!(&pushed, Some(Message::Sync { document_id, .. }) if *document_id == id),
+        "{pushed:?}"
+    );
+    // Let the tablet apply it and finish the exchange, then compare.
+    li.handle_message(pushed.expect("checked above")).await;
+    li.sync().await;
+    assert_eq!(sorted(li.heads(&id)), sorted(wang.heads(&id)));
+    stop_all(apps).await;
+}
+
+#[tokio::test]
+async fn concurrent_writes_to_one_document_on_two_instances_are_both_kept() {
+    let apps = spawn_cluster(2).await;
+    let mut wang = Tablet::login(&apps[0], "wang", PASSWORD).await;
+    let id = wang.create("workshop-walkaround", "demo-site", demo_areas());
+    assert!(wang.sync_until_acked(Duration::from_secs(10)).await);
+    let mut li = Tablet::login(&apps[1], "li", PASSWORD).await;
+    li.want(id);
+    assert!(li.sync_until_acked(Duration::from_secs(10)).await);
+
+    for round in 0..5 {
+        wang.answer(&id, "c8-booth-floor", AnswerValue::Pass, None);
+        wang.answer(&id, "c1-visitors", AnswerValue::Pass, None);
+        li.answer(&id, "c8-booth-floor", AnswerValue::Fail, Some("rags"));
+        li.answer(
+            &id,
+            "c7-old-parts",
+            if round % 2 == 0 {
+                AnswerValue::Pass
+            } else {
+                AnswerValue::Fail
+            },
+            Some("x"),
+        );
+        let (a, b) = tokio::join!(
+            wang.sync_until_acked(Duration::from_secs(10)),
+            li.sync_until_acked(Duration::from_secs(10))
+        );
+        assert!(a && b, "round {round}");
+    }
+    // Let the instances' fan-out settle, then both tablets catch up.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    wang.sync().await;
+    li.sync().await;
+    assert_eq!(sorted(wang.heads(&id)), sorted(li.heads(&id)));
+    assert_eq!(
+        stored_heads(&apps[0], &id).await,
+        sorted(wang.heads(&id)),
+        "every change of both instances is stored"
+    );
+    assert!(
+        wang.notices.is_empty() && li.notices.is_empty(),
+        "{:?} {:?}",
+        wang.notices,
+        li.notices
+    );
+    stop_all(apps).await;
+}
+
+#[tokio::test]
+async fn a_tablet_fails_over_to_another_instance_and_loses_nothing() {
+    let mut apps = spawn_cluster(3).await;
+    let mut wang = Tablet::login(&apps[1], "wang", PASSWORD).await;
+    let id = wang.create("workshop-walkaround", "demo-site", demo_areas());
+    wang.answer(&id, "c1-visitors", AnswerValue::Pass, None);
+    assert!(wang.sync_until_acked(Duration::from_secs(10)).await);
+    let acknowledged = sorted(wang.heads(&id));
+
+    // Instance 1 goes away; the tablet keeps working offline and reconnects elsewhere.
+    let dead = apps.remove(1);
+    dead.stop().await;
+    wang.answer(&id, "c9-masking", AnswerValue::Fail, Some("newspaper"));
+    wang.connect(&apps[1]).await;
+    assert!(wang.sync_until_acked(Duration::from_secs(10)).await);
+    let stored = stored_heads(&apps[0], &id).await;
+    assert_eq!(stored, sorted(wang.heads(&id)));
+    assert_ne!(stored, acknowledged);
+    stop_all(apps).await;
+}
+
+#[tokio::test]
+async fn a_logout_on_one_instance_closes_connections_on_every_instance() {
+    let apps = spawn_cluster(2).await;
+    let mut li = Tablet::login(&apps[1], "li", PASSWORD).await;
+    let r = apps[0]
+        .client
+        .post(apps[0].url("/api/v1/auth/logout"))
+        .json(&serde_json::json!({"refresh_token": li.refresh_token}))
+        .send()
+        .await
+        .expect("responds");
+    assert_eq!(r.status().as_u16(), 204);
+    assert!(li.closed_within(Duration::from_secs(6)).await);
+    // Rate limits hold across instances too: failures counted on one lock out the other.
+    for _ in 0..5 {
+        let _ = apps[0]
+            .client
+            .post(apps[0].url("/api/v1/auth/login"))
+            .json(&serde_json::json!({"username": "fang", "password": "wrong"}))
+            .send()
+            .await;
+    }
+    let r = apps[1]
+        .client
+        .post(apps[1].url("/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": "fang", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("responds");
+    assert_eq!(r.status().as_u16(), 429);
+    stop_all(apps).await;
+}
