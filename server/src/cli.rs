@@ -15,6 +15,7 @@ use crate::config::{Config, Database};
 use crate::startup::{Application, StartupError};
 use crate::store::Store;
 use crate::store::users::UserRecord;
+use crate::telemetry::LogFormat;
 use crate::{auth, demo};
 
 /// Walkaround: workshop inspections that work offline.
@@ -24,6 +25,9 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// Log lines as text or as JSON objects.
+    #[arg(long, global = true, env = "WALKAROUND_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 /// The subcommands.

@@ -45,6 +45,9 @@ pub enum AppError {
         /// Seconds until a retry may succeed.
         retry_after: u64,
     },
+    /// The server cannot serve right now (not ready, shutting down).
+    #[error("{0}")]
+    Unavailable(String),
     /// Something failed inside the server.
     #[error("{0}")]
     Internal(String),
@@ -82,6 +85,7 @@ impl AppError {
             AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             AppError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

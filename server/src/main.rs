@@ -6,8 +6,9 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    server::telemetry::init();
-    match server::cli::run(server::cli::Cli::parse()).await {
+    let cli = server::cli::Cli::parse();
+    server::telemetry::init(cli.log_format);
+    match server::cli::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");

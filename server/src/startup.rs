@@ -31,6 +31,9 @@ pub enum StartupError {
     },
 }
 
+/// How long a shutdown waits for sync connections to close.
+pub const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A server bound to its port, ready to run.
 pub struct Application {
     listener: TcpListener,
@@ -101,6 +104,18 @@ impl Application {
     ) -> Result<(), StartupError> {
         let store = self.state.store.clone();
         let fanout = spawn_fanout(&self.state);
+        let shutdown = self.state.shutdown.clone();
+        let metrics = self.state.metrics.clone();
+        // On the signal, ask every sync connection to close (they save their peers' sync
+        // states), wait for them up to DRAIN_TIMEOUT, then let axum finish HTTP requests.
+        let stop = async move {
+            stop.await;
+            shutdown.send_replace(true);
+            let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
+            while metrics.connections.get() > 0 && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        };
         let app = http::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let result = axum::serve(self.listener, app)
             .with_graceful_shutdown(stop)
@@ -136,6 +151,8 @@ pub async fn app_state(store: Store) -> Result<AppState, StartupError> {
         store,
         peer_id: peer_id.into(),
         storage_id: storage_id.into(),
+        metrics: Arc::new(crate::metrics::Metrics::new()),
+        shutdown: Arc::new(tokio::sync::watch::channel(false).0),
     })
 }
 

@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
+use tokio::sync::watch;
+
 use crate::auth::Keys;
+use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::sync::hub::Hub;
 
@@ -19,4 +22,8 @@ pub struct AppState {
     pub peer_id: Arc<str>,
     /// The server's storage id (stable across restarts, shared by instances).
     pub storage_id: Arc<str>,
+    /// Metrics for `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// Becomes `true` when the server shuts down; sync connections then close cleanly.
+    pub shutdown: Arc<watch::Sender<bool>>,
 }

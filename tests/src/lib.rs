@@ -61,6 +61,16 @@ impl TestApp {
         format!("http://{}{path}", self.address)
     }
 
+    /// Stops the server as a signal would and waits for it, keeping its data.
+    pub async fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+
     /// Stops the server, waits for it, and removes its data directory or database.
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {

@@ -1,4 +1,4 @@
-//! `GET /healthz`: the process is up and its database answers.
+//! `GET /healthz` (liveness), `GET /readyz` (readiness) and `GET /metrics`.
 
 use axum::extract::State;
 use axum::routing::get;
@@ -9,7 +9,48 @@ use crate::error::AppError;
 use crate::state::AppState;
 
 pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz))
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+}
+
+/// Ready: the database answers, every migration this binary knows is applied, and the
+/// server is not shutting down.
+async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
+    if *state.shutdown.borrow() {
+        return Err(AppError::Unavailable("shutting down".to_string()));
+    }
+    state
+        .store
+        .ping()
+        .await
+        .map_err(|e| AppError::Unavailable(format!("database unreachable: {e}")))?;
+    let pending = state
+        .store
+        .pending_migrations()
+        .await
+        .map_err(|e| AppError::Unavailable(format!("cannot read migrations: {e}")))?;
+    if pending > 0 {
+        return Err(AppError::Unavailable(format!(
+            "{pending} migrations not applied"
+        )));
+    }
+    Ok(Json(
+        json!({ "status": "ready", "database": state.store.kind() }),
+    ))
+}
+
+async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
+    let (size, idle) = state.store.pool_stats();
+    let body = state.metrics.render(state.hub.len(), size, idle);
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    )
 }
 
 async fn healthz(State(state): State<AppState>) -> Result<Json<Value>, AppError> {

@@ -143,6 +143,37 @@ impl Store {
         }
     }
 
+    /// How many of this binary's migrations are not applied (0 when the schema is current;
+    /// migrations newer than the binary, applied by a newer instance, do not count).
+    pub async fn pending_migrations(&self) -> Result<usize, StoreError> {
+        let (migrator, applied): (sqlx::migrate::Migrator, Vec<i64>) = match self {
+            Store::Sqlite(pool) => (
+                sqlx::migrate!("./migrations/sqlite"),
+                sqlx::query_scalar("select version from _sqlx_migrations where success")
+                    .fetch_all(pool)
+                    .await?,
+            ),
+            Store::Postgres(pool) => (
+                sqlx::migrate!("./migrations/postgres"),
+                sqlx::query_scalar("select version from _sqlx_migrations where success")
+                    .fetch_all(pool)
+                    .await?,
+            ),
+        };
+        Ok(migrator
+            .iter()
+            .filter(|m| !applied.contains(&m.version))
+            .count())
+    }
+
+    /// The pool's size and idle connections, for metrics.
+    pub fn pool_stats(&self) -> (u32, usize) {
+        match self {
+            Store::Sqlite(pool) => (pool.size(), pool.num_idle()),
+            Store::Postgres(pool) => (pool.size(), pool.num_idle()),
+        }
+    }
+
     /// Closes the pool, waiting for connections in use.
     pub async fn close(&self) {
         match self {

@@ -108,6 +108,8 @@ impl Connection {
         );
         tokio::pin!(expiry);
         let mut revocation = tokio::time::interval(REVOCATION_CHECK);
+        let mut shutdown = self.state.shutdown.subscribe();
+        self.state.metrics.connections.inc();
         let close_reason = loop {
             let flow = tokio::select! {
                 frame = stream.next() => match frame {
@@ -129,6 +131,7 @@ impl Connection {
                     Flow::Close("token expired".to_string())
                 }
                 _ = revocation.tick() => self.check_revocation().await,
+                _ = shutdown.changed() => Flow::Close("server shutting down".to_string()),
             };
             for message in self.outbox.drain(..) {
                 if sink
@@ -286,11 +289,23 @@ impl Connection {
         };
         let hub = self.state.hub.clone();
         let user = self.auth.user.clone();
+        let started = std::time::Instant::now();
         let peer = self.peer_doc(entry.clone()).await;
         let result = hub.receive(&entry, &user, &mut peer.state, data).await;
         match result {
-            Ok(Received::Accepted { .. }) => self.push_sync(&id).await,
+            Ok(Received::Accepted { new_changes }) => {
+                self.push_sync(&id).await;
+                self.state
+                    .metrics
+                    .changes_applied
+                    .inc_by(new_changes as u64);
+                self.state
+                    .metrics
+                    .sync_latency
+                    .observe(started.elapsed().as_secs_f64());
+            }
             Ok(Received::Refused(denial)) => {
+                self.state.metrics.changes_rejected.inc();
                 hub.forget_if_empty(&entry).await;
                 tracing::info!(user = %user.id, doc = %id, code = denial.code(), "change refused");
                 if let Err(e) = self
@@ -348,6 +363,12 @@ impl Connection {
 
     /// Saves the sync states of a peer that has storage, and stops the forwarders.
     async fn finish(mut self) {
+        let metrics = self.state.metrics.clone();
+        self.save_states().await;
+        metrics.connections.dec();
+    }
+
+    async fn save_states(&mut self) {
         for (id, peer) in self.docs.drain() {
             peer.forward.abort();
             self.state.hub.forget_if_empty(&peer.entry).await;

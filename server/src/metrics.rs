@@ -1,0 +1,102 @@
+//! Prometheus metrics, served at `/metrics` in the text exposition format.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// The server's metrics. Gauges that are cheap to read at scrape time (documents in memory,
+/// the database pool) are set just before rendering.
+pub struct Metrics {
+    registry: Registry,
+    /// Open sync connections.
+    pub connections: Gauge,
+    /// Changes accepted and stored.
+    pub changes_applied: Counter,
+    /// Sync messages refused by the policy.
+    pub changes_rejected: Counter,
+    /// Seconds from receiving a sync message to having its answer ready (validation and
+    /// commit included).
+    pub sync_latency: Histogram,
+    documents_in_memory: Gauge,
+    db_pool_size: Gauge,
+    db_pool_idle: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("walkaround");
+        let connections = Gauge::default();
+        let changes_applied = Counter::default();
+        let changes_rejected = Counter::default();
+        // 0.5 ms to ~4 s.
+        let sync_latency = Histogram::new(exponential_buckets(0.0005, 2.0, 14));
+        let documents_in_memory = Gauge::default();
+        let db_pool_size = Gauge::default();
+        let db_pool_idle = Gauge::default();
+        registry.register(
+            "sync_connections",
+            "Open sync WebSocket connections",
+            connections.clone(),
+        );
+        registry.register(
+            "changes_applied",
+            "Automerge changes accepted and stored",
+            changes_applied.clone(),
+        );
+        registry.register(
+            "changes_rejected",
+            "Sync messages refused by the permission policy",
+            changes_rejected.clone(),
+        );
+        registry.register(
+            "sync_latency_seconds",
+            "Time from receiving a sync message to having its answer ready",
+            sync_latency.clone(),
+        );
+        registry.register(
+            "documents_in_memory",
+            "Documents held in memory",
+            documents_in_memory.clone(),
+        );
+        registry.register(
+            "db_pool_connections",
+            "Database pool connections",
+            db_pool_size.clone(),
+        );
+        registry.register(
+            "db_pool_idle_connections",
+            "Idle database pool connections",
+            db_pool_idle.clone(),
+        );
+        Metrics {
+            registry,
+            connections,
+            changes_applied,
+            changes_rejected,
+            sync_latency,
+            documents_in_memory,
+            db_pool_size,
+            db_pool_idle,
+        }
+    }
+
+    /// The text exposition, with the scrape-time gauges set.
+    pub fn render(&self, documents_in_memory: usize, pool_size: u32, pool_idle: usize) -> String {
+        self.documents_in_memory.set(documents_in_memory as i64);
+        self.db_pool_size.set(i64::from(pool_size));
+        self.db_pool_idle.set(pool_idle as i64);
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}
