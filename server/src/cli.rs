@@ -41,6 +41,26 @@ pub enum Command {
     /// Manage sites.
     #[command(subcommand)]
     Site(SiteCommand),
+    /// Write a consistent backup of the store while it serves (SQLite: `VACUUM INTO`;
+    /// PostgreSQL: `pg_dump`).
+    Backup {
+        /// The backup file to write; must not exist.
+        #[arg(long)]
+        out: PathBuf,
+        /// The store.
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Restore a backup into an empty store (a data directory without a database, or a
+    /// freshly created PostgreSQL database). Stop the server first.
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
+        /// The store.
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 /// Where the data lives; shared by every subcommand.
@@ -255,6 +275,20 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
                 .ok_or_else(|| config_err(format!("there is no user {username}")))?;
             store.set_user_disabled(user.id.as_str(), true).await?;
             println!("disabled user {username}; its sessions have ended");
+            Ok(())
+        }
+        Command::Backup { out, store } => {
+            crate::backup::backup(&store.database()?, &out)
+                .await
+                .map_err(config_err)?;
+            println!("backup written to {}", out.display());
+            Ok(())
+        }
+        Command::Restore { from, store } => {
+            crate::backup::restore(&store.database()?, &from)
+                .await
+                .map_err(config_err)?;
+            println!("restored {}", from.display());
             Ok(())
         }
         Command::Site(SiteCommand::Add {

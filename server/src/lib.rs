@@ -7,6 +7,7 @@
 //! - [`state`]: the one `Clone` state every handler shares.
 
 pub mod auth;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod demo;
