@@ -5,14 +5,18 @@
 //! ```sh
 //! cargo run --release -p walkaround-tests --bin sync-bench -- --tablets 50 --inspections 20 --db sqlite
 //! cargo run --release -p walkaround-tests --bin sync-bench -- --tablets 50 --inspections 20 --db postgres
+//! cargo run --release -p walkaround-tests --bin sync-bench -- --tablets 50 --inspections 20 --db postgres --instances 2
 //! ```
+//!
+//! With `--instances N` (PostgreSQL only) the tablets are spread over N server instances
+//! on one database, round robin.
 
 use std::time::{Duration, Instant};
 
 use shared::inspection::AnswerValue;
 use shared::template::ItemKind;
 use walkaround_tests::tablet::Tablet;
-use walkaround_tests::{Db, PASSWORD, demo_areas, spawn};
+use walkaround_tests::{Db, PASSWORD, demo_areas, spawn, spawn_cluster};
 
 fn arg(name: &str, default: &str) -> String {
     let args: Vec<String> = std::env::args().collect();
@@ -31,7 +35,12 @@ async fn main() {
         "postgres" => Db::Postgres,
         other => panic!("--db sqlite|postgres, not {other}"),
     };
-    let app = spawn(db).await;
+    let instances: usize = arg("--instances", "1").parse().expect("--instances N");
+    let apps = match (db, instances) {
+        (_, 1) => vec![spawn(db).await],
+        (Db::Postgres, n) => spawn_cluster(n).await,
+        (Db::Sqlite, _) => panic!("several instances need --db postgres"),
+    };
     // Each demo user runs the checklist its role runs.
     let users = [
         ("wang", "workshop-walkaround"),
@@ -46,7 +55,7 @@ async fn main() {
     for n in 0..tablets {
         let (user, template_id) = users[n % users.len()];
         let template = shared::builtin::find(template_id).expect("built-in");
-        let mut tablet = Tablet::login(&app, user, PASSWORD).await;
+        let mut tablet = Tablet::login(&apps[n % apps.len()], user, PASSWORD).await;
         tablet.disconnect().await;
         for _ in 0..inspections {
             let id = tablet.create(template_id, "demo-site", demo_areas());
@@ -104,10 +113,15 @@ async fn main() {
     }
     let elapsed = started.elapsed();
     println!(
-        "{tablets} tablets x {inspections} inspections ({} documents, ~{changes} changes) on {db:?}: {:.2} s, {acked}/{tablets} tablets fully acknowledged",
+        "{tablets} tablets x {inspections} inspections ({} documents, {changes} changes) on {db:?}, {instances} instance(s): {:.2} s, {acked}/{tablets} tablets fully acknowledged",
         tablets * inspections,
         elapsed.as_secs_f64()
     );
-    app.stop().await;
+    let mut apps = apps;
+    let first = apps.remove(0);
+    for app in apps {
+        app.stop().await;
+    }
+    first.stop().await;
     assert_eq!(acked, tablets, "every tablet was acknowledged");
 }
