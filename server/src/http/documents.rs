@@ -171,3 +171,23 @@ async fn violations(
         json!({ "violations": rows, "total": total, "limit": filter.limit, "offset": filter.offset }),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_rfc3339_or_dates_in_china_standard_time() {
+        assert_eq!(
+            parse_time("from", "2026-11-27T00:00:00Z").ok(),
+            Some(1_795_737_600_000)
+        );
+        // Midnight in Beijing is 16:00 UTC the day before.
+        assert_eq!(
+            parse_time("from", "2026-11-27").ok(),
+            Some(1_795_737_600_000 - 8 * 3_600_000)
+        );
+        let err = parse_time("to", "27/11/2026").expect_err("refused");
+        assert!(err.to_string().contains("to must be"));
+    }
+}
