@@ -8,16 +8,20 @@ use crate::error::AppError;
 use crate::state::AppState;
 
 mod auth;
+pub mod blobs;
 mod documents;
 mod health;
 mod templates;
+
+pub use blobs::MAX_BLOB_BYTES;
 
 /// The largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// The whole application's router.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    // Photos have their own, larger limit; every other body is small JSON.
+    let api = Router::new()
         .merge(health::router())
         .merge(templates::router())
         .merge(auth::router())
@@ -27,7 +31,10 @@ pub fn router(state: AppState) -> Router {
             axum::routing::get(crate::sync::connection::upgrade),
         )
         .fallback(not_found)
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
+    Router::new()
+        .merge(blobs::router())
+        .merge(api)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

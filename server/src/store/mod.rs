@@ -15,6 +15,7 @@ use sqlx::sqlite::{
 use crate::config::Database;
 
 pub mod audit;
+pub mod blobs;
 pub mod documents;
 pub mod projection;
 pub mod settings;

@@ -1,0 +1,64 @@
+//! Content-addressed blobs (photos, signatures), per site.
+
+use super::{Store, StoreError, now_ms};
+use crate::with_pool;
+
+/// A stored blob.
+#[derive(Debug, Clone)]
+pub struct Blob {
+    /// Its MIME type.
+    pub content_type: String,
+    /// Its bytes.
+    pub data: Vec<u8>,
+}
+
+impl Store {
+    /// Stores a blob for a site; false if that site already had it (nothing is written).
+    pub async fn put_blob(
+        &self,
+        sha256: &str,
+        site: &str,
+        content_type: &str,
+        data: &[u8],
+        by: &str,
+    ) -> Result<bool, StoreError> {
+        with_pool!(self, pool => {
+            let n = sqlx::query(
+                "insert into blobs (sha256, site_id, content_type, size, data, created_by, created_at) \
+                 values ($1, $2, $3, $4, $5, $6, $7) on conflict (sha256, site_id) do nothing",
+            )
+            .bind(sha256)
+            .bind(site)
+            .bind(content_type)
+            .bind(data.len() as i64)
+            .bind(data)
+            .bind(by)
+            .bind(now_ms())
+            .execute(pool)
+            .await?
+            .rows_affected();
+            Ok(n == 1)
+        })
+    }
+
+    /// The blob, if one of `sites` has it.
+    pub async fn blob(&self, sha256: &str, sites: &[String]) -> Result<Option<Blob>, StoreError> {
+        if sites.is_empty() {
+            return Ok(None);
+        }
+        let placeholders: Vec<String> = (0..sites.len()).map(|i| format!("${}", i + 2)).collect();
+        // Only placeholders are interpolated; every value is bound.
+        let sql = format!(
+            "select content_type, data from blobs where sha256 = $1 and site_id in ({}) limit 1",
+            placeholders.join(", ")
+        );
+        let row: Option<(String, Vec<u8>)> = with_pool!(self, pool => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(sha256);
+            for s in sites {
+                q = q.bind(s);
+            }
+            q.fetch_optional(pool).await?
+        });
+        Ok(row.map(|(content_type, data)| Blob { content_type, data }))
+    }
+}
