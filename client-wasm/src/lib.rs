@@ -16,6 +16,8 @@ use shared::site::Area;
 use shared::template::Template;
 use wasm_bindgen::prelude::*;
 
+pub mod sync;
+
 fn js_err(e: impl std::fmt::Display) -> JsError {
     JsError::new(&e.to_string())
 }

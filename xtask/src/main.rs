@@ -51,7 +51,9 @@ fn target_dir() -> PathBuf {
 
 fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string()));
-    cmd.current_dir(root());
+    // The server embeds the web app's bundle from here (see server/build.rs).
+    cmd.current_dir(root())
+        .env("WALKAROUND_WEB_PKG", target_dir().join("web").join("pkg"));
     cmd
 }
 
@@ -124,26 +126,27 @@ fn test() -> Result<()> {
         .env("WALKAROUND_WASM_PKG", &pkg)
         .args(["--test", "tests/wasm/"]);
     status(node, "node --test tests/wasm (the browser bundle, in Node)")?;
-    // The stock automerge-repo clients of the interop test, pinned by the committed
-    // lockfile. `npm install` rather than `npm ci`: npm 11 leaves the optional platform
-    // packages of cbor-extract (a native speed-up whose install script it does not run)
-    // out of the lockfile and then `npm ci` refuses that same lockfile.
-    let mut npm = Command::new("npm");
-    npm.current_dir(root().join("tests").join("interop")).args([
-        "install",
-        "--no-audit",
-        "--no-fund",
-    ]);
-    status(
-        npm,
-        "npm install in tests/interop (stock automerge-repo clients)",
-    )?;
+    // The stock automerge-repo clients of the interop test and playwright-core for the
+    // browser tests, pinned by their committed lockfiles. `npm install` rather than
+    // `npm ci`: npm 11 leaves the optional platform packages of cbor-extract (a native
+    // speed-up whose install script it does not run) out of the lockfile and then
+    // `npm ci` refuses that same lockfile.
+    for dir in ["interop", "e2e"] {
+        let mut npm = Command::new("npm");
+        npm.current_dir(root().join("tests").join(dir)).args([
+            "install",
+            "--no-audit",
+            "--no-fund",
+        ]);
+        status(npm, &format!("npm install in tests/{dir}"))?;
+    }
     let mut cmd = cargo();
     cmd.args(["test", "--workspace", "--all-targets"]);
     status(cmd, "cargo test --workspace")
 }
 
 fn run(args: &[String]) -> Result<()> {
+    wasm()?;
     let mut cmd = cargo();
     cmd.args([
         "run",

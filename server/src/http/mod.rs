@@ -1,17 +1,19 @@
 //! The HTTP API: one module per resource, merged into one router here.
 
 use axum::Router;
+use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::error::AppError;
 use crate::state::AppState;
 
 mod auth;
 pub mod blobs;
 mod documents;
 mod health;
+mod sites;
 mod templates;
+pub mod web;
 
 pub use blobs::MAX_BLOB_BYTES;
 
@@ -26,19 +28,17 @@ pub fn router(state: AppState) -> Router {
         .merge(templates::router())
         .merge(auth::router())
         .merge(documents::router())
+        .merge(sites::router())
         .route(
             "/sync",
             axum::routing::get(crate::sync::connection::upgrade),
         )
-        .fallback(not_found)
+        .fallback(web::asset_or_not_found)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
     Router::new()
         .merge(blobs::router())
         .merge(api)
+        .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
-}
-
-async fn not_found(uri: axum::http::Uri) -> AppError {
-    AppError::NotFound(format!("no route for {}", uri.path()))
 }

@@ -1,0 +1,486 @@
+// The tablet app. Every decision about documents, rules and the sync protocol is made by
+// the wasm client (client-wasm, built on the shared crate); this file does what only a
+// browser can: the screen, IndexedDB, the WebSocket, the camera, timers.
+import init, { SyncClient, builtinTemplates, sha256Hex } from './pkg/client_wasm.js';
+import { t, local, lang, setLang, fmtDate, fmtYuan } from './i18n.js';
+
+const $ = (sel, root = document) => root.querySelector(sel);
+const h = (tag, attrs = {}, ...children) => {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k === 'class') el.className = v;
+    else el.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) el.append(c);
+  return el;
+};
+
+// ---------------------------------------------------------------- local storage (IndexedDB)
+function openDb() {
+  return new Promise((resolve, reject) => {
+    const req = indexedDB.open('walkaround', 1);
+    req.onupgradeneeded = () => {
+      req.result.createObjectStore('docs', { keyPath: 'id' });
+      req.result.createObjectStore('photos', { keyPath: 'sha' });
+    };
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+const idb = await openDb();
+function tx(store, mode, fn) {
+  return new Promise((resolve, reject) => {
+    const t = idb.transaction(store, mode);
+    const result = fn(t.objectStore(store));
+    t.oncomplete = () => resolve(result?.result ?? result);
+    t.onerror = () => reject(t.error);
+  });
+}
+const dbPut = (store, value) => tx(store, 'readwrite', (s) => s.put(value));
+const dbAll = (store) => tx(store, 'readonly', (s) => s.getAll());
+const dbGet = (store, key) => tx(store, 'readonly', (s) => s.get(key));
+
+// ---------------------------------------------------------------- session and device
+const stored = (key, fallback) => JSON.parse(localStorage.getItem(`walkaround.${key}`) || 'null') ?? fallback;
+const store = (key, value) => localStorage.setItem(`walkaround.${key}`, JSON.stringify(value));
+let session = stored('session', null); // {access_token, refresh_token, expires_at, user}
+let siteId = stored('site', null);
+let sites = stored('sites', []);
+let cursor = stored('cursor', 0);
+let lastSynced = stored('lastSynced', null);
+let device = stored('device', null);
+if (!device) {
+  device = Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, '0')).join('');
+  store('device', device);
+}
+
+await init({ module_or_path: new URL('./pkg/client_wasm_bg.wasm', import.meta.url) });
+const templates = builtinTemplates();
+const client = new SyncClient(`tablet-${device}`, `tablet-${device}`);
+for (const { id, bytes } of await dbAll('docs')) {
+  try { client.load(id, bytes); } catch (e) { console.warn('cannot load', id, e); }
+}
+
+function toast(text) {
+  const el = $('#toast');
+  el.textContent = text;
+  el.classList.add('show');
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => el.classList.remove('show'), 3500);
+}
+
+// ---------------------------------------------------------------- HTTP with token refresh
+async function refreshTokens() {
+  const r = await fetch('/api/v1/auth/refresh', {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ refresh_token: session.refresh_token }),
+  });
+  if (r.status === 401) { logout(); throw new Error('session ended'); }
+  if (!r.ok) throw new Error(`refresh failed: ${r.status}`);
+  saveSession(await r.json());
+}
+function saveSession(body) {
+  session = { ...body, expires_at: Date.now() + body.expires_in * 1000 };
+  store('session', session);
+}
+async function freshToken() {
+  if (session && session.expires_at - Date.now() < 60_000) await refreshTokens();
+  return session?.access_token;
+}
+async function api(path, options = {}) {
+  const token = await freshToken();
+  const r = await fetch(path, { ...options, headers: { ...(options.headers || {}), authorization: `Bearer ${token}` } });
+  if (!r.ok) throw new Error(`${path}: ${r.status}`);
+  return r.headers.get('content-type')?.includes('json') ? r.json() : r;
+}
+
+// ---------------------------------------------------------------- sync
+let ws = null;
+let link = 'offline'; // offline | connecting | online
+let backoff = 1000;
+let retry = null;
+
+function setLink(state) { link = state; renderBar(); }
+function flush() {
+  if (!ws || ws.readyState !== WebSocket.OPEN || !client.isJoined()) return;
+  for (const frame of client.outgoing()) ws.send(frame);
+}
+function scheduleReconnect() {
+  clearTimeout(retry);
+  retry = setTimeout(connect, backoff);
+  backoff = Math.min(backoff * 2, 30_000);
+}
+async function connect() {
+  clearTimeout(retry);
+  if (!session || ws) return;
+  if (!navigator.onLine) { setLink('offline'); return; }
+  setLink('connecting');
+  let token;
+  try { token = await freshToken(); } catch { setLink('offline'); scheduleReconnect(); return; }
+  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+  const socket = new WebSocket(`${scheme}://${location.host}/sync?token=${encodeURIComponent(token)}`);
+  socket.binaryType = 'arraybuffer';
+  ws = socket;
+  socket.onopen = () => socket.send(client.join());
+  socket.onmessage = async (event) => {
+    let outcome;
+    try { outcome = client.receive(new Uint8Array(event.data)); } catch (e) { console.warn(e); return; }
+    if (outcome.joined) {
+      backoff = 1000;
+      setLink('online');
+      discover().catch(console.warn);
+      uploadPhotos().catch(console.warn);
+    }
+    for (const id of outcome.changed) await persist(id);
+    for (const id of outcome.unavailable) client.forget(id);
+    for (const e of outcome.errors) { console.warn('server:', e.message); if (e.message.startsWith('change refused')) toast(t('changeRefused')); }
+    flush();
+    if (client.unacknowledged().length === 0) { lastSynced = Date.now(); store('lastSynced', lastSynced); }
+    if (outcome.changed.length) render(); else renderBar();
+  };
+  socket.onclose = () => {
+    if (ws === socket) ws = null;
+    setLink('offline');
+    if (session) scheduleReconnect();
+  };
+}
+window.addEventListener('online', () => { backoff = 1000; connect(); });
+window.addEventListener('offline', () => { ws?.close(); setLink('offline'); });
+
+async function persist(id) {
+  if (client.has(id)) await dbPut('docs', { id, bytes: client.save(id) });
+}
+
+/** Asks the server which documents of our sites changed, and fetches those we lack. */
+async function discover() {
+  for (;;) {
+    const body = await api(`/api/v1/documents?since=${cursor}`);
+    for (const doc of body.documents) if (!client.ids().includes(doc.id)) client.want(doc.id);
+    cursor = body.cursor;
+    store('cursor', cursor);
+    if (!body.more) break;
+  }
+  const fresh = await api('/api/v1/sites');
+  sites = fresh.sites;
+  store('sites', sites);
+  flush();
+}
+
+// ---------------------------------------------------------------- photos
+async function addPhoto(file) {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  const sha = sha256Hex(bytes);
+  await dbPut('photos', { sha, site: siteId, type: file.type || 'image/jpeg', bytes, uploaded: false });
+  uploadPhotos().catch(console.warn);
+  return sha;
+}
+async function uploadPhotos() {
+  if (link !== 'online') return;
+  for (const photo of await dbAll('photos')) {
+    if (photo.uploaded) continue;
+    const token = await freshToken();
+    const r = await fetch(`/api/v1/blobs?site=${encodeURIComponent(photo.site)}`, {
+      method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': photo.type }, body: photo.bytes,
+    });
+    if (r.ok) await dbPut('photos', { ...photo, uploaded: true });
+  }
+}
+const photoUrls = new Map();
+async function photoUrl(sha) {
+  if (photoUrls.has(sha)) return photoUrls.get(sha);
+  const local = await dbGet('photos', sha);
+  let blob = local ? new Blob([local.bytes], { type: local.type }) : null;
+  if (!blob && link === 'online') {
+    try { blob = await (await api(`/api/v1/blobs/${sha}`)).blob(); } catch { blob = null; }
+  }
+  const url = blob ? URL.createObjectURL(blob) : '';
+  photoUrls.set(sha, url);
+  return url;
+}
+
+// ---------------------------------------------------------------- login and logout
+async function login(username, password) {
+  const r = await fetch('/api/v1/auth/login', {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }),
+  });
+  if (r.status === 429) throw new Error(t('tooMany'));
+  if (!r.ok) throw new Error(t('loginFailed'));
+  saveSession(await r.json());
+  const body = await api('/api/v1/sites');
+  sites = body.sites;
+  store('sites', sites);
+  siteId = sites.length === 1 ? sites[0].id : null;
+  store('site', siteId);
+  connect();
+}
+function logout() {
+  if (session) {
+    fetch('/api/v1/auth/logout', {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ refresh_token: session.refresh_token }),
+    }).catch(() => {});
+  }
+  session = null;
+  store('session', null);
+  ws?.close();
+  location.hash = '#/';
+  render();
+}
+
+// ---------------------------------------------------------------- model helpers
+const user = () => session?.user;
+const site = () => sites.find((s) => s.id === siteId);
+const templateName = (tpl) => local(tpl.name);
+function inspections() {
+  return client.ids().filter((id) => client.has(id)).map((id) => ({ id, state: client.state(id) }))
+    .filter((x) => x.state.site === siteId)
+    .sort((a, b) => (a.state.created_at < b.state.created_at ? 1 : -1));
+}
+const dayKey = (iso) => new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(new Date(iso));
+const statusOf = (state) => (state.submitted ? 'submitted' : 'inProgress');
+
+async function edit(id, fn) {
+  try { fn(); } catch (e) { toast(String(e.message || e)); return; }
+  await persist(id);
+  flush();
+  render();
+}
+
+// ---------------------------------------------------------------- views
+function renderBar() {
+  const bar = $('#bar');
+  const pending = client.unacknowledged().length;
+  bar.replaceChildren(
+    h('h1', {}, t('appName'), site() ? ` · ${site().name}` : ''),
+    session ? h('div', { class: 'sync', 'data-testid': 'sync-state', 'data-link': link, 'data-pending': String(pending) },
+      h('span', { class: `dot ${link}` }), t(link),
+      h('span', {}, `${t('pending')} ${pending}`),
+      h('span', { class: 'muted', style: 'color:#dfe7ef' }, `${t('lastSynced')} ${fmtDate(lastSynced)}`)) : null,
+    h('button', { class: 'ghost', onclick: () => { setLang(lang === 'en' ? 'zh-CN' : 'en'); render(); } }, t('language')),
+    session ? h('button', { class: 'ghost', onclick: logout }, t('logout')) : null,
+  );
+}
+
+function loginView() {
+  const error = h('p', { class: 'problems', role: 'alert' });
+  const form = h('form', { class: 'login card', onsubmit: async (e) => {
+    e.preventDefault();
+    if (!navigator.onLine) { error.textContent = t('offlineLogin'); return; }
+    try { await login(form.username.value.trim(), form.password.value); location.hash = '#/'; render(); } catch (err) { error.textContent = err.message; }
+  } },
+  h('h2', {}, t('login')),
+  h('input', { name: 'username', placeholder: t('username'), autocomplete: 'username', required: true }),
+  h('input', { name: 'password', type: 'password', placeholder: t('password'), autocomplete: 'current-password', required: true }),
+  h('button', { class: 'primary', type: 'submit' }, t('login')), error);
+  return form;
+}
+
+function siteView() {
+  return h('div', {}, h('h2', {}, t('pickSite')), h('div', { class: 'grid' }, sites.map((s) =>
+    h('button', { onclick: () => { siteId = s.id; store('site', siteId); render(); } }, s.name))));
+}
+
+function startInspection(tpl) {
+  const id = client.createInspection(siteId, tpl, site().areas, user().id);
+  persist(id).then(() => { flush(); location.hash = `#/inspect/${id}`; });
+}
+
+function homeView() {
+  const role = user().role;
+  const mine = templates.filter((tpl) => tpl.run_by.includes(role));
+  const all = inspections();
+  const today = dayKey(new Date().toISOString());
+  const routines = mine.filter((tpl) => tpl.cadence !== 'ad_hoc');
+  const routineCards = routines.map((tpl) => {
+    const doc = all.find((x) => x.state.template.id === tpl.id && dayKey(x.state.created_at) === today);
+    const status = doc ? statusOf(doc.state) : 'notStarted';
+    return h('div', { class: 'card' },
+      h('div', { class: 'row spread' }, h('h3', {}, templateName(tpl)), h('span', { class: `chip ${status === 'submitted' ? 'green' : status === 'inProgress' ? 'amber' : ''}` }, t(status))),
+      h('p', { class: 'muted' }, t(`cadence_${tpl.cadence}`)),
+      doc ? h('button', { onclick: () => { location.hash = `#/inspect/${doc.id}`; } }, status === 'submitted' ? t('open') : t('resume'))
+        : h('button', { class: 'primary', onclick: () => startInspection(tpl) }, t('start')));
+  });
+  const walk = mine.find((tpl) => tpl.cadence === 'ad_hoc');
+  return h('div', {},
+    walk ? h('button', { class: 'primary', style: 'width:100%', onclick: () => startInspection(walk), 'data-testid': 'new-walkaround' }, `＋ ${t('newWalkaround')}`) : null,
+    routines.length ? h('h2', {}, t('today')) : null,
+    h('div', { class: 'grid' }, routineCards),
+    h('h2', {}, t('history')),
+    all.length ? h('div', {}, all.map(({ id, state }) => {
+      const v = client.violations(id);
+      const fines = v.reduce((sum, x) => sum + (x.fine.type === 'yuan' ? x.fine.amount : 0), 0);
+      return h('div', { class: 'card row spread', onclick: () => { location.hash = `#/inspect/${id}`; }, style: 'cursor:pointer' },
+        h('div', {}, h('h3', {}, local(state.template.name)), h('span', { class: 'muted' }, `${fmtDate(state.created_at)} · ${state.created_by}`)),
+        h('div', { class: 'row' },
+          v.length ? h('span', { class: 'chip red' }, `${v.length} ${t('violationsCount')}`) : null,
+          fines ? h('span', { class: 'chip red' }, fmtYuan(fines)) : null,
+          h('span', { class: `chip ${state.submitted ? 'green' : 'amber'}` }, t(statusOf(state)))));
+    })) : h('p', { class: 'muted' }, t('noDocs')));
+}
+
+const valueOf = (answer) => answer?.value;
+const sameValue = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+function failing(item, value) {
+  if (!value) return false;
+  if (item.kind.type === 'pass_fail') return value.type === 'fail';
+  if (item.kind.type === 'count') return value.value > item.kind.max;
+  if (item.kind.type === 'number') return value.value < item.kind.min || value.value > item.kind.max;
+  return false;
+}
+
+function itemCard(id, state, item, key) {
+  const records = state.answers[key] || [];
+  const frozen = Boolean(state.submitted);
+  const current = records.length === 1 ? records[0] : null;
+  const value = valueOf(current);
+  const isFailing = failing(item, value);
+  const write = (v, note = current?.note, photos = current?.photos || []) =>
+    edit(id, () => client.answer(id, user().id, key, v, note || undefined, photos));
+  const controls = [];
+  if (item.kind.type === 'pass_fail') {
+    controls.push(h('div', { class: 'answers' }, [['pass', 'pass'], ['fail', 'fail'], ['not_applicable', 'na']].map(([type, cls]) =>
+      h('button', { class: `${cls} ${value?.type === type ? 'on' : ''}`, disabled: frozen, 'data-answer': type, onclick: () => write({ type }) }, t(cls)))));
+  } else if (item.kind.type === 'count') {
+    const n = value?.value ?? 0;
+    controls.push(h('div', { class: 'stepper' },
+      h('button', { disabled: frozen || n === 0, onclick: () => write({ type: 'count', value: Math.max(0, n - 1) }) }, '−'),
+      h('output', {}, value ? String(n) : '–', h('span', { class: 'muted' }, ` / ${t('max')} ${item.kind.max}`)),
+      h('button', { disabled: frozen, onclick: () => write({ type: 'count', value: n + 1 }) }, '+')));
+    if (!value) controls.push(h('button', { disabled: frozen, onclick: () => write({ type: 'count', value: 0 }) }, '0'));
+  } else if (item.kind.type === 'number') {
+    controls.push(h('input', { type: 'number', step: 'any', value: value?.value ?? '', disabled: frozen,
+      onchange: (e) => e.target.value !== '' && write({ type: 'number', value: Number(e.target.value) }) }));
+  } else if (item.kind.type === 'text') {
+    controls.push(h('textarea', { disabled: frozen, onchange: (e) => write({ type: 'text', value: e.target.value }) }, value?.value ?? ''));
+  }
+  const evidence = [];
+  const wantsEvidence = isFailing || item.kind.type === 'photo';
+  if (wantsEvidence && current) {
+    const photos = h('div', { class: 'photos' });
+    for (const sha of current.photos) photoUrl(sha).then((url) => url && photos.append(h('img', { src: url, alt: sha.slice(0, 8) })));
+    evidence.push(h('div', { class: 'evidence' },
+      isFailing ? h('textarea', { placeholder: `${t('note')}${item.note_required_on_fail ? ` (${t('required')})` : ''}`, disabled: frozen,
+        'data-testid': `note-${key}`, onchange: (e) => write(value, e.target.value) }, current.note || '') : null,
+      photos,
+      frozen ? null : h('label', { class: 'photo-button' }, `📷 ${t('photo')}${item.photo_required_on_fail ? ` (${t('required')})` : ''}`,
+        h('input', { type: 'file', accept: 'image/*', capture: 'environment', 'data-testid': `photo-${key}`, onchange: async (e) => {
+          const file = e.target.files[0];
+          if (!file) return;
+          const sha = await addPhoto(file);
+          write(value, current.note, [...current.photos, sha]);
+        } }))));
+  }
+  if (item.kind.type === 'photo' && !current && !frozen) {
+    evidence.push(h('label', { class: 'photo-button' }, `📷 ${t('photo')}`, h('input', { type: 'file', accept: 'image/*', capture: 'environment',
+      onchange: async (e) => { const sha = await addPhoto(e.target.files[0]); write({ type: 'photo' }, undefined, [sha]); } })));
+  }
+  const conflict = records.length > 1 ? h('div', { class: 'evidence' }, h('strong', {}, t('conflict')), records.map((r) =>
+    h('div', { class: 'row spread card', style: 'margin:0' },
+      h('span', {}, `${describe(item, r.value)} · ${t('by')} ${r.by} · ${fmtDate(r.at)}${r.note ? ` · ${r.note}` : ''}`),
+      frozen ? null : h('button', { 'data-testid': `keep-${key}`, onclick: () => write(r.value, r.note, r.photos) }, t('keep'))))) : null;
+  const late = records.some((r) => r.late);
+  return h('div', { class: `card item ${isFailing ? 'failing' : ''} ${records.length > 1 ? 'conflict' : ''}`, 'data-key': key },
+    h('div', { class: 'row spread' }, h('h3', {}, local(item.text)),
+      h('div', { class: 'row' }, h('span', { class: 'chip' }, `${t('rule')} ${item.rule}`),
+        item.fine.type === 'per_occurrence' ? h('span', { class: 'chip amber' }, `${fmtYuan(item.fine.yuan)}/次`) : null,
+        late ? h('span', { class: 'chip amber' }, t('late')) : null)),
+    current ? h('p', { class: 'muted' }, `${t('by')} ${current.by} · ${fmtDate(current.at)}`) : null,
+    controls, evidence, conflict);
+}
+
+/** A submission problem (`key: reason` from the shared rules) in the user's language. */
+function problemText(state, problem) {
+  const [key, reason] = problem.split(': ');
+  const [itemId, areaId] = key.split('@');
+  const item = state.template.items.find((i) => i.id === itemId);
+  const area = areaId ? state.areas.find((a) => a.id === areaId) : null;
+  const reasons = {
+    'not answered': t('notAnswered'),
+    'a failed answer needs a note': t('noteRequired'),
+    'a failed answer needs a photo': t('photoRequired'),
+    'conflicting answers, pick one': t('conflictShort'),
+  };
+  return `${item ? local(item.text) : itemId}${area ? ` · ${local(area.name)}` : ''}: ${reasons[reason] ?? reason}`;
+}
+
+function describe(item, value) {
+  if (!value) return '–';
+  if (value.type === 'pass') return t('pass');
+  if (value.type === 'fail') return t('fail');
+  if (value.type === 'not_applicable') return t('na');
+  if ('value' in value) return String(value.value);
+  return t('photo');
+}
+
+function inspectView(id) {
+  if (!client.has(id)) return h('p', { class: 'loading' }, t('connecting'));
+  const state = client.state(id);
+  const tpl = state.template;
+  const frozen = Boolean(state.submitted);
+  const onceItems = tpl.items.filter((i) => i.repeat === 'once');
+  const sections = [h('h2', {}, t('general')), h('div', { class: 'grid' }, onceItems.map((i) => itemCard(id, state, i, i.id)))];
+  const group = (kind, title, repeats) => {
+    const items = tpl.items.filter((i) => repeats.includes(i.repeat));
+    if (!items.length) return;
+    sections.push(h('h2', {}, t(title)));
+    for (const area of state.areas.filter((a) => a.kind === kind)) {
+      const occupiedRecords = state.occupied[area.id] || [];
+      const occupied = occupiedRecords.some((r) => r.occupied);
+      const shown = items.filter((i) => i.repeat !== 'per_occupied_bay' || occupied);
+      sections.push(h('div', { class: 'card', 'data-area': area.id },
+        h('div', { class: 'row spread' }, h('h3', {}, local(area.name)),
+          kind === 'bay' && items.some((i) => i.repeat === 'per_occupied_bay') ? h('button', { disabled: frozen, class: occupied ? 'primary' : '',
+            'data-testid': `occupied-${area.id}`, onclick: () => edit(id, () => client.setOccupied(id, user().id, area.id, !occupied)) },
+          occupied ? `🚗 ${t('occupied')}` : t('empty')) : null),
+        h('div', { class: 'grid' }, shown.map((i) => itemCard(id, state, i, `${i.id}@${area.id}`)))));
+    }
+  };
+  group('bay', 'bays', ['per_bay', 'per_occupied_bay']);
+  group('room', 'rooms', ['per_room']);
+  group('entrance', 'entrances', ['per_entrance']);
+
+  const violations = client.violations(id);
+  const total = violations.reduce((sum, v) => sum + (v.fine.type === 'yuan' ? v.fine.amount : 0), 0);
+  const fineText = (v) => (v.fine.type === 'yuan' ? fmtYuan(v.fine.amount) : v.fine.type === 'dismissal_review' ? t('dismissal') : v.fine.type === 'replace_tool' ? t('replaceTool') : '');
+  const problems = frozen ? [] : client.submissionProblems(id);
+  return h('div', {},
+    h('div', { class: 'row spread' }, h('button', { onclick: () => { location.hash = '#/'; } }, `← ${t('back')}`),
+      h('h2', {}, local(tpl.name)),
+      frozen ? h('span', { class: 'chip green' }, `${t('submitted')} · ${state.submitted.by} · ${fmtDate(state.submitted.at)}`) : null),
+    sections,
+    h('div', { class: 'card', 'data-testid': 'violations' }, h('h2', {}, `${t('violations')} (${violations.length})`),
+      violations.length ? h('ul', { class: 'violations' }, violations.map((v) => h('li', {},
+        `${v.rule} · ${local(v.item_text)}${v.area ? ` · ${local(v.area.name)}` : ''} · ×${v.occurrences} ${fineText(v)}${v.conflict ? ' ⚠' : ''}`))) : h('p', { class: 'muted' }, t('noViolations')),
+      h('p', {}, h('strong', {}, `${t('fineTotal')}: ${fmtYuan(total)}`))),
+    frozen ? null : h('div', { class: 'card' },
+      problems.length ? h('div', { class: 'problems' }, h('p', {}, t('submitProblems')),
+        h('ul', {}, problems.slice(0, 8).map((p) => h('li', {}, problemText(state, p)))),
+        problems.length > 8 ? h('p', {}, `… +${problems.length - 8}`) : null) : null,
+      h('button', { class: 'primary', disabled: problems.length > 0, 'data-testid': 'submit',
+        onclick: () => edit(id, () => client.submit(id, user().id)) }, t('submit'))));
+}
+
+function render() {
+  renderBar();
+  const app = $('#app');
+  const route = location.hash.replace(/^#\/?/, '');
+  let view;
+  if (!session) view = loginView();
+  else if (!siteId) view = siteView();
+  else if (route.startsWith('inspect/')) view = inspectView(route.slice('inspect/'.length));
+  else view = homeView();
+  const scroll = window.scrollY;
+  app.replaceChildren(view);
+  window.scrollTo(0, scroll);
+}
+
+window.addEventListener('hashchange', () => { render(); window.scrollTo(0, 0); });
+setLang(lang);
+render();
+connect();
+setInterval(() => { if (link === 'online') uploadPhotos().catch(() => {}); }, 15_000);
+if ('serviceWorker' in navigator) navigator.serviceWorker.register('sw.js').catch((e) => console.warn('no service worker', e));
+// For tests and diagnostics.
+window.walkaround = { client, state: () => ({ link, pending: client.unacknowledged().length, lastSynced }) };

@@ -1,0 +1,62 @@
+// The app's words in Simplified Chinese (the default) and English, and local formats for
+// dates and money.
+const STRINGS = {
+  'zh-CN': {
+    appName: '车间巡检', login: '登录', username: '用户名', password: '密码', logout: '退出',
+    loginFailed: '用户名或密码错误', tooMany: '尝试次数过多，请稍后再试', offlineLogin: '离线时无法首次登录',
+    pickSite: '选择门店', today: '今日例行检查', newWalkaround: '新建车间巡检', history: '检查记录',
+    notStarted: '未开始', inProgress: '进行中', submitted: '已提交', start: '开始', resume: '继续', open: '查看',
+    online: '在线', offline: '离线', connecting: '连接中', pending: '待同步', lastSynced: '上次同步', never: '从未',
+    general: '通用检查', bays: '工位', rooms: '功能房间', entrances: '入口', occupied: '有在修车辆', empty: '空闲',
+    pass: '合格', fail: '不合格', na: '不适用', note: '备注', notePlaceholder: '说明问题…', photo: '拍照', photos: '照片',
+    required: '必填', requiredOnFail: '不合格时必须', noteRequired: '需填写备注', photoRequired: '需拍照',
+    violations: '违规', noViolations: '暂无违规', fineTotal: '罚款合计', dismissal: '开除审查', replaceTool: '照价赔偿',
+    submit: '提交', submitProblems: '提交前请完成：', submittedBy: '提交人', conflict: '答案冲突：请选择保留的答案',
+    keep: '保留此答案', by: '记录人', late: '提交后补录', back: '返回', count: '数量', max: '上限', save: '保存',
+    savedLocally: '已保存在本机', changeRefused: '服务器拒绝了修改', cadence_daily_opening: '每日开门', cadence_daily_lunch: '每日午休',
+    cadence_daily_closing: '每日收工', cadence_weekly: '每周', cadence_ad_hoc: '随时', language: 'English', noDocs: '暂无记录',
+    violationsCount: '项违规', rule: '条款', answered: '已答', notAnswered: '未作答', conflictShort: '答案冲突，请选择',
+  },
+  en: {
+    appName: 'Walkaround', login: 'Log in', username: 'User name', password: 'Password', logout: 'Log out',
+    loginFailed: 'Wrong user name or password', tooMany: 'Too many attempts, try again later', offlineLogin: 'The first login needs the network',
+    pickSite: 'Choose a site', today: "Today's routines", newWalkaround: 'New workshop walkaround', history: 'History',
+    notStarted: 'Not started', inProgress: 'In progress', submitted: 'Submitted', start: 'Start', resume: 'Resume', open: 'Open',
+    online: 'Online', offline: 'Offline', connecting: 'Connecting', pending: 'To sync', lastSynced: 'Last synced', never: 'never',
+    general: 'General', bays: 'Bays', rooms: 'Rooms', entrances: 'Entrances', occupied: 'Car under repair', empty: 'Empty',
+    pass: 'Pass', fail: 'Fail', na: 'N/A', note: 'Note', notePlaceholder: 'Describe the problem…', photo: 'Take photo', photos: 'Photos',
+    required: 'Required', requiredOnFail: 'Required on fail', noteRequired: 'Note needed', photoRequired: 'Photo needed',
+    violations: 'Violations', noViolations: 'No violations', fineTotal: 'Fines', dismissal: 'Dismissal review', replaceTool: 'Borrower pays',
+    submit: 'Submit', submitProblems: 'Before submitting:', submittedBy: 'Submitted by', conflict: 'Conflicting answers: pick the one that stands',
+    keep: 'Keep this answer', by: 'By', late: 'After submission', back: 'Back', count: 'Count', max: 'max', save: 'Save',
+    savedLocally: 'Saved on this tablet', changeRefused: 'The server refused a change', cadence_daily_opening: 'Daily, opening', cadence_daily_lunch: 'Daily, lunch',
+    cadence_daily_closing: 'Daily, closing', cadence_weekly: 'Weekly', cadence_ad_hoc: 'Any time', language: '中文', noDocs: 'Nothing yet',
+    violationsCount: 'violations', rule: 'Rule', answered: 'answered', notAnswered: 'not answered', conflictShort: 'conflicting answers, pick one',
+  },
+};
+
+export let lang = localStorage.getItem('walkaround.lang') || 'zh-CN';
+
+export function setLang(next) {
+  lang = next;
+  localStorage.setItem('walkaround.lang', next);
+  document.documentElement.lang = next;
+}
+
+export function t(key) {
+  return STRINGS[lang][key] ?? STRINGS['zh-CN'][key] ?? key;
+}
+
+/** The text of a `{zh, en}` pair in the current language. */
+export function local(pair) {
+  return pair ? (lang === 'en' ? pair.en : pair.zh) : '';
+}
+
+export function fmtDate(value) {
+  if (!value) return t('never');
+  return new Intl.DateTimeFormat(lang, { dateStyle: 'medium', timeStyle: 'short', timeZone: 'Asia/Shanghai' }).format(new Date(value));
+}
+
+export function fmtYuan(amount) {
+  return new Intl.NumberFormat(lang, { style: 'currency', currency: 'CNY', maximumFractionDigits: 0 }).format(amount);
+}

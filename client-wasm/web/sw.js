@@ -1,0 +1,38 @@
+// The service worker: keeps the app shell and the wasm bundle so the app opens with no
+// network. Pages and code are served cache-first and refreshed in the background; the API
+// and the sync socket always go to the network (the app keeps its data in IndexedDB).
+const CACHE = 'walkaround-shell-v1';
+const SHELL = [
+  './', 'index.html', 'app.js', 'i18n.js', 'style.css', 'manifest.webmanifest',
+  'icon-192.png', 'icon-512.png', 'pkg/client_wasm.js', 'pkg/client_wasm_bg.wasm',
+];
+
+self.addEventListener('install', (event) => {
+  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
+});
+
+self.addEventListener('activate', (event) => {
+  event.waitUntil(
+    caches.keys()
+      .then((keys) => Promise.all(keys.filter((k) => k !== CACHE).map((k) => caches.delete(k))))
+      .then(() => self.clients.claim()),
+  );
+});
+
+self.addEventListener('fetch', (event) => {
+  const url = new URL(event.request.url);
+  if (event.request.method !== 'GET' || url.origin !== location.origin) return;
+  if (url.pathname.startsWith('/api/') || url.pathname === '/sync') return;
+  event.respondWith(
+    caches.open(CACHE).then(async (cache) => {
+      const cached = await cache.match(event.request, { ignoreSearch: true });
+      const fresh = fetch(event.request)
+        .then((response) => {
+          if (response.ok) cache.put(event.request, response.clone());
+          return response;
+        })
+        .catch(() => undefined);
+      return cached || (await fresh) || new Response('offline', { status: 503 });
+    }),
+  );
+});

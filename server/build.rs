@@ -1,0 +1,85 @@
+//! Embeds the web app into the binary: the static files of `client-wasm/web/` and the wasm
+//! bundle that `cargo xtask wasm` writes (to `$WALKAROUND_WEB_PKG`, by default
+//! `target/web/pkg`). Without a bundle (a plain `cargo build` or `clippy` before any
+//! `cargo xtask`), the server still builds and its page says how to build the bundle.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+fn content_type(path: &Path) -> Option<&'static str> {
+    let name = path.file_name()?.to_str()?;
+    if name.ends_with(".d.ts") {
+        return None;
+    }
+    Some(match path.extension()?.to_str()? {
+        "html" => "text/html; charset=utf-8",
+        "js" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "wasm" => "application/wasm",
+        "webmanifest" => "application/manifest+json",
+        "json" => "application/json",
+        "png" => "image/png",
+        "svg" => "image/svg+xml",
+        _ => return None,
+    })
+}
+
+fn collect(dir: &Path, prefix: &str, out: &mut Vec<(String, PathBuf, &'static str)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+    entries.sort();
+    for path in entries {
+        let Some(name) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(str::to_string)
+        else {
+            continue;
+        };
+        if path.is_dir() {
+            collect(&path, &format!("{prefix}{name}/"), out);
+        } else if let Some(ct) = content_type(&path) {
+            out.push((format!("{prefix}{name}"), path, ct));
+        }
+    }
+}
+
+fn main() {
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
+    let root = manifest.parent().map(Path::to_path_buf).unwrap_or_default();
+    let web = root.join("client-wasm").join("web");
+    let pkg = std::env::var("WALKAROUND_WEB_PKG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join("target").join("web").join("pkg"));
+    println!("cargo:rerun-if-env-changed=WALKAROUND_WEB_PKG");
+    println!("cargo:rerun-if-changed={}", web.display());
+    println!("cargo:rerun-if-changed={}", pkg.display());
+
+    let mut files = Vec::new();
+    collect(&web, "", &mut files);
+    let before = files.len();
+    collect(&pkg, "pkg/", &mut files);
+    let has_bundle = files.len() > before;
+
+    let mut code = String::from(
+        "/// The embedded web app: (path, content type, bytes).\npub static ASSETS: &[(&str, &str, &[u8])] = &[\n",
+    );
+    for (name, path, ct) in &files {
+        let _ = writeln!(
+            code,
+            "    ({name:?}, {ct:?}, include_bytes!({:?})),",
+            path.display().to_string()
+        );
+    }
+    code.push_str("];\n");
+    let _ = writeln!(
+        code,
+        "/// Whether the wasm bundle was built into this binary.\npub const HAS_BUNDLE: bool = {has_bundle};"
+    );
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default()).join("web_assets.rs");
+    if let Err(e) = std::fs::write(&out, code) {
+        panic!("cannot write {}: {e}", out.display());
+    }
+}
