@@ -1,6 +1,7 @@
 //! Build automation, run as `cargo xtask <command>` (an alias in `.cargo/config.toml`).
 //!
-//! - `test`: everything the README promises: the wasm bundle and its tests in Node, then
+//! - `test`: everything the README promises: the wasm bundle, its wasm-bindgen tests and
+//!   its JavaScript API tests in Node, then
 //!   every test of the workspace (unit, property, integration on SQLite and PostgreSQL).
 //! - `wasm`: builds `client-wasm` for the browser into `target/web/pkg` and reports its size.
 //! - `run`: builds and runs the server with the demo workshop (`walkaround serve --demo`),
@@ -119,8 +120,42 @@ fn wasm() -> Result<PathBuf> {
     Ok(out)
 }
 
+/// The wasm tests run under `wasm-bindgen-test-runner`, which must match the
+/// `wasm-bindgen` crate's version exactly; installed once per machine (about 3 minutes;
+/// `--locked` does not resolve on the registry here).
+fn ensure_test_runner() -> Result<()> {
+    let version = Command::new("wasm-bindgen-test-runner")
+        .arg("--version")
+        .output();
+    if let Ok(out) = version {
+        if String::from_utf8_lossy(&out.stdout).contains(WASM_BINDGEN_VERSION) {
+            return Ok(());
+        }
+    }
+    let mut cmd = cargo();
+    cmd.args([
+        "install",
+        "wasm-bindgen-cli",
+        "--version",
+        WASM_BINDGEN_VERSION,
+    ]);
+    status(
+        cmd,
+        "cargo install wasm-bindgen-cli (for wasm-bindgen-test-runner)",
+    )
+}
+
+const WASM_BINDGEN_VERSION: &str = "0.2.130";
+
 fn test() -> Result<()> {
     let pkg = wasm()?;
+    ensure_test_runner()?;
+    let mut wasm_tests = cargo();
+    wasm_tests.args(["test", "-p", "client-wasm", "--target", WASM_TARGET]);
+    status(
+        wasm_tests,
+        "cargo test client-wasm on wasm32 (wasm-bindgen-test, in Node)",
+    )?;
     let mut node = Command::new("node");
     node.current_dir(root())
         .env("WALKAROUND_WASM_PKG", &pkg)
