@@ -124,13 +124,12 @@ fn wasm() -> Result<PathBuf> {
 /// `wasm-bindgen` crate's version exactly; installed once per machine (about 3 minutes;
 /// `--locked` does not resolve on the registry here).
 fn ensure_test_runner() -> Result<()> {
-    let version = Command::new("wasm-bindgen-test-runner")
+    let installed = Command::new("wasm-bindgen-test-runner")
         .arg("--version")
-        .output();
-    if let Ok(out) = version {
-        if String::from_utf8_lossy(&out.stdout).contains(WASM_BINDGEN_VERSION) {
-            return Ok(());
-        }
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains(WASM_BINDGEN_VERSION));
+    if installed {
+        return Ok(());
     }
     let mut cmd = cargo();
     cmd.args([
