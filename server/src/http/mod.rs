@@ -11,6 +11,7 @@ mod auth;
 pub mod blobs;
 mod documents;
 mod health;
+mod reviews;
 mod sites;
 mod templates;
 pub mod web;
@@ -29,6 +30,7 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(documents::router())
         .merge(sites::router())
+        .merge(reviews::router())
         .route(
             "/sync",
             axum::routing::get(crate::sync::connection::upgrade),

@@ -1,0 +1,107 @@
+//! Reviews of violations: the status on the violation row and the trail behind it.
+
+use serde::Serialize;
+
+use super::{Store, StoreError, now_ms};
+use crate::with_pool;
+
+/// One review decision.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct ReviewRecord {
+    /// When, ms.
+    pub at: i64,
+    /// Who.
+    pub user_id: String,
+    /// `acknowledge`, `correct`, `waive` or `reopen`.
+    pub action: String,
+    /// Why (required for a waiver).
+    pub reason: String,
+    /// The status before.
+    pub status_before: String,
+    /// The status after.
+    pub status_after: String,
+}
+
+/// What a review changed.
+#[derive(Debug, Clone)]
+pub enum ReviewOutcome {
+    /// No such violation.
+    NotFound,
+    /// Recorded; the new status.
+    Done(String),
+}
+
+impl Store {
+    /// The site and status of a violation.
+    pub async fn violation_site_and_status(
+        &self,
+        doc_id: &str,
+        key: &str,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        with_pool!(self, pool => {
+            Ok(sqlx::query_as("select site_id, status from violations where doc_id = $1 and answer_key = $2")
+                .bind(doc_id)
+                .bind(key)
+                .fetch_optional(pool)
+                .await?)
+        })
+    }
+
+    /// Sets a violation's status and records the decision, in one transaction.
+    pub async fn review_violation(
+        &self,
+        doc_id: &str,
+        key: &str,
+        user: &str,
+        action: &str,
+        status_after: &str,
+        reason: &str,
+    ) -> Result<ReviewOutcome, StoreError> {
+        let begin = self.begin_statement();
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_with(begin).await?;
+            let before: Option<String> = sqlx::query_scalar("select status from violations where doc_id = $1 and answer_key = $2")
+                .bind(doc_id)
+                .bind(key)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(before) = before else { return Ok(ReviewOutcome::NotFound) };
+            sqlx::query("update violations set status = $1 where doc_id = $2 and answer_key = $3")
+                .bind(status_after)
+                .bind(doc_id)
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "insert into violation_reviews (doc_id, answer_key, at, user_id, action, reason, status_before, status_after) \
+                 values ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(doc_id)
+            .bind(key)
+            .bind(now_ms())
+            .bind(user)
+            .bind(action)
+            .bind(reason)
+            .bind(&before)
+            .bind(status_after)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(ReviewOutcome::Done(status_after.to_string()))
+        })
+    }
+
+    /// The review trail of a violation, oldest first.
+    pub async fn reviews(&self, doc_id: &str, key: &str) -> Result<Vec<ReviewRecord>, StoreError> {
+        with_pool!(self, pool => {
+            Ok(sqlx::query_as(
+                "select at, user_id, action, reason, status_before, status_after from violation_reviews \
+                 where doc_id = $1 and answer_key = $2 order by id",
+            )
+            .bind(doc_id)
+            .bind(key)
+            .fetch_all(pool)
+            .await?)
+        })
+    }
+}
