@@ -14,6 +14,7 @@ mod health;
 mod reviews;
 mod sites;
 mod templates;
+mod users;
 pub mod web;
 
 pub use blobs::MAX_BLOB_BYTES;
@@ -31,6 +32,7 @@ pub fn router(state: AppState) -> Router {
         .merge(documents::router())
         .merge(sites::router())
         .merge(reviews::router())
+        .merge(users::router())
         .route(
             "/sync",
             axum::routing::get(crate::sync::connection::upgrade),

@@ -358,3 +358,61 @@ impl Store {
         })
     }
 }
+
+impl Store {
+    /// Every user belonging to at least one of `sites`, by user name.
+    pub async fn users_of_sites(&self, sites: &[String]) -> Result<Vec<UserRecord>, StoreError> {
+        let ids: Vec<String> = with_pool!(self, pool => {
+            sqlx::query_scalar("select distinct user_id from user_sites order by user_id").fetch_all(pool).await?
+        });
+        let mut users = Vec::new();
+        for id in ids {
+            if let Some(user) = self.user_by_id(&id).await? {
+                if user
+                    .sites
+                    .iter()
+                    .any(|s| sites.iter().any(|t| t == s.as_str()))
+                {
+                    users.push(user);
+                }
+            }
+        }
+        users.sort_by(|a, b| a.username.cmp(&b.username));
+        Ok(users)
+    }
+
+    /// Changes a user's name, role, sites and, if given, password hash, in one transaction.
+    pub async fn update_user(
+        &self,
+        user: &UserRecord,
+        password_hash: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let begin = self.begin_statement();
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_with(begin).await?;
+            sqlx::query("update users set display_name = $1, role = $2 where id = $3")
+                .bind(&user.display_name)
+                .bind(user.role.as_str())
+                .bind(user.id.as_str())
+                .execute(&mut *tx)
+                .await?;
+            if let Some(hash) = password_hash {
+                sqlx::query("update users set password_hash = $1 where id = $2")
+                    .bind(hash)
+                    .bind(user.id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query("delete from user_sites where user_id = $1").bind(user.id.as_str()).execute(&mut *tx).await?;
+            for site in &user.sites {
+                sqlx::query("insert into user_sites (user_id, site_id) values ($1, $2)")
+                    .bind(user.id.as_str())
+                    .bind(site.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,243 @@
+//! `GET/POST /api/v1/users`, `PATCH /api/v1/users/{id}`, `POST /api/v1/users/{id}/disable`
+//! and `/enable`: the office manages the people of its sites. Disabling a user ends every
+//! session at once (its tokens stop working and its sync connections close).
+
+use std::collections::BTreeSet;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, patch, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use shared::ids::{SiteId, UserId};
+use shared::policy::{self, Action};
+use shared::role::Role;
+
+use crate::auth;
+use crate::auth::extract::AuthUser;
+use crate::error::{ApiJson, AppError};
+use crate::state::AppState;
+use crate::store::users::UserRecord;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/users", get(list).post(create))
+        .route("/api/v1/users/{id}", patch(update))
+        .route("/api/v1/users/{id}/disable", post(disable))
+        .route("/api/v1/users/{id}/enable", post(enable))
+}
+
+fn user_json(u: &UserRecord) -> Value {
+    json!({ "id": u.id, "username": u.username, "display_name": u.display_name, "role": u.role, "sites": u.sites, "disabled": u.disabled })
+}
+
+/// Field-level validation errors, as one 422.
+fn invalid(errors: Vec<(&str, String)>) -> AppError {
+    let text = errors
+        .iter()
+        .map(|(f, m)| format!("{f}: {m}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    AppError::Unprocessable(text)
+}
+
+/// The caller manages users, and every site named is one of theirs.
+fn may_manage(auth: &AuthUser, sites: &BTreeSet<SiteId>) -> Result<(), AppError> {
+    policy::authorize(&auth.user, Action::ManageUsers, None)?;
+    for site in sites {
+        policy::authorize(&auth.user, Action::ManageUsers, Some(site))?;
+    }
+    Ok(())
+}
+
+fn parse_sites(raw: &[String], errors: &mut Vec<(&'static str, String)>) -> BTreeSet<SiteId> {
+    let mut sites = BTreeSet::new();
+    for s in raw {
+        match SiteId::parse(s.clone()) {
+            Ok(id) => {
+                sites.insert(id);
+            }
+            Err(e) => errors.push(("sites", e.to_string())),
+        }
+    }
+    if raw.is_empty() {
+        errors.push(("sites", "name at least one site".to_string()));
+    }
+    sites
+}
+
+async fn list(State(state): State<AppState>, auth: AuthUser) -> Result<Json<Value>, AppError> {
+    policy::authorize(&auth.user, Action::ManageUsers, None)?;
+    let sites: Vec<String> = auth.user.sites.iter().map(ToString::to_string).collect();
+    let users = state.store.users_of_sites(&sites).await?;
+    Ok(Json(
+        json!({ "users": users.iter().map(user_json).collect::<Vec<_>>() }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUser {
+    username: String,
+    password: String,
+    role: String,
+    sites: Vec<String>,
+    #[serde(default)]
+    display_name: Option<String>,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiJson(body): ApiJson<NewUser>,
+) -> Result<(StatusCode, Json<Value>), AppError> {
+    let mut errors = Vec::new();
+    let id = UserId::parse(body.username.clone())
+        .map_err(|e| errors.push(("username", e.to_string())))
+        .ok();
+    let role = Role::parse(&body.role);
+    if role.is_none() {
+        errors.push((
+            "role",
+            format!("must be one of {}", Role::ALL.map(Role::as_str).join(", ")),
+        ));
+    }
+    if body.password.chars().count() < 8 {
+        errors.push(("password", "needs at least 8 characters".to_string()));
+    }
+    let sites = parse_sites(&body.sites, &mut errors);
+    let (Some(id), Some(role), true) = (id, role, errors.is_empty()) else {
+        return Err(invalid(errors));
+    };
+    may_manage(&auth, &sites)?;
+    for site in &sites {
+        if state.store.site(site).await?.is_none() {
+            return Err(invalid(vec![("sites", format!("there is no site {site}"))]));
+        }
+    }
+    let password = body.password;
+    let password_hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))??;
+    let record = UserRecord {
+        id,
+        display_name: body
+            .display_name
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| body.username.clone()),
+        username: body.username,
+        role,
+        password_hash,
+        disabled: false,
+        sites,
+    };
+    match state.store.add_user(&record).await {
+        Err(e) if e.is_unique_violation() => Err(AppError::Conflict(format!(
+            "a user {} already exists",
+            record.username
+        ))),
+        Err(e) => Err(e.into()),
+        Ok(()) => Ok((StatusCode::CREATED, Json(user_json(&record)))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserChange {
+    display_name: Option<String>,
+    role: Option<String>,
+    sites: Option<Vec<String>>,
+    password: Option<String>,
+}
+
+/// The user, if the caller manages one of its sites; another site's user is missing.
+async fn managed_user(state: &AppState, auth: &AuthUser, id: &str) -> Result<UserRecord, AppError> {
+    policy::authorize(&auth.user, Action::ManageUsers, None)?;
+    let user = state.store.user_by_id(id).await?;
+    user.filter(|u| u.sites.iter().any(|s| auth.user.belongs_to(s)))
+        .ok_or_else(|| AppError::NotFound("no such user".to_string()))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UserChange>,
+) -> Result<Json<Value>, AppError> {
+    let mut user = managed_user(&state, &auth, &id).await?;
+    let mut errors = Vec::new();
+    if let Some(name) = body.display_name {
+        if name.trim().is_empty() {
+            errors.push(("display_name", "must not be empty".to_string()));
+        }
+        user.display_name = name;
+    }
+    if let Some(role) = body.role {
+        match Role::parse(&role) {
+            Some(r) => user.role = r,
+            None => errors.push((
+                "role",
+                format!("must be one of {}", Role::ALL.map(Role::as_str).join(", ")),
+            )),
+        }
+    }
+    if let Some(raw) = body.sites {
+        let sites = parse_sites(&raw, &mut errors);
+        user.sites = sites;
+    }
+    if body
+        .password
+        .as_ref()
+        .is_some_and(|p| p.chars().count() < 8)
+    {
+        errors.push(("password", "needs at least 8 characters".to_string()));
+    }
+    if !errors.is_empty() {
+        return Err(invalid(errors));
+    }
+    may_manage(&auth, &user.sites)?;
+    let hash = match body.password {
+        Some(p) => Some(
+            tokio::task::spawn_blocking(move || auth::hash_password(&p))
+                .await
+                .map_err(|e| AppError::Internal(e.to_string()))??,
+        ),
+        None => None,
+    };
+    state.store.update_user(&user, hash.as_deref()).await?;
+    Ok(Json(user_json(&user)))
+}
+
+async fn set_disabled(
+    state: &AppState,
+    auth: &AuthUser,
+    id: &str,
+    disabled: bool,
+) -> Result<Json<Value>, AppError> {
+    let mut user = managed_user(state, auth, id).await?;
+    if disabled && user.id == auth.user.id {
+        return Err(AppError::Conflict(
+            "you cannot disable yourself".to_string(),
+        ));
+    }
+    state.store.set_user_disabled(id, disabled).await?;
+    user.disabled = disabled;
+    Ok(Json(user_json(&user)))
+}
+
+async fn disable(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    set_disabled(&state, &auth, &id, true).await
+}
+
+async fn enable(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    set_disabled(&state, &auth, &id, false).await
+}
