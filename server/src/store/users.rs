@@ -367,14 +367,15 @@ impl Store {
         });
         let mut users = Vec::new();
         for id in ids {
-            if let Some(user) = self.user_by_id(&id).await? {
-                if user
-                    .sites
-                    .iter()
-                    .any(|s| sites.iter().any(|t| t == s.as_str()))
-                {
-                    users.push(user);
-                }
+            let Some(user) = self.user_by_id(&id).await? else {
+                continue;
+            };
+            if user
+                .sites
+                .iter()
+                .any(|s| sites.iter().any(|t| t == s.as_str()))
+            {
+                users.push(user);
             }
         }
         users.sort_by(|a, b| a.username.cmp(&b.username));
