@@ -57,7 +57,8 @@ if (!device) {
 }
 
 await init({ module_or_path: new URL('./pkg/client_wasm_bg.wasm', import.meta.url) });
-const templates = builtinTemplates();
+// The office's current templates when the server has been reached, else the built-ins.
+let templates = stored('templates', null) || builtinTemplates();
 const client = new SyncClient(`tablet-${device}`, `tablet-${device}`);
 for (const { id, bytes } of await dbAll('docs')) {
   try { client.load(id, bytes); } catch (e) { console.warn('cannot load', id, e); }
@@ -165,6 +166,8 @@ async function discover() {
   const fresh = await api('/api/v1/sites');
   sites = fresh.sites;
   store('sites', sites);
+  templates = (await (await fetch('/api/v1/templates')).json()).templates;
+  store('templates', templates);
   flush();
 }
 

@@ -25,6 +25,9 @@ pub enum AppError {
     /// The body is well-formed JSON of the wrong shape.
     #[error("{0}")]
     Unprocessable(String),
+    /// Field-level validation errors (a template, say).
+    #[error("{}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<shared::template::FieldError>),
     /// The body is not JSON, or not declared as JSON.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -80,6 +83,7 @@ impl AppError {
             AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             AppError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             AppError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+            AppError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_fields"),
             AppError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "not_json"),
             AppError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
@@ -101,7 +105,11 @@ impl IntoResponse for AppError {
             }
             other => other.to_string(),
         };
-        let body = Json(json!({ "error": { "code": code, "message": message } }));
+        let mut error = json!({ "code": code, "message": message });
+        if let AppError::Invalid(fields) = &self {
+            error["fields"] = json!(fields);
+        }
+        let body = Json(json!({ "error": error }));
         match self {
             AppError::TooManyRequests { retry_after, .. } => (
                 status,

@@ -20,6 +20,7 @@ pub mod documents;
 pub mod projection;
 pub mod reviews;
 pub mod settings;
+pub mod templates;
 pub mod users;
 
 /// Runs `$body` with `$pool` bound to the pool of whichever database the store holds.
