@@ -36,6 +36,68 @@ fn now() -> DateTime<Utc> {
     Utc::now()
 }
 
+/// A new inspection from the app's arguments: a template and areas as plain objects.
+pub(crate) fn new_inspection(
+    id: &str,
+    site: &str,
+    template: JsValue,
+    areas: JsValue,
+    user: &str,
+) -> Result<NewInspection, JsError> {
+    let template: Template = from_js(template, "template")?;
+    let areas: Vec<Area> = from_js(areas, "areas")?;
+    Ok(NewInspection {
+        id: InspectionId::parse(id).map_err(js_err)?,
+        site: SiteId::parse(site).map_err(js_err)?,
+        template,
+        areas,
+        created_by: UserId::parse(user).map_err(js_err)?,
+        created_at: now(),
+    })
+}
+
+/// Records an answer given in the app's terms: a key string, a `{type, value}` object,
+/// photo hashes.
+pub(crate) fn apply_answer(
+    doc: &mut Automerge,
+    user: &str,
+    key: &str,
+    value: JsValue,
+    note: Option<&str>,
+    photos: Vec<String>,
+) -> Result<(), JsError> {
+    let key = AnswerKey::parse(key).map_err(js_err)?;
+    let value: AnswerValue = from_js(value, "answer value")?;
+    let photos = photos
+        .into_iter()
+        .map(PhotoRef::parse)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(js_err)?;
+    let user = UserId::parse(user).map_err(js_err)?;
+    write::answer(doc, &user, now(), &key, &value, note, &photos).map_err(js_err)?;
+    Ok(())
+}
+
+/// Marks a bay occupied or empty.
+pub(crate) fn apply_occupied(
+    doc: &mut Automerge,
+    user: &str,
+    bay: &str,
+    occupied: bool,
+) -> Result<(), JsError> {
+    let user = UserId::parse(user).map_err(js_err)?;
+    let bay = AreaId::parse(bay).map_err(js_err)?;
+    write::set_occupied(doc, &user, now(), &bay, occupied).map_err(js_err)?;
+    Ok(())
+}
+
+/// Submits.
+pub(crate) fn apply_submit(doc: &mut Automerge, user: &str) -> Result<(), JsError> {
+    let user = UserId::parse(user).map_err(js_err)?;
+    write::submit(doc, &user, now()).map_err(js_err)?;
+    Ok(())
+}
+
 /// The built-in templates, as plain objects.
 #[wasm_bindgen(js_name = builtinTemplates)]
 pub fn builtin_templates() -> Result<JsValue, JsError> {
@@ -66,16 +128,7 @@ impl InspectionDoc {
         areas: JsValue,
         user: &str,
     ) -> Result<InspectionDoc, JsError> {
-        let template: Template = from_js(template, "template")?;
-        let areas: Vec<Area> = from_js(areas, "areas")?;
-        let new = NewInspection {
-            id: InspectionId::parse(id).map_err(js_err)?,
-            site: SiteId::parse(site).map_err(js_err)?,
-            template,
-            areas,
-            created_by: UserId::parse(user).map_err(js_err)?,
-            created_at: now(),
-        };
+        let new = new_inspection(id, site, template, areas, user)?;
         let doc = write::create(&new, ActorId::random()).map_err(js_err)?;
         Ok(InspectionDoc { doc })
     }
@@ -113,42 +166,20 @@ impl InspectionDoc {
         note: Option<String>,
         photos: Vec<String>,
     ) -> Result<(), JsError> {
-        let key = AnswerKey::parse(key).map_err(js_err)?;
-        let value: AnswerValue = from_js(value, "answer value")?;
-        let photos = photos
-            .into_iter()
-            .map(PhotoRef::parse)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(js_err)?;
-        let user = UserId::parse(user).map_err(js_err)?;
-        write::answer(
-            &mut self.doc,
-            &user,
-            now(),
-            &key,
-            &value,
-            note.as_deref(),
-            &photos,
-        )
-        .map_err(js_err)?;
+        apply_answer(&mut self.doc, user, key, value, note.as_deref(), photos)?;
         Ok(())
     }
 
     /// Marks a bay occupied by a car under repair, or empty.
     #[wasm_bindgen(js_name = setOccupied)]
     pub fn set_occupied(&mut self, user: &str, bay: &str, occupied: bool) -> Result<(), JsError> {
-        let user = UserId::parse(user).map_err(js_err)?;
-        let bay = AreaId::parse(bay).map_err(js_err)?;
-        write::set_occupied(&mut self.doc, &user, now(), &bay, occupied).map_err(js_err)?;
-        Ok(())
+        apply_occupied(&mut self.doc, user, bay, occupied)
     }
 
     /// Submits the inspection; fails listing what is missing.
     #[wasm_bindgen(js_name = submit)]
     pub fn submit(&mut self, user: &str) -> Result<(), JsError> {
-        let user = UserId::parse(user).map_err(js_err)?;
-        write::submit(&mut self.doc, &user, now()).map_err(js_err)?;
-        Ok(())
+        apply_submit(&mut self.doc, user)
     }
 
     /// The inspection: template, areas, answers (conflicts as several records), submission.

@@ -11,14 +11,11 @@ use std::collections::HashMap;
 use automerge::sync::{Message as SyncMessage, State as SyncState, SyncDoc};
 use automerge::{ActorId, Automerge, ChangeHash};
 use serde::Serialize;
-use shared::ids::{AreaId, InspectionId, SiteId, UserId};
-use shared::inspection::{self, AnswerKey, AnswerValue, NewInspection, PhotoRef, write};
+use shared::inspection::{self, write};
 use shared::protocol::{self, ClientSession, DocumentId, Event};
-use shared::site::Area;
-use shared::template::Template;
 use wasm_bindgen::prelude::*;
 
-use crate::{from_js, js_err, now, to_js};
+use crate::{apply_answer, apply_occupied, apply_submit, js_err, new_inspection, to_js};
 
 struct Tracked {
     doc: Automerge,
@@ -267,23 +264,13 @@ impl SyncClient {
         areas: JsValue,
         user: &str,
     ) -> Result<String, JsError> {
-        let template: Template = from_js(template, "template")?;
-        let areas: Vec<Area> = from_js(areas, "areas")?;
-        let actor = ActorId::random();
         let bytes: [u8; 16] = ActorId::random()
             .to_bytes()
             .try_into()
             .map_err(|_| JsError::new("random id of the wrong length"))?;
         let id = DocumentId::from_bytes(bytes);
-        let new = NewInspection {
-            id: InspectionId::parse(id.to_string()).map_err(js_err)?,
-            site: SiteId::parse(site).map_err(js_err)?,
-            template,
-            areas,
-            created_by: UserId::parse(user).map_err(js_err)?,
-            created_at: now(),
-        };
-        let doc = write::create(&new, actor).map_err(js_err)?;
+        let new = new_inspection(&id.to_string(), site, template, areas, user)?;
+        let doc = write::create(&new, ActorId::random()).map_err(js_err)?;
         self.docs.insert(
             id,
             Tracked {
@@ -306,26 +293,14 @@ impl SyncClient {
         note: Option<String>,
         photos: Vec<String>,
     ) -> Result<(), JsError> {
-        let key = AnswerKey::parse(key).map_err(js_err)?;
-        let value: AnswerValue = from_js(value, "answer value")?;
-        let photos = photos
-            .into_iter()
-            .map(PhotoRef::parse)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(js_err)?;
-        let user = UserId::parse(user).map_err(js_err)?;
-        let tracked = self.tracked_mut(id)?;
-        write::answer(
-            &mut tracked.doc,
-            &user,
-            now(),
-            &key,
-            &value,
+        apply_answer(
+            &mut self.tracked_mut(id)?.doc,
+            user,
+            key,
+            value,
             note.as_deref(),
-            &photos,
+            photos,
         )
-        .map_err(js_err)?;
-        Ok(())
     }
 
     /// Marks a bay occupied or empty.
@@ -337,20 +312,13 @@ impl SyncClient {
         bay: &str,
         occupied: bool,
     ) -> Result<(), JsError> {
-        let user = UserId::parse(user).map_err(js_err)?;
-        let bay = AreaId::parse(bay).map_err(js_err)?;
-        let tracked = self.tracked_mut(id)?;
-        write::set_occupied(&mut tracked.doc, &user, now(), &bay, occupied).map_err(js_err)?;
-        Ok(())
+        apply_occupied(&mut self.tracked_mut(id)?.doc, user, bay, occupied)
     }
 
     /// Submits the inspection.
     #[wasm_bindgen(js_name = submit)]
     pub fn submit(&mut self, id: &str, user: &str) -> Result<(), JsError> {
-        let user = UserId::parse(user).map_err(js_err)?;
-        let tracked = self.tracked_mut(id)?;
-        write::submit(&mut tracked.doc, &user, now()).map_err(js_err)?;
-        Ok(())
+        apply_submit(&mut self.tracked_mut(id)?.doc, user)
     }
 
     /// The inspection's state (answers with conflicts, submission).

@@ -91,6 +91,10 @@ test('two tablets answer offline, reconnect, and both show the merged walkaround
   const { violations } = await api('/api/v1/violations', 'office');
   const mine = violations.filter((v) => v.doc_id === id).map((v) => [v.answer_key, v.conflict]).sort();
   assert.deepEqual(mine, [['c8-booth-floor', false], ['c9-masking', true]]);
+  // C8 and C9 carry no fine in the regulation; the rows say so.
+  for (const v of violations.filter((v) => v.doc_id === id)) {
+    assert.deepEqual([v.fine_type, v.fine_yuan, v.responsible_role], ['none', 0, 'workshop_manager']);
+  }
 
   // The manager resolves the conflict; both tablets and the server follow.
   await a.page.locator('[data-key="c9-masking"] [data-testid="keep-c9-masking"]').first().click();

@@ -220,3 +220,30 @@ pub async fn spawn_cluster(n: usize) -> Vec<TestApp> {
     }
     apps
 }
+
+/// Runs `node ARGS` in `tests/<dir>` with `envs`, off the async runtime; returns whether
+/// it succeeded and everything it printed.
+pub async fn run_node(
+    dir: &str,
+    args: &[&str],
+    envs: Vec<(&'static str, String)>,
+) -> (bool, String) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .args(&args)
+            .current_dir(dir)
+            .envs(envs)
+            .output()
+    })
+    .await
+    .expect("joins")
+    .expect("node runs");
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}

@@ -3,9 +3,8 @@
 //! `target/screenshots/`.
 
 use std::path::Path;
-use std::process::Command;
 
-use walkaround_tests::{Db, PASSWORD, spawn};
+use walkaround_tests::{Db, PASSWORD, run_node, spawn};
 
 #[tokio::test]
 async fn the_tablet_app_works_offline_and_merges_in_chromium() {
@@ -20,32 +19,26 @@ async fn the_tablet_app_works_offline_and_merges_in_chromium() {
         Path::new("/usr/bin/chromium").exists(),
         "Debian's chromium is needed (.ci/run installs it)"
     );
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e");
+    let modules = Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e/node_modules/playwright-core");
     assert!(
-        dir.join("node_modules/playwright-core").is_dir(),
+        modules.is_dir(),
         "run `npm install` in tests/e2e first (cargo xtask test does)"
     );
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
     let app = spawn(Db::Sqlite).await;
-    let url = format!("http://{}", app.address);
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .args(["--test", "app.test.mjs"])
-            .current_dir(dir)
-            .env("WALKAROUND_URL", url)
-            .env("WALKAROUND_PASSWORD", PASSWORD)
-            .env("WALKAROUND_SCREENSHOTS", shots)
-            .output()
-    })
-    .await
-    .expect("joins")
-    .expect("node runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let (ok, out) = run_node(
+        "e2e",
+        &["--test", "app.test.mjs"],
+        vec![
+            ("WALKAROUND_URL", format!("http://{}", app.address)),
+            ("WALKAROUND_PASSWORD", PASSWORD.to_string()),
+            ("WALKAROUND_SCREENSHOTS", shots.display().to_string()),
+        ],
+    )
+    .await;
     assert!(
-        output.status.success(),
-        "browser tests failed:\n{stdout}\n{stderr}"
+        ok && out.contains("# fail 0"),
+        "browser tests failed:\n{out}"
     );
-    assert!(stdout.contains("# fail 0"), "{stdout}");
     app.stop().await;
 }
