@@ -259,8 +259,13 @@ impl Tablet {
         for id in &ids {
             self.push(id).await;
         }
+        // Bounded, so a sync that never settles fails the test instead of hanging it.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         while let Some(message) = self.next_message(idle).await {
             self.handle(message, &mut HashMap::new()).await;
+            if tokio::time::Instant::now() > deadline {
+                panic!("sync did not settle within 20 s");
+            }
         }
     }
 
