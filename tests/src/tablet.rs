@@ -43,6 +43,14 @@ pub fn random_doc_id() -> DocumentId {
     DocumentId::from_bytes(bytes)
 }
 
+/// Logs in over HTTP and returns just the access token.
+pub async fn access_token(app: &TestApp, username: &str, password: &str) -> String {
+    login(app, username, password).await["access_token"]
+        .as_str()
+        .expect("token")
+        .to_string()
+}
+
 /// Logs in over HTTP and returns the login response.
 pub async fn login(app: &TestApp, username: &str, password: &str) -> Value {
     let response = app

@@ -1,14 +1,11 @@
 //! The photo store: upload, content addressing, size limit, per-site access.
 
 use serde_json::Value;
-use walkaround_tests::tablet::login;
+use walkaround_tests::tablet::access_token;
 use walkaround_tests::{Db, PASSWORD, TestApp, spawn};
 
 async fn token(app: &TestApp, user: &str) -> String {
-    login(app, user, PASSWORD).await["access_token"]
-        .as_str()
-        .expect("token")
-        .to_string()
+    access_token(app, user, PASSWORD).await
 }
 
 async fn upload(

@@ -5,14 +5,11 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use shared::inspection::AnswerValue;
-use walkaround_tests::tablet::{Tablet, login};
+use walkaround_tests::tablet::{Tablet, access_token};
 use walkaround_tests::{Db, PASSWORD, TestApp, demo_areas, spawn};
 
 async fn token(app: &TestApp, user: &str) -> String {
-    login(app, user, PASSWORD).await["access_token"]
-        .as_str()
-        .expect("token")
-        .to_string()
+    access_token(app, user, PASSWORD).await
 }
 
 async fn review(app: &TestApp, token: &str, doc: &str, key: &str, body: Value) -> (u16, Value) {

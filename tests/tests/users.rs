@@ -2,14 +2,11 @@
 //! for its own sites, and only office admins.
 
 use serde_json::{Value, json};
-use walkaround_tests::tablet::login;
+use walkaround_tests::tablet::access_token;
 use walkaround_tests::{Db, PASSWORD, TestApp, spawn};
 
 async fn token(app: &TestApp, user: &str, password: &str) -> String {
-    login(app, user, password).await["access_token"]
-        .as_str()
-        .expect("token")
-        .to_string()
+    access_token(app, user, password).await
 }
 
 async fn call(
