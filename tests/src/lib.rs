@@ -13,6 +13,7 @@ use server::startup::Application;
 use sqlx::Connection;
 use tokio::sync::oneshot;
 
+pub mod process;
 pub mod tablet;
 
 // Database names are made here from the process id, a clock and a counter, never from
@@ -197,6 +198,31 @@ pub async fn spawn(db: Db) -> TestApp {
         .await
         .expect("adds sun");
     app
+}
+
+/// A document as stored: every chunk loaded afresh.
+pub async fn stored_doc(app: &TestApp, id: &shared::protocol::DocumentId) -> automerge::Automerge {
+    let mut doc = automerge::Automerge::new();
+    for chunk in app
+        .state
+        .store
+        .doc_chunks(&id.to_string())
+        .await
+        .expect("reads")
+    {
+        doc.load_incremental(&chunk).expect("loads");
+    }
+    doc
+}
+
+/// The heads of a document as stored, sorted.
+pub async fn stored_heads(
+    app: &TestApp,
+    id: &shared::protocol::DocumentId,
+) -> Vec<automerge::ChangeHash> {
+    let mut heads = stored_doc(app, id).await.get_heads();
+    heads.sort();
+    heads
 }
 
 /// The demo site's areas.

@@ -53,9 +53,13 @@ pub async fn access_token(app: &TestApp, username: &str, password: &str) -> Stri
 
 /// Logs in over HTTP and returns the login response.
 pub async fn login(app: &TestApp, username: &str, password: &str) -> Value {
-    let response = app
-        .client
-        .post(app.url("/api/v1/auth/login"))
+    login_at(&app.address.to_string(), username, password).await
+}
+
+/// Logs in at the server listening on `address` and returns the login response.
+pub async fn login_at(address: &str, username: &str, password: &str) -> Value {
+    let response = reqwest::Client::new()
+        .post(format!("http://{address}/api/v1/auth/login"))
         .json(&json!({ "username": username, "password": password }))
         .send()
         .await
@@ -85,7 +89,12 @@ pub struct Tablet {
 impl Tablet {
     /// Logs in as `username` and connects.
     pub async fn login(app: &TestApp, username: &str, password: &str) -> Tablet {
-        let body = login(app, username, password).await;
+        Tablet::login_at(&app.address.to_string(), username, password).await
+    }
+
+    /// Logs in as `username` at the server listening on `address`, and connects.
+    pub async fn login_at(address: &str, username: &str, password: &str) -> Tablet {
+        let body = login_at(address, username, password).await;
         let token = body["access_token"].as_str().expect("token").to_string();
         let mut tablet = Tablet {
             user: UserId::parse(username).expect("valid user id"),
@@ -94,14 +103,14 @@ impl Tablet {
                 .as_str()
                 .expect("refresh token")
                 .to_string(),
-            address: app.address.to_string(),
+            address: address.to_string(),
             ws: None,
             session: ClientSession::new(unique_name("tablet"), Some(unique_name("storage"))),
             docs: HashMap::new(),
             notices: Vec::new(),
             actor: 0,
         };
-        tablet.connect(app).await;
+        tablet.connect_to(address).await;
         tablet
     }
 
@@ -111,7 +120,8 @@ impl Tablet {
         self.connect_to(&app.address.to_string()).await;
     }
 
-    async fn connect_to(&mut self, address: &str) {
+    /// (Re)connects to the server listening on `address`.
+    pub async fn connect_to(&mut self, address: &str) {
         self.address = address.to_string();
         let url = format!("ws://{address}/sync?token={}", self.token);
         let (ws, _) = tokio_tungstenite::connect_async(url)
@@ -120,6 +130,11 @@ impl Tablet {
         self.ws = Some(ws);
         let storage = self.session_storage();
         self.session = ClientSession::new(unique_name("tablet"), storage);
+        // A new connection starts every document's sync afresh, as the app does: what was
+        // sent on the old one may never have arrived.
+        for (_, state) in self.docs.values_mut() {
+            *state = SyncState::new();
+        }
         let join = self.session.join();
         self.send(&join).await;
         match self.next_message(Duration::from_secs(5)).await {
@@ -349,6 +364,31 @@ impl Tablet {
                 }),
                 _ => {}
             }
+        }
+    }
+
+    /// Sends what the server lacks of every document, without waiting for an answer.
+    pub async fn send_changes(&mut self) {
+        let ids: Vec<DocumentId> = self.docs.keys().copied().collect();
+        for id in &ids {
+            self.push(id).await;
+        }
+    }
+
+    /// Sends the next sync message for a document after `doctor` has changed it (and the
+    /// sync state that records what was sent), to play a misbehaving or unlucky peer.
+    pub async fn push_doctored(
+        &mut self,
+        id: &DocumentId,
+        doctor: impl FnOnce(&Automerge, &mut SyncMessage, &mut SyncState),
+    ) {
+        let Some((doc, state)) = self.docs.get_mut(id) else {
+            return;
+        };
+        if let Some(mut message) = doc.generate_sync_message(state) {
+            doctor(doc, &mut message, state);
+            let message = self.session.sync(*id, message.encode(), false);
+            self.send(&message).await;
         }
     }
 

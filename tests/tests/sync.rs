@@ -37,6 +37,7 @@ on_both_databases!(
     many_tablets_syncing_at_once_are_all_acknowledged,
     a_reconnecting_tablet_with_storage_resumes_its_sync_state,
     stored_chunks_are_compacted_and_reload_identically,
+    a_change_that_arrives_before_its_dependency_waits_for_it,
 );
 
 async fn get(app: &TestApp, token: &str, path: &str) -> (u16, Json) {
@@ -669,5 +670,45 @@ async fn stored_chunks_are_compacted_and_reload_identically(db: Db) {
     let mut got = reloaded.get_heads();
     got.sort();
     assert_eq!(got, expected, "the compacted store holds every change");
+    app.stop().await;
+}
+
+/// A Bloom-filter false positive makes a peer send a change without its parent, believing
+/// the server has the parent. The server must keep the orphan and ask for the parent; if
+/// it dropped the orphan, the peer (which records it as sent) would never send it again
+/// and the exchange would go on for ever. This was seen with two instances about one run
+/// in five before the fix.
+async fn a_change_that_arrives_before_its_dependency_waits_for_it(db: Db) {
+    let app = spawn(db).await;
+    let mut wang = Tablet::login(&app, "wang", PASSWORD).await;
+    let id = wang.create("workshop-walkaround", "demo-site", demo_areas());
+    for key in [
+        "c1-visitors",
+        "c9-masking",
+        "c8-booth-floor",
+        "c7-old-parts",
+    ] {
+        wang.answer(&id, key, AnswerValue::Pass, None);
+    }
+    assert!(wang.sync_until_acked(Duration::from_secs(10)).await);
+    wang.answer(&id, "c9-paint-stands", AnswerValue::Pass, None);
+    wang.answer(&id, "c8-mixing-table", AnswerValue::Fail, Some("rags"));
+    wang.push_doctored(&id, |doc, message, state| {
+        let child = doc.get_heads()[0];
+        let child = doc.get_change_by_hash(&child).expect("has its head");
+        let parent = child.deps()[0];
+        message.changes = vec![child.raw_bytes().to_vec()].into();
+        state.sent_hashes.remove(&parent);
+    })
+    .await;
+    assert!(
+        wang.sync_until_acked(Duration::from_secs(10)).await,
+        "the server asked for the missing parent and then acknowledged both"
+    );
+    assert_eq!(server_heads(&app, &id).await, wang.heads(&id));
+    assert!(wang.notices.is_empty(), "{:?}", wang.notices);
+    // What is stored is complete: a fresh load has the same heads.
+    let stored = walkaround_tests::stored_heads(&app, &id).await;
+    assert_eq!(stored, wang.heads(&id));
     app.stop().await;
 }

@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::MAX_FRAME_BYTES;
-use super::hub::{DocEntry, Received, SyncError};
+use super::hub::{DocEntry, PeerSync, Received, SyncError};
 use crate::auth::extract::{AuthUser, authenticate};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -64,7 +64,7 @@ pub async fn upgrade(
 /// A peer's view of one document.
 struct PeerDoc {
     entry: Arc<DocEntry>,
-    state: SyncState,
+    sync: PeerSync,
     forward: JoinHandle<()>,
 }
 
@@ -246,7 +246,7 @@ impl Connection {
                 });
                 v.insert(PeerDoc {
                     entry,
-                    state,
+                    sync: PeerSync::new(state),
                     forward,
                 })
             }
@@ -291,7 +291,7 @@ impl Connection {
         let user = self.auth.user.clone();
         let started = std::time::Instant::now();
         let peer = self.peer_doc(entry.clone()).await;
-        let result = hub.receive(&entry, &user, &mut peer.state, data).await;
+        let result = hub.receive(&entry, &user, &mut peer.sync, data).await;
         match result {
             Ok(Received::Accepted { new_changes }) => {
                 self.push_sync(&id).await;
@@ -355,7 +355,7 @@ impl Connection {
         let Some(peer) = self.docs.get_mut(id) else {
             return;
         };
-        if let Some(data) = peer.entry.generate(&mut peer.state).await {
+        if let Some(data) = peer.entry.generate(&mut peer.sync).await {
             let message = self.session.sync(*id, data);
             self.outbox.push(message);
         }
@@ -381,7 +381,7 @@ impl Connection {
             let saved = self
                 .state
                 .store
-                .put_sync_state(&id.to_string(), storage, &peer.state.encode())
+                .put_sync_state(&id.to_string(), storage, &peer.sync.state.encode())
                 .await;
             if let Err(e) = saved {
                 tracing::warn!(error = %e, "cannot save a sync state");

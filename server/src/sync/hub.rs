@@ -12,7 +12,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
 
 use automerge::sync::{Message as SyncMessage, State as SyncState, SyncDoc};
-use automerge::{Automerge, Change, ChangeHash};
+use automerge::{Automerge, Change, ChangeHash, ReadDoc};
 use shared::inspection;
 use shared::policy::{self, Denial, User};
 use shared::protocol::DocumentId;
@@ -41,6 +41,65 @@ struct DocInner {
     /// The numbers of the stored chunks this copy holds: exactly what a compaction by this
     /// instance may replace.
     seqs: Vec<i64>,
+}
+
+/// Most bytes of change data one peer may leave waiting for missing dependencies.
+pub const MAX_PENDING_BYTES: usize = 16 * 1024 * 1024;
+
+/// One peer's side of the sync of one document: the automerge sync state, and the change
+/// chunks that peer sent which still wait for a dependency.
+///
+/// Automerge's sync protocol recovers from a Bloom-filter false positive (the sender
+/// wrongly believes we have a change, so it sends only that change's descendants) by the
+/// receiver *queueing* the orphans and asking for their missing dependencies. The shared
+/// copy of a document must never hold such a queue: a later load would apply the queued
+/// changes without the policy judging them. So the orphans wait here, per peer, are fed
+/// again with the peer's next message and are judged only once they apply. Dropping them
+/// instead leaves the peer believing it sent them and the exchange never settles.
+#[derive(Default)]
+pub struct PeerSync {
+    /// The automerge sync state.
+    pub state: SyncState,
+    pending: Vec<Vec<u8>>,
+}
+
+impl PeerSync {
+    /// A peer starting from a (possibly stored) sync state.
+    pub fn new(state: SyncState) -> PeerSync {
+        PeerSync {
+            state,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Bytes of change data waiting for dependencies.
+    pub fn pending_bytes(&self) -> usize {
+        self.pending.iter().map(Vec::len).sum()
+    }
+}
+
+/// Loads chunks into a document, turning automerge errors and panics into `Invalid`.
+fn load_chunks<'a>(
+    doc: &mut Automerge,
+    chunks: impl IntoIterator<Item = &'a [u8]>,
+) -> Result<(), SyncError> {
+    for chunk in chunks {
+        match catch_unwind(AssertUnwindSafe(|| doc.load_incremental(chunk))) {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(SyncError::Invalid(e.to_string())),
+            Err(_) => {
+                return Err(SyncError::Invalid(
+                    "automerge could not load the changes".to_string(),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether a document holds changes waiting for missing dependencies.
+fn has_orphans(doc: &Automerge) -> bool {
+    !ReadDoc::get_missing_deps(doc, &[]).is_empty()
 }
 
 /// What became of an incoming sync message.
@@ -95,12 +154,26 @@ impl DocEntry {
         self.changed.subscribe()
     }
 
-    /// The next sync message for a peer in `state`, if there is anything to say.
-    pub async fn generate(&self, state: &mut SyncState) -> Option<Vec<u8>> {
+    /// The next sync message for `peer`, if there is anything to say.
+    pub async fn generate(&self, peer: &mut PeerSync) -> Option<Vec<u8>> {
         let inner = self.inner.lock().await;
-        inner
-            .doc
-            .generate_sync_message(state)
+        if peer.pending.is_empty() {
+            return inner
+                .doc
+                .generate_sync_message(&mut peer.state)
+                .map(SyncMessage::encode);
+        }
+        // The peer's orphans are part of what we tell it: with them in the queue automerge
+        // asks for exactly their missing dependencies.
+        let mut view = inner.doc.clone();
+        if load_chunks(&mut view, peer.pending.iter().map(Vec::as_slice)).is_err() {
+            peer.pending.clear();
+            return inner
+                .doc
+                .generate_sync_message(&mut peer.state)
+                .map(SyncMessage::encode);
+        }
+        view.generate_sync_message(&mut peer.state)
             .map(SyncMessage::encode)
     }
 
@@ -164,15 +237,24 @@ impl Hub {
         let chunks = self.store.doc_chunks_numbered(&id.to_string()).await?;
         let mut inner = entry.inner.lock().await;
         let before = inner.doc.get_heads();
-        for (seq, data) in chunks {
-            if inner.seqs.contains(&seq) {
-                continue;
+        let fresh: Vec<(i64, Vec<u8>)> = chunks
+            .into_iter()
+            .filter(|(seq, _)| !inner.seqs.contains(seq))
+            .collect();
+        if !fresh.is_empty() {
+            let mut next = inner.doc.clone();
+            for (_, data) in &fresh {
+                next.load_incremental(data)
+                    .map_err(|e| StoreError::Corrupt(format!("document {id}: {e}")))?;
             }
-            inner
-                .doc
-                .load_incremental(&data)
-                .map_err(|e| StoreError::Corrupt(format!("document {id}: {e}")))?;
-            inner.seqs.push(seq);
+            if has_orphans(&next) {
+                // A chunk whose dependencies are not committed yet: leave all of them for
+                // the next notification rather than hold unapplied changes in memory.
+                tracing::debug!(doc = %id, "refresh deferred: a chunk's dependencies are not stored yet");
+            } else {
+                inner.doc = next;
+                inner.seqs.extend(fresh.iter().map(|(seq, _)| *seq));
+            }
         }
         if inner.site.is_none() {
             inner.site = self
@@ -261,18 +343,20 @@ impl Hub {
     }
 
     /// Applies one sync message from `user` to the document, judging and persisting the
-    /// changes it carries. `state` is the sender's sync state, updated only on success.
+    /// changes it carries. `peer` is the sender's sync state, updated only on success.
     pub async fn receive(
         &self,
         entry: &DocEntry,
         user: &User,
-        state: &mut SyncState,
+        peer: &mut PeerSync,
         data: &[u8],
     ) -> Result<Received, SyncError> {
         let message = SyncMessage::decode(data).map_err(|e| SyncError::Invalid(e.to_string()))?;
+        let incoming: Vec<Vec<u8>> = message.changes.iter().map(<[u8]>::to_vec).collect();
         let mut inner = entry.inner.lock().await;
         let mut fork = inner.doc.clone();
-        let mut next_state = state.clone();
+        let mut next_state = peer.state.clone();
+        load_chunks(&mut fork, peer.pending.iter().map(Vec::as_slice))?;
         // automerge has been seen to panic on hostile input; a panic here must cost this
         // message, not the process or the other peers of the document.
         let applied = catch_unwind(AssertUnwindSafe(|| {
@@ -287,11 +371,27 @@ impl Hub {
                 ));
             }
         }
+        let pending = if has_orphans(&fork) {
+            let mut pending = std::mem::take(&mut peer.pending);
+            pending.extend(incoming);
+            if pending.iter().map(Vec::len).sum::<usize>() > MAX_PENDING_BYTES {
+                peer.pending.clear();
+                return Err(SyncError::Invalid(
+                    "too many changes whose dependencies never arrived".to_string(),
+                ));
+            }
+            pending
+        } else {
+            Vec::new()
+        };
         let added = topological(inner.doc.get_changes_added(&fork));
         if added.is_empty() {
-            *state = next_state;
+            peer.state = next_state;
+            peer.pending = pending;
             return Ok(Received::Accepted { new_changes: 0 });
         }
+        // `working` is the stored document plus exactly the judged changes, without the
+        // fork's queue of orphans: it is what gets stored and shared.
         let mut working = inner.doc.clone();
         for change in &added {
             let verdict = catch_unwind(AssertUnwindSafe(|| {
@@ -303,17 +403,18 @@ impl Hub {
                 ))
             });
             if let Err(denial) = verdict {
+                peer.pending.clear();
                 return Ok(Received::Refused(denial));
             }
             working
                 .apply_changes([change.clone()])
                 .map_err(|e| SyncError::Invalid(e.to_string()))?;
         }
-        let view = inspection::read(&fork).map_err(|e| SyncError::Invalid(e.to_string()))?;
+        let view = inspection::read(&working).map_err(|e| SyncError::Invalid(e.to_string()))?;
         let violations = rules::evaluate(&view);
         let projection = Projection::new(&view, &violations);
-        let chunk = fork.save_after(&inner.doc.get_heads());
-        let snapshot = (inner.seqs.len() + 1 >= COMPACT_AFTER_CHUNKS).then(|| fork.save());
+        let chunk = working.save_after(&inner.doc.get_heads());
+        let snapshot = (inner.seqs.len() + 1 >= COMPACT_AFTER_CHUNKS).then(|| working.save());
         let id = entry.id.to_string();
         let site = view.site.to_string();
         let seq = self
@@ -331,13 +432,14 @@ impl Hub {
                 projection: Some(&projection),
             })
             .await?;
-        inner.doc = fork;
+        inner.doc = working;
         inner.site = Some(site);
         if snapshot.is_some() {
             inner.seqs.clear();
         }
         inner.seqs.push(seq);
-        *state = next_state;
+        peer.state = next_state;
+        peer.pending = pending;
         drop(inner);
         let _ = entry.changed.send(());
         Ok(Received::Accepted {
