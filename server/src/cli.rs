@@ -205,6 +205,7 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
             let demo = args.demo;
             let app = Application::build(args.into_config()?).await?;
             if demo && demo::seed(app.store()).await? {
+                demo::seed_history(app.store(), chrono::Utc::now()).await?;
                 println!("{}", demo::logins());
             }
             tracing::info!(address = %app.address(), "walkaround is listening");

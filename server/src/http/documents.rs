@@ -41,7 +41,7 @@ fn page(limit: Option<i64>, default: i64) -> Result<i64, AppError> {
 }
 
 /// The sites the caller may read, narrowed to `site` if given.
-fn readable_sites(auth: &AuthUser, site: Option<&str>) -> Result<Vec<String>, AppError> {
+pub(super) fn readable_sites(auth: &AuthUser, site: Option<&str>) -> Result<Vec<String>, AppError> {
     match site {
         None => Ok(auth.user.sites.iter().map(ToString::to_string).collect()),
         Some(s) => {
@@ -91,24 +91,27 @@ async fn documents(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ViolationsQuery {
+pub(super) struct ViolationsQuery {
     site: Option<String>,
     from: Option<String>,
     to: Option<String>,
     rule: Option<String>,
     status: Option<String>,
+    area: Option<String>,
+    role: Option<String>,
+    person: Option<String>,
     limit: Option<i64>,
     offset: Option<i64>,
 }
 
 /// The workshop's clock: dates without a time are days in China Standard Time.
-fn china() -> FixedOffset {
+pub(super) fn china() -> FixedOffset {
     FixedOffset::east_opt(8 * 3600)
         .unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset is valid"))
 }
 
 /// Parses an RFC 3339 time or a `YYYY-MM-DD` date (midnight, China Standard Time) to ms.
-fn parse_time(field: &str, s: &str) -> Result<i64, AppError> {
+pub(super) fn parse_time(field: &str, s: &str) -> Result<i64, AppError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.timestamp_millis());
     }
@@ -126,12 +129,14 @@ fn parse_time(field: &str, s: &str) -> Result<i64, AppError> {
 
 const STATUSES: [&str; 4] = ["open", "acknowledged", "corrected", "waived"];
 
-async fn violations(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    Query(q): Query<ViolationsQuery>,
-) -> Result<Json<Value>, AppError> {
-    let sites = readable_sites(&auth, q.site.as_deref())?;
+/// The office's violation filter from a query, checked: every bad value is a 400 naming
+/// its parameter, and another site is a 403.
+pub(super) fn violation_filter(
+    auth: &AuthUser,
+    q: ViolationsQuery,
+    default_limit: i64,
+) -> Result<ViolationFilter, AppError> {
+    let sites = readable_sites(auth, q.site.as_deref())?;
     let from = q
         .from
         .as_deref()
@@ -153,19 +158,39 @@ async fn violations(
             STATUSES.join(", ")
         )));
     }
+    if q.role
+        .as_deref()
+        .is_some_and(|r| shared::role::Role::parse(r).is_none())
+    {
+        return Err(AppError::BadRequest(format!(
+            "role must be one of {}",
+            shared::role::Role::ALL.map(|r| r.as_str()).join(", ")
+        )));
+    }
     let offset = q.offset.unwrap_or(0);
     if offset < 0 {
         return Err(AppError::BadRequest("offset must be 0 or more".to_string()));
     }
-    let filter = ViolationFilter {
+    Ok(ViolationFilter {
         sites,
         from,
         to,
         rule: q.rule,
         status: q.status,
-        limit: page(q.limit, 50)?,
+        area: q.area.filter(|a| !a.is_empty()),
+        role: q.role,
+        person: q.person,
+        limit: page(q.limit, default_limit)?,
         offset,
-    };
+    })
+}
+
+async fn violations(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Query(q): Query<ViolationsQuery>,
+) -> Result<Json<Value>, AppError> {
+    let filter = violation_filter(&auth, q, 50)?;
     let (rows, total) = state.store.violations(&filter).await?;
     Ok(Json(
         json!({ "violations": rows, "total": total, "limit": filter.limit, "offset": filter.offset }),

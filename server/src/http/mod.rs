@@ -11,6 +11,7 @@ mod auth;
 pub mod blobs;
 mod documents;
 mod health;
+mod reports;
 mod reviews;
 mod sites;
 mod templates;
@@ -32,6 +33,7 @@ pub fn router(state: AppState) -> Router {
         .merge(documents::router())
         .merge(sites::router())
         .merge(reviews::router())
+        .merge(reports::router())
         .merge(users::router())
         .route(
             "/sync",

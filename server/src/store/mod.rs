@@ -18,6 +18,7 @@ pub mod audit;
 pub mod blobs;
 pub mod documents;
 pub mod projection;
+pub mod reports;
 pub mod reviews;
 pub mod settings;
 pub mod templates;

@@ -180,7 +180,9 @@ macro_rules! write_projection {
             sqlx::query(
                 "insert into violations (doc_id, answer_key, site_id, rule_id, template_id, item_id, area_id, \
                  responsible_role, occurrences, fine_type, fine_yuan, conflict, after_submission, recorded_at, \
-                 recorded_by, evidence) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+                 recorded_by, evidence, responsible_user) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+                 (select min(u.id) from users u join user_sites s on s.user_id = u.id \
+                  where s.site_id = $3 and u.role = $8 and not u.disabled having count(*) = 1)) \
                  on conflict (doc_id, answer_key) do update set rule_id = excluded.rule_id, \
                  occurrences = excluded.occurrences, fine_type = excluded.fine_type, fine_yuan = excluded.fine_yuan, \
                  conflict = excluded.conflict, after_submission = excluded.after_submission, \
@@ -221,6 +223,13 @@ pub struct ViolationFilter {
     pub rule: Option<String>,
     /// Review status.
     pub status: Option<String>,
+    /// Area id.
+    pub area: Option<String>,
+    /// Responsible role.
+    pub role: Option<String>,
+    /// Responsible person (user id); the empty string selects violations nobody answers
+    /// for yet.
+    pub person: Option<String>,
     /// Page size.
     pub limit: i64,
     /// Rows to skip.
@@ -264,6 +273,10 @@ pub struct ViolationListRow {
     pub evidence: serde_json::Value,
     /// Review status.
     pub status: String,
+    /// The person who answers for it, if known.
+    pub responsible_user: Option<String>,
+    /// That person's display name.
+    pub responsible_name: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -285,6 +298,74 @@ struct ListRow {
     recorded_by: String,
     evidence: String,
     status: String,
+    responsible_user: Option<String>,
+    responsible_name: Option<String>,
+}
+
+/// A value bound to a filter's placeholder.
+#[derive(Debug, Clone)]
+pub enum FilterValue {
+    /// Text.
+    Text(String),
+    /// A number.
+    Int(i64),
+}
+
+impl ViolationFilter {
+    /// The `where` clause over `violations v` (fixed fragments and numbered placeholders
+    /// only; every value is bound, in the order of [`ViolationFilter::values`]) and the
+    /// number of placeholders it uses.
+    pub fn clause(&self) -> (String, usize) {
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            format!("${n}")
+        };
+        let sites: Vec<String> = self.sites.iter().map(|_| next()).collect();
+        let mut clause = format!("v.site_id in ({})", sites.join(", "));
+        if self.from.is_some() {
+            clause.push_str(&format!(" and v.recorded_at >= {}", next()));
+        }
+        if self.to.is_some() {
+            clause.push_str(&format!(" and v.recorded_at < {}", next()));
+        }
+        if self.rule.is_some() {
+            clause.push_str(&format!(" and v.rule_id = {}", next()));
+        }
+        if self.status.is_some() {
+            clause.push_str(&format!(" and v.status = {}", next()));
+        }
+        if self.area.is_some() {
+            clause.push_str(&format!(" and v.area_id = {}", next()));
+        }
+        if self.role.is_some() {
+            clause.push_str(&format!(" and v.responsible_role = {}", next()));
+        }
+        match self.person.as_deref() {
+            Some("") => clause.push_str(" and v.responsible_user is null"),
+            Some(_) => clause.push_str(&format!(" and v.responsible_user = {}", next())),
+            None => {}
+        }
+        (clause, n)
+    }
+
+    /// The values for the placeholders of [`ViolationFilter::clause`], in order.
+    pub fn values(&self) -> Vec<FilterValue> {
+        let mut values: Vec<FilterValue> = self
+            .sites
+            .iter()
+            .map(|s| FilterValue::Text(s.clone()))
+            .collect();
+        values.extend(self.from.map(FilterValue::Int));
+        values.extend(self.to.map(FilterValue::Int));
+        for text in [&self.rule, &self.status, &self.area, &self.role] {
+            values.extend(text.clone().map(FilterValue::Text));
+        }
+        if let Some(person) = self.person.as_deref().filter(|p| !p.is_empty()) {
+            values.push(FilterValue::Text(person.to_string()));
+        }
+        values
+    }
 }
 
 impl Store {
@@ -296,52 +377,24 @@ impl Store {
         if filter.sites.is_empty() {
             return Ok((Vec::new(), 0));
         }
-        // The clause is assembled from fixed fragments and numbered placeholders only;
-        // every value is bound.
-        let mut clause = String::new();
-        let mut n = 0;
-        let mut next = || {
-            n += 1;
-            format!("${n}")
-        };
-        let sites: Vec<String> = filter.sites.iter().map(|_| next()).collect();
-        clause.push_str(&format!("site_id in ({})", sites.join(", ")));
-        if filter.from.is_some() {
-            clause.push_str(&format!(" and recorded_at >= {}", next()));
-        }
-        if filter.to.is_some() {
-            clause.push_str(&format!(" and recorded_at < {}", next()));
-        }
-        if filter.rule.is_some() {
-            clause.push_str(&format!(" and rule_id = {}", next()));
-        }
-        if filter.status.is_some() {
-            clause.push_str(&format!(" and status = {}", next()));
-        }
-        let (limit, offset) = (next(), next());
+        let (clause, n) = filter.clause();
+        let (limit, offset) = (format!("${}", n + 1), format!("${}", n + 2));
         let list_sql = format!(
-            "select doc_id, answer_key, site_id, rule_id, template_id, item_id, area_id, responsible_role, occurrences, \
-             fine_type, fine_yuan, conflict, after_submission, recorded_at, recorded_by, evidence, status \
-             from violations where {clause} order by recorded_at desc, doc_id, answer_key limit {limit} offset {offset}"
+            "select v.doc_id, v.answer_key, v.site_id, v.rule_id, v.template_id, v.item_id, v.area_id, \
+             v.responsible_role, v.occurrences, v.fine_type, v.fine_yuan, v.conflict, v.after_submission, \
+             v.recorded_at, v.recorded_by, v.evidence, v.status, v.responsible_user, u.display_name as responsible_name \
+             from violations v left join users u on u.id = v.responsible_user where {clause} \
+             order by v.recorded_at desc, v.doc_id, v.answer_key limit {limit} offset {offset}"
         );
-        let count_sql = format!("select count(*) from violations where {clause}");
+        let count_sql = format!("select count(*) from violations v where {clause}");
         macro_rules! bind_filters {
             ($q:expr) => {{
                 let mut q = $q;
-                for s in &filter.sites {
-                    q = q.bind(s);
-                }
-                if let Some(v) = filter.from {
-                    q = q.bind(v);
-                }
-                if let Some(v) = filter.to {
-                    q = q.bind(v);
-                }
-                if let Some(v) = &filter.rule {
-                    q = q.bind(v);
-                }
-                if let Some(v) = &filter.status {
-                    q = q.bind(v);
+                for value in filter.values() {
+                    q = match value {
+                        FilterValue::Text(t) => q.bind(t),
+                        FilterValue::Int(i) => q.bind(i),
+                    };
                 }
                 q
             }};
@@ -377,6 +430,8 @@ impl Store {
                 recorded_at: r.recorded_at,
                 recorded_by: r.recorded_by,
                 status: r.status,
+                responsible_user: r.responsible_user,
+                responsible_name: r.responsible_name,
             })
             .collect();
         Ok((rows, total))

@@ -1,0 +1,633 @@
+//! The office's reports and exports: monthly fines per person and per rule, the weekly
+//! trend, CSV of violations and of the monthly report, routine schedules and the routines
+//! that were missed, and who answers for a violation.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use chrono::{Datelike, Duration, NaiveDate};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use shared::ids::SiteId;
+use shared::policy::{self, Action};
+use shared::template::FieldError;
+
+use super::documents::{ViolationsQuery, readable_sites, violation_filter};
+use crate::auth::extract::AuthUser;
+use crate::error::{ApiJson, AppError};
+use crate::routines::{self, Occurrence, RoutineStatus};
+use crate::state::AppState;
+use crate::store::reports::{AssignOutcome, FineGroup, RoutineSchedule};
+
+/// The most rows one CSV export of violations holds.
+pub const MAX_CSV_ROWS: i64 = 100_000;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/violations.csv", get(violations_csv))
+        .route("/api/v1/violations/{doc}/{key}/responsible", put(assign))
+        .route("/api/v1/people", get(people))
+        .route("/api/v1/reports/monthly", get(monthly))
+        .route("/api/v1/reports/monthly.csv", get(monthly_csv))
+        .route("/api/v1/reports/trend", get(trend))
+        .route("/api/v1/routines", get(schedule).put(set_schedule))
+        .route("/api/v1/routines/status", get(routine_status))
+}
+
+/// A CSV download: UTF-8 with a byte-order mark, so that spreadsheet programs show the
+/// Chinese text correctly.
+fn csv_response(filename: &str, rows: Vec<Vec<String>>) -> Result<Response, AppError> {
+    let mut writer = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
+    for row in rows {
+        writer
+            .write_record(&row)
+            .map_err(|e| AppError::Internal(format!("csv: {e}")))?;
+    }
+    let bytes = writer
+        .into_inner()
+        .map_err(|e| AppError::Internal(format!("csv: {e}")))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+fn rule_title(rule: &str) -> String {
+    shared::ids::RuleId::parse(rule.to_string())
+        .ok()
+        .and_then(|id| shared::catalog::find(&id))
+        .map(|r| r.title.zh.clone())
+        .unwrap_or_default()
+}
+
+fn beijing_time(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| {
+            t.with_timezone(&routines_china())
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+fn routines_china() -> chrono::FixedOffset {
+    super::documents::china()
+}
+
+async fn violations_csv(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Query(q): Query<ViolationsQuery>,
+) -> Result<Response, AppError> {
+    let mut filter = violation_filter(&auth, q, 50)?;
+    filter.limit = MAX_CSV_ROWS;
+    filter.offset = 0;
+    let (rows, _) = state.store.violations(&filter).await?;
+    let mut out = vec![
+        [
+            "recorded_at",
+            "site",
+            "rule",
+            "rule_title",
+            "area",
+            "item",
+            "responsible_role",
+            "responsible_user",
+            "responsible_name",
+            "occurrences",
+            "fine_type",
+            "fine_yuan",
+            "status",
+            "recorded_by",
+            "note",
+            "inspection",
+        ]
+        .map(str::to_string)
+        .to_vec(),
+    ];
+    for r in rows {
+        let note = r
+            .evidence
+            .as_array()
+            .map(|e| {
+                e.iter()
+                    .filter_map(|x| x.get("note").and_then(Value::as_str))
+                    .collect::<Vec<_>>()
+                    .join(" / ")
+            })
+            .unwrap_or_default();
+        out.push(vec![
+            beijing_time(r.recorded_at),
+            r.site_id,
+            r.rule_id.clone(),
+            rule_title(&r.rule_id),
+            r.area_id.unwrap_or_default(),
+            r.item_id,
+            r.responsible_role,
+            r.responsible_user.unwrap_or_default(),
+            r.responsible_name.unwrap_or_default(),
+            r.occurrences.to_string(),
+            r.fine_type,
+            r.fine_yuan.to_string(),
+            r.status,
+            r.recorded_by,
+            note,
+            r.doc_id,
+        ]);
+    }
+    csv_response("violations.csv", out)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AssignBody {
+    user_id: Option<String>,
+}
+
+async fn assign(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path((doc, key)): Path<(String, String)>,
+    ApiJson(body): ApiJson<AssignBody>,
+) -> Result<Json<Value>, AppError> {
+    let missing = || AppError::NotFound("no such violation".to_string());
+    let (site, _) = state
+        .store
+        .violation_site_and_status(&doc, &key)
+        .await?
+        .ok_or_else(missing)?;
+    let site = SiteId::parse(site).map_err(|e| AppError::Internal(e.to_string()))?;
+    if !auth.user.belongs_to(&site) {
+        return Err(missing());
+    }
+    policy::authorize(&auth.user, Action::Review, Some(&site))?;
+    let person = body.user_id.filter(|u| !u.is_empty());
+    if let Some(person) = &person {
+        let known = state
+            .store
+            .user_by_id(person)
+            .await?
+            .is_some_and(|u| u.sites.contains(&site));
+        if !known {
+            return Err(AppError::Invalid(vec![FieldError {
+                field: "user_id".to_string(),
+                message: format!("{person} is not a user of site {site}"),
+            }]));
+        }
+    }
+    match state
+        .store
+        .assign_violation(&doc, &key, auth.user.id.as_str(), person.as_deref())
+        .await?
+    {
+        AssignOutcome::NotFound => Err(missing()),
+        AssignOutcome::Done => Ok(Json(
+            json!({ "doc_id": doc, "answer_key": key, "responsible_user": person }),
+        )),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SiteQuery {
+    site: Option<String>,
+}
+
+/// The one site a request names, which the caller must belong to.
+fn one_site(auth: &AuthUser, site: Option<&str>) -> Result<String, AppError> {
+    let site = match site {
+        Some(s) => s.to_string(),
+        None => match auth.user.sites.iter().next() {
+            Some(s) if auth.user.sites.len() == 1 => s.to_string(),
+            _ => return Err(AppError::BadRequest("site is required".to_string())),
+        },
+    };
+    readable_sites(auth, Some(&site))?;
+    Ok(site)
+}
+
+async fn people(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Query(q): Query<SiteQuery>,
+) -> Result<Json<Value>, AppError> {
+    let sites = readable_sites(&auth, q.site.as_deref())?;
+    let users = state.store.users_of_sites(&sites).await?;
+    let people: Vec<Value> = users
+        .iter()
+        .map(|u| {
+            json!({ "id": u.id, "display_name": u.display_name, "role": u.role, "sites": u.sites, "disabled": u.disabled })
+        })
+        .collect();
+    Ok(Json(json!({ "people": people })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MonthQuery {
+    site: Option<String>,
+    /// `YYYY-MM`; the current month (China Standard Time) if omitted.
+    month: Option<String>,
+}
+
+/// The first day of a `YYYY-MM` month and of the next.
+fn month_bounds(month: Option<&str>) -> Result<(NaiveDate, NaiveDate), AppError> {
+    let first = match month {
+        Some(m) => NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d")
+            .map_err(|_| AppError::BadRequest("month must be YYYY-MM".to_string()))?,
+        None => {
+            let today = routines::date_of(crate::store::now_ms());
+            today.with_day(1).unwrap_or(today)
+        }
+    };
+    let next = if first.month() == 12 {
+        NaiveDate::from_ymd_opt(first.year() + 1, 1, 1)
+    } else {
+        NaiveDate::from_ymd_opt(first.year(), first.month() + 1, 1)
+    }
+    .ok_or_else(|| AppError::BadRequest("month out of range".to_string()))?;
+    Ok((first, next))
+}
+
+/// Fines and counts of one person or one rule in a month.
+#[derive(Debug, Clone, Default, Serialize)]
+struct Tally {
+    /// Violations recorded.
+    violations: i64,
+    /// Fines due in yuan (waived ones excluded).
+    fine_yuan: i64,
+    /// Violations whose fine was waived.
+    waived: i64,
+    /// Yuan waived.
+    waived_yuan: i64,
+    /// Violations that call for a dismissal review.
+    dismissal_reviews: i64,
+    /// Violations that call for replacing a tool.
+    tools_to_replace: i64,
+}
+
+impl Tally {
+    fn add(&mut self, g: &FineGroup) {
+        self.violations += g.count;
+        if g.status == "waived" {
+            self.waived += g.count;
+            self.waived_yuan += g.yuan;
+            return;
+        }
+        self.fine_yuan += g.yuan;
+        match g.fine_type.as_str() {
+            "dismissal_review" => self.dismissal_reviews += g.count,
+            "replace_tool" => self.tools_to_replace += g.count,
+            _ => {}
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct PersonLine {
+    user_id: Option<String>,
+    display_name: Option<String>,
+    #[serde(flatten)]
+    tally: Tally,
+    by_rule: BTreeMap<String, Tally>,
+}
+
+#[derive(Debug, Serialize)]
+struct MonthlyReport {
+    month: String,
+    sites: Vec<String>,
+    from: i64,
+    to: i64,
+    people: Vec<PersonLine>,
+    rules: Vec<Value>,
+    total: Tally,
+    routines: Vec<Value>,
+}
+
+async fn monthly_report(
+    state: &AppState,
+    auth: &AuthUser,
+    q: MonthQuery,
+) -> Result<MonthlyReport, AppError> {
+    let sites = readable_sites(auth, q.site.as_deref())?;
+    let (first, next) = month_bounds(q.month.as_deref())?;
+    let (from, to) = (routines::day_start(first), routines::day_start(next));
+    let groups = state.store.fine_groups(&sites, from, to).await?;
+    let mut people: BTreeMap<Option<String>, PersonLine> = BTreeMap::new();
+    let mut rules: BTreeMap<String, Tally> = BTreeMap::new();
+    let mut total = Tally::default();
+    for g in &groups {
+        let line = people
+            .entry(g.user_id.clone())
+            .or_insert_with(|| PersonLine {
+                user_id: g.user_id.clone(),
+                display_name: g.display_name.clone(),
+                tally: Tally::default(),
+                by_rule: BTreeMap::new(),
+            });
+        line.tally.add(g);
+        line.by_rule.entry(g.rule_id.clone()).or_default().add(g);
+        rules.entry(g.rule_id.clone()).or_default().add(g);
+        total.add(g);
+    }
+    // Routines missed this month (up to today), per site and template.
+    let today = routines::date_of(crate::store::now_ms());
+    let until = next.min(today + Duration::days(1));
+    let mut missed = Vec::new();
+    for site in &sites {
+        for (template, count) in missed_routines(state, site, first, until).await? {
+            missed.push(json!({ "site": site, "template_id": template, "missed": count }));
+        }
+    }
+    let mut people: Vec<PersonLine> = people.into_values().collect();
+    people.sort_by(|a, b| {
+        b.tally
+            .fine_yuan
+            .cmp(&a.tally.fine_yuan)
+            .then(b.tally.violations.cmp(&a.tally.violations))
+    });
+    Ok(MonthlyReport {
+        month: first.format("%Y-%m").to_string(),
+        sites,
+        from,
+        to,
+        people,
+        rules: rules
+            .into_iter()
+            .map(|(rule, t)| json!({ "rule_id": rule, "title": rule_title(&rule), "tally": t }))
+            .collect(),
+        total,
+        routines: missed,
+    })
+}
+
+/// How many occurrences of each scheduled template were missed at `site` on `[from, to)`.
+async fn missed_routines(
+    state: &AppState,
+    site: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<(String, usize)>, AppError> {
+    let occurrences = site_occurrences(state, site, from, to).await?;
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for o in occurrences {
+        let missed = counts.entry(o.template_id).or_default();
+        if o.status == RoutineStatus::Missed {
+            *missed += 1;
+        }
+    }
+    Ok(counts.into_iter().collect())
+}
+
+async fn site_occurrences(
+    state: &AppState,
+    site: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<Occurrence>, AppError> {
+    let schedule = state.store.routine_schedule(site).await?;
+    let templates: Vec<String> = schedule.iter().map(|s| s.template_id.clone()).collect();
+    let runs = state
+        .store
+        .routine_runs(
+            site,
+            &templates,
+            routines::runs_from(from),
+            routines::day_start(to),
+        )
+        .await?;
+    Ok(routines::occurrences(
+        &schedule,
+        &runs,
+        from,
+        to,
+        crate::store::now_ms(),
+    ))
+}
+
+async fn monthly(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Query(q): Query<MonthQuery>,
+) -> Result<Json<MonthlyReport>, AppError> {
+    Ok(Json(monthly_report(&state, &auth, q).await?))
+}
+
+async fn monthly_csv(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Query(q): Query<MonthQuery>,
+) -> Result<Response, AppError> {
+    let report = monthly_report(&state, &auth, q).await?;
+    let mut rows = vec![
+        [
+            "month",
+            "user_id",
+            "name",
+            "rule",
+            "rule_title",
+            "violations",
+            "fine_yuan",
+            "waived",
+            "waived_yuan",
+            "dismissal_reviews",
+            "tools_to_replace",
+        ]
+        .map(str::to_string)
+        .to_vec(),
+    ];
+    let line = |user: &str, name: &str, rule: &str, t: &Tally| {
+        vec![
+            report.month.clone(),
+            user.to_string(),
+            name.to_string(),
+            rule.to_string(),
+            rule_title(rule),
+            t.violations.to_string(),
+            t.fine_yuan.to_string(),
+            t.waived.to_string(),
+            t.waived_yuan.to_string(),
+            t.dismissal_reviews.to_string(),
+            t.tools_to_replace.to_string(),
+        ]
+    };
+    for p in &report.people {
+        let user = p.user_id.as_deref().unwrap_or("");
+        let name = p.display_name.as_deref().unwrap_or("(未指定)");
+        for (rule, t) in &p.by_rule {
+            rows.push(line(user, name, rule, t));
+        }
+        rows.push(line(user, name, "", &p.tally));
+    }
+    rows.push(line("", "合计", "", &report.total));
+    csv_response(&format!("report-{}.csv", report.month), rows)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrendQuery {
+    site: Option<String>,
+    /// How many weeks, ending with the current one (1–52, default 12).
+    weeks: Option<i64>,
+}
+
+async fn trend(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Query(q): Query<TrendQuery>,
+) -> Result<Json<Value>, AppError> {
+    let sites = readable_sites(&auth, q.site.as_deref())?;
+    let weeks = q.weeks.unwrap_or(12);
+    if !(1..=52).contains(&weeks) {
+        return Err(AppError::BadRequest(
+            "weeks must be between 1 and 52".to_string(),
+        ));
+    }
+    let today = routines::date_of(crate::store::now_ms());
+    let this_monday = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
+    let first = this_monday - Duration::weeks(weeks - 1);
+    let (from, to) = (
+        routines::day_start(first),
+        routines::day_start(this_monday + Duration::weeks(1)),
+    );
+    let series = |counts: Vec<crate::store::reports::WeekCount>| {
+        let mut by_key: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+        for c in counts {
+            let row = by_key
+                .entry(c.key.unwrap_or_default())
+                .or_insert_with(|| vec![0; weeks as usize]);
+            if let Some(slot) = usize::try_from(c.week).ok().and_then(|w| row.get_mut(w)) {
+                *slot += c.count;
+            }
+        }
+        by_key
+    };
+    let by_rule = series(state.store.weekly_counts(&sites, from, to, false).await?);
+    let by_area = series(state.store.weekly_counts(&sites, from, to, true).await?);
+    let week_starts: Vec<String> = (0..weeks)
+        .map(|w| (first + Duration::weeks(w)).to_string())
+        .collect();
+    Ok(Json(
+        json!({ "weeks": week_starts, "by_rule": by_rule, "by_area": by_area }),
+    ))
+}
+
+async fn schedule(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Query(q): Query<SiteQuery>,
+) -> Result<Json<Value>, AppError> {
+    let site = one_site(&auth, q.site.as_deref())?;
+    let schedule = state.store.routine_schedule(&site).await?;
+    Ok(Json(json!({ "site": site, "schedule": schedule })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScheduleBody {
+    schedule: Vec<RoutineSchedule>,
+}
+
+async fn set_schedule(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Query(q): Query<SiteQuery>,
+    ApiJson(body): ApiJson<ScheduleBody>,
+) -> Result<Json<Value>, AppError> {
+    let site = one_site(&auth, q.site.as_deref())?;
+    let site_id = SiteId::parse(site.clone()).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    policy::authorize(&auth.user, Action::ManageUsers, Some(&site_id))?;
+    let templates = super::templates::current_templates(&state).await?;
+    let mut errors = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, s) in body.schedule.iter().enumerate() {
+        let field = |name: &str| format!("schedule[{i}].{name}");
+        if !templates.iter().any(|t| t.id.as_str() == s.template_id) {
+            errors.push(FieldError {
+                field: field("template_id"),
+                message: format!("no template {}", s.template_id),
+            });
+        }
+        if !seen.insert(s.template_id.clone()) {
+            errors.push(FieldError {
+                field: field("template_id"),
+                message: "each template may be scheduled once".to_string(),
+            });
+        }
+        if s.weekday.is_some_and(|w| !(1..=7).contains(&w)) {
+            errors.push(FieldError {
+                field: field("weekday"),
+                message: "must be 1 (Monday) to 7 (Sunday), or null for every day".to_string(),
+            });
+        }
+        if !(0..1440).contains(&s.due_minute) {
+            errors.push(FieldError {
+                field: field("due_minute"),
+                message: "must be 0 to 1439 minutes after midnight".to_string(),
+            });
+        }
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Invalid(errors));
+    }
+    state
+        .store
+        .set_routine_schedule(&site, &body.schedule)
+        .await?;
+    let schedule = state.store.routine_schedule(&site).await?;
+    Ok(Json(json!({ "site": site, "schedule": schedule })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusQuery {
+    site: Option<String>,
+    /// First day (`YYYY-MM-DD`, China Standard Time); six days before `to` if omitted.
+    from: Option<String>,
+    /// Last day, inclusive; today if omitted.
+    to: Option<String>,
+}
+
+async fn routine_status(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Query(q): Query<StatusQuery>,
+) -> Result<Json<Value>, AppError> {
+    let site = one_site(&auth, q.site.as_deref())?;
+    let day = |field: &str, s: &str| {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map_err(|_| AppError::BadRequest(format!("{field} must be a YYYY-MM-DD date")))
+    };
+    let last = match q.to.as_deref() {
+        Some(s) => day("to", s)?,
+        None => routines::date_of(crate::store::now_ms()),
+    };
+    let first = match q.from.as_deref() {
+        Some(s) => day("from", s)?,
+        None => last - Duration::days(6),
+    };
+    if first > last || (last - first).num_days() > 92 {
+        return Err(AppError::BadRequest(
+            "from must be on or before to, at most 93 days apart".to_string(),
+        ));
+    }
+    let occurrences = site_occurrences(&state, &site, first, last + Duration::days(1)).await?;
+    let missed = occurrences
+        .iter()
+        .filter(|o| o.status == RoutineStatus::Missed)
+        .count();
+    Ok(Json(
+        json!({ "site": site, "from": first, "to": last, "missed": missed, "occurrences": occurrences }),
+    ))
+}
