@@ -23,8 +23,8 @@ create index violation_assignments_violation on violation_assignments (doc_id, a
 create table routine_schedules (
     site_id text not null references sites (id) on delete cascade,
     template_id text not null,
-    weekday integer,
-    due_minute integer not null check (due_minute >= 0 and due_minute < 1440),
+    weekday bigint,
+    due_minute bigint not null check (due_minute >= 0 and due_minute < 1440),
     primary key (site_id, template_id)
 );
 

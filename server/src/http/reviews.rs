@@ -103,5 +103,8 @@ async fn trail(
 ) -> Result<Json<Value>, AppError> {
     let (_, status) = visible_site(&state, &auth, &doc, &key).await?;
     let reviews = state.store.reviews(&doc, &key).await?;
-    Ok(Json(json!({ "status": status, "reviews": reviews })))
+    let assignments = state.store.assignments(&doc, &key).await?;
+    Ok(Json(
+        json!({ "status": status, "reviews": reviews, "assignments": assignments }),
+    ))
 }

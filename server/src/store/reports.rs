@@ -108,7 +108,7 @@ impl Store {
         }
         let sql = format!(
             "select v.responsible_user as user_id, u.display_name, v.rule_id, v.status, v.fine_type, \
-             count(*) as count, coalesce(sum(v.fine_yuan), 0) as yuan \
+             count(*) as count, cast(coalesce(sum(v.fine_yuan), 0) as bigint) as yuan \
              from violations v left join users u on u.id = v.responsible_user \
              where v.site_id in ({}) and v.recorded_at >= $1 and v.recorded_at < $2 \
              group by v.responsible_user, u.display_name, v.rule_id, v.status, v.fine_type \

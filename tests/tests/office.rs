@@ -1,0 +1,369 @@
+//! The office's screens' API: filters, who answers for a violation, CSV exports, the
+//! monthly report, the weekly trend and routine schedules, with every permission denial.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use shared::inspection::{AnswerValue, write};
+use walkaround_tests::tablet::{Tablet, access_token};
+use walkaround_tests::{Db, PASSWORD, TestApp, demo_areas, spawn};
+
+macro_rules! on_both_databases {
+    ($($scenario:ident),* $(,)?) => {$(
+        mod $scenario {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$scenario(walkaround_tests::Db::Sqlite).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                super::$scenario(walkaround_tests::Db::Postgres).await
+            }
+        }
+    )*};
+}
+
+on_both_databases!(
+    violations_are_filtered_assigned_exported_and_reported,
+    routines_are_scheduled_and_missed_ones_are_shown,
+);
+
+async fn call(
+    app: &TestApp,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = app
+        .client
+        .request(method.parse().expect("method"), app.url(path))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let r = request.send().await.expect("responds");
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+async fn text(app: &TestApp, token: &str, path: &str) -> (u16, String, String) {
+    let r = app
+        .client
+        .get(app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("responds");
+    let kind = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    (
+        r.status().as_u16(),
+        kind,
+        r.text().await.unwrap_or_default(),
+    )
+}
+
+async fn violations_are_filtered_assigned_exported_and_reported(db: Db) {
+    let app = spawn(db).await;
+    let mut wang = Tablet::login(&app, "wang", PASSWORD).await;
+    let id = wang.create("workshop-walkaround", "demo-site", demo_areas());
+    wang.answer(&id, "c8-booth-floor", AnswerValue::Fail, Some("rags"));
+    wang.answer(&id, "c9-masking", AnswerValue::Fail, Some("newspaper"));
+    assert!(wang.sync_until_acked(Duration::from_secs(10)).await);
+    let doc = id.to_string();
+    let (office, lead, manager, sun) = (
+        access_token(&app, "office", PASSWORD).await,
+        access_token(&app, "li", PASSWORD).await,
+        access_token(&app, "wang", PASSWORD).await,
+        access_token(&app, "sun", PASSWORD).await,
+    );
+
+    // Both are the workshop manager's: the only active user of the site with that role.
+    let (status, body) = call(&app, &office, "GET", "/api/v1/violations?person=wang", None).await;
+    assert_eq!((status, body["total"].as_i64()), (200, Some(2)), "{body}");
+    assert_eq!(body["violations"][0]["responsible_name"], "车间经理 王强");
+    let (_, body) = call(
+        &app,
+        &office,
+        "GET",
+        "/api/v1/violations?role=workshop_manager&rule=C9",
+        None,
+    )
+    .await;
+    assert_eq!(body["total"], 1);
+    let (status, body) = call(&app, &office, "GET", "/api/v1/violations?role=boss", None).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("bad_request"))
+    );
+    let (_, body) = call(&app, &office, "GET", "/api/v1/violations?person=", None).await;
+    assert_eq!(body["total"], 0, "nobody is unassigned yet");
+
+    // Assigning: reviewers of the site only; the person must belong to the site.
+    let path = format!("/api/v1/violations/{doc}/c9-masking/responsible");
+    let (status, _) = call(&app, &lead, "PUT", &path, Some(json!({"user_id": "li"}))).await;
+    assert_eq!(status, 403, "a team lead does not assign");
+    let (status, _) = call(&app, &sun, "PUT", &path, Some(json!({"user_id": "sun"}))).await;
+    assert_eq!(status, 404, "another site's violation is not there");
+    let (status, body) = call(&app, &office, "PUT", &path, Some(json!({"user_id": "sun"}))).await;
+    assert_eq!(
+        (status, body["error"]["fields"][0]["field"].as_str()),
+        (422, Some("user_id")),
+        "{body}"
+    );
+    let (status, _) = call(&app, &manager, "PUT", &path, Some(json!({"user_id": "li"}))).await;
+    assert_eq!(status, 200);
+    let (_, body) = call(
+        &app,
+        &office,
+        "GET",
+        &format!("/api/v1/violations/{doc}/c9-masking/reviews"),
+        None,
+    )
+    .await;
+    assert_eq!(body["assignments"][0]["after_user"], "li", "{body}");
+    assert_eq!(body["assignments"][0]["before_user"], "wang");
+    let (_, body) = call(&app, &office, "GET", "/api/v1/violations?person=li", None).await;
+    assert_eq!(body["total"], 1);
+    // A later sync of the inspection keeps the office's assignment.
+    wang.answer(&id, "c1-visitors", AnswerValue::Pass, None);
+    assert!(wang.sync_until_acked(Duration::from_secs(10)).await);
+    let (_, body) = call(&app, &office, "GET", "/api/v1/violations?person=li", None).await;
+    assert_eq!(body["total"], 1);
+
+    // The waiver shows in the report and the exports.
+    let (status, _) = call(
+        &app,
+        &office,
+        "POST",
+        &format!("/api/v1/violations/{doc}/c8-booth-floor/review"),
+        Some(json!({"action": "waive", "reason": "first time"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, report) = call(
+        &app,
+        &office,
+        "GET",
+        "/api/v1/reports/monthly?site=demo-site",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["total"]["violations"], 2);
+    assert_eq!(report["total"]["waived"], 1);
+    let people: Vec<&str> = report["people"]
+        .as_array()
+        .expect("people")
+        .iter()
+        .filter_map(|p| p["user_id"].as_str())
+        .collect();
+    assert_eq!(people.len(), 2, "{report}");
+    assert!(people.contains(&"li") && people.contains(&"wang"));
+    let (status, kind, csv) =
+        text(&app, &office, "/api/v1/reports/monthly.csv?site=demo-site").await;
+    assert_eq!(status, 200);
+    assert!(kind.starts_with("text/csv"), "{kind}");
+    assert!(
+        csv.starts_with('\u{feff}'),
+        "a byte-order mark for spreadsheet programs"
+    );
+    assert!(csv.contains("li,班组长 李军,C9,"), "{csv}");
+    let (_, _, csv) = text(&app, &office, "/api/v1/violations.csv?status=waived").await;
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 2, "{csv}");
+    assert!(
+        lines[1].contains(",waived,") && lines[1].contains("rags"),
+        "{csv}"
+    );
+    let (status, _) = call(
+        &app,
+        &sun,
+        "GET",
+        "/api/v1/reports/monthly?site=demo-site",
+        None,
+    )
+    .await;
+    assert_eq!(status, 403, "another site's report");
+    let (status, _) = call(
+        &app,
+        &office,
+        "GET",
+        "/api/v1/reports/monthly?month=2026-13",
+        None,
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    let (status, trend) = call(&app, &office, "GET", "/api/v1/reports/trend?weeks=4", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(trend["weeks"].as_array().map(Vec::len), Some(4));
+    assert_eq!(trend["by_rule"]["C8"][3], 1, "{trend}");
+    let (status, _) = call(&app, &office, "GET", "/api/v1/reports/trend?weeks=0", None).await;
+    assert_eq!(status, 400);
+    let (status, body) = call(&app, &lead, "GET", "/api/v1/people?site=demo-site", None).await;
+    assert_eq!(status, 200);
+    assert!(body["people"].as_array().is_some_and(|p| p.len() >= 7));
+    app.stop().await;
+}
+
+async fn routines_are_scheduled_and_missed_ones_are_shown(db: Db) {
+    let app = spawn(db).await;
+    let (office, lead, sun) = (
+        access_token(&app, "office", PASSWORD).await,
+        access_token(&app, "li", PASSWORD).await,
+        access_token(&app, "sun", PASSWORD).await,
+    );
+    let (status, body) = call(
+        &app,
+        &office,
+        "GET",
+        "/api/v1/routines?site=demo-site",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["schedule"].as_array().map(Vec::len)),
+        (200, Some(0))
+    );
+
+    let schedule = json!({"schedule": [
+        {"template_id": "closing-routine", "weekday": null, "due_minute": 1439},
+        {"template_id": "parts-store-audit", "weekday": 5, "due_minute": 1020}
+    ]});
+    let (status, _) = call(
+        &app,
+        &lead,
+        "PUT",
+        "/api/v1/routines?site=demo-site",
+        Some(schedule.clone()),
+    )
+    .await;
+    assert_eq!(status, 403, "a team lead does not set schedules");
+    let (status, _) = call(
+        &app,
+        &sun,
+        "PUT",
+        "/api/v1/routines?site=demo-site",
+        Some(schedule.clone()),
+    )
+    .await;
+    assert_eq!(status, 403, "nor does another site's office");
+    let bad = json!({"schedule": [
+        {"template_id": "no-such", "weekday": 9, "due_minute": 1440}
+    ]});
+    let (status, body) = call(
+        &app,
+        &office,
+        "PUT",
+        "/api/v1/routines?site=demo-site",
+        Some(bad),
+    )
+    .await;
+    assert_eq!(status, 422);
+    let fields: Vec<&str> = body["error"]["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .filter_map(|f| f["field"].as_str())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "schedule[0].template_id",
+            "schedule[0].weekday",
+            "schedule[0].due_minute"
+        ]
+    );
+    let (status, body) = call(
+        &app,
+        &office,
+        "PUT",
+        "/api/v1/routines?site=demo-site",
+        Some(schedule),
+    )
+    .await;
+    assert_eq!(
+        (status, body["schedule"].as_array().map(Vec::len)),
+        (200, Some(2)),
+        "{body}"
+    );
+
+    // Today's closing routine, submitted: done (its deadline is 23:59). Yesterday's was
+    // never started: missed.
+    let mut li = Tablet::login(&app, "li", PASSWORD).await;
+    let id = li.create("closing-routine", "demo-site", demo_areas());
+    let keys = {
+        let (doc, _) = &li.docs[&id];
+        shared::inspection::read(doc)
+            .expect("reads")
+            .expected_keys()
+    };
+    for key in keys {
+        li.answer(&id, &key.to_string(), AnswerValue::Pass, None);
+    }
+    let user = li.user.clone();
+    li.edit(&id, |doc| {
+        write::submit(doc, &user, chrono::Utc::now()).expect("submits");
+    });
+    assert!(li.sync_until_acked(Duration::from_secs(10)).await);
+    let (status, body) = call(
+        &app,
+        &lead,
+        "GET",
+        "/api/v1/routines/status?site=demo-site",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let closing: Vec<&Value> = body["occurrences"]
+        .as_array()
+        .expect("occurrences")
+        .iter()
+        .filter(|o| o["template_id"] == "closing-routine")
+        .collect();
+    assert_eq!(closing.len(), 7, "one a day for a week");
+    let today = closing.last().expect("today");
+    assert_eq!(today["status"], "done", "{today}");
+    assert_eq!(today["doc_id"], id.to_string());
+    assert_eq!(closing[5]["status"], "missed");
+    assert!(body["missed"].as_i64().is_some_and(|m| m >= 6));
+    let (status, _) = call(
+        &app,
+        &sun,
+        "GET",
+        "/api/v1/routines/status?site=demo-site",
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _) = call(
+        &app,
+        &lead,
+        "GET",
+        "/api/v1/routines/status?site=demo-site&from=2026-12-01&to=2026-11-01",
+        None,
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (_, report) = call(
+        &app,
+        &office,
+        "GET",
+        "/api/v1/reports/monthly?site=demo-site",
+        None,
+    )
+    .await;
+    let closing_missed = report["routines"]
+        .as_array()
+        .expect("routines")
+        .iter()
+        .find(|r| r["template_id"] == "closing-routine")
+        .and_then(|r| r["missed"].as_i64());
+    assert!(closing_missed.is_some(), "{report}");
+    app.stop().await;
+}
