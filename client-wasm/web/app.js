@@ -3,6 +3,7 @@
 // browser can: the screen, IndexedDB, the WebSocket, the camera, timers.
 import init, { SyncClient, builtinTemplates, sha256Hex } from './pkg/client_wasm.js';
 import { t, local, lang, setLang, fmtDate, fmtYuan } from './i18n.js';
+import { officeView, OFFICE_ROLES } from './office.js';
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const h = (tag, attrs = {}, ...children) => {
@@ -290,6 +291,20 @@ function startInspection(tpl) {
   persist(id).then(() => { flush(); location.hash = `#/inspect/${id}`; });
 }
 
+// The office's dashboard: routines missed in the last seven days, fetched at most once a
+// minute (the home screen re-renders on every sync message).
+let dashboard = null;
+let dashboardAt = 0;
+function loadDashboard() {
+  if (link !== 'online' || Date.now() - dashboardAt < 60_000) return;
+  dashboardAt = Date.now();
+  const forSite = siteId;
+  api(`/api/v1/routines/status?site=${encodeURIComponent(forSite)}`).then((body) => {
+    dashboard = { site: forSite, missed: body.occurrences.filter((o) => o.status === 'missed').reverse() };
+    render();
+  }).catch((e) => console.warn('dashboard', e));
+}
+
 function homeView() {
   const role = user().role;
   const mine = templates.filter((tpl) => tpl.run_by.includes(role));
@@ -306,7 +321,20 @@ function homeView() {
         : h('button', { class: 'primary', onclick: () => startInspection(tpl) }, t('start')));
   });
   const walk = mine.find((tpl) => tpl.cadence === 'ad_hoc');
-  return h('div', {},
+  let office = null;
+  if (OFFICE_ROLES.includes(role)) {
+    loadDashboard();
+    const missed = dashboard?.site === siteId ? dashboard.missed : [];
+    office = h('div', {},
+      h('div', { class: 'row office-links' },
+        [['violations', t('violations')], ['reports', t('reports')], ['routines', t('routines')]].map(([path, label]) =>
+          h('button', { 'data-testid': `office-${path}-link`, onclick: () => { location.hash = `#/office/${path}`; } }, `${label} ›`))),
+      missed.length ? h('div', { class: 'card missed', 'data-testid': 'missed-routines' },
+        h('h3', {}, `${t('missedRoutines')} (${missed.length})`),
+        h('ul', {}, missed.slice(0, 6).map((o) => h('li', {},
+          `${o.date} · ${local(templates.find((x) => x.id === o.template_id)?.name) || o.template_id} · ${t('due')} ${fmtDate(o.due_at)}`)))) : null);
+  }
+  return h('div', {}, office,
     walk ? h('button', { class: 'primary', style: 'width:100%', onclick: () => startInspection(walk), 'data-testid': 'new-walkaround' }, `＋ ${t('newWalkaround')}`) : null,
     routines.length ? h('h2', {}, t('today')) : null,
     h('div', { class: 'grid' }, routineCards),
@@ -465,6 +493,11 @@ function inspectView(id) {
         onclick: () => edit(id, () => client.submit(id, user().id)) }, t('submit'))));
 }
 
+// What the office screens need from the app.
+const officeEnv = {
+  h, token: freshToken, user, sites: () => sites, templates: () => templates, toast, photoUrl, render: () => render(),
+};
+
 function render() {
   renderBar();
   const app = $('#app');
@@ -473,6 +506,7 @@ function render() {
   if (!session) view = loginView();
   else if (!siteId) view = siteView();
   else if (route.startsWith('inspect/')) view = inspectView(route.slice('inspect/'.length));
+  else if (route.startsWith('office/')) view = officeView(route, officeEnv);
   else view = homeView();
   const scroll = window.scrollY;
   app.replaceChildren(view);

@@ -15,6 +15,7 @@ const STRINGS = {
     keep: '保留此答案', by: '记录人', late: '提交后补录', back: '返回', count: '数量', max: '上限', save: '保存',
     savedLocally: '已保存在本机', changeRefused: '服务器拒绝了修改', cadence_daily_opening: '每日开门', cadence_daily_lunch: '每日午休',
     cadence_daily_closing: '每日收工', cadence_weekly: '每周', cadence_ad_hoc: '随时', language: 'English', noDocs: '暂无记录',
+    reports: '报表', routines: '例行检查', missedRoutines: '最近 7 天未按时完成的例行检查', due: '截止',
     violationsCount: '项违规', rule: '条款', answered: '已答', notAnswered: '未作答', conflictShort: '答案冲突，请选择',
   },
   en: {
@@ -31,6 +32,7 @@ const STRINGS = {
     keep: 'Keep this answer', by: 'By', late: 'After submission', back: 'Back', count: 'Count', max: 'max', save: 'Save',
     savedLocally: 'Saved on this tablet', changeRefused: 'The server refused a change', cadence_daily_opening: 'Daily, opening', cadence_daily_lunch: 'Daily, lunch',
     cadence_daily_closing: 'Daily, closing', cadence_weekly: 'Weekly', cadence_ad_hoc: 'Any time', language: '中文', noDocs: 'Nothing yet',
+    reports: 'Reports', routines: 'Routines', missedRoutines: 'Routines missed in the last 7 days', due: 'due',
     violationsCount: 'violations', rule: 'Rule', answered: 'answered', notAnswered: 'not answered', conflictShort: 'conflicting answers, pick one',
   },
 };

@@ -3,7 +3,7 @@
 // WALKAROUND_URL, WALKAROUND_PASSWORD and WALKAROUND_SCREENSHOTS.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 
 const base = process.env.WALKAROUND_URL;
@@ -137,4 +137,78 @@ test('a reload while offline keeps everything, and a photo taken offline reaches
   }
   assert.equal(status, 200, 'the photo reached the server');
   await a.context.close();
+});
+
+test('the office waives a violation synced from a tablet, with a reason; the report and the CSV show it', async () => {
+  // A manager records a failed item on a tablet.
+  const a = await tablet('wang');
+  await a.page.click('[data-testid=new-walkaround]');
+  await a.page.waitForSelector('[data-key="c8-booth-floor"]');
+  const id = a.page.url().split('/inspect/')[1];
+  await answer(a.page, 'c8-booth-floor', 'fail');
+  await a.page.fill('[data-testid="note-c8-booth-floor"]', '喷漆房地面有废纸');
+  await a.page.locator('[data-testid="note-c8-booth-floor"]').blur();
+  await settled(a.page);
+  await a.context.close();
+  const month = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(new Date()).slice(0, 7);
+  const before = await api(`/api/v1/reports/monthly?month=${month}`, 'office');
+  const wangBefore = before.people.find((p) => p.user_id === 'wang');
+
+  // A schedule whose deadline has passed: the office's home shows yesterday's closing
+  // routine as missed.
+  const login = await fetch(`${base}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'office', password }) });
+  const { access_token } = await login.json();
+  const put = await fetch(`${base}/api/v1/routines?site=demo-site`, {
+    method: 'PUT', headers: { authorization: `Bearer ${access_token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ schedule: [{ template_id: 'closing-routine', weekday: null, due_minute: 0 }] }),
+  });
+  assert.equal(put.status, 200);
+
+  // The office finds it with the filters and waives it with a reason.
+  const o = await tablet('office');
+  await o.page.waitForSelector('[data-testid=missed-routines] li', { timeout: 15000 });
+  await o.page.goto(`${base}/#/office/violations?site=demo-site&person=wang&rule=C8&status=open`);
+  const row = o.page.locator(`tr[data-key="${id}/c8-booth-floor"]`);
+  await row.click();
+  await o.page.waitForSelector('[data-testid=violation-detail] [data-testid=waive]');
+  await o.page.screenshot({ path: `${shots}/office-violations.png` });
+  await o.page.click('[data-testid=violation-detail] [data-testid=waive]');
+  // Without a reason the server refuses; the row stays open.
+  await o.page.waitForTimeout(300);
+  assert.equal(await row.locator('[data-status]').getAttribute('data-status'), 'open');
+  await o.page.fill('[data-testid=waive-reason]', '首次违规，口头警告');
+  await o.page.click('[data-testid=violation-detail] [data-testid=waive]');
+  // The list filtered to open violations no longer holds it.
+  await row.waitFor({ state: 'detached', timeout: 10000 });
+  const trail = await api(`/api/v1/violations/${id}/c8-booth-floor/reviews`, 'office');
+  assert.deepEqual(trail.reviews.map((r) => [r.action, r.reason, r.user_id]), [['waive', '首次违规，口头警告', 'office']]);
+
+  // The monthly report counts it as waived, on screen and in its CSV.
+  await o.page.goto(`${base}/#/office/reports?month=${month}`);
+  await o.page.waitForSelector('[data-testid=per-person] tr[data-person=wang]');
+  const cells = await o.page.locator('[data-testid=per-person] tr[data-person=wang] td').allTextContents();
+  assert.equal(Number(cells[3]), (wangBefore?.waived ?? 0) + 1, `waived count on screen: ${cells}`);
+  await o.page.screenshot({ path: `${shots}/office-report.png`, fullPage: true });
+  const [download] = await Promise.all([o.page.waitForEvent('download'), o.page.click('[data-testid=export-report]')]);
+  const csv = readFileSync(await download.path(), 'utf8');
+  const total = csv.split('\n').find((line) => line.startsWith(`${month},wang,`) && line.split(',')[3] === '');
+  assert.ok(total, csv);
+  assert.equal(Number(total.split(',')[7]), (wangBefore?.waived ?? 0) + 1, total);
+  const c8 = csv.split('\n').find((line) => line.startsWith(`${month},wang,`) && line.split(',')[3] === 'C8');
+  assert.ok(c8 && Number(c8.split(',')[7]) >= 1, csv);
+
+  // The violations CSV of waived ones carries the tablet's note.
+  await o.page.goto(`${base}/#/office/violations?status=waived`);
+  await o.page.waitForSelector(`tr[data-key="${id}/c8-booth-floor"] [data-status=waived]`);
+  const [list] = await Promise.all([o.page.waitForEvent('download'), o.page.click('[data-testid=export-violations]')]);
+  const rows = readFileSync(await list.path(), 'utf8');
+  assert.ok(rows.includes('喷漆房地面有废纸') && rows.includes(id), rows);
+
+  // The print page holds the same report, ready for the browser's print to PDF.
+  await o.page.goto(`${base}/#/office/print?month=${month}`);
+  await o.page.waitForSelector('[data-testid=print-page] [data-testid=per-person]');
+  await o.page.emulateMedia({ media: 'print' });
+  const pdf = await o.page.pdf({ format: 'A4' });
+  assert.ok(pdf.length > 10_000, 'a PDF page was printed');
+  await o.context.close();
 });

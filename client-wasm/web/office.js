@@ -1,0 +1,485 @@
+// The office's screens, in the same app: violations with filters, evidence and review;
+// monthly reports with a weekly trend, CSV and a print page; routine schedules and missed
+// routines; users; templates. Everything here is online (the office works at a desk); the
+// server enforces every permission, the screens only hide what a role cannot do.
+import { t, local, lang, fmtDate, fmtYuan } from './i18n.js';
+
+const WORDS = {
+  'zh-CN': {
+    office: '办公室', violationsTab: '违规', reportsTab: '报表', routinesTab: '例行检查', usersTab: '用户', templatesTab: '模板',
+    site: '门店', allSites: '全部门店', from: '从', to: '至', rule: '条款', area: '区域', role: '责任岗位', person: '责任人',
+    status: '状态', any: '全部', unassigned: '未指定', filter: '筛选', reset: '清除', exportCsv: '导出 CSV', time: '时间',
+    item: '检查项', fine: '罚款', recordedBy: '记录人', evidence: '证据', inspection: '所属检查', openInspection: '打开检查',
+    acknowledge: '确认', correct: '已整改', waive: '免罚', reopen: '重新打开', reason: '原因', waiveReason: '免罚原因（必填）',
+    assign: '指定责任人', trail: '处理记录', prev: '上一页', next: '下一页', page: '第 {a}–{b} 条，共 {n} 条', none: '无',
+    status_open: '待处理', status_acknowledged: '已确认', status_corrected: '已整改', status_waived: '已免罚',
+    month: '月份', perPerson: '按责任人', perRule: '按条款', violationsN: '违规数', finesDue: '应罚金额', waived: '已免罚',
+    waivedYuan: '免罚金额', total: '合计', trend: '每周趋势', byRule: '按条款', byArea: '按区域', weekOf: '周',
+    missedRoutines: '未按时完成的例行检查', missed: '未完成', done: '已完成', pending: '待完成', print: '打印报表',
+    reportCsv: '报表 CSV', violationsCsv: '违规明细 CSV', schedule: '检查时间表', everyDay: '每天', dueAt: '截止时间',
+    weekday: '星期', addRow: '添加', remove: '删除', save: '保存', saved: '已保存', last7: '最近 7 天', due: '截止',
+    users: '用户', addUser: '添加用户', displayName: '姓名', password: '初始密码', sites: '门店', disable: '停用', enable: '启用',
+    disabled: '已停用', edit: '编辑', templates: '模板', version: '版本', newTemplate: '新建模板', editJson: '模板内容（JSON）',
+    problems: '请修改以下问题：', noRows: '没有符合条件的记录', printed: '打印时间', reportTitle: '月度违规与罚款报表',
+    dismissalReviews: '开除审查', toolsToReplace: '照价赔偿', wholeSite: '全场', w1: '周一', w2: '周二', w3: '周三', w4: '周四',
+    w5: '周五', w6: '周六', w7: '周日', loadFailed: '加载失败', forbidden: '没有权限',
+  },
+  en: {
+    office: 'Office', violationsTab: 'Violations', reportsTab: 'Reports', routinesTab: 'Routines', usersTab: 'Users', templatesTab: 'Templates',
+    site: 'Site', allSites: 'All sites', from: 'From', to: 'To', rule: 'Rule', area: 'Area', role: 'Responsible role', person: 'Person',
+    status: 'Status', any: 'Any', unassigned: 'Unassigned', filter: 'Filter', reset: 'Clear', exportCsv: 'Export CSV', time: 'Time',
+    item: 'Item', fine: 'Fine', recordedBy: 'Recorded by', evidence: 'Evidence', inspection: 'Inspection', openInspection: 'Open inspection',
+    acknowledge: 'Acknowledge', correct: 'Corrected', waive: 'Waive', reopen: 'Reopen', reason: 'Reason', waiveReason: 'Reason for the waiver (required)',
+    assign: 'Responsible person', trail: 'Trail', prev: 'Previous', next: 'Next', page: '{a}–{b} of {n}', none: 'none',
+    status_open: 'Open', status_acknowledged: 'Acknowledged', status_corrected: 'Corrected', status_waived: 'Waived',
+    month: 'Month', perPerson: 'Per person', perRule: 'Per rule', violationsN: 'Violations', finesDue: 'Fines due', waived: 'Waived',
+    waivedYuan: 'Yuan waived', total: 'Total', trend: 'Weekly trend', byRule: 'By rule', byArea: 'By area', weekOf: 'Week of',
+    missedRoutines: 'Routines not done on time', missed: 'Missed', done: 'Done', pending: 'Pending', print: 'Print report',
+    reportCsv: 'Report CSV', violationsCsv: 'Violations CSV', schedule: 'Schedule', everyDay: 'Every day', dueAt: 'Deadline',
+    weekday: 'Weekday', addRow: 'Add', remove: 'Remove', save: 'Save', saved: 'Saved', last7: 'Last 7 days', due: 'Due',
+    users: 'Users', addUser: 'Add user', displayName: 'Name', password: 'First password', sites: 'Sites', disable: 'Disable', enable: 'Enable',
+    disabled: 'Disabled', edit: 'Edit', templates: 'Templates', version: 'Version', newTemplate: 'New template', editJson: 'Template (JSON)',
+    problems: 'Please fix:', noRows: 'Nothing matches', printed: 'Printed', reportTitle: 'Monthly violations and fines',
+    dismissalReviews: 'Dismissal reviews', toolsToReplace: 'Tools to pay for', wholeSite: 'Whole site', w1: 'Mon', w2: 'Tue', w3: 'Wed', w4: 'Thu',
+    w5: 'Fri', w6: 'Sat', w7: 'Sun', loadFailed: 'Could not load', forbidden: 'Not allowed',
+  },
+};
+const w = (key, vars = {}) => {
+  let text = WORDS[lang]?.[key] ?? WORDS['zh-CN'][key] ?? t(key);
+  for (const [k, v] of Object.entries(vars)) text = text.replace(`{${k}}`, v);
+  return text;
+};
+
+/** Roles that see the office screens (the server's reviewing roles). */
+export const OFFICE_ROLES = ['office_admin', 'workshop_manager', 'service_manager', 'parts_manager'];
+const ROLES = ['office_admin', 'workshop_manager', 'team_lead', 'service_manager', 'parts_manager', 'customer_service_supervisor', 'technician'];
+const ROLE_NAMES = {
+  office_admin: { zh: '办公室管理员', en: 'Office admin' }, workshop_manager: { zh: '车间经理', en: 'Workshop manager' },
+  team_lead: { zh: '班组长', en: 'Team lead' }, service_manager: { zh: '服务经理', en: 'Service manager' },
+  parts_manager: { zh: '备件经理', en: 'Parts manager' }, customer_service_supervisor: { zh: '客服主管', en: 'Customer-service supervisor' },
+  technician: { zh: '技师', en: 'Technician' },
+};
+const roleName = (r) => local(ROLE_NAMES[r]) || r;
+
+let env; // { h, token, user, sites, templates, toast, photoUrl, render }
+let regulation = null;
+const people = new Map(); // site -> [{id, display_name, role}]
+
+/** HTTP with the session's token; returns {status, body} and never throws on a status. */
+async function call(method, path, body) {
+  const token = await env.token();
+  const r = await fetch(path, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const type = r.headers.get('content-type') || '';
+  return { status: r.status, body: type.includes('json') ? await r.json() : await r.blob() };
+}
+async function get(path) {
+  const { status, body } = await call('GET', path);
+  if (status !== 200) throw new Error(body?.error?.message || `${w('loadFailed')} (${status})`);
+  return body;
+}
+/** Downloads a CSV export (the browser cannot send the token with a plain link). */
+async function download(path, filename) {
+  const { status, body } = await call('GET', path);
+  if (status !== 200) { env.toast(`${w('loadFailed')} (${status})`); return; }
+  const a = env.h('a', { href: URL.createObjectURL(body), download: filename });
+  document.body.append(a);
+  a.click();
+  a.remove();
+}
+async function ensureRegulation() {
+  if (!regulation) regulation = (await (await fetch('/api/v1/regulation')).json()).rules;
+  return regulation;
+}
+async function sitePeople(site) {
+  if (!people.has(site)) people.set(site, (await get(`/api/v1/people?site=${encodeURIComponent(site)}`)).people);
+  return people.get(site);
+}
+const siteName = (id) => env.sites().find((s) => s.id === id)?.name ?? id;
+const areaName = (siteId, areaId) => {
+  if (!areaId) return w('wholeSite');
+  const area = env.sites().find((s) => s.id === siteId)?.areas.find((a) => a.id === areaId);
+  return area ? local(area.name) : areaId;
+};
+const itemText = (templateId, itemId) => {
+  const item = env.templates().find((tpl) => tpl.id === templateId)?.items.find((i) => i.id === itemId);
+  return item ? local(item.text) : itemId;
+};
+const ruleTitle = (id) => local(regulation?.find((r) => r.id === id)?.title) || '';
+const fineText = (v) => (v.fine_type === 'yuan' ? fmtYuan(v.fine_yuan) : v.fine_type === 'dismissal_review' ? t('dismissal') : v.fine_type === 'replace_tool' ? t('replaceTool') : '—');
+const statusChip = (s) => env.h('span', { class: `chip ${s === 'open' ? 'red' : s === 'waived' ? '' : 'green'}`, 'data-status': s }, w(`status_${s}`));
+const china = (ms) => new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(new Date(ms));
+const thisMonth = () => china(Date.now()).slice(0, 7);
+const select = (name, value, options) => env.h('select', { name },
+  options.map(([v, label]) => env.h('option', { value: v, selected: String(v) === String(value ?? '') }, label)));
+const params = (query) => Object.fromEntries(new URLSearchParams(query));
+const go = (path, query) => {
+  const q = new URLSearchParams(Object.entries(query).filter(([, v]) => v !== '' && v !== undefined && v !== null)).toString();
+  location.hash = `#/office/${path}${q ? `?${q}` : ''}`;
+};
+
+/** Replaces an element's children, skipping absent (null) ones. */
+const fill = (el, ...children) => el.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+
+// ---------------------------------------------------------------- shell
+let mounted = { key: null, el: null };
+
+/** The office view for `route` (`office/...`); the same element while the route stays. */
+export function officeView(route, environment) {
+  env = environment;
+  if (mounted.key === `${lang}|${route}`) return mounted.el;
+  const [path, query = ''] = route.slice('office/'.length).split('?');
+  const { h } = env;
+  const role = env.user().role;
+  const tabs = [['violations', 'violationsTab'], ['reports', 'reportsTab'], ['routines', 'routinesTab']];
+  if (role === 'office_admin') tabs.push(['users', 'usersTab'], ['templates', 'templatesTab']);
+  const body = h('div', { class: 'office-body' }, h('p', { class: 'loading' }, t('connecting')));
+  const el = h('div', { class: 'office', 'data-testid': `office-${path}` },
+    path === 'print' ? null : h('nav', { class: 'tabs' }, h('button', { onclick: () => { location.hash = '#/'; } }, `← ${t('back')}`),
+      tabs.map(([p, key]) => h('button', { class: p === path ? 'primary' : '', onclick: () => go(p, {}) }, w(key)))),
+    body);
+  mounted = { key: `${lang}|${route}`, el };
+  const screens = { violations: violationsScreen, reports: reportsScreen, print: printScreen, routines: routinesScreen, users: usersScreen, templates: templatesScreen };
+  (screens[path] ?? violationsScreen)(params(query), body).catch((e) => {
+    fill(body, h('p', { class: 'problems' }, String(e.message || e)));
+  });
+  return el;
+}
+
+/** Forgets the mounted view so the next render fetches afresh. */
+export function refreshOffice() {
+  mounted = { key: null, el: null };
+  env?.render();
+}
+
+// ---------------------------------------------------------------- violations
+const PAGE = 25;
+
+async function violationsScreen(q, body) {
+  const { h } = env;
+  await ensureRegulation();
+  const site = q.site ?? (env.sites().length === 1 ? env.sites()[0].id : '');
+  const who = site ? await sitePeople(site) : [];
+  const areas = site ? env.sites().find((s) => s.id === site)?.areas ?? [] : [];
+  const form = h('form', { class: 'filters card', onsubmit: (e) => {
+    e.preventDefault();
+    go('violations', { ...Object.fromEntries(new FormData(form)), offset: 0 });
+  } },
+  h('label', {}, w('site'), select('site', site, [['', w('allSites')], ...env.sites().map((s) => [s.id, s.name])])),
+  h('label', {}, w('from'), h('input', { type: 'date', name: 'from', value: q.from ?? '' })),
+  h('label', {}, w('to'), h('input', { type: 'date', name: 'to', value: q.to ?? '' })),
+  h('label', {}, w('rule'), select('rule', q.rule, [['', w('any')], ...regulation.map((r) => [r.id, `${r.id} ${local(r.title).slice(0, 14)}`])])),
+  h('label', {}, w('area'), select('area', q.area, [['', w('any')], ...areas.map((a) => [a.id, local(a.name)])])),
+  h('label', {}, w('role'), select('role', q.role, [['', w('any')], ...ROLES.map((r) => [r, roleName(r)])])),
+  h('label', {}, w('person'), select('person', q.person, [['*', w('any')], ['', w('unassigned')], ...who.map((p) => [p.id, p.display_name])])),
+  h('label', {}, w('status'), select('status', q.status, [['', w('any')], ...['open', 'acknowledged', 'corrected', 'waived'].map((s) => [s, w(`status_${s}`)])])),
+  h('div', { class: 'row' }, h('button', { class: 'primary', type: 'submit', 'data-testid': 'apply-filters' }, w('filter')),
+    h('button', { type: 'button', onclick: () => go('violations', {}) }, w('reset'))));
+  if (q.person === undefined) form.person.value = '*';
+  const query = new URLSearchParams();
+  for (const key of ['site', 'from', 'to', 'rule', 'area', 'role', 'status']) if (q[key]) query.set(key, q[key]);
+  if (q.person !== undefined && q.person !== '*') query.set('person', q.person);
+  const offset = Number(q.offset || 0);
+  const list = await get(`/api/v1/violations?${query}&limit=${PAGE}&offset=${offset}`);
+  const rows = list.violations.map((v) => {
+    const row = h('tr', { class: 'clickable', 'data-key': `${v.doc_id}/${v.answer_key}`, onclick: () => toggleDetail(row, v) },
+      h('td', {}, fmtDate(v.recorded_at)),
+      h('td', {}, h('strong', {}, v.rule_id), ' ', h('span', { class: 'muted' }, ruleTitle(v.rule_id).slice(0, 18))),
+      h('td', {}, itemText(v.template_id, v.item_id)),
+      h('td', {}, areaName(v.site_id, v.area_id)),
+      h('td', {}, v.responsible_name ?? h('span', { class: 'muted' }, w('unassigned')), h('div', { class: 'muted' }, roleName(v.responsible_role))),
+      h('td', {}, `${fineText(v)}${v.occurrences > 1 ? ` ×${v.occurrences}` : ''}`),
+      h('td', {}, statusChip(v.status)));
+    return row;
+  });
+  const pager = h('div', { class: 'row spread' },
+    h('span', { class: 'muted', 'data-testid': 'total' }, list.total ? w('page', { a: offset + 1, b: offset + list.violations.length, n: list.total }) : w('noRows')),
+    h('div', { class: 'row' },
+      h('button', { disabled: offset === 0, onclick: () => go('violations', { ...q, offset: Math.max(0, offset - PAGE) }) }, w('prev')),
+      h('button', { disabled: offset + PAGE >= list.total, onclick: () => go('violations', { ...q, offset: offset + PAGE }) }, w('next')),
+      h('button', { 'data-testid': 'export-violations', onclick: () => download(`/api/v1/violations.csv?${query}`, 'violations.csv') }, w('exportCsv'))));
+  fill(body, form, h('div', { class: 'card table-wrap' },
+    h('table', { class: 'list' }, h('thead', {}, h('tr', {}, [w('time'), w('rule'), w('item'), w('area'), w('person'), w('fine'), w('status')].map((c) => h('th', {}, c)))),
+      h('tbody', {}, rows)), pager));
+}
+
+async function toggleDetail(row, v) {
+  const { h } = env;
+  if (row.nextSibling?.classList?.contains('detail')) { row.nextSibling.remove(); return; }
+  const cell = h('td', { colspan: 7 }, t('connecting'));
+  const detail = h('tr', { class: 'detail', 'data-testid': 'violation-detail' }, cell);
+  row.after(detail);
+  const path = `/api/v1/violations/${encodeURIComponent(v.doc_id)}/${encodeURIComponent(v.answer_key)}`;
+  const [trail, who] = await Promise.all([get(`${path}/reviews`), sitePeople(v.site_id)]);
+  const evidence = v.evidence.map((e) => {
+    const photos = h('div', { class: 'photos' });
+    for (const sha of e.photos) env.photoUrl(sha).then((url) => url && photos.append(h('a', { href: url, target: '_blank' }, h('img', { src: url, alt: sha.slice(0, 8) }))));
+    return h('div', { class: 'card evidence-card' },
+      h('div', {}, h('strong', {}, e.value?.type === 'fail' ? t('fail') : JSON.stringify(e.value?.value ?? e.value?.type)), ' · ',
+        `${w('recordedBy')} ${e.by} · ${fmtDate(e.at)}${e.late ? ` · ${t('late')}` : ''}`),
+      e.note ? h('p', { class: 'note' }, e.note) : null, photos);
+  });
+  const reason = h('input', { name: 'reason', placeholder: w('waiveReason'), 'data-testid': 'waive-reason' });
+  const review = async (action) => {
+    const { status, body } = await call('POST', `${path}/review`, { action, reason: reason.value });
+    if (status !== 200) { env.toast(body?.error?.message || String(status)); return; }
+    env.toast(w(`status_${body.status}`));
+    refreshOffice();
+  };
+  const canReview = OFFICE_ROLES.includes(env.user().role);
+  const actions = canReview ? h('div', { class: 'row' },
+    v.status !== 'acknowledged' ? h('button', { onclick: () => review('acknowledge'), 'data-testid': 'acknowledge' }, w('acknowledge')) : null,
+    v.status !== 'corrected' ? h('button', { onclick: () => review('correct'), 'data-testid': 'correct' }, w('correct')) : null,
+    v.status !== 'waived' ? h('div', { class: 'row waive' }, reason, h('button', { onclick: () => review('waive'), 'data-testid': 'waive' }, w('waive'))) : null,
+    v.status !== 'open' ? h('button', { onclick: () => review('reopen') }, w('reopen')) : null) : null;
+  const assign = canReview ? h('label', { class: 'row' }, w('assign'),
+    h('select', { 'data-testid': 'assign', onchange: async (e) => {
+      const { status, body } = await call('PUT', `${path}/responsible`, { user_id: e.target.value || null });
+      if (status !== 200) { env.toast(body?.error?.message || String(status)); return; }
+      refreshOffice();
+    } }, h('option', { value: '' }, w('unassigned')), who.filter((p) => !p.disabled).map((p) =>
+      h('option', { value: p.id, selected: p.id === v.responsible_user }, `${p.display_name} (${roleName(p.role)})`)))) : null;
+  const history = [
+    ...trail.reviews.map((r) => ({ at: r.at, text: `${r.user_id}: ${w(`status_${r.status_before}`)} → ${w(`status_${r.status_after}`)}${r.reason ? ` · ${r.reason}` : ''}` })),
+    ...trail.assignments.map((a) => ({ at: a.at, text: `${a.user_id}: ${w('person')} ${a.before_user ?? w('none')} → ${a.after_user ?? w('none')}` })),
+  ].sort((a, b) => a.at - b.at);
+  fill(cell, 
+    h('div', { class: 'row spread' }, h('h3', {}, `${v.rule_id} ${ruleTitle(v.rule_id)}`),
+      h('a', { class: 'button', href: `#/inspect/${v.doc_id}` }, w('openInspection'))),
+    h('p', { class: 'muted' }, `${siteName(v.site_id)} · ${areaName(v.site_id, v.area_id)} · ${itemText(v.template_id, v.item_id)}`),
+    h('h4', {}, w('evidence')), h('div', {}, evidence), assign, actions,
+    h('h4', {}, w('trail')), history.length ? h('ul', { 'data-testid': 'trail' }, history.map((x) => h('li', {}, `${fmtDate(x.at)} ${x.text}`))) : h('p', { class: 'muted' }, w('none')));
+}
+
+// ---------------------------------------------------------------- reports
+function reportQuery(q) {
+  const query = new URLSearchParams({ month: q.month || thisMonth() });
+  if (q.site) query.set('site', q.site);
+  return query;
+}
+
+function reportTables(report) {
+  const { h } = env;
+  const tally = (x) => [x.violations, fmtYuan(x.fine_yuan), x.waived, fmtYuan(x.waived_yuan)];
+  const head = (first) => h('thead', {}, h('tr', {}, [first, w('violationsN'), w('finesDue'), w('waived'), w('waivedYuan')].map((c) => h('th', {}, c))));
+  return [
+    h('h3', {}, w('perPerson')),
+    h('table', { class: 'list', 'data-testid': 'per-person' }, head(w('person')), h('tbody', {},
+      report.people.map((p) => h('tr', { 'data-person': p.user_id ?? '' }, h('td', {}, p.display_name ?? w('unassigned')), tally(p).map((c) => h('td', {}, String(c)))))),
+    h('tfoot', {}, h('tr', {}, h('th', {}, w('total')), tally(report.total).map((c) => h('th', {}, String(c)))))),
+    h('h3', {}, w('perRule')),
+    h('table', { class: 'list', 'data-testid': 'per-rule' }, head(w('rule')), h('tbody', {},
+      report.rules.map((r) => h('tr', {}, h('td', {}, `${r.rule_id} ${ruleTitle(r.rule_id).slice(0, 24)}`), tally(r.tally).map((c) => h('td', {}, String(c))))))),
+    report.total.dismissal_reviews || report.total.tools_to_replace ? h('p', {},
+      `${w('dismissalReviews')}: ${report.total.dismissal_reviews} · ${w('toolsToReplace')}: ${report.total.tools_to_replace}`) : null,
+    h('h3', {}, w('missedRoutines')),
+    h('table', { class: 'list' }, h('tbody', {}, report.routines.map((r) => h('tr', {},
+      h('td', {}, siteName(r.site)), h('td', {}, local(env.templates().find((x) => x.id === r.template_id)?.name) || r.template_id),
+      h('td', {}, h('span', { class: `chip ${r.missed ? 'red' : 'green'}` }, `${w('missed')} ${r.missed}`)))))),
+  ];
+}
+
+/** A stacked bar chart of violations per week, as SVG (no chart library needed). */
+function trendChart(trend) {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = (tag, attrs = {}, ...children) => {
+    const el = document.createElementNS(ns, tag);
+    for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+    el.append(...children);
+    return el;
+  };
+  const colors = ['#1f4e79', '#b3261e', '#1e7b34', '#a15c00', '#6a1b9a', '#00838f', '#5f6b76', '#c2185b'];
+  const series = Object.entries(trend.by_rule).sort((a, b) => b[1].reduce((x, y) => x + y, 0) - a[1].reduce((x, y) => x + y, 0));
+  const top = series.slice(0, 7);
+  const rest = series.slice(7);
+  if (rest.length) top.push([lang === 'en' ? 'other' : '其他', trend.weeks.map((_, i) => rest.reduce((s, [, v]) => s + v[i], 0))]);
+  const totals = trend.weeks.map((_, i) => top.reduce((s, [, v]) => s + v[i], 0));
+  const max = Math.max(1, ...totals);
+  const [W, H, left, bottom] = [720, 260, 36, 40];
+  const bw = (W - left - 10) / trend.weeks.length;
+  const chart = svg('svg', { viewBox: `0 0 ${W} ${H + 30}`, class: 'chart', role: 'img', 'data-testid': 'trend-chart' });
+  for (let g = 0; g <= 4; g++) {
+    const y = H - bottom - ((H - bottom - 10) * g) / 4;
+    chart.append(svg('line', { x1: left, x2: W, y1: y, y2: y, stroke: '#e0e4e8' }), svg('text', { x: 4, y: y + 4, 'font-size': 12, fill: '#5f6b76' }, String(Math.round((max * g) / 4))));
+  }
+  trend.weeks.forEach((week, i) => {
+    let y = H - bottom;
+    top.forEach(([key, values], s) => {
+      const hgt = ((H - bottom - 10) * values[i]) / max;
+      if (values[i]) {
+        chart.append(svg('rect', { x: left + i * bw + 3, y: y - hgt, width: bw - 6, height: hgt, fill: colors[s % colors.length] },
+          svg('title', {}, `${key}: ${values[i]} (${week})`)));
+      }
+      y -= hgt;
+    });
+    chart.append(svg('text', { x: left + i * bw + bw / 2, y: H - bottom + 16, 'font-size': 11, 'text-anchor': 'middle', fill: '#5f6b76' }, week.slice(5)));
+  });
+  top.forEach(([key], s) => {
+    chart.append(svg('rect', { x: left + s * 85, y: H + 2, width: 12, height: 12, fill: colors[s % colors.length] }),
+      svg('text', { x: left + s * 85 + 16, y: H + 13, 'font-size': 12 }, key));
+  });
+  return chart;
+}
+
+async function reportsScreen(q, body) {
+  const { h } = env;
+  await ensureRegulation();
+  const query = reportQuery(q);
+  const trendQuery = q.site ? `site=${encodeURIComponent(q.site)}&` : '';
+  const [report, trend] = await Promise.all([get(`/api/v1/reports/monthly?${query}`), get(`/api/v1/reports/trend?${trendQuery}weeks=12`)]);
+  const form = h('form', { class: 'filters card', onsubmit: (e) => { e.preventDefault(); go('reports', Object.fromEntries(new FormData(form))); } },
+    h('label', {}, w('month'), h('input', { type: 'month', name: 'month', value: report.month })),
+    h('label', {}, w('site'), select('site', q.site, [['', w('allSites')], ...env.sites().map((s) => [s.id, s.name])])),
+    h('div', { class: 'row' }, h('button', { class: 'primary', type: 'submit' }, w('filter')),
+      h('button', { type: 'button', 'data-testid': 'export-report', onclick: () => download(`/api/v1/reports/monthly.csv?${query}`, `report-${report.month}.csv`) }, w('reportCsv')),
+      h('button', { type: 'button', onclick: () => {
+        const [y, m] = report.month.split('-').map(Number);
+        const to = m === 12 ? `${y + 1}-01-01` : `${y}-${String(m + 1).padStart(2, '0')}-01`;
+        const v = new URLSearchParams({ from: `${report.month}-01`, to });
+        if (q.site) v.set('site', q.site);
+        download(`/api/v1/violations.csv?${v}`, `violations-${report.month}.csv`);
+      } }, w('violationsCsv')),
+      h('button', { type: 'button', 'data-testid': 'print-report', onclick: () => go('print', { month: report.month, site: q.site }) }, w('print'))));
+  const areaRows = Object.entries(trend.by_area).map(([area, counts]) => h('tr', {},
+    h('td', {}, area ? areaName(q.site || env.sites()[0]?.id, area) : w('wholeSite')), counts.map((c) => h('td', {}, c ? String(c) : '·'))));
+  fill(body, form,
+    h('div', { class: 'card', 'data-testid': 'report' }, reportTables(report)),
+    h('div', { class: 'card' }, h('h3', {}, `${w('trend')} · ${w('byRule')}`), trendChart(trend),
+      h('h3', {}, `${w('trend')} · ${w('byArea')}`),
+      h('div', { class: 'table-wrap' }, h('table', { class: 'list compact' },
+        h('thead', {}, h('tr', {}, h('th', {}, w('area')), trend.weeks.map((wk) => h('th', {}, wk.slice(5))))), h('tbody', {}, areaRows)))));
+}
+
+async function printScreen(q, body) {
+  const { h } = env;
+  await ensureRegulation();
+  const report = await get(`/api/v1/reports/monthly?${reportQuery(q)}`);
+  fill(body, h('article', { class: 'print-page', 'data-testid': 'print-page' },
+    h('div', { class: 'row spread no-print' }, h('button', { onclick: () => go('reports', q) }, `← ${t('back')}`), h('button', { class: 'primary', onclick: () => window.print() }, w('print'))),
+    h('h1', {}, `${w('reportTitle')} · ${report.month}`),
+    h('p', {}, `${report.sites.map(siteName).join('、')} · ${w('printed')} ${fmtDate(Date.now())}`),
+    reportTables(report),
+    h('p', { class: 'signatures' }, `${lang === 'en' ? 'Prepared by' : '制表'}: ____________    ${lang === 'en' ? 'Approved by' : '审核'}: ____________`)));
+}
+
+// ---------------------------------------------------------------- routines
+async function routinesScreen(q, body) {
+  const { h } = env;
+  const site = q.site || env.sites()[0]?.id;
+  const [schedule, status] = await Promise.all([
+    get(`/api/v1/routines?site=${encodeURIComponent(site)}`),
+    get(`/api/v1/routines/status?site=${encodeURIComponent(site)}`),
+  ]);
+  const templates = env.templates();
+  const rows = h('tbody', {});
+  const addRow = (s = { template_id: templates[0]?.id, weekday: null, due_minute: 18 * 60 }) => {
+    const hhmm = `${String(Math.floor(s.due_minute / 60)).padStart(2, '0')}:${String(s.due_minute % 60).padStart(2, '0')}`;
+    const tr = h('tr', {},
+      h('td', {}, select('template_id', s.template_id, templates.map((x) => [x.id, local(x.name)]))),
+      h('td', {}, select('weekday', s.weekday ?? '', [['', w('everyDay')], ...[1, 2, 3, 4, 5, 6, 7].map((d) => [d, w(`w${d}`)])])),
+      h('td', {}, h('input', { type: 'time', name: 'due', value: hhmm })),
+      h('td', {}, h('button', { type: 'button', onclick: () => tr.remove() }, w('remove'))));
+    rows.append(tr);
+  };
+  schedule.schedule.forEach(addRow);
+  const problems = h('div', { class: 'problems', role: 'alert' });
+  const canEdit = env.user().role === 'office_admin';
+  const save = async () => {
+    const entries = [...rows.children].map((tr) => {
+      const [hh, mm] = tr.querySelector('[name=due]').value.split(':').map(Number);
+      const weekday = tr.querySelector('[name=weekday]').value;
+      return { template_id: tr.querySelector('[name=template_id]').value, weekday: weekday ? Number(weekday) : null, due_minute: hh * 60 + mm };
+    });
+    const { status, body: res } = await call('PUT', `/api/v1/routines?site=${encodeURIComponent(site)}`, { schedule: entries });
+    if (status === 200) { env.toast(w('saved')); refreshOffice(); return; }
+    problems.replaceChildren(h('p', {}, w('problems')), h('ul', {}, (res?.error?.fields ?? [{ field: '', message: res?.error?.message ?? status }]).map((f) => h('li', {}, `${f.field} ${f.message}`))));
+  };
+  const occurrences = status.occurrences.slice().reverse();
+  fill(body,
+    env.sites().length > 1 ? h('div', { class: 'card' }, h('label', {}, w('site'), select('site', site, env.sites().map((s) => [s.id, s.name])))) : null,
+    h('div', { class: 'card', 'data-testid': 'routine-status' }, h('h3', {}, `${w('last7')} · ${w('missed')} ${status.missed}`),
+      h('table', { class: 'list' }, h('tbody', {}, occurrences.map((o) => h('tr', { 'data-status': o.status },
+        h('td', {}, o.date), h('td', {}, local(templates.find((x) => x.id === o.template_id)?.name) || o.template_id),
+        h('td', {}, `${w('due')} ${fmtDate(o.due_at)}`),
+        h('td', {}, h('span', { class: `chip ${o.status === 'done' ? 'green' : o.status === 'missed' ? 'red' : 'amber'}` }, w(o.status)),
+          o.submitted_at ? h('span', { class: 'muted' }, ` ${o.submitted_by} ${fmtDate(o.submitted_at)}`) : null)))))),
+    h('div', { class: 'card' }, h('h3', {}, w('schedule')),
+      h('table', { class: 'list' }, h('thead', {}, h('tr', {}, [w('templatesTab'), w('weekday'), w('dueAt'), ''].map((c) => h('th', {}, c)))), rows),
+      canEdit ? h('div', { class: 'row' }, h('button', { type: 'button', onclick: () => addRow() }, w('addRow')), h('button', { class: 'primary', onclick: save }, w('save'))) : null,
+      problems));
+  body.querySelector('select[name=site]')?.addEventListener('change', (e) => go('routines', { site: e.target.value }));
+}
+
+// ---------------------------------------------------------------- users
+async function usersScreen(q, body) {
+  const { h } = env;
+  const { users } = await get('/api/v1/users');
+  const problems = h('div', { class: 'problems', role: 'alert' });
+  const siteBoxes = (chosen = []) => h('div', { class: 'row' }, env.sites().map((s) =>
+    h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'sites', value: s.id, checked: chosen.includes(s.id) }), s.name)));
+  const showError = (res, status) => problems.replaceChildren(h('p', {}, `${w('problems')} ${res?.error?.message ?? status}`));
+  const form = h('form', { class: 'card filters', onsubmit: async (e) => {
+    e.preventDefault();
+    const data = new FormData(form);
+    const { status, body: res } = await call('POST', '/api/v1/users', {
+      username: data.get('username'), display_name: data.get('display_name') || undefined, password: data.get('password'),
+      role: data.get('role'), sites: data.getAll('sites'),
+    });
+    if (status === 201) { env.toast(w('saved')); refreshOffice(); } else showError(res, status);
+  } },
+  h('h3', {}, w('addUser')),
+  h('label', {}, t('username'), h('input', { name: 'username', required: true })),
+  h('label', {}, w('displayName'), h('input', { name: 'display_name' })),
+  h('label', {}, w('password'), h('input', { name: 'password', type: 'password', minlength: 8, required: true })),
+  h('label', {}, w('role'), select('role', 'technician', ROLES.map((r) => [r, roleName(r)]))),
+  siteBoxes(env.sites().length === 1 ? [env.sites()[0].id] : []),
+  h('button', { class: 'primary', type: 'submit' }, w('addUser')), problems);
+  const row = (u) => {
+    const edit = async () => {
+      const tr = body.querySelector(`tr[data-user="${u.id}"]`);
+      const name = tr.querySelector('[name=display_name]').value;
+      const role = tr.querySelector('[name=role]').value;
+      const sites = [...tr.querySelectorAll('[name=sites]:checked')].map((x) => x.value);
+      const { status, body: res } = await call('PATCH', `/api/v1/users/${u.id}`, { display_name: name, role, sites });
+      if (status === 200) { env.toast(w('saved')); refreshOffice(); } else showError(res, status);
+    };
+    const toggle = async () => {
+      const { status, body: res } = await call('POST', `/api/v1/users/${u.id}/${u.disabled ? 'enable' : 'disable'}`);
+      if (status === 200) refreshOffice(); else showError(res, status);
+    };
+    return h('tr', { 'data-user': u.id, class: u.disabled ? 'disabled' : '' },
+      h('td', {}, u.username), h('td', {}, h('input', { name: 'display_name', value: u.display_name })),
+      h('td', {}, select('role', u.role, ROLES.map((r) => [r, roleName(r)]))), h('td', {}, siteBoxes(u.sites)),
+      h('td', {}, h('button', { onclick: edit }, w('save')), ' ', h('button', { onclick: toggle, 'data-testid': `toggle-${u.id}` }, u.disabled ? w('enable') : w('disable'))));
+  };
+  fill(body, form, h('div', { class: 'card table-wrap' }, h('table', { class: 'list' },
+    h('thead', {}, h('tr', {}, [t('username'), w('displayName'), w('role'), w('sites'), ''].map((c) => h('th', {}, c)))),
+    h('tbody', {}, users.map(row)))));
+}
+
+// ---------------------------------------------------------------- templates
+async function templatesScreen(q, body) {
+  const { h } = env;
+  const { templates } = await (await fetch('/api/v1/templates')).json();
+  const problems = h('div', { class: 'problems', role: 'alert', 'data-testid': 'template-problems' });
+  const editor = h('textarea', { class: 'json', rows: 24, spellcheck: false, 'data-testid': 'template-json' });
+  const chosen = templates.find((x) => x.id === q.id);
+  editor.value = JSON.stringify(chosen ?? { ...templates[0], id: 'my-template', name: { zh: '新模板', en: 'New template' } }, null, 2);
+  const save = async () => {
+    let parsed;
+    try { parsed = JSON.parse(editor.value); } catch (e) { problems.replaceChildren(h('p', {}, `JSON: ${e.message}`)); return; }
+    const { status, body: res } = await call('PUT', `/api/v1/templates/${encodeURIComponent(parsed.id)}`, parsed);
+    if (status === 200) { env.toast(`${w('saved')} · ${w('version')} ${res.template.version}`); go('templates', { id: parsed.id }); refreshOffice(); return; }
+    problems.replaceChildren(h('p', {}, w('problems')), h('ul', {}, (res?.error?.fields ?? [{ field: '', message: res?.error?.message ?? status }]).map((f) =>
+      h('li', {}, h('code', {}, f.field), ` ${f.message}`))));
+  };
+  fill(body, 
+    h('div', { class: 'card' }, h('table', { class: 'list' }, h('thead', {}, h('tr', {}, [w('templatesTab'), 'id', w('version'), ''].map((c) => h('th', {}, c)))),
+      h('tbody', {}, templates.map((x) => h('tr', {}, h('td', {}, local(x.name)), h('td', {}, h('code', {}, x.id)), h('td', {}, String(x.version)),
+        h('td', {}, h('button', { onclick: () => go('templates', { id: x.id }) }, w('edit')))))))),
+    h('div', { class: 'card' }, h('h3', {}, chosen ? `${w('edit')} ${local(chosen.name)}` : w('newTemplate')), h('p', { class: 'muted' }, w('editJson')),
+      editor, problems, h('button', { class: 'primary', onclick: save, 'data-testid': 'save-template' }, w('save'))));
+}
