@@ -196,10 +196,10 @@ async function violationsScreen(q, body) {
     return row;
   });
   const pager = h('div', { class: 'row spread' },
-    h('span', { class: 'muted', 'data-testid': 'total' }, list.total ? w('page', { a: offset + 1, b: offset + list.violations.length, n: list.total }) : w('noRows')),
+    h('span', { class: 'muted', 'data-testid': 'total' }, list.total ? w('page', { a: offset + 1, b: offset + list.violations.length, n: list.total_exact ? list.total : `${list.total}+` }) : w('noRows')),
     h('div', { class: 'row' },
       h('button', { disabled: offset === 0, onclick: () => go('violations', { ...q, offset: Math.max(0, offset - PAGE) }) }, w('prev')),
-      h('button', { disabled: offset + PAGE >= list.total, onclick: () => go('violations', { ...q, offset: offset + PAGE }) }, w('next')),
+      h('button', { disabled: offset + PAGE >= list.total && list.total_exact, onclick: () => go('violations', { ...q, offset: offset + PAGE }) }, w('next')),
       h('button', { 'data-testid': 'export-violations', onclick: () => download(`/api/v1/violations.csv?${query}`, 'violations.csv') }, w('exportCsv'))));
   fill(body, form, h('div', { class: 'card table-wrap' },
     h('table', { class: 'list' }, h('thead', {}, h('tr', {}, [w('time'), w('rule'), w('item'), w('area'), w('person'), w('fine'), w('status')].map((c) => h('th', {}, c)))),

@@ -13,6 +13,7 @@ use server::startup::Application;
 use sqlx::Connection;
 use tokio::sync::oneshot;
 
+pub mod bulk;
 pub mod process;
 pub mod tablet;
 

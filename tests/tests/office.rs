@@ -26,6 +26,7 @@ macro_rules! on_both_databases {
 on_both_databases!(
     violations_are_filtered_assigned_exported_and_reported,
     routines_are_scheduled_and_missed_ones_are_shown,
+    a_group_office_pages_through_many_sites_in_time_order,
 );
 
 async fn call(
@@ -365,5 +366,102 @@ async fn routines_are_scheduled_and_missed_ones_are_shown(db: Db) {
         .find(|r| r["template_id"] == "closing-routine")
         .and_then(|r| r["missed"].as_i64());
     assert!(closing_missed.is_some(), "{report}");
+    app.stop().await;
+}
+
+/// The list merges the sites' newest-first ranges; its pages must equal one global
+/// ordering, and a broad filter's count stops at 10,000 and says so.
+async fn a_group_office_pages_through_many_sites_in_time_order(db: Db) {
+    use std::collections::BTreeSet;
+
+    use server::store::users::UserRecord;
+    use shared::ids::{SiteId, UserId};
+
+    let app = spawn(db).await;
+    let store = &app.state.store;
+    let sites: Vec<String> = (0..3).map(|s| format!("group-{s}")).collect();
+    for site in &sites {
+        store
+            .add_site(&shared::site::Site {
+                id: SiteId::parse(site.clone()).expect("valid"),
+                name: site.clone(),
+                areas: demo_areas(),
+            })
+            .await
+            .expect("adds");
+    }
+    store
+        .add_user(&UserRecord {
+            id: UserId::parse("group-office").expect("valid"),
+            username: "group-office".into(),
+            display_name: "集团办公室".into(),
+            role: shared::role::Role::OfficeAdmin,
+            password_hash: server::auth::hash_password(PASSWORD).expect("hashes"),
+            disabled: false,
+            sites: sites
+                .iter()
+                .map(|s| SiteId::parse(s.clone()).expect("valid"))
+                .collect::<BTreeSet<_>>(),
+        })
+        .await
+        .expect("adds");
+    let end = chrono::Utc::now().timestamp_millis();
+    walkaround_tests::bulk::violations(store, 10_500, &sites, 3, end - 90 * 86_400_000, end).await;
+    let token = access_token(&app, "group-office", PASSWORD).await;
+
+    let (status, body) = call(&app, &token, "GET", "/api/v1/violations?limit=10", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (body["total"].as_i64(), body["total_exact"].as_bool()),
+        (Some(10_000), Some(false))
+    );
+    let (_, body) = call(
+        &app,
+        &token,
+        "GET",
+        "/api/v1/violations?rule=C2&limit=10",
+        None,
+    )
+    .await;
+    assert_eq!(
+        body["total_exact"], true,
+        "a narrow filter is counted exactly"
+    );
+
+    let expected: Vec<(String, String)> = match store {
+        server::store::Store::Sqlite(pool) => sqlx::query_as(
+            "select doc_id, answer_key from violations order by recorded_at desc, doc_id, answer_key limit 300 offset 4000",
+        )
+        .fetch_all(pool)
+        .await
+        .expect("reads"),
+        server::store::Store::Postgres(pool) => sqlx::query_as(
+            "select doc_id, answer_key from violations order by recorded_at desc, doc_id, answer_key limit 300 offset 4000",
+        )
+        .fetch_all(pool)
+        .await
+        .expect("reads"),
+    };
+    let (_, body) = call(
+        &app,
+        &token,
+        "GET",
+        "/api/v1/violations?limit=300&offset=4000",
+        None,
+    )
+    .await;
+    let got: Vec<(String, String)> = body["violations"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|v| {
+            (
+                v["doc_id"].as_str().expect("id").to_string(),
+                v["answer_key"].as_str().expect("key").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(got.len(), 300);
+    assert_eq!(got, expected, "the merged pages follow one ordering");
     app.stop().await;
 }

@@ -36,3 +36,5 @@ create index violations_site_area_time on violations (site_id, area_id, recorded
 create index violations_site_person_time on violations (site_id, responsible_user, recorded_at);
 create index violations_site_role_time on violations (site_id, responsible_role, recorded_at);
 create index inspections_site_template on inspections (site_id, template_id, created_at);
+-- "Newest first" across all of a group's sites: scanned backwards, stopping at one page.
+create index violations_time on violations (recorded_at);

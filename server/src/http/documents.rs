@@ -12,7 +12,7 @@ use shared::policy::{self, Action};
 use crate::auth::extract::AuthUser;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::projection::ViolationFilter;
+use crate::store::projection::{COUNT_LIMIT, ViolationFilter};
 
 /// The largest page either list returns.
 pub const MAX_PAGE: i64 = 500;
@@ -191,10 +191,15 @@ async fn violations(
     Query(q): Query<ViolationsQuery>,
 ) -> Result<Json<Value>, AppError> {
     let filter = violation_filter(&auth, q, 50)?;
-    let (rows, total) = state.store.violations(&filter).await?;
-    Ok(Json(
-        json!({ "violations": rows, "total": total, "limit": filter.limit, "offset": filter.offset }),
-    ))
+    let (rows, counted) = state.store.violations(&filter).await?;
+    let exact = counted <= COUNT_LIMIT;
+    Ok(Json(json!({
+        "violations": rows,
+        "total": counted.min(COUNT_LIMIT),
+        "total_exact": exact,
+        "limit": filter.limit,
+        "offset": filter.offset,
+    })))
 }
 
 #[cfg(test)]
