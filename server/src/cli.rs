@@ -112,6 +112,7 @@ impl ServeArgs {
             listen: self.listen,
             database: self.store.database()?,
             data_dir: self.store.data_dir,
+            limits: crate::config::SyncLimits::default(),
         })
     }
 }

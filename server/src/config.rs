@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Where the data lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +28,38 @@ pub struct Config {
     pub database: Database,
     /// Data directory (SQLite file, and later blobs), also with PostgreSQL.
     pub data_dir: PathBuf,
+    /// Limits on sync connections.
+    pub limits: SyncLimits,
+}
+
+/// Limits that keep one abusive or broken peer from costing the others.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SyncLimits {
+    /// Frames one connection may send per second, sustained; beyond it the server stops
+    /// reading from that connection until the rate falls (the peer is slowed, not cut).
+    pub frames_per_second: f64,
+    /// Frames one connection may send at once above the sustained rate.
+    pub frame_burst: f64,
+    /// Open sync connections per user on one instance.
+    pub connections_per_user: usize,
+    /// How long one write to a peer may take; a peer that does not read for that long is
+    /// disconnected, so its unread data cannot pile up.
+    pub write_timeout: Duration,
+    /// How often the server pings each peer; a peer silent for two intervals (a dead
+    /// network path) is disconnected.
+    pub ping_interval: Duration,
+}
+
+impl Default for SyncLimits {
+    fn default() -> Self {
+        SyncLimits {
+            frames_per_second: 200.0,
+            frame_burst: 1000.0,
+            connections_per_user: 20,
+            write_timeout: Duration::from_secs(30),
+            ping_interval: Duration::from_secs(30),
+        }
+    }
 }
 
 impl Config {
@@ -38,6 +71,7 @@ impl Config {
                 data_dir: data_dir.clone(),
             },
             data_dir,
+            limits: SyncLimits::default(),
         }
     }
 }

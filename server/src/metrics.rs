@@ -19,6 +19,8 @@ pub struct Metrics {
     /// Seconds from receiving a sync message to having its answer ready (validation and
     /// commit included).
     pub sync_latency: Histogram,
+    /// Frames a connection had to wait for under the per-connection rate limit.
+    pub throttled: Counter,
     documents_in_memory: Gauge,
     db_pool_size: Gauge,
     db_pool_idle: Gauge,
@@ -39,6 +41,7 @@ impl Metrics {
         let changes_rejected = Counter::default();
         // 0.5 ms to ~4 s.
         let sync_latency = Histogram::new(exponential_buckets(0.0005, 2.0, 14));
+        let throttled = Counter::default();
         let documents_in_memory = Gauge::default();
         let db_pool_size = Gauge::default();
         let db_pool_idle = Gauge::default();
@@ -63,6 +66,11 @@ impl Metrics {
             sync_latency.clone(),
         );
         registry.register(
+            "sync_frames_throttled",
+            "Frames delayed by the per-connection rate limit",
+            throttled.clone(),
+        );
+        registry.register(
             "documents_in_memory",
             "Documents held in memory",
             documents_in_memory.clone(),
@@ -83,6 +91,7 @@ impl Metrics {
             changes_applied,
             changes_rejected,
             sync_latency,
+            throttled,
             documents_in_memory,
             db_pool_size,
             db_pool_idle,

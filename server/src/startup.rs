@@ -56,7 +56,7 @@ impl Application {
     /// Opens the store (applying migrations) and binds the listener.
     pub async fn build(config: Config) -> Result<Application, StartupError> {
         let store = Store::open(&config.database).await?;
-        let state = app_state(store).await?;
+        let state = app_state(store, config.limits).await?;
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -134,7 +134,10 @@ impl Application {
 
 /// The shared state: the signing key and storage id come from the database, so every
 /// instance on one database agrees on them; the peer id is this process's own.
-pub async fn app_state(store: Store) -> Result<AppState, StartupError> {
+pub async fn app_state(
+    store: Store,
+    limits: crate::config::SyncLimits,
+) -> Result<AppState, StartupError> {
     let random = || auth::random_token().map_err(|e| StartupError::Config(e.to_string()));
     let secret_candidate = random()?;
     let secret = store
@@ -153,6 +156,8 @@ pub async fn app_state(store: Store) -> Result<AppState, StartupError> {
         storage_id: storage_id.into(),
         metrics: Arc::new(crate::metrics::Metrics::new()),
         shutdown: Arc::new(tokio::sync::watch::channel(false).0),
+        limits,
+        connections: Arc::default(),
     })
 }
 

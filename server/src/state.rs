@@ -1,10 +1,12 @@
 //! The state every handler shares.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 
 use crate::auth::Keys;
+use crate::config::SyncLimits;
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::sync::hub::Hub;
@@ -26,4 +28,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Becomes `true` when the server shuts down; sync connections then close cleanly.
     pub shutdown: Arc<watch::Sender<bool>>,
+    /// Limits on sync connections.
+    pub limits: SyncLimits,
+    /// Open sync connections per user on this instance.
+    pub connections: Arc<Mutex<HashMap<String, usize>>>,
 }

@@ -83,6 +83,8 @@ pub struct Tablet {
     pub docs: HashMap<DocumentId, (Automerge, SyncState)>,
     /// Errors and unavailability notices received.
     pub notices: Vec<Notice>,
+    /// The heads the server last reported for each document: what it has committed.
+    pub acknowledged: HashMap<DocumentId, Vec<ChangeHash>>,
     actor: u64,
 }
 
@@ -108,6 +110,7 @@ impl Tablet {
             session: ClientSession::new(unique_name("tablet"), Some(unique_name("storage"))),
             docs: HashMap::new(),
             notices: Vec::new(),
+            acknowledged: HashMap::new(),
             actor: 0,
         };
         tablet.connect_to(address).await;
@@ -297,7 +300,9 @@ impl Tablet {
     /// that does not happen within `timeout`.
     pub async fn sync_until_acked(&mut self, timeout: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
-        let mut server_heads: HashMap<DocumentId, Vec<ChangeHash>> = HashMap::new();
+        // What the server reported before still holds for documents that did not change
+        // since (they get no new message).
+        let mut server_heads: HashMap<DocumentId, Vec<ChangeHash>> = self.acknowledged.clone();
         let ids: Vec<DocumentId> = self.docs.keys().copied().collect();
         for id in &ids {
             self.push(id).await;
@@ -349,6 +354,7 @@ impl Tablet {
                     let message =
                         SyncMessage::decode(&data).expect("valid sync data from the server");
                     server_heads.insert(document_id, message.heads.clone());
+                    self.acknowledged.insert(document_id, message.heads.clone());
                     doc.receive_sync_message(state, message).expect("applies");
                     self.push(&document_id).await;
                 }

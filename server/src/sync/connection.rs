@@ -6,9 +6,9 @@
 //! expires, and within [`REVOCATION_CHECK`] of the login being revoked or the user
 //! disabled.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use automerge::sync::State as SyncState;
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
@@ -18,7 +18,7 @@ use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use shared::protocol::{self, DocumentId, Event, Message, ServerSession};
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::MAX_FRAME_BYTES;
@@ -53,12 +53,89 @@ pub async fn upgrade(
         AppError::Unauthorized("missing token: connect to /sync?token=<access token>".to_string())
     })?;
     let auth = authenticate(&state, &token).await?;
+    let slot = ConnectionSlot::take(&state, auth.user.id.as_str())?;
     Ok(ws
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .on_upgrade(move |socket| async move {
             Connection::new(state, auth).run(socket).await;
+            drop(slot);
         }))
+}
+
+/// One of a user's open connections on this instance; released when dropped.
+struct ConnectionSlot {
+    state: AppState,
+    user: String,
+}
+
+impl ConnectionSlot {
+    /// Takes a slot, or refuses with 429 when the user already has as many connections as
+    /// the limit allows.
+    fn take(state: &AppState, user: &str) -> Result<ConnectionSlot, AppError> {
+        let mut open = state
+            .connections
+            .lock()
+            .map_err(|_| AppError::Internal("connection table poisoned".to_string()))?;
+        let count = open.entry(user.to_string()).or_insert(0);
+        if *count >= state.limits.connections_per_user {
+            return Err(AppError::TooManyRequests {
+                message: format!(
+                    "at most {} open sync connections per user",
+                    state.limits.connections_per_user
+                ),
+                retry_after: 30,
+            });
+        }
+        *count += 1;
+        Ok(ConnectionSlot {
+            state: state.clone(),
+            user: user.to_string(),
+        })
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.state.connections.lock()
+            && let Some(count) = open.get_mut(&self.user)
+        {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.user);
+            }
+        }
+    }
+}
+
+/// Documents changed since the connection last looked, each once however often it
+/// changed: a peer that is slow to read costs one entry per document, not one per change.
+#[derive(Default)]
+struct Changed {
+    ids: std::sync::Mutex<BTreeSet<DocumentId>>,
+    notify: Notify,
+}
+
+impl Changed {
+    fn mark(&self, id: DocumentId) {
+        if let Ok(mut ids) = self.ids.lock() {
+            ids.insert(id);
+        }
+        self.notify.notify_one();
+    }
+
+    fn take(&self) -> Vec<DocumentId> {
+        self.ids
+            .lock()
+            .map(|mut ids| std::mem::take(&mut *ids).into_iter().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// A token bucket: the frames a connection may still send at once.
+struct Bucket {
+    tokens: f64,
+    at: Instant,
 }
 
 /// A peer's view of one document.
@@ -74,9 +151,9 @@ struct Connection {
     session: ServerSession,
     storage_id: Option<String>,
     docs: HashMap<DocumentId, PeerDoc>,
-    notify_tx: mpsc::UnboundedSender<DocumentId>,
-    notify_rx: mpsc::UnboundedReceiver<DocumentId>,
+    changed: Arc<Changed>,
     outbox: Vec<Message>,
+    bucket: Bucket,
 }
 
 enum Flow {
@@ -87,16 +164,19 @@ enum Flow {
 impl Connection {
     fn new(state: AppState, auth: AuthUser) -> Connection {
         let session = ServerSession::new(state.peer_id.to_string(), state.storage_id.to_string());
-        let (notify_tx, notify_rx) = mpsc::unbounded_channel();
+        let burst = state.limits.frame_burst;
         Connection {
             state,
             auth,
             session,
             storage_id: None,
             docs: HashMap::new(),
-            notify_tx,
-            notify_rx,
+            changed: Arc::default(),
             outbox: Vec::new(),
+            bucket: Bucket {
+                tokens: burst,
+                at: Instant::now(),
+            },
         }
     }
 
@@ -108,22 +188,36 @@ impl Connection {
         );
         tokio::pin!(expiry);
         let mut revocation = tokio::time::interval(REVOCATION_CHECK);
+        let limits = self.state.limits;
+        let mut ping = tokio::time::interval(limits.ping_interval);
+        ping.tick().await;
+        let mut heard = Instant::now();
         let mut shutdown = self.state.shutdown.subscribe();
+        let changed = self.changed.clone();
         self.state.metrics.connections.inc();
         let close_reason = loop {
             let flow = tokio::select! {
-                frame = stream.next() => match frame {
-                    Some(Ok(WsMessage::Binary(bytes))) => self.on_frame(&bytes).await,
-                    Some(Ok(WsMessage::Text(_))) => {
-                        self.outbox.push(self.session.error("frames must be binary CBOR".to_string(), None));
-                        Flow::Continue
+                frame = stream.next() => {
+                    heard = Instant::now();
+                    match frame {
+                        Some(Ok(WsMessage::Binary(bytes))) => {
+                            self.throttle().await;
+                            self.on_frame(&bytes).await
+                        }
+                        Some(Ok(WsMessage::Text(_))) => {
+                            self.throttle().await;
+                            self.outbox.push(self.session.error("frames must be binary CBOR".to_string(), None));
+                            Flow::Continue
+                        }
+                        Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => Flow::Continue,
+                        Some(Ok(WsMessage::Close(_))) | None => Flow::Close("peer closed".to_string()),
+                        Some(Err(e)) => Flow::Close(format!("read error: {e}")),
                     }
-                    Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => Flow::Continue,
-                    Some(Ok(WsMessage::Close(_))) | None => Flow::Close("peer closed".to_string()),
-                    Some(Err(e)) => Flow::Close(format!("read error: {e}")),
                 },
-                Some(doc_id) = self.notify_rx.recv() => {
-                    self.push_sync(&doc_id).await;
+                () = changed.notify.notified() => {
+                    for doc_id in changed.take() {
+                        self.push_sync(&doc_id).await;
+                    }
                     Flow::Continue
                 }
                 () = &mut expiry => {
@@ -131,29 +225,68 @@ impl Connection {
                     Flow::Close("token expired".to_string())
                 }
                 _ = revocation.tick() => self.check_revocation().await,
+                _ = ping.tick() => {
+                    if heard.elapsed() > 2 * limits.ping_interval {
+                        Flow::Close("peer silent".to_string())
+                    } else {
+                        match tokio::time::timeout(limits.write_timeout, sink.send(WsMessage::Ping(Vec::new().into()))).await {
+                            Ok(Ok(())) => Flow::Continue,
+                            Ok(Err(_)) => Flow::Close("write error".to_string()),
+                            Err(_) => Flow::Close("peer not reading".to_string()),
+                        }
+                    }
+                }
                 _ = shutdown.changed() => Flow::Close("server shutting down".to_string()),
             };
+            let mut flow = flow;
             for message in self.outbox.drain(..) {
-                if sink
-                    .send(WsMessage::Binary(protocol::encode(&message).into()))
-                    .await
-                    .is_err()
-                {
-                    break;
+                let frame = WsMessage::Binary(protocol::encode(&message).into());
+                match tokio::time::timeout(limits.write_timeout, sink.send(frame)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => {
+                        flow = Flow::Close("write error".to_string());
+                        break;
+                    }
+                    // A peer that does not read: its data would pile up in this task.
+                    Err(_) => {
+                        flow = Flow::Close("peer not reading".to_string());
+                        break;
+                    }
                 }
             }
             if let Flow::Close(reason) = flow {
                 break reason;
             }
         };
-        let _ = sink
-            .send(WsMessage::Close(Some(CloseFrame {
+        let _ = tokio::time::timeout(
+            Duration::from_secs(1),
+            sink.send(WsMessage::Close(Some(CloseFrame {
                 code: 1000,
                 reason: close_reason.clone().into(),
-            })))
-            .await;
+            }))),
+        )
+        .await;
         tracing::debug!(user = %self.auth.user.id, reason = %close_reason, "sync connection closed");
         self.finish().await;
+    }
+
+    /// Waits until the connection may send another frame: a token bucket refilled at
+    /// `frames_per_second`. While it waits the connection reads nothing, so a flooding
+    /// peer is slowed by TCP itself and costs the others nothing.
+    async fn throttle(&mut self) {
+        let limits = self.state.limits;
+        let now = Instant::now();
+        let refill = now.duration_since(self.bucket.at).as_secs_f64() * limits.frames_per_second;
+        self.bucket.tokens = (self.bucket.tokens + refill).min(limits.frame_burst);
+        self.bucket.at = now;
+        if self.bucket.tokens < 1.0 {
+            let wait = (1.0 - self.bucket.tokens) / limits.frames_per_second;
+            self.state.metrics.throttled.inc();
+            tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+            self.bucket.tokens = 1.0;
+            self.bucket.at = Instant::now();
+        }
+        self.bucket.tokens -= 1.0;
     }
 
     async fn check_revocation(&mut self) -> Flow {
@@ -233,15 +366,16 @@ impl Connection {
                     .and_then(|bytes| SyncState::decode(&bytes).ok())
                     .unwrap_or_default();
                 let mut changes = entry.subscribe();
-                let notify = self.notify_tx.clone();
+                let changed = Arc::downgrade(&self.changed);
                 let forward = tokio::spawn(async move {
                     // A lagged receiver missed notifications, not data: one sync catches up.
                     while let Ok(()) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) =
                         changes.recv().await
                     {
-                        if notify.send(id).is_err() {
+                        let Some(changed) = changed.upgrade() else {
                             break;
-                        }
+                        };
+                        changed.mark(id);
                     }
                 });
                 v.insert(PeerDoc {
