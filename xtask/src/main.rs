@@ -24,7 +24,11 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("wasm") => wasm().map(drop),
         Some("run") => run(&args[1..]),
-        _ => Err("usage: cargo xtask <test | wasm | run [serve options]>".to_string()),
+        Some("fuzz") => fuzz(&args[1..]),
+        _ => Err(
+            "usage: cargo xtask <test | wasm | run [serve options] | fuzz [seconds per target]>"
+                .to_string(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -176,7 +180,75 @@ fn test() -> Result<()> {
     }
     let mut cmd = cargo();
     cmd.args(["test", "--workspace", "--all-targets"]);
-    status(cmd, "cargo test --workspace")
+    status(cmd, "cargo test --workspace")?;
+    fuzz(&["--ci".to_string()])
+}
+
+/// The fuzz targets of `fuzz/`, each for `seconds` (default 10) from the committed corpus.
+const FUZZ_TARGETS: [&str; 5] = [
+    "wire_decode",
+    "protocol_session",
+    "document_load",
+    "change_policy",
+    "template_json",
+];
+const CARGO_FUZZ_VERSION: &str = "0.13.2";
+
+/// Targets that hand bytes to automerge's loader: automerge 0.12 has a known input that
+/// makes it allocate without bound (`fuzz/regressions/automerge-load-oom.bin`), so a short
+/// CI run replays their committed corpus instead of mutating, and stays deterministic.
+const AUTOMERGE_TARGETS: [&str; 2] = ["document_load", "change_policy"];
+
+/// Runs every fuzz target for as long as asked (the documented long run), or with `--ci`:
+/// 10 seconds of fuzzing for our own decoders and a corpus replay for the automerge ones.
+/// cargo-fuzz needs libFuzzer's `-Z` flags: `RUSTC_BOOTSTRAP=1` lets the pinned stable
+/// toolchain accept them (no nightly toolchain can be fetched here), and `--sanitizer none`
+/// because stable ships no sanitizer runtimes. Panics and out-of-memory still count.
+fn fuzz(args: &[String]) -> Result<()> {
+    let ci = args.first().is_some_and(|a| a == "--ci");
+    let seconds: u64 = match args.first().filter(|_| !ci) {
+        Some(s) => s
+            .parse()
+            .map_err(|_| format!("seconds per target must be a number, not {s}"))?,
+        None => 10,
+    };
+    let installed = Command::new("cargo")
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains(CARGO_FUZZ_VERSION));
+    if !installed {
+        let mut cmd = cargo();
+        cmd.args([
+            "install",
+            "cargo-fuzz",
+            "--locked",
+            "--version",
+            CARGO_FUZZ_VERSION,
+        ]);
+        status(cmd, "cargo install cargo-fuzz")?;
+    }
+    for target in FUZZ_TARGETS {
+        let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string()));
+        cmd.current_dir(root().join("fuzz"))
+            .env("RUSTC_BOOTSTRAP", "1")
+            .env_remove("CARGO_TARGET_DIR")
+            .args(["fuzz", "run", "--sanitizer", "none", target, "--"])
+            .arg("-rss_limit_mb=2048")
+            .arg("-print_final_stats=1");
+        let replay = ci && AUTOMERGE_TARGETS.contains(&target);
+        if replay {
+            cmd.arg("-runs=0");
+        } else {
+            cmd.arg(format!("-max_total_time={seconds}"));
+        }
+        let what = if replay {
+            format!("cargo fuzz run {target} (corpus replay)")
+        } else {
+            format!("cargo fuzz run {target} ({seconds} s)")
+        };
+        status(cmd, &what)?;
+    }
+    Ok(())
 }
 
 fn run(args: &[String]) -> Result<()> {
