@@ -99,7 +99,7 @@ async fn a_thousand_unauthorised_changes_are_refused_and_change_nothing() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(1000);
     let app = spawn(Db::Sqlite).await;
-    let mut dice = Dice(2026_11_27);
+    let mut dice = Dice(20_261_127);
 
     // The honest state: a walkaround under way, and a parts audit already submitted.
     let mut wang = Tablet::login(&app, "wang", PASSWORD).await;
