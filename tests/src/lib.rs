@@ -15,6 +15,7 @@ use tokio::sync::oneshot;
 
 pub mod bulk;
 pub mod process;
+pub mod soak;
 pub mod tablet;
 
 // Database names are made here from the process id, a clock and a counter, never from

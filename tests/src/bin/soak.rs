@@ -1,0 +1,66 @@
+//! The documented soak: 200 tablets over 20 sites for 30 minutes against the real server
+//! process, with random disconnects and offline bursts.
+//!
+//! ```sh
+//! cargo build --release -p walkaround-tests --bins
+//! ./target/release/soak --tablets 200 --sites 20 --minutes 30 --db sqlite
+//! ```
+
+use std::time::Duration;
+
+use walkaround_tests::Db;
+use walkaround_tests::soak::{SoakConfig, soak};
+
+fn arg(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.to_string())
+}
+
+#[tokio::main]
+async fn main() {
+    let config = SoakConfig {
+        tablets: arg("--tablets", "200").parse().expect("--tablets N"),
+        sites: arg("--sites", "20").parse().expect("--sites N"),
+        duration: Duration::from_secs_f64(
+            arg("--minutes", "30").parse::<f64>().expect("--minutes M") * 60.0,
+        ),
+        db: match arg("--db", "sqlite").as_str() {
+            "postgres" => Db::Postgres,
+            _ => Db::Sqlite,
+        },
+    };
+    // The server binary is built beside this one.
+    let exe = std::env::current_exe()
+        .expect("own path")
+        .with_file_name("walkaround-process");
+    assert!(
+        exe.exists(),
+        "build it first: cargo build --release -p walkaround-tests --bins"
+    );
+    let report = soak(&exe, config).await;
+    println!("{config:?}");
+    println!("{report:#?}");
+    let growth = report.rss_end_kib as f64 / report.rss_warm_kib.max(1) as f64 - 1.0;
+    println!(
+        "edits {}, syncs {}, p50 {:.1} ms, p99 {:.1} ms, disconnects {}, documents {}, diverged {}, lost {}, server RSS {} KiB after warm-up, {} KiB at the end ({:+.1} %)",
+        report.edits,
+        report.syncs,
+        report.p50_ms,
+        report.p99_ms,
+        report.disconnects,
+        report.documents,
+        report.diverged,
+        report.lost,
+        report.rss_warm_kib,
+        report.rss_end_kib,
+        growth * 100.0
+    );
+    assert_eq!(report.lost, 0, "no edit lost");
+    assert_eq!(
+        report.diverged, 0,
+        "every replica ends with the server's heads"
+    );
+}

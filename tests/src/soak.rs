@@ -1,0 +1,289 @@
+//! The soak: many simulated tablets over many sites for a long time against the real
+//! server process, with random disconnects and offline bursts. At the end every tablet
+//! must hold the server's heads, no edit may be lost, and the server's memory must not
+//! have grown after warm-up. The CI test runs a short version; `soak` (a bin) the
+//! documented one.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use automerge::Automerge;
+use server::config::Database;
+use server::store::Store;
+use server::store::users::UserRecord;
+use shared::ids::{SiteId, UserId};
+use shared::inspection::AnswerValue;
+use shared::protocol::DocumentId;
+use shared::role::Role;
+
+use crate::process::ServerProcess;
+use crate::tablet::Tablet;
+use crate::{Db, PASSWORD, demo_areas, spawn};
+
+/// What to run.
+#[derive(Debug, Clone, Copy)]
+pub struct SoakConfig {
+    /// Simulated tablets.
+    pub tablets: usize,
+    /// Sites they are spread over.
+    pub sites: usize,
+    /// How long.
+    pub duration: Duration,
+    /// The store.
+    pub db: Db,
+}
+
+/// What was measured.
+#[derive(Debug, Clone)]
+pub struct SoakReport {
+    /// Answers written on tablets.
+    pub edits: usize,
+    /// Syncs timed (from sending to the server's acknowledgement).
+    pub syncs: usize,
+    /// Their median, ms.
+    pub p50_ms: f64,
+    /// Their 99th percentile, ms.
+    pub p99_ms: f64,
+    /// Disconnects (offline bursts) the tablets went through.
+    pub disconnects: usize,
+    /// Documents whose tablet heads differ from the stored heads at the end.
+    pub diverged: usize,
+    /// Edits missing from the store at the end.
+    pub lost: usize,
+    /// Server RSS after warm-up (a tenth of the run), KiB.
+    pub rss_warm_kib: u64,
+    /// Server RSS at the end, KiB.
+    pub rss_end_kib: u64,
+    /// Documents in all.
+    pub documents: usize,
+}
+
+struct Dice(u64);
+
+impl Dice {
+    fn roll(&mut self, sides: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % sides
+    }
+}
+
+const KEYS: [&str; 8] = [
+    "c1-visitors",
+    "c9-masking",
+    "c8-booth-floor",
+    "c7-old-parts",
+    "c9-paint-stands",
+    "c8-mixing-table",
+    "c6-aisles-clear",
+    "c7-benches-clean",
+];
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+async fn stored(database: &Database, id: &DocumentId) -> Automerge {
+    let store = Store::open(database).await.expect("opens the store");
+    let mut doc = Automerge::new();
+    for chunk in store.doc_chunks(&id.to_string()).await.expect("reads") {
+        doc.load_incremental(&chunk).expect("loads");
+    }
+    store.close().await;
+    doc
+}
+
+/// Runs the soak against the server binary `exe`.
+pub async fn soak(exe: &Path, config: SoakConfig) -> SoakReport {
+    let mut seeded = spawn(config.db).await;
+    let hash = server::auth::hash_password(PASSWORD).expect("hashes");
+    for s in 0..config.sites {
+        let site = SiteId::parse(format!("soak-{s}")).expect("valid");
+        seeded
+            .state
+            .store
+            .add_site(&shared::site::Site {
+                id: site.clone(),
+                name: format!("门店 {s}"),
+                areas: demo_areas(),
+            })
+            .await
+            .expect("adds a site");
+        seeded
+            .state
+            .store
+            .add_user(&UserRecord {
+                id: UserId::parse(format!("m-{s}")).expect("valid"),
+                username: format!("m-{s}"),
+                display_name: format!("经理 {s}"),
+                role: Role::WorkshopManager,
+                password_hash: hash.clone(),
+                disabled: false,
+                sites: BTreeSet::from([site]),
+            })
+            .await
+            .expect("adds a user");
+    }
+    seeded.shutdown().await;
+    let database = seeded.database.clone();
+    let url = match &database {
+        Database::Postgres { url } => Some(url.clone()),
+        Database::Sqlite { .. } => None,
+    };
+    let server = ServerProcess::start(exe, seeded.data_dir.clone(), url, false).await;
+    let address = server.address.to_string();
+    let pid = server.pid().expect("running");
+
+    // Each site has one walkaround every tablet of the site works on, and each tablet
+    // its own inspection too.
+    let mut shared_docs: Vec<Option<DocumentId>> = vec![None; config.sites];
+    let mut tablets = Vec::new();
+    for n in 0..config.tablets {
+        let s = n % config.sites;
+        let mut tablet = Tablet::login_at(&address, &format!("m-{s}"), PASSWORD).await;
+        let site = format!("soak-{s}");
+        match shared_docs[s] {
+            None => {
+                let id = tablet.create("workshop-walkaround", &site, demo_areas());
+                assert!(tablet.sync_until_acked(Duration::from_secs(30)).await);
+                shared_docs[s] = Some(id);
+            }
+            Some(id) => {
+                tablet.want(id);
+                assert!(tablet.sync_until_acked(Duration::from_secs(30)).await);
+            }
+        }
+        tablet.create("workshop-walkaround", &site, demo_areas());
+        tablets.push(tablet);
+    }
+
+    let started = Instant::now();
+    let deadline = started + config.duration;
+    let warm_at = started + config.duration / 10;
+    let rss_probe = tokio::spawn(async move {
+        tokio::time::sleep_until(warm_at.into()).await;
+        rss_kib(pid)
+    });
+    let tasks: Vec<_> = tablets
+        .into_iter()
+        .enumerate()
+        .map(|(n, mut tablet)| {
+            let address = address.clone();
+            tokio::spawn(async move {
+                let mut dice = Dice(0x5eed ^ n as u64);
+                let mut latencies = Vec::new();
+                let (mut edits, mut disconnects) = (0usize, 0usize);
+                while Instant::now() < deadline {
+                    let ids: Vec<DocumentId> = tablet.docs.keys().copied().collect();
+                    let id = ids[dice.roll(ids.len() as u64) as usize];
+                    let roll = dice.roll(100);
+                    if roll < 10 {
+                        // An offline burst: the Wi-Fi drops, work goes on, it comes back.
+                        tablet.disconnect().await;
+                        disconnects += 1;
+                        for _ in 0..1 + dice.roll(4) {
+                            let key = KEYS[dice.roll(KEYS.len() as u64) as usize];
+                            tablet.answer(&id, key, AnswerValue::Pass, None);
+                            edits += 1;
+                        }
+                        tokio::time::sleep(Duration::from_millis(500 + dice.roll(2500))).await;
+                        tablet.connect_to(&address).await;
+                    } else {
+                        let key = KEYS[dice.roll(KEYS.len() as u64) as usize];
+                        let value = if dice.roll(5) == 0 {
+                            AnswerValue::Fail
+                        } else {
+                            AnswerValue::Pass
+                        };
+                        tablet.answer(&id, key, value, Some("soak"));
+                        edits += 1;
+                    }
+                    let t = Instant::now();
+                    if tablet.sync_until_acked(Duration::from_secs(30)).await {
+                        latencies.push(t.elapsed());
+                    }
+                    tokio::time::sleep(Duration::from_millis(300 + dice.roll(1700))).await;
+                }
+                (tablet, latencies, edits, disconnects)
+            })
+        })
+        .collect();
+    let mut finished = Vec::new();
+    for task in tasks {
+        finished.push(task.await.expect("a tablet task"));
+    }
+    let rss_warm_kib = rss_probe.await.unwrap_or(0);
+
+    // The end: everyone catches up, then everything is compared with the store.
+    let mut latencies = Vec::new();
+    let (mut edits, mut disconnects) = (0, 0);
+    let mut tablets = Vec::new();
+    for (tablet, l, e, d) in finished {
+        latencies.extend(l);
+        edits += e;
+        disconnects += d;
+        tablets.push(tablet);
+    }
+    // First everyone's last edits reach the server, then everyone pulls what the others
+    // wrote (a sync that reads until the server has nothing more to say).
+    for tablet in tablets.iter_mut() {
+        tablet.sync_until_acked(Duration::from_secs(30)).await;
+    }
+    for tablet in tablets.iter_mut() {
+        tablet.sync().await;
+    }
+    let rss_end_kib = rss_kib(pid);
+    let (mut diverged, mut lost) = (0, 0);
+    let mut documents = BTreeSet::new();
+    for tablet in &tablets {
+        for (id, (doc, _)) in &tablet.docs {
+            documents.insert(*id);
+            let stored = stored(&database, id).await;
+            let mut ours = doc.get_heads();
+            ours.sort();
+            let mut theirs = stored.get_heads();
+            theirs.sort();
+            if ours != theirs {
+                diverged += 1;
+            }
+            lost += doc
+                .get_changes(&[])
+                .iter()
+                .filter(|c| stored.get_change_meta_by_hash(&c.hash()).is_none())
+                .count();
+        }
+    }
+    latencies.sort();
+    let at = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .unwrap_or(0.0)
+    };
+    let report = SoakReport {
+        edits,
+        syncs: latencies.len(),
+        p50_ms: at(0.5),
+        p99_ms: at(0.99),
+        disconnects,
+        diverged,
+        lost,
+        rss_warm_kib,
+        rss_end_kib,
+        documents: documents.len(),
+    };
+    drop(server);
+    seeded.stop().await;
+    report
+}
