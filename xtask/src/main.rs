@@ -232,7 +232,16 @@ fn fuzz(args: &[String]) -> Result<()> {
         cmd.current_dir(root().join("fuzz"))
             .env("RUSTC_BOOTSTRAP", "1")
             .env_remove("CARGO_TARGET_DIR")
-            .args(["fuzz", "run", "--sanitizer", "none", target, "--"])
+            .args(["fuzz", "run", "--sanitizer", "none", target]);
+        if ci {
+            // New inputs go to a scratch directory, so a test run leaves the committed
+            // corpus as it was; a long run grows the committed corpus on purpose.
+            let scratch = target_dir().join("fuzz-corpus").join(target);
+            std::fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
+            cmd.arg(scratch)
+                .arg(root().join("fuzz").join("corpus").join(target));
+        }
+        cmd.arg("--")
             .arg("-rss_limit_mb=2048")
             .arg("-print_final_stats=1");
         let replay = ci && AUTOMERGE_TARGETS.contains(&target);
