@@ -183,8 +183,16 @@ pub async fn soak(exe: &Path, config: SoakConfig) -> SoakReport {
             tokio::spawn(async move {
                 let mut dice = Dice(0x5eed ^ n as u64);
                 let mut latencies = Vec::new();
+                // Access tokens live 15 minutes; the app refreshes before they expire and
+                // reconnects with the new one.
+                let mut token_at = Instant::now();
                 let (mut edits, mut disconnects) = (0usize, 0usize);
                 while Instant::now() < deadline {
+                    if token_at.elapsed() > Duration::from_secs(600) {
+                        tablet.refresh_at(&address).await;
+                        tablet.connect_to(&address).await;
+                        token_at = Instant::now();
+                    }
                     let ids: Vec<DocumentId> = tablet.docs.keys().copied().collect();
                     let id = ids[dice.roll(ids.len() as u64) as usize];
                     let roll = dice.roll(100);

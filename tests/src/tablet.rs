@@ -152,6 +152,24 @@ impl Tablet {
         Some(format!("storage-{}", self.user))
     }
 
+    /// Exchanges the refresh token for fresh tokens (as the app does before its access
+    /// token expires) at the server listening on `address`.
+    pub async fn refresh_at(&mut self, address: &str) {
+        let response = reqwest::Client::new()
+            .post(format!("http://{address}/api/v1/auth/refresh"))
+            .json(&json!({ "refresh_token": self.refresh_token }))
+            .send()
+            .await
+            .expect("responds");
+        assert_eq!(response.status().as_u16(), 200, "refresh of {}", self.user);
+        let body: Value = response.json().await.expect("JSON");
+        self.token = body["access_token"].as_str().expect("token").to_string();
+        self.refresh_token = body["refresh_token"]
+            .as_str()
+            .expect("refresh token")
+            .to_string();
+    }
+
     /// Reconnects to the server it last connected to.
     pub async fn reconnect_same(&mut self) {
         let address = self.address.clone();
