@@ -228,24 +228,33 @@ impl Store {
         })
     }
 
-    /// Saves a peer storage's sync state for a document.
-    pub async fn put_sync_state(
+    /// Stores the sync states of one peer for many documents in one transaction: a peer
+    /// that disconnects costs one write, not one per document it touched.
+    pub async fn put_sync_states(
         &self,
-        doc_id: &str,
         storage_id: &str,
-        state: &[u8],
+        states: &[(String, Vec<u8>)],
     ) -> Result<(), StoreError> {
+        if states.is_empty() {
+            return Ok(());
+        }
+        let begin = self.begin_statement();
+        let now = now_ms();
         with_pool!(self, pool => {
-            sqlx::query(
-                "insert into sync_states (doc_id, storage_id, state, updated_at) values ($1, $2, $3, $4) \
-                 on conflict (doc_id, storage_id) do update set state = excluded.state, updated_at = excluded.updated_at",
-            )
-            .bind(doc_id)
-            .bind(storage_id)
-            .bind(state)
-            .bind(now_ms())
-            .execute(pool)
-            .await?;
+            let mut tx = pool.begin_with(begin).await?;
+            for (doc_id, state) in states {
+                sqlx::query(
+                    "insert into sync_states (doc_id, storage_id, state, updated_at) values ($1, $2, $3, $4) \
+                     on conflict (doc_id, storage_id) do update set state = excluded.state, updated_at = excluded.updated_at",
+                )
+                .bind(doc_id)
+                .bind(storage_id)
+                .bind(state)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
             Ok(())
         })
     }

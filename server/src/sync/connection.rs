@@ -503,23 +503,20 @@ impl Connection {
     }
 
     async fn save_states(&mut self) {
+        let mut states = Vec::new();
         for (id, peer) in self.docs.drain() {
             peer.forward.abort();
             self.state.hub.forget_if_empty(&peer.entry).await;
-            let Some(storage) = &self.storage_id else {
-                continue;
-            };
-            if peer.entry.site().await.is_none() {
+            if self.storage_id.is_none() || peer.entry.site().await.is_none() {
                 continue;
             }
-            let saved = self
-                .state
-                .store
-                .put_sync_state(&id.to_string(), storage, &peer.sync.state.encode())
-                .await;
-            if let Err(e) = saved {
-                tracing::warn!(error = %e, "cannot save a sync state");
-            }
+            states.push((id.to_string(), peer.sync.state.encode()));
+        }
+        let Some(storage) = &self.storage_id else {
+            return;
+        };
+        if let Err(e) = self.state.store.put_sync_states(storage, &states).await {
+            tracing::warn!(error = %e, "cannot save sync states");
         }
     }
 }
