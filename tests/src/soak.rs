@@ -51,6 +51,9 @@ pub struct SoakReport {
     pub diverged: usize,
     /// Edits missing from the store at the end.
     pub lost: usize,
+    /// Connection attempts that failed and were retried (a busy server answering the
+    /// handshake late).
+    pub failed_connects: usize,
     /// Server RSS after warm-up (a tenth of the run), KiB.
     pub rss_warm_kib: u64,
     /// Server RSS at the end, KiB.
@@ -104,6 +107,17 @@ async fn stored(database: &Database, id: &DocumentId) -> Automerge {
     doc
 }
 
+/// Reconnects as the app does: on failure, wait and try again (counted).
+async fn reconnect(tablet: &mut Tablet, address: &str, failed: &mut usize) {
+    let mut wait = Duration::from_millis(500);
+    while let Err(e) = tablet.try_connect_to(address).await {
+        *failed += 1;
+        eprintln!("{}: {e}; retrying", tablet.user);
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(10));
+    }
+}
+
 /// Runs the soak against the server binary `exe`.
 pub async fn soak(exe: &Path, config: SoakConfig) -> SoakReport {
     let mut seeded = spawn(config.db).await;
@@ -152,6 +166,9 @@ pub async fn soak(exe: &Path, config: SoakConfig) -> SoakReport {
     for n in 0..config.tablets {
         let s = n % config.sites;
         let mut tablet = Tablet::login_at(&address, &format!("m-{s}"), PASSWORD).await;
+        // Each device has its own storage id, so the server keeps a sync state per device.
+        tablet.storage = format!("storage-m-{s}-{n}");
+        tablet.connect_to(&address).await;
         let site = format!("soak-{s}");
         match shared_docs[s] {
             None => {
@@ -183,6 +200,7 @@ pub async fn soak(exe: &Path, config: SoakConfig) -> SoakReport {
             tokio::spawn(async move {
                 let mut dice = Dice(0x5eed ^ n as u64);
                 let mut latencies = Vec::new();
+                let mut failed_connects = 0usize;
                 // Access tokens live 15 minutes; the app refreshes before they expire and
                 // reconnects with the new one.
                 let mut token_at = Instant::now();
@@ -190,7 +208,7 @@ pub async fn soak(exe: &Path, config: SoakConfig) -> SoakReport {
                 while Instant::now() < deadline {
                     if token_at.elapsed() > Duration::from_secs(600) {
                         tablet.refresh_at(&address).await;
-                        tablet.connect_to(&address).await;
+                        reconnect(&mut tablet, &address, &mut failed_connects).await;
                         token_at = Instant::now();
                     }
                     let ids: Vec<DocumentId> = tablet.docs.keys().copied().collect();
@@ -206,7 +224,7 @@ pub async fn soak(exe: &Path, config: SoakConfig) -> SoakReport {
                             edits += 1;
                         }
                         tokio::time::sleep(Duration::from_millis(500 + dice.roll(2500))).await;
-                        tablet.connect_to(&address).await;
+                        reconnect(&mut tablet, &address, &mut failed_connects).await;
                     } else {
                         let key = KEYS[dice.roll(KEYS.len() as u64) as usize];
                         let value = if dice.roll(5) == 0 {
@@ -220,10 +238,14 @@ pub async fn soak(exe: &Path, config: SoakConfig) -> SoakReport {
                     let t = Instant::now();
                     if tablet.sync_until_acked(Duration::from_secs(30)).await {
                         latencies.push(t.elapsed());
+                    } else {
+                        // The connection dropped (or the server took over 30 s): the app
+                        // reconnects and its next sync carries the edit.
+                        reconnect(&mut tablet, &address, &mut failed_connects).await;
                     }
                     tokio::time::sleep(Duration::from_millis(300 + dice.roll(1700))).await;
                 }
-                (tablet, latencies, edits, disconnects)
+                (tablet, latencies, edits, disconnects, failed_connects)
             })
         })
         .collect();
@@ -235,12 +257,13 @@ pub async fn soak(exe: &Path, config: SoakConfig) -> SoakReport {
 
     // The end: everyone catches up, then everything is compared with the store.
     let mut latencies = Vec::new();
-    let (mut edits, mut disconnects) = (0, 0);
+    let (mut edits, mut disconnects, mut failed_connects) = (0, 0, 0);
     let mut tablets = Vec::new();
-    for (tablet, l, e, d) in finished {
+    for (tablet, l, e, d, f) in finished {
         latencies.extend(l);
         edits += e;
         disconnects += d;
+        failed_connects += f;
         tablets.push(tablet);
     }
     // First everyone's last edits reach the server, then everyone pulls what the others
@@ -285,6 +308,7 @@ pub async fn soak(exe: &Path, config: SoakConfig) -> SoakReport {
         p50_ms: at(0.5),
         p99_ms: at(0.99),
         disconnects,
+        failed_connects,
         diverged,
         lost,
         rss_warm_kib,

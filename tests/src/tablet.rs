@@ -83,6 +83,9 @@ pub struct Tablet {
     pub docs: HashMap<DocumentId, (Automerge, SyncState)>,
     /// Errors and unavailability notices received.
     pub notices: Vec<Notice>,
+    /// The storage id it announces (`storage-<user>` unless set; each real device has
+    /// its own).
+    pub storage: String,
     /// The heads the server last reported for each document: what it has committed.
     pub acknowledged: HashMap<DocumentId, Vec<ChangeHash>>,
     actor: u64,
@@ -111,6 +114,7 @@ impl Tablet {
             docs: HashMap::new(),
             notices: Vec::new(),
             acknowledged: HashMap::new(),
+            storage: format!("storage-{username}"),
             actor: 0,
         };
         tablet.connect_to(address).await;
@@ -125,11 +129,19 @@ impl Tablet {
 
     /// (Re)connects to the server listening on `address`.
     pub async fn connect_to(&mut self, address: &str) {
+        if let Err(e) = self.try_connect_to(address).await {
+            panic!("{e}");
+        }
+    }
+
+    /// (Re)connects to the server listening on `address`, or says why it could not.
+    pub async fn try_connect_to(&mut self, address: &str) -> Result<(), String> {
         self.address = address.to_string();
+        self.ws = None;
         let url = format!("ws://{address}/sync?token={}", self.token);
         let (ws, _) = tokio_tungstenite::connect_async(url)
             .await
-            .expect("connects");
+            .map_err(|e| format!("connects: {e}"))?;
         self.ws = Some(ws);
         let storage = self.session_storage();
         self.session = ClientSession::new(unique_name("tablet"), storage);
@@ -139,17 +151,20 @@ impl Tablet {
             *state = SyncState::new();
         }
         let join = self.session.join();
-        self.send(&join).await;
-        match self.next_message(Duration::from_secs(5)).await {
+        if !self.try_send_raw(protocol::encode(&join)).await {
+            return Err("the connection closed before the handshake".to_string());
+        }
+        match self.next_message(Duration::from_secs(15)).await {
             Some(peer @ Message::Peer { .. }) => {
                 self.session.receive(peer);
+                Ok(())
             }
-            other => panic!("expected peer, got {other:?}"),
+            other => Err(format!("expected peer, got {other:?}")),
         }
     }
 
     fn session_storage(&self) -> Option<String> {
-        Some(format!("storage-{}", self.user))
+        Some(self.storage.clone())
     }
 
     /// Exchanges the refresh token for fresh tokens (as the app does before its access
@@ -201,8 +216,12 @@ impl Tablet {
         }
     }
 
+    /// Sends a message; a connection that is gone is dropped (the tablet is offline until
+    /// it reconnects), as the app does.
     async fn send(&mut self, message: &Message) {
-        self.send_raw(protocol::encode(message)).await;
+        if !self.try_send_raw(protocol::encode(message)).await {
+            self.ws = None;
+        }
     }
 
     /// Sends raw bytes as one binary frame.
