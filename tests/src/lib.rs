@@ -217,6 +217,38 @@ pub async fn stored_doc(app: &TestApp, id: &shared::protocol::DocumentId) -> aut
     doc
 }
 
+/// A small deterministic generator for tests and load runs (seeded, so a failing run can
+/// be replayed).
+pub struct Dice(pub u64);
+
+impl Dice {
+    /// A number in `0..sides`.
+    pub fn roll(&mut self, sides: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % sides
+    }
+}
+
+/// A document as stored in `database`, read through a store of its own (for servers
+/// running as separate processes).
+pub async fn stored_in(
+    database: &server::config::Database,
+    id: &shared::protocol::DocumentId,
+) -> automerge::Automerge {
+    let store = server::store::Store::open(database)
+        .await
+        .expect("opens the store");
+    let mut doc = automerge::Automerge::new();
+    for chunk in store.doc_chunks(&id.to_string()).await.expect("reads") {
+        doc.load_incremental(&chunk).expect("a stored chunk loads");
+    }
+    store.close().await;
+    doc
+}
+
 /// The heads of a document as stored, sorted.
 pub async fn stored_heads(
     app: &TestApp,

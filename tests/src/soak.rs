@@ -8,9 +8,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use automerge::Automerge;
 use server::config::Database;
-use server::store::Store;
 use server::store::users::UserRecord;
 use shared::ids::{SiteId, UserId};
 use shared::inspection::AnswerValue;
@@ -19,7 +17,7 @@ use shared::role::Role;
 
 use crate::process::ServerProcess;
 use crate::tablet::Tablet;
-use crate::{Db, PASSWORD, demo_areas, spawn};
+use crate::{Db, Dice, PASSWORD, demo_areas, spawn, stored_in};
 
 /// What to run.
 #[derive(Debug, Clone, Copy)]
@@ -62,18 +60,6 @@ pub struct SoakReport {
     pub documents: usize,
 }
 
-struct Dice(u64);
-
-impl Dice {
-    fn roll(&mut self, sides: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) % sides
-    }
-}
-
 const KEYS: [&str; 8] = [
     "c1-visitors",
     "c9-masking",
@@ -95,16 +81,6 @@ fn rss_kib(pid: u32) -> u64 {
                 .and_then(|n| n.parse().ok())
         })
         .unwrap_or(0)
-}
-
-async fn stored(database: &Database, id: &DocumentId) -> Automerge {
-    let store = Store::open(database).await.expect("opens the store");
-    let mut doc = Automerge::new();
-    for chunk in store.doc_chunks(&id.to_string()).await.expect("reads") {
-        doc.load_incremental(&chunk).expect("loads");
-    }
-    store.close().await;
-    doc
 }
 
 /// Reconnects as the app does: on failure, wait and try again (counted).
@@ -280,7 +256,7 @@ pub async fn soak(exe: &Path, config: SoakConfig) -> SoakReport {
     for tablet in &tablets {
         for (id, (doc, _)) in &tablet.docs {
             documents.insert(*id);
-            let stored = stored(&database, id).await;
+            let stored = stored_in(&database, id).await;
             let mut ours = doc.get_heads();
             ours.sort();
             let mut theirs = stored.get_heads();

@@ -13,27 +13,14 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use automerge::{Automerge, ChangeHash};
+use automerge::ChangeHash;
 use server::config::Database;
 use server::store::Store;
 use shared::inspection::AnswerValue;
 use shared::protocol::DocumentId;
 use walkaround_tests::process::ServerProcess;
 use walkaround_tests::tablet::Tablet;
-use walkaround_tests::{Db, PASSWORD, demo_areas, spawn};
-
-/// A small deterministic generator (the seed is printed, so a failing run can be replayed).
-struct Dice(u64);
-
-impl Dice {
-    fn roll(&mut self, sides: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) % sides
-    }
-}
+use walkaround_tests::{Db, Dice, PASSWORD, demo_areas, spawn, stored_in};
 
 const KEYS: [&str; 6] = [
     "c1-visitors",
@@ -43,16 +30,6 @@ const KEYS: [&str; 6] = [
     "c9-paint-stands",
     "c8-mixing-table",
 ];
-
-async fn stored(database: &Database, id: &DocumentId) -> Automerge {
-    let store = Store::open(database).await.expect("opens the store");
-    let mut doc = Automerge::new();
-    for chunk in store.doc_chunks(&id.to_string()).await.expect("reads") {
-        doc.load_incremental(&chunk).expect("a stored chunk loads");
-    }
-    store.close().await;
-    doc
-}
 
 async fn integrity(database: &Database) {
     let store = Store::open(database).await.expect("opens the store");
@@ -152,7 +129,7 @@ async fn crash_run(db: Db) {
         }
         integrity(&database).await;
         for (id, heads) in &acknowledged {
-            let doc = stored(&database, id).await;
+            let doc = stored_in(&database, id).await;
             for head in heads {
                 assert!(
                     doc.get_change_meta_by_hash(head).is_some(),
@@ -175,7 +152,7 @@ async fn crash_run(db: Db) {
         );
         let mut ours = tablet.heads(id);
         ours.sort();
-        let mut theirs = stored(&database, id).await.get_heads();
+        let mut theirs = stored_in(&database, id).await.get_heads();
         theirs.sort();
         assert_eq!(ours, theirs, "every edit of {} is stored", tablet.user);
         assert!(tablet.notices.is_empty(), "{:?}", tablet.notices);

@@ -17,19 +17,7 @@ use shared::inspection::write::{self, NewInspection};
 use shared::inspection::{AnswerKey, AnswerValue, keys};
 use shared::protocol::DocumentId;
 use walkaround_tests::tablet::{Notice, Tablet, random_doc_id};
-use walkaround_tests::{Db, PASSWORD, TestApp, demo_areas, spawn, stored_doc};
-
-struct Dice(u64);
-
-impl Dice {
-    fn roll(&mut self, sides: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) % sides
-    }
-}
+use walkaround_tests::{Db, Dice, PASSWORD, TestApp, demo_areas, spawn, stored_doc};
 
 async fn stored_bytes(app: &TestApp, id: &DocumentId) -> Vec<Vec<u8>> {
     app.state
