@@ -217,6 +217,24 @@ pub async fn stored_doc(app: &TestApp, id: &shared::protocol::DocumentId) -> aut
     doc
 }
 
+/// One test module per scenario, with a `sqlite` and a `postgres` test that call the
+/// scenario function with each database.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($scenario:ident),* $(,)?) => {$(
+        mod $scenario {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$scenario(walkaround_tests::Db::Sqlite).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                super::$scenario(walkaround_tests::Db::Postgres).await
+            }
+        }
+    )*};
+}
+
 /// A small deterministic generator for tests and load runs (seeded, so a failing run can
 /// be replayed).
 pub struct Dice(pub u64);

@@ -8,22 +8,7 @@ use shared::inspection::{AnswerValue, write};
 use walkaround_tests::tablet::{Tablet, access_token};
 use walkaround_tests::{Db, PASSWORD, TestApp, demo_areas, spawn};
 
-macro_rules! on_both_databases {
-    ($($scenario:ident),* $(,)?) => {$(
-        mod $scenario {
-            #[tokio::test]
-            async fn sqlite() {
-                super::$scenario(walkaround_tests::Db::Sqlite).await
-            }
-            #[tokio::test]
-            async fn postgres() {
-                super::$scenario(walkaround_tests::Db::Postgres).await
-            }
-        }
-    )*};
-}
-
-on_both_databases!(
+walkaround_tests::on_both_databases!(
     violations_are_filtered_assigned_exported_and_reported,
     routines_are_scheduled_and_missed_ones_are_shown,
     a_group_office_pages_through_many_sites_in_time_order,

@@ -11,22 +11,7 @@ use shared::protocol::{self, Message, PeerMetadata};
 use walkaround_tests::tablet::{Notice, Tablet, random_doc_id};
 use walkaround_tests::{Db, PASSWORD, TestApp, demo_areas, spawn};
 
-macro_rules! on_both_databases {
-    ($($scenario:ident),* $(,)?) => {$(
-        mod $scenario {
-            #[tokio::test]
-            async fn sqlite() {
-                super::$scenario(walkaround_tests::Db::Sqlite).await
-            }
-            #[tokio::test]
-            async fn postgres() {
-                super::$scenario(walkaround_tests::Db::Postgres).await
-            }
-        }
-    )*};
-}
-
-on_both_databases!(
+walkaround_tests::on_both_databases!(
     an_inspection_created_offline_is_accepted_and_found_by_another_tablet,
     offline_edits_on_three_tablets_converge_in_any_reconnect_order,
     a_user_of_another_site_gets_doc_unavailable_exactly_as_for_a_missing_id,
