@@ -103,6 +103,13 @@ pub struct ServeArgs {
     /// On a store without users, create a demo workshop and print its logins.
     #[arg(long)]
     pub demo: bool,
+    /// Seconds a document may stay unused in memory before it is dropped (it is loaded
+    /// again from the store when needed).
+    #[arg(long, env = "WALKAROUND_DOC_IDLE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub doc_idle_secs: u64,
+    /// Most documents held in memory at once; the least recently used go first.
+    #[arg(long, env = "WALKAROUND_MAX_RESIDENT_DOCS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_resident_docs: u64,
 }
 
 impl ServeArgs {
@@ -113,6 +120,10 @@ impl ServeArgs {
             database: self.store.database()?,
             data_dir: self.store.data_dir,
             limits: crate::config::SyncLimits::default(),
+            memory: crate::config::DocumentMemory::new(
+                std::time::Duration::from_secs(self.doc_idle_secs),
+                usize::try_from(self.max_resident_docs).unwrap_or(usize::MAX),
+            ),
         })
     }
 }

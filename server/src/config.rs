@@ -30,6 +30,43 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Limits on sync connections.
     pub limits: SyncLimits,
+    /// How many documents stay in memory.
+    pub memory: DocumentMemory,
+}
+
+/// How long documents stay in memory. A document is loaded when a peer syncs it and
+/// dropped again when unused, so memory follows the documents in use, not the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DocumentMemory {
+    /// A document unused for this long is dropped from memory.
+    pub idle_after: Duration,
+    /// At most this many documents stay in memory; beyond it the least recently used go
+    /// first, even if not idle yet.
+    pub max_resident: usize,
+    /// How often the server looks for documents to drop.
+    pub sweep_every: Duration,
+}
+
+impl Default for DocumentMemory {
+    fn default() -> Self {
+        DocumentMemory {
+            idle_after: Duration::from_secs(60),
+            max_resident: 10_000,
+            sweep_every: Duration::from_secs(15),
+        }
+    }
+}
+
+impl DocumentMemory {
+    /// Drops documents idle for `idle_after`, keeping at most `max_resident`, sweeping
+    /// four times per idle period (at least every second, at most every 15 seconds).
+    pub fn new(idle_after: Duration, max_resident: usize) -> DocumentMemory {
+        DocumentMemory {
+            idle_after,
+            max_resident,
+            sweep_every: (idle_after / 4).clamp(Duration::from_secs(1), Duration::from_secs(15)),
+        }
+    }
 }
 
 /// Limits that keep one abusive or broken peer from costing the others.
@@ -72,6 +109,7 @@ impl Config {
             },
             data_dir,
             limits: SyncLimits::default(),
+            memory: DocumentMemory::default(),
         }
     }
 }

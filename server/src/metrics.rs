@@ -21,7 +21,10 @@ pub struct Metrics {
     pub sync_latency: Histogram,
     /// Frames a connection had to wait for under the per-connection rate limit.
     pub throttled: Counter,
+    /// Documents dropped from memory after going unused.
+    pub documents_evicted: Counter,
     documents_in_memory: Gauge,
+    documents_known: Gauge,
     db_pool_size: Gauge,
     db_pool_idle: Gauge,
 }
@@ -42,7 +45,9 @@ impl Metrics {
         // 0.5 ms to ~4 s.
         let sync_latency = Histogram::new(exponential_buckets(0.0005, 2.0, 14));
         let throttled = Counter::default();
+        let documents_evicted = Counter::default();
         let documents_in_memory = Gauge::default();
+        let documents_known = Gauge::default();
         let db_pool_size = Gauge::default();
         let db_pool_idle = Gauge::default();
         registry.register(
@@ -72,8 +77,18 @@ impl Metrics {
         );
         registry.register(
             "documents_in_memory",
-            "Documents held in memory",
+            "Documents loaded in memory",
             documents_in_memory.clone(),
+        );
+        registry.register(
+            "documents_known",
+            "Documents with an entry in memory (loaded, or evicted while peers subscribe)",
+            documents_known.clone(),
+        );
+        registry.register(
+            "documents_evicted",
+            "Documents dropped from memory after going unused",
+            documents_evicted.clone(),
         );
         registry.register(
             "db_pool_connections",
@@ -92,15 +107,19 @@ impl Metrics {
             changes_rejected,
             sync_latency,
             throttled,
+            documents_evicted,
             documents_in_memory,
+            documents_known,
             db_pool_size,
             db_pool_idle,
         }
     }
 
     /// The text exposition, with the scrape-time gauges set.
-    pub fn render(&self, documents_in_memory: usize, pool_size: u32, pool_idle: usize) -> String {
-        self.documents_in_memory.set(documents_in_memory as i64);
+    pub fn render(&self, documents: (usize, usize), pool_size: u32, pool_idle: usize) -> String {
+        let (in_memory, known) = documents;
+        self.documents_in_memory.set(in_memory as i64);
+        self.documents_known.set(known as i64);
         self.db_pool_size.set(i64::from(pool_size));
         self.db_pool_idle.set(pool_idle as i64);
         let mut out = String::new();

@@ -39,6 +39,25 @@ pub struct Application {
     listener: TcpListener,
     address: SocketAddr,
     state: AppState,
+    memory: crate::config::DocumentMemory,
+}
+
+/// Periodically drops unused documents from memory.
+fn spawn_eviction(
+    state: &AppState,
+    memory: crate::config::DocumentMemory,
+) -> tokio::task::JoinHandle<()> {
+    let hub = state.hub.clone();
+    let metrics = state.metrics.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(memory.sweep_every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let evicted = hub.evict(memory.idle_after, memory.max_resident);
+            metrics.documents_evicted.inc_by(evicted as u64);
+        }
+    })
 }
 
 /// Starts listening for other instances' changes, where the store is shared.
@@ -57,6 +76,7 @@ impl Application {
     pub async fn build(config: Config) -> Result<Application, StartupError> {
         let store = Store::open(&config.database).await?;
         let state = app_state(store, config.limits).await?;
+        let memory = config.memory;
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -74,6 +94,7 @@ impl Application {
             listener,
             address,
             state,
+            memory,
         })
     }
 
@@ -104,6 +125,7 @@ impl Application {
     ) -> Result<(), StartupError> {
         let store = self.state.store.clone();
         let fanout = spawn_fanout(&self.state);
+        let eviction = spawn_eviction(&self.state, self.memory);
         let shutdown = self.state.shutdown.clone();
         let metrics = self.state.metrics.clone();
         // On the signal, ask every sync connection to close (they save their peers' sync
@@ -127,6 +149,7 @@ impl Application {
         if let Some(task) = fanout {
             task.abort();
         }
+        eviction.abort();
         store.close().await;
         result
     }

@@ -143,6 +143,12 @@ pub async fn spawn_sqlite() -> TestApp {
 
 /// Starts a server on a fresh PostgreSQL database.
 pub async fn spawn_postgres() -> TestApp {
+    let (config, name) = postgres_config().await;
+    spawn_with(config, Some(name)).await
+}
+
+/// The configuration for a fresh PostgreSQL database, and the database's name.
+async fn postgres_config() -> (Config, String) {
     let name = unique_name("walkaround_test");
     let mut conn = sqlx::PgConnection::connect(&pg_admin_url())
         .await
@@ -157,7 +163,7 @@ pub async fn spawn_postgres() -> TestApp {
     config.database = Database::Postgres {
         url: format!("{base}/{name}"),
     };
-    spawn_with(config, Some(name)).await
+    (config, name)
 }
 
 /// The database kinds integration tests run against.
@@ -176,10 +182,20 @@ pub const PASSWORD: &str = server::demo::DEMO_PASSWORD;
 /// `yuan`, `zhou`, `chen` at `demo-site`) and a second site `site-b` with its workshop
 /// manager `sun`.
 pub async fn spawn(db: Db) -> TestApp {
-    let app = match db {
-        Db::Sqlite => spawn_sqlite().await,
-        Db::Postgres => spawn_postgres().await,
+    spawn_tuned(db, |_| {}).await
+}
+
+/// [`spawn`], with the configuration changed by `tune` first.
+pub async fn spawn_tuned(db: Db, tune: impl FnOnce(&mut Config)) -> TestApp {
+    let (mut config, pg_database) = match db {
+        Db::Sqlite => (Config::for_tests(temp_data_dir()), None),
+        Db::Postgres => {
+            let (config, name) = postgres_config().await;
+            (config, Some(name))
+        }
     };
+    tune(&mut config);
+    let app = spawn_with(config, pg_database).await;
     let store = &app.state.store;
     server::demo::seed(store).await.expect("seeds the demo");
     let mut other = server::demo::demo_site().expect("demo site");

@@ -38,7 +38,7 @@ async fn get(app: &TestApp, token: &str, path: &str) -> (u16, Json) {
 
 async fn server_heads(app: &TestApp, id: &protocol::DocumentId) -> Vec<automerge::ChangeHash> {
     match app.state.hub.get(id).await.expect("loads") {
-        Some(entry) => entry.heads().await,
+        Some(entry) => entry.heads().await.expect("loads"),
         None => Vec::new(),
     }
 }

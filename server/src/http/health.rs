@@ -43,7 +43,9 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, AppError> 
 
 async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
     let (size, idle) = state.store.pool_stats();
-    let body = state.metrics.render(state.hub.len(), size, idle);
+    let body = state
+        .metrics
+        .render((state.hub.resident(), state.hub.len()), size, idle);
     (
         [(
             axum::http::header::CONTENT_TYPE,

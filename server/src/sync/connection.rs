@@ -489,9 +489,17 @@ impl Connection {
         let Some(peer) = self.docs.get_mut(id) else {
             return;
         };
-        if let Some(data) = peer.entry.generate(&mut peer.sync).await {
-            let message = self.session.sync(*id, data);
-            self.outbox.push(message);
+        match peer.entry.generate(&mut peer.sync).await {
+            Ok(Some(data)) => {
+                let message = self.session.sync(*id, data);
+                self.outbox.push(message);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(error = %e, doc = %id, "cannot load a document");
+                self.outbox
+                    .push(self.session.error("internal error".to_string(), Some(*id)));
+            }
         }
     }
 

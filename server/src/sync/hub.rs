@@ -6,10 +6,17 @@
 //! the fork persisted (one transaction: the new chunk, the document's metadata and the
 //! office's projection) and then swapped in; only then is the sender answered. A refused
 //! message leaves the stored document and the one in memory untouched.
+//!
+//! Memory is bounded by *eviction*: a document nobody has touched for a while is dropped
+//! from memory (its entry, which connections subscribe to, stays while anyone holds it) and
+//! loaded again from the store on its next use. [`Hub::evict`] does it; the server runs it
+//! periodically with the limits in [`crate::config::DocumentMemory`].
 
 use std::collections::{HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use automerge::sync::{Message as SyncMessage, State as SyncState, SyncDoc};
 use automerge::{Automerge, Change, ChangeHash, ReadDoc};
@@ -26,16 +33,24 @@ use crate::store::{Store, StoreError};
 /// After this many incremental chunks a document is compacted into one snapshot.
 pub const COMPACT_AFTER_CHUNKS: usize = 64;
 
-/// A document held in memory.
+/// A document known to this instance: loaded in memory, or evicted and loaded again on
+/// its next use.
 pub struct DocEntry {
     /// Its id.
     pub id: DocumentId,
+    store: Store,
     inner: tokio::sync::Mutex<DocInner>,
     changed: broadcast::Sender<()>,
+    /// When it was last used, in milliseconds since [`epoch`].
+    last_used: AtomicU64,
 }
 
 struct DocInner {
+    /// The document; an empty placeholder while not `resident`.
     doc: Automerge,
+    /// Whether `doc` and `seqs` hold the document (false after an eviction, or for an entry
+    /// created from the store's metadata and not used yet).
+    resident: bool,
     /// The site, once the document exists.
     site: Option<String>,
     /// The numbers of the stored chunks this copy holds: exactly what a compaction by this
@@ -134,14 +149,80 @@ pub struct Hub {
     docs: Mutex<HashMap<DocumentId, Arc<DocEntry>>>,
 }
 
+/// The instant `last_used` counts from.
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn now_millis() -> u64 {
+    u64::try_from(epoch().elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Loads a stored document and the numbers of its chunks.
+async fn load_stored(store: &Store, id: &DocumentId) -> Result<(Automerge, Vec<i64>), StoreError> {
+    let key = id.to_string();
+    let chunks = store.doc_chunks_numbered(&key).await?;
+    let mut doc = Automerge::new();
+    for (_, chunk) in &chunks {
+        doc.load_incremental(chunk)
+            .map_err(|e| StoreError::Corrupt(format!("document {key}: {e}")))?;
+    }
+    Ok((doc, chunks.iter().map(|(seq, _)| *seq).collect()))
+}
+
 impl DocEntry {
-    fn new(id: DocumentId, doc: Automerge, site: Option<String>, seqs: Vec<i64>) -> DocEntry {
+    fn new(id: DocumentId, store: Store, site: Option<String>, resident: bool) -> DocEntry {
         let (changed, _) = broadcast::channel(16);
         DocEntry {
             id,
-            inner: tokio::sync::Mutex::new(DocInner { doc, site, seqs }),
+            store,
+            inner: tokio::sync::Mutex::new(DocInner {
+                doc: Automerge::new(),
+                resident,
+                site,
+                seqs: Vec::new(),
+            }),
             changed,
+            last_used: AtomicU64::new(now_millis()),
         }
+    }
+
+    /// The locked entry with its document in memory, loading it from the store if it was
+    /// evicted.
+    async fn loaded(&self) -> Result<tokio::sync::MutexGuard<'_, DocInner>, StoreError> {
+        let mut inner = self.inner.lock().await;
+        self.last_used.store(now_millis(), Ordering::Relaxed);
+        if !inner.resident {
+            let (doc, seqs) = load_stored(&self.store, &self.id).await?;
+            inner.doc = doc;
+            inner.seqs = seqs;
+            inner.resident = true;
+        }
+        Ok(inner)
+    }
+
+    /// Drops the document from memory if nobody is using it; true if it did.
+    fn try_evict(&self) -> bool {
+        let Ok(mut inner) = self.inner.try_lock() else {
+            return false;
+        };
+        if !inner.resident {
+            return false;
+        }
+        inner.doc = Automerge::new();
+        inner.seqs = Vec::new();
+        inner.resident = false;
+        true
+    }
+
+    /// Whether the document is in memory now (false while someone holds it locked).
+    fn is_resident(&self) -> bool {
+        self.inner.try_lock().map(|i| i.resident).unwrap_or(true)
+    }
+
+    fn idle_for(&self, now: u64) -> Duration {
+        Duration::from_millis(now.saturating_sub(self.last_used.load(Ordering::Relaxed)))
     }
 
     /// The document's site, if it exists yet.
@@ -155,36 +236,37 @@ impl DocEntry {
     }
 
     /// The next sync message for `peer`, if there is anything to say.
-    pub async fn generate(&self, peer: &mut PeerSync) -> Option<Vec<u8>> {
-        let inner = self.inner.lock().await;
+    pub async fn generate(&self, peer: &mut PeerSync) -> Result<Option<Vec<u8>>, StoreError> {
+        let inner = self.loaded().await?;
         if peer.pending.is_empty() {
-            return inner
+            return Ok(inner
                 .doc
                 .generate_sync_message(&mut peer.state)
-                .map(SyncMessage::encode);
+                .map(SyncMessage::encode));
         }
         // The peer's orphans are part of what we tell it: with them in the queue automerge
         // asks for exactly their missing dependencies.
         let mut view = inner.doc.clone();
         if load_chunks(&mut view, peer.pending.iter().map(Vec::as_slice)).is_err() {
             peer.pending.clear();
-            return inner
+            return Ok(inner
                 .doc
                 .generate_sync_message(&mut peer.state)
-                .map(SyncMessage::encode);
+                .map(SyncMessage::encode));
         }
-        view.generate_sync_message(&mut peer.state)
-            .map(SyncMessage::encode)
+        Ok(view
+            .generate_sync_message(&mut peer.state)
+            .map(SyncMessage::encode))
     }
 
     /// The current heads.
-    pub async fn heads(&self) -> Vec<ChangeHash> {
-        self.inner.lock().await.doc.get_heads()
+    pub async fn heads(&self) -> Result<Vec<ChangeHash>, StoreError> {
+        Ok(self.loaded().await?.doc.get_heads())
     }
 
     /// The saved document bytes.
-    pub async fn save(&self) -> Vec<u8> {
-        self.inner.lock().await.doc.save()
+    pub async fn save(&self) -> Result<Vec<u8>, StoreError> {
+        Ok(self.loaded().await?.doc.save())
     }
 }
 
@@ -234,8 +316,15 @@ impl Hub {
         let Some(entry) = self.cached(id) else {
             return Ok(());
         };
-        let chunks = self.store.doc_chunks_numbered(&id.to_string()).await?;
         let mut inner = entry.inner.lock().await;
+        if !inner.resident {
+            // Nothing to update: it loads fresh, with the new chunk, on its next use. Its
+            // peers still need telling.
+            drop(inner);
+            let _ = entry.changed.send(());
+            return Ok(());
+        }
+        let chunks = self.store.doc_chunks_numbered(&id.to_string()).await?;
         let before = inner.doc.get_heads();
         let fresh: Vec<(i64, Vec<u8>)> = chunks
             .into_iter()
@@ -293,18 +382,11 @@ impl Hub {
         if let Some(entry) = self.cached(id) {
             return Ok(Some(entry));
         }
-        let key = id.to_string();
-        let Some(meta) = self.store.doc_meta(&key).await? else {
+        let Some(meta) = self.store.doc_meta(&id.to_string()).await? else {
             return Ok(None);
         };
-        let chunks = self.store.doc_chunks_numbered(&key).await?;
-        let mut doc = Automerge::new();
-        for (_, chunk) in &chunks {
-            doc.load_incremental(chunk)
-                .map_err(|e| StoreError::Corrupt(format!("document {key}: {e}")))?;
-        }
-        let seqs = chunks.iter().map(|(seq, _)| *seq).collect();
-        let entry = Arc::new(DocEntry::new(*id, doc, meta.site_id, seqs));
+        // The document itself loads on first use.
+        let entry = Arc::new(DocEntry::new(*id, self.store.clone(), meta.site_id, false));
         let mut docs = self
             .docs
             .lock()
@@ -320,7 +402,7 @@ impl Hub {
             .map_err(|_| StoreError::Corrupt("document map poisoned".into()))?;
         Ok(docs
             .entry(*id)
-            .or_insert_with(|| Arc::new(DocEntry::new(*id, Automerge::new(), None, Vec::new())))
+            .or_insert_with(|| Arc::new(DocEntry::new(*id, self.store.clone(), None, true)))
             .clone())
     }
 
@@ -332,14 +414,62 @@ impl Hub {
         }
     }
 
-    /// How many documents are in memory.
+    /// How many documents this instance knows (in memory or evicted but still subscribed).
     pub fn len(&self) -> usize {
         self.docs.lock().map(|m| m.len()).unwrap_or(0)
     }
 
-    /// Whether no document is in memory.
+    /// Whether no document is known.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// How many documents are loaded in memory.
+    pub fn resident(&self) -> usize {
+        self.entries().iter().filter(|e| e.is_resident()).count()
+    }
+
+    fn entries(&self) -> Vec<Arc<DocEntry>> {
+        self.docs
+            .lock()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Drops from memory every document unused for `idle`, then the least recently used
+    /// beyond `max_resident`, and forgets entries no connection holds. A document in use
+    /// at that moment (its lock held) is skipped. Returns how many documents it dropped.
+    pub fn evict(&self, idle: Duration, max_resident: usize) -> usize {
+        let now = now_millis();
+        let mut evicted = 0;
+        let mut resident = Vec::new();
+        for entry in self.entries() {
+            if !entry.is_resident() {
+                continue;
+            }
+            if entry.idle_for(now) >= idle {
+                evicted += usize::from(entry.try_evict());
+            } else {
+                resident.push(entry);
+            }
+        }
+        if resident.len() > max_resident {
+            resident.sort_by_key(|e| std::cmp::Reverse(e.idle_for(now)));
+            let excess = resident.len() - max_resident;
+            for entry in resident.iter().take(excess) {
+                evicted += usize::from(entry.try_evict());
+            }
+        }
+        drop(resident);
+        // An entry only the map holds has no connection subscribed to it: once its
+        // document is out of memory, or idle, the entry goes too. `get` clones entries
+        // under the same lock, so none can be handed out meanwhile.
+        if let Ok(mut docs) = self.docs.lock() {
+            docs.retain(|_, e| {
+                Arc::strong_count(e) > 1 || (e.is_resident() && e.idle_for(now) < idle)
+            });
+        }
+        evicted
     }
 
     /// Applies one sync message from `user` to the document, judging and persisting the
@@ -353,7 +483,7 @@ impl Hub {
     ) -> Result<Received, SyncError> {
         let message = SyncMessage::decode(data).map_err(|e| SyncError::Invalid(e.to_string()))?;
         let incoming: Vec<Vec<u8>> = message.changes.iter().map(<[u8]>::to_vec).collect();
-        let mut inner = entry.inner.lock().await;
+        let mut inner = entry.loaded().await?;
         let mut fork = inner.doc.clone();
         let mut next_state = peer.state.clone();
         load_chunks(&mut fork, peer.pending.iter().map(Vec::as_slice))?;
