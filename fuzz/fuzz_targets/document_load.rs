@@ -1,5 +1,5 @@
-//! The document loader on arbitrary bytes, as the server loads stored or received
-//! documents: automerge's loader, then the inspection reader and the rules. Errors are
+//! The document loader on arbitrary bytes, as the server loads received documents: the
+//! chunk guard, automerge's loader, then the inspection reader and the rules. Errors are
 //! fine; panics are not (automerge's own panics are caught by the server per message, so
 //! this target catches them too and only fails on ours).
 #![no_main]
@@ -19,6 +19,10 @@ fn catch_automerge_panics() {
 
 fuzz_target!(|data: &[u8]| {
     catch_automerge_panics();
+    // The guard the server applies to received bytes before automerge sees them.
+    if shared::chunk_guard::check(data, 64 << 20).is_err() {
+        return;
+    }
     let loaded = catch_unwind(AssertUnwindSafe(|| {
         let mut doc = Automerge::new();
         doc.load_incremental(data).ok().map(|_| doc)

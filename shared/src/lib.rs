@@ -12,9 +12,11 @@
 //! - [`rules`]: answers → violations → fines.
 //! - [`policy`]: who may do what, and the judge of every incoming change.
 //! - [`protocol`]: the automerge-repo wire protocol and its per-connection state machine.
+//! - [`chunk_guard`]: the check of untrusted automerge bytes before automerge parses them.
 
 pub mod builtin;
 pub mod catalog;
+pub mod chunk_guard;
 pub mod i18n;
 pub mod ids;
 pub mod inspection;

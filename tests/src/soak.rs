@@ -58,6 +58,14 @@ pub struct SoakReport {
     pub rss_end_kib: u64,
     /// Documents in all.
     pub documents: usize,
+    /// Rounds of syncing every tablet at the end until no replica differed from the store
+    /// (at most five).
+    pub catch_up_rounds: usize,
+}
+
+fn sorted(mut heads: Vec<automerge::ChangeHash>) -> Vec<automerge::ChangeHash> {
+    heads.sort();
+    heads
 }
 
 const KEYS: [&str; 8] = [
@@ -242,28 +250,46 @@ pub async fn soak(exe: &Path, config: SoakConfig) -> SoakReport {
         failed_connects += f;
         tablets.push(tablet);
     }
-    // First everyone's last edits reach the server, then everyone pulls what the others
-    // wrote (a sync that reads until the server has nothing more to say).
+    // As the app does when the workshop goes quiet: every tablet comes back online on a
+    // fresh connection (a tablet's last connection may have died in its last burst) and
+    // sends what it holds until the server acknowledges it, retrying as the app retries.
     for tablet in tablets.iter_mut() {
-        tablet.sync_until_acked(Duration::from_secs(30)).await;
+        reconnect(tablet, &address, &mut failed_connects).await;
+        for _ in 0..3 {
+            if tablet.sync_until_acked(Duration::from_secs(30)).await {
+                break;
+            }
+            reconnect(tablet, &address, &mut failed_connects).await;
+        }
     }
-    for tablet in tablets.iter_mut() {
-        tablet.sync().await;
+    // Then everyone pulls what the others wrote, until every replica holds the stored
+    // heads; the rounds it took are reported.
+    let mut catch_up_rounds = 0;
+    let mut diverged = 0;
+    for _ in 0..5 {
+        catch_up_rounds += 1;
+        for tablet in tablets.iter_mut() {
+            tablet.sync().await;
+        }
+        diverged = 0;
+        for tablet in &tablets {
+            for (id, (doc, _)) in &tablet.docs {
+                if sorted(doc.get_heads()) != sorted(stored_in(&database, id).await.get_heads()) {
+                    diverged += 1;
+                }
+            }
+        }
+        if diverged == 0 {
+            break;
+        }
     }
     let rss_end_kib = rss_kib(pid);
-    let (mut diverged, mut lost) = (0, 0);
+    let mut lost = 0;
     let mut documents = BTreeSet::new();
     for tablet in &tablets {
         for (id, (doc, _)) in &tablet.docs {
             documents.insert(*id);
             let stored = stored_in(&database, id).await;
-            let mut ours = doc.get_heads();
-            ours.sort();
-            let mut theirs = stored.get_heads();
-            theirs.sort();
-            if ours != theirs {
-                diverged += 1;
-            }
             lost += doc
                 .get_changes(&[])
                 .iter()
@@ -290,6 +316,7 @@ pub async fn soak(exe: &Path, config: SoakConfig) -> SoakReport {
         rss_warm_kib,
         rss_end_kib,
         documents: documents.len(),
+        catch_up_rounds,
     };
     drop(server);
     seeded.stop().await;

@@ -266,14 +266,30 @@ async fn a_thousand_unauthorised_changes_are_refused_and_change_nothing() {
     app.stop().await;
 }
 
-/// A change found by fuzzing (`fuzz/regressions/automerge-change-hexane-unwrap.bin`) on
-/// which automerge 0.12 panics while decoding. Sent inside a sync message, it must cost
-/// only that message: an error for its sender, the stored document intact, the process
-/// up (the sender reconnects and carries on) and every other peer undisturbed.
+/// Inputs found by fuzzing (`fuzz/regressions/`) on which automerge 0.12 panics or
+/// allocates without bound (the process would abort). Sent inside a sync message, each
+/// must cost only that message: an error for its sender, the stored document intact, the
+/// process up (the sender reconnects and carries on) and every other peer undisturbed.
 #[tokio::test]
 async fn a_change_that_makes_automerge_panic_costs_only_that_message() {
+    hostile_chunk_costs_only_its_message(include_bytes!(
+        "../../fuzz/regressions/automerge-change-hexane-unwrap.bin"
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn changes_that_make_automerge_exhaust_memory_cost_only_that_message() {
+    for hostile in [
+        &include_bytes!("../../fuzz/regressions/automerge-change-oom.bin")[..],
+        &include_bytes!("../../fuzz/regressions/automerge-load-oom.bin")[..],
+    ] {
+        hostile_chunk_costs_only_its_message(hostile).await;
+    }
+}
+
+async fn hostile_chunk_costs_only_its_message(hostile: &[u8]) {
     let app = spawn(Db::Sqlite).await;
-    let hostile = include_bytes!("../../fuzz/regressions/automerge-change-hexane-unwrap.bin");
     let mut wang = Tablet::login(&app, "wang", PASSWORD).await;
     let walk = wang.create("workshop-walkaround", "demo-site", demo_areas());
     assert!(wang.sync_until_acked(Duration::from_secs(10)).await);

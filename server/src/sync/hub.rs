@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use automerge::sync::{Message as SyncMessage, State as SyncState, SyncDoc};
 use automerge::{Automerge, Change, ChangeHash, ReadDoc};
+use shared::chunk_guard;
 use shared::inspection;
 use shared::policy::{self, Denial, User};
 use shared::protocol::DocumentId;
@@ -57,6 +58,11 @@ struct DocInner {
     /// instance may replace.
     seqs: Vec<i64>,
 }
+
+/// Most bytes the compressed parts of one sync message may inflate to: a few times more
+/// than the largest frame, which legitimate documents (compressing about 3:1) stay far
+/// below and a deflate bomb (up to 1000:1) exceeds early.
+pub const MAX_INFLATED_BYTES: usize = 4 * super::MAX_FRAME_BYTES;
 
 /// Most bytes of change data one peer may leave waiting for missing dependencies.
 pub const MAX_PENDING_BYTES: usize = 16 * 1024 * 1024;
@@ -482,6 +488,13 @@ impl Hub {
         data: &[u8],
     ) -> Result<Received, SyncError> {
         let message = SyncMessage::decode(data).map_err(|e| SyncError::Invalid(e.to_string()))?;
+        // automerge would abort the process on some hostile chunks (see `chunk_guard`):
+        // they are refused before it parses them.
+        let mut budget = MAX_INFLATED_BYTES;
+        for chunk in message.changes.iter() {
+            budget -= chunk_guard::check(chunk, budget)
+                .map_err(|refused| SyncError::Invalid(refused.to_string()))?;
+        }
         let incoming: Vec<Vec<u8>> = message.changes.iter().map(<[u8]>::to_vec).collect();
         let mut inner = entry.loaded().await?;
         let mut fork = inner.doc.clone();

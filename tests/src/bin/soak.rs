@@ -45,7 +45,7 @@ async fn main() {
     println!("{report:#?}");
     let growth = report.rss_end_kib as f64 / report.rss_warm_kib.max(1) as f64 - 1.0;
     println!(
-        "edits {}, syncs {}, p50 {:.1} ms, p99 {:.1} ms, disconnects {}, documents {}, diverged {}, lost {}, server RSS {} KiB after warm-up, {} KiB at the end ({:+.1} %)",
+        "edits {}, syncs {}, p50 {:.1} ms, p99 {:.1} ms, disconnects {}, documents {}, diverged {} (after {} catch-up rounds), lost {}, server RSS {} KiB after warm-up, {} KiB at the end ({:+.1} %)",
         report.edits,
         report.syncs,
         report.p50_ms,
@@ -53,6 +53,7 @@ async fn main() {
         report.disconnects,
         report.documents,
         report.diverged,
+        report.catch_up_rounds,
         report.lost,
         report.rss_warm_kib,
         report.rss_end_kib,
