@@ -535,3 +535,37 @@ fn everyone_reads_their_own_sites_and_nobody_reads_another() {
         );
     }
 }
+
+// ---- judging a batch ----
+
+/// `judge_and_apply` over a whole history gives the verdicts of `judge_change` one change
+/// at a time: an honest history is applied whole and its last state returned; the same
+/// history with another user's answer in the middle is refused with the same code.
+#[test]
+fn judging_a_batch_agrees_with_judging_each_change() {
+    let m = manager();
+    let lead = user("li", Role::TeamLead);
+    let doc = complete_walkaround(&m);
+    let history: Vec<Change> = doc.get_changes(&[]);
+    let mut fresh = Automerge::new();
+    let view = shared::policy::judge_and_apply(&m, &mut fresh, &history)
+        .expect("an honest history is allowed")
+        .expect("the last state was read");
+    assert_eq!(fresh.get_heads(), doc.get_heads());
+    assert_eq!(view, read(&doc));
+
+    // One change answered by the team lead, recorded under the manager's name.
+    let mut tampered = replica(&doc, 79);
+    answer(&mut tampered, &m, 2, "c1-visitors", AnswerValue::Fail);
+    let forged = last_change(&tampered);
+    let one_by_one = code(judge_change(&lead, &doc, &forged));
+    let mut batch = history.clone();
+    batch.push(forged);
+    let mut scratch = doc.clone();
+    let batched = shared::policy::judge_and_apply(&lead, &mut scratch, &batch[history.len()..]);
+    assert_eq!(
+        batched.map(|_| ()).map_err(|d| d.code()).unwrap_err(),
+        one_by_one
+    );
+    assert_eq!(one_by_one, "forged_author");
+}

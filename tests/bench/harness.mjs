@@ -43,7 +43,10 @@ const K = Number(option('edits', '20'));
 const ROUNDS = Number(option('rounds', '100'));
 const SERVERS = option('servers', 'walkaround,reference').split(',');
 const OUT = option('out', path.join(root, 'target', 'bench', `stock-N${N}-M${M}-K${K}.json`));
-const RETRY_MS = 200;
+// The stock client retries by opening a new socket every RETRY_MS while one is still
+// connecting; with 40 clients in one busy process a short interval opens several sockets per
+// tablet (and our server refuses more than 20 per user), so a second.
+const RETRY_MS = 1000;
 const CONVERGE_TIMEOUT_MS = Number(option('timeout', '600')) * 1000;
 
 // ---- The wire, counted on the client side of every WebSocket (each way). ----
@@ -352,6 +355,9 @@ async function run(kind, content) {
       await Promise.all(
         devices.map(async (d, i) => {
           d.online();
+          // The stock client gives up on the server after one second without a handshake
+          // and then reports every document unavailable: wait for the handshake first.
+          await until(() => d.serverStorage() !== undefined, 'the new device to join');
           d.handles = await Promise.all(made[i].map((doc) => d.repo.find(doc.id)));
         }),
       );

@@ -536,24 +536,24 @@ impl Hub {
         // `working` is the stored document plus exactly the judged changes, without the
         // fork's queue of orphans: it is what gets stored and shared.
         let mut working = inner.doc.clone();
-        for change in &added {
-            let verdict = catch_unwind(AssertUnwindSafe(|| {
-                policy::judge_change(user, &working, change)
-            }))
-            .unwrap_or_else(|_| {
-                Err(Denial::InvalidChange(
-                    "the change could not be replayed".to_string(),
-                ))
-            });
-            if let Err(denial) = verdict {
+        let verdict = catch_unwind(AssertUnwindSafe(|| {
+            policy::judge_and_apply(user, &mut working, &added)
+        }))
+        .unwrap_or_else(|_| {
+            Err(Denial::InvalidChange(
+                "the change could not be replayed".to_string(),
+            ))
+        });
+        let view = match verdict {
+            Err(denial) => {
                 peer.pending.clear();
                 return Ok(Received::Refused(denial));
             }
-            working
-                .apply_changes([change.clone()])
-                .map_err(|e| SyncError::Invalid(e.to_string()))?;
-        }
-        let view = inspection::read(&working).map_err(|e| SyncError::Invalid(e.to_string()))?;
+            Ok(Some(view)) => view,
+            Ok(None) => {
+                inspection::read(&working).map_err(|e| SyncError::Invalid(e.to_string()))?
+            }
+        };
         let violations = rules::evaluate(&view);
         let projection = Projection::new(&view, &violations);
         let chunk = working.save_after(&inner.doc.get_heads());
