@@ -121,7 +121,8 @@ class Server {
 
   command() {
     if (this.kind === 'walkaround') {
-      const exe = path.join(root, 'target', 'release', 'walkaround');
+      // WALKAROUND_EXE lets the smoke test in the test command use its own debug build.
+      const exe = process.env.WALKAROUND_EXE ?? path.join(root, 'target', 'release', 'walkaround');
       if (!fs.existsSync(exe)) throw new Error(`build it first: cargo build --release -p server --bin walkaround (${exe})`);
       return [exe, 'serve', '--listen', `127.0.0.1:${this.port}`, '--data-dir', this.dir, ...(this.seeded ? [] : ['--demo'])];
     }

@@ -29,3 +29,55 @@ async fn stock_automerge_repo_clients_sync_through_the_server() {
     );
     app.stop().await;
 }
+
+/// The side-by-side benchmark harness (`tests/bench/harness.mjs`, docs/BENCHMARKS.md) at a
+/// toy size, so that it keeps working: both servers, all five phases converge.
+#[tokio::test]
+async fn the_benchmark_harness_runs_against_both_servers() {
+    let modules = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("bench/node_modules/@automerge/automerge-repo-storage-nodefs");
+    assert!(
+        modules.is_dir(),
+        "run `npm install` in tests/bench first (cargo xtask test does)"
+    );
+    let out = std::env::temp_dir().join(walkaround_tests::unique_name("bench-smoke"));
+    let (ok, text) = run_node(
+        "bench",
+        &[
+            "harness.mjs",
+            "--tablets",
+            "2",
+            "--docs",
+            "3",
+            "--edits",
+            "2",
+            "--rounds",
+            "4",
+            "--timeout",
+            "60",
+            "--out",
+            out.to_str().expect("utf-8 path"),
+        ],
+        vec![(
+            "WALKAROUND_EXE",
+            env!("CARGO_BIN_EXE_walkaround-process").to_string(),
+        )],
+    )
+    .await;
+    assert!(ok, "the harness failed:\n{text}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&out).expect("the report is written")).expect("JSON");
+    let runs = report["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 2, "{text}");
+    for run in runs {
+        let phases = run["results"].as_array().expect("phases");
+        assert_eq!(phases.len(), 5, "{text}");
+        assert!(
+            phases
+                .iter()
+                .all(|p| p["cpu_seconds"].as_f64().is_some()
+                    && p["peak_rss_kib"].as_f64() > Some(0.0)),
+            "{text}"
+        );
+    }
+}

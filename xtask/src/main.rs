@@ -164,12 +164,13 @@ fn test() -> Result<()> {
         .env("WALKAROUND_WASM_PKG", &pkg)
         .args(["--test", "tests/wasm/"]);
     status(node, "node --test tests/wasm (the browser bundle, in Node)")?;
-    // The stock automerge-repo clients of the interop test and playwright-core for the
-    // browser tests, pinned by their committed lockfiles. `npm install` rather than
+    // The stock automerge-repo clients of the interop test and of the benchmark harness
+    // (with the reference server) and playwright-core for the browser tests, pinned by
+    // their committed lockfiles. `npm install` rather than
     // `npm ci`: npm 11 leaves the optional platform packages of cbor-extract (a native
     // speed-up whose install script it does not run) out of the lockfile and then
     // `npm ci` refuses that same lockfile.
-    for dir in ["interop", "e2e"] {
+    for dir in ["interop", "e2e", "bench"] {
         let mut npm = Command::new("npm");
         npm.current_dir(root().join("tests").join(dir)).args([
             "install",
