@@ -564,7 +564,10 @@ fn judging_a_batch_agrees_with_judging_each_change() {
     let mut scratch = doc.clone();
     let batched = shared::policy::judge_and_apply(&lead, &mut scratch, &batch[history.len()..]);
     assert_eq!(
-        batched.map(|_| ()).map_err(|d| d.code()).unwrap_err(),
+        batched
+            .map(|_| ())
+            .map_err(|d| d.code())
+            .expect_err("the forged change is refused"),
         one_by_one
     );
     assert_eq!(one_by_one, "forged_author");
