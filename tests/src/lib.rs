@@ -251,6 +251,24 @@ macro_rules! on_both_databases {
     )*};
 }
 
+/// The value after `name` on the command line of a benchmark binary, or `default`.
+pub fn arg(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.to_string())
+}
+
+/// The value of the unlabelled metric `name` in a Prometheus text exposition.
+pub fn metric(exposition: &str, name: &str) -> Option<f64> {
+    exposition
+        .lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
 /// A small deterministic generator for tests and load runs (seeded, so a failing run can
 /// be replayed).
 pub struct Dice(pub u64);

@@ -16,6 +16,19 @@ pub struct ServerProcess {
     child: Option<Child>,
 }
 
+/// The resident set size of process `pid`, KiB (0 if it cannot be read).
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 /// A free port on the loopback interface (the listener is closed again at once).
 pub fn free_address() -> SocketAddr {
     TcpListener::bind("127.0.0.1:0")

@@ -15,7 +15,7 @@ use shared::inspection::AnswerValue;
 use shared::protocol::DocumentId;
 use shared::role::Role;
 
-use crate::process::ServerProcess;
+use crate::process::{ServerProcess, rss_kib};
 use crate::tablet::Tablet;
 use crate::{Db, Dice, PASSWORD, demo_areas, spawn, stored_in};
 
@@ -78,18 +78,6 @@ const KEYS: [&str; 8] = [
     "c6-aisles-clear",
     "c7-benches-clean",
 ];
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|n| n.parse().ok())
-        })
-        .unwrap_or(0)
-}
 
 /// Reconnects as the app does: on failure, wait and try again (counted).
 async fn reconnect(tablet: &mut Tablet, address: &str, failed: &mut usize) {

@@ -307,6 +307,14 @@ impl Tablet {
             .or_insert_with(|| (Automerge::new(), SyncState::new()));
     }
 
+    /// How many changes its documents hold in all.
+    pub fn change_count(&self) -> usize {
+        self.docs
+            .values()
+            .map(|(d, _)| d.get_changes(&[]).len())
+            .sum()
+    }
+
     /// The heads of a document.
     pub fn heads(&self, id: &DocumentId) -> Vec<ChangeHash> {
         self.docs

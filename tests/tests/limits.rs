@@ -226,15 +226,7 @@ async fn a_peer_that_never_reads_is_disconnected_and_costs_nothing_more() {
 }
 
 fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|n| n.parse().ok())
-        })
-        .unwrap_or(0)
+    walkaround_tests::process::rss_kib(std::process::id())
 }
 
 #[tokio::test]

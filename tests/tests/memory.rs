@@ -91,10 +91,7 @@ async fn unused_documents_leave_memory_and_come_back_on_demand(db: Db) {
         .text()
         .await
         .expect("text");
-    let evicted: f64 = text
-        .lines()
-        .find_map(|l| l.strip_prefix("walkaround_documents_evicted_total "))
-        .and_then(|v| v.trim().parse().ok())
+    let evicted = walkaround_tests::metric(&text, "walkaround_documents_evicted_total")
         .expect("an eviction counter");
     assert!(evicted >= 12.0, "{evicted} evictions counted");
 }

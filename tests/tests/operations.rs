@@ -30,12 +30,7 @@ async fn ready_and_measured(db: Db) {
         .await
         .expect("text");
     let value = |name: &str| -> f64 {
-        metrics
-            .lines()
-            .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("{name} in\n{metrics}"))
+        walkaround_tests::metric(&metrics, name).unwrap_or_else(|| panic!("{name} in\n{metrics}"))
     };
     assert_eq!(value("walkaround_sync_connections"), 1.0);
     assert_eq!(

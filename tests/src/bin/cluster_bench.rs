@@ -11,15 +11,7 @@ use std::time::{Duration, Instant};
 
 use shared::inspection::AnswerValue;
 use walkaround_tests::tablet::Tablet;
-use walkaround_tests::{PASSWORD, demo_areas, spawn_cluster};
-
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_string())
-}
+use walkaround_tests::{PASSWORD, arg, demo_areas, spawn_cluster};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;

@@ -24,29 +24,9 @@ use shared::inspection::AnswerValue;
 use shared::protocol::{self, ClientSession};
 use shared::role::Role;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-use walkaround_tests::process::ServerProcess;
+use walkaround_tests::process::{ServerProcess, rss_kib};
 use walkaround_tests::tablet::{Tablet, login_at};
-use walkaround_tests::{Db, Dice, PASSWORD, demo_areas, spawn};
-
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_string())
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|n| n.parse().ok())
-        })
-        .unwrap_or(0)
-}
+use walkaround_tests::{Db, Dice, PASSWORD, arg, demo_areas, spawn};
 
 /// A gauge from the server's `/metrics`.
 async fn metric(server: &ServerProcess, name: &str) -> f64 {
@@ -56,10 +36,7 @@ async fn metric(server: &ServerProcess, name: &str) -> f64 {
         .text()
         .await
         .expect("text");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("walkaround_{name} ")))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(f64::NAN)
+    walkaround_tests::metric(&text, &format!("walkaround_{name}")).unwrap_or(f64::NAN)
 }
 
 const KEYS: [&str; 4] = [
@@ -150,15 +127,7 @@ async fn main() {
         }
         prepared.push(tablet);
     }
-    let changes: usize = prepared
-        .iter()
-        .map(|t| {
-            t.docs
-                .values()
-                .map(|(d, _)| d.get_changes(&[]).len())
-                .sum::<usize>()
-        })
-        .sum();
+    let changes: usize = prepared.iter().map(Tablet::change_count).sum();
     let started = Instant::now();
     let tasks: Vec<_> = prepared
         .into_iter()

@@ -8,16 +8,8 @@
 
 use std::time::Duration;
 
-use walkaround_tests::Db;
 use walkaround_tests::soak::{SoakConfig, soak};
-
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_string())
-}
+use walkaround_tests::{Db, arg};
 
 #[tokio::main]
 async fn main() {

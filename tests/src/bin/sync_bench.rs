@@ -16,15 +16,7 @@ use std::time::{Duration, Instant};
 use shared::inspection::AnswerValue;
 use shared::template::ItemKind;
 use walkaround_tests::tablet::Tablet;
-use walkaround_tests::{Db, PASSWORD, demo_areas, spawn, spawn_cluster};
-
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_string())
-}
+use walkaround_tests::{Db, PASSWORD, arg, demo_areas, spawn, spawn_cluster};
 
 #[tokio::main]
 async fn main() {
@@ -74,15 +66,7 @@ async fn main() {
         }
         prepared.push(tablet);
     }
-    let changes: usize = prepared
-        .iter()
-        .map(|t| {
-            t.docs
-                .values()
-                .map(|(d, _)| d.get_changes(&[]).len())
-                .sum::<usize>()
-        })
-        .sum();
+    let changes: usize = prepared.iter().map(Tablet::change_count).sum();
 
     let started = Instant::now();
     let tasks: Vec<_> = prepared

@@ -20,20 +20,12 @@ use server::store::users::UserRecord;
 use shared::ids::{SiteId, UserId};
 use shared::role::Role;
 use walkaround_tests::tablet::access_token;
-use walkaround_tests::{Db, TestApp, spawn};
+use walkaround_tests::{Db, TestApp, arg, spawn};
 
 const SITES: i64 = 20;
 const PEOPLE_PER_SITE: i64 = 8;
 const TWO_YEARS_MS: i64 = 2 * 365 * 24 * 3600 * 1000;
 const PASSWORD: &str = "bench-password";
-
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_string())
-}
 
 async fn fill(app: &TestApp, violations: i64, end: i64) {
     let store = &app.state.store;
