@@ -146,7 +146,7 @@ async fn verify_sqlite(database: &Database) -> Result<(), BackupError> {
 
 fn sqlite_pool(store: &Store) -> Result<&sqlx::SqlitePool, BackupError> {
     match store {
-        Store::Sqlite(pool) => Ok(pool),
+        Store::Sqlite(pool, _) => Ok(pool),
         Store::Postgres(_) => Err(BackupError::Refused("not a SQLite store".to_string())),
     }
 }

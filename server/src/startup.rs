@@ -67,7 +67,7 @@ fn spawn_fanout(state: &AppState) -> Option<tokio::task::JoinHandle<()>> {
             pool.clone(),
             state.hub.clone(),
         ))),
-        Store::Sqlite(_) => None,
+        Store::Sqlite(..) => None,
     }
 }
 

@@ -6,7 +6,7 @@ use server::store::Store;
 /// Runs one statement; panics with the statement on error.
 pub async fn exec(store: &Store, sql: &str) {
     let result = match store {
-        Store::Sqlite(pool) => sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+        Store::Sqlite(pool, _) => sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
             .execute(pool)
             .await
             .map(|_| ()),
@@ -23,7 +23,7 @@ pub async fn exec(store: &Store, sql: &str) {
 /// `0 .. n` as a row source named `n(i)` in either dialect.
 pub fn series(store: &Store, n: i64) -> String {
     match store {
-        Store::Sqlite(_) => format!(
+        Store::Sqlite(..) => format!(
             "with recursive n(i) as (select 0 union all select i + 1 from n where i < {}) ",
             n - 1
         ),

@@ -33,7 +33,7 @@ const KEYS: [&str; 6] = [
 
 async fn integrity(database: &Database) {
     let store = Store::open(database).await.expect("opens the store");
-    if let Store::Sqlite(pool) = &store {
+    if let Store::Sqlite(pool, _) = &store {
         let result: String = sqlx::query_scalar("pragma integrity_check")
             .fetch_one(pool)
             .await

@@ -414,7 +414,7 @@ async fn a_group_office_pages_through_many_sites_in_time_order(db: Db) {
     );
 
     let expected: Vec<(String, String)> = match store {
-        server::store::Store::Sqlite(pool) => sqlx::query_as(
+        server::store::Store::Sqlite(pool, _) => sqlx::query_as(
             "select doc_id, answer_key from violations order by recorded_at desc, doc_id, answer_key limit 300 offset 4000",
         )
         .fetch_all(pool)

@@ -29,10 +29,12 @@ async fn stored_bytes(app: &TestApp, id: &DocumentId) -> Vec<Vec<u8>> {
 
 async fn audit_count(app: &TestApp) -> i64 {
     match &app.state.store {
-        server::store::Store::Sqlite(pool) => sqlx::query_scalar("select count(*) from audit_log")
-            .fetch_one(pool)
-            .await
-            .expect("counts"),
+        server::store::Store::Sqlite(pool, _) => {
+            sqlx::query_scalar("select count(*) from audit_log")
+                .fetch_one(pool)
+                .await
+                .expect("counts")
+        }
         server::store::Store::Postgres(pool) => {
             sqlx::query_scalar("select count(*) from audit_log")
                 .fetch_one(pool)

@@ -122,7 +122,7 @@ impl Store {
     /// every instance listening on [`CHANGES_CHANNEL`].
     pub async fn write_doc(&self, w: &DocWrite<'_>) -> Result<i64, StoreError> {
         let (next_version, insert_chunk, notify) = match self {
-            Store::Sqlite(_) => (
+            Store::Sqlite(..) => (
                 "select coalesce(max(version), 0) + 1 from documents",
                 "insert into doc_chunks (doc_id, seq, kind, data) \
                  select $1, coalesce(max(seq), 0) + 1, $2, $3 from doc_chunks where doc_id = $1 returning seq",
@@ -135,7 +135,7 @@ impl Store {
             ),
         };
         let now = now_ms();
-        let begin = self.begin_statement();
+        let (begin, _turn) = self.begin_write().await;
         with_pool!(self, pool => {
             let mut tx = pool.begin_with(begin).await?;
             let version: i64 = sqlx::query_scalar(next_version).fetch_one(&mut *tx).await?;
@@ -238,7 +238,7 @@ impl Store {
         if states.is_empty() {
             return Ok(());
         }
-        let begin = self.begin_statement();
+        let (begin, _turn) = self.begin_write().await;
         let now = now_ms();
         with_pool!(self, pool => {
             let mut tx = pool.begin_with(begin).await?;

@@ -5,6 +5,7 @@
 //! serves two. Each dialect has its own migrations folder; both are embedded in the binary.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -32,7 +33,7 @@ pub mod users;
 macro_rules! with_pool {
     ($store:expr, $pool:ident => $body:expr) => {
         match $store {
-            $crate::store::Store::Sqlite($pool) => $body,
+            $crate::store::Store::Sqlite($pool, _) => $body,
             $crate::store::Store::Postgres($pool) => $body,
         }
     };
@@ -42,6 +43,21 @@ macro_rules! with_pool {
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
+
+/// SQLite's write transactions, taken one at a time in the order they asked.
+///
+/// SQLite has one write lock per database. Left to itself, each connection that wants it
+/// sleeps and retries (its busy handler) with growing pauses, in no order, so under load a
+/// writer can lose the race for longer than the busy timeout and fail with "database is
+/// locked" although the lock was free many times meanwhile. Queueing the write
+/// transactions in the process, first come first served, means a writer waits only for
+/// the writers ahead of it, and the busy timeout is left for other processes (a backup).
+#[derive(Clone, Debug, Default)]
+pub struct WriterQueue(Arc<tokio::sync::Mutex<()>>);
+
+/// A writer's turn: the write transaction may begin while it is held. Dropped after the
+/// transaction commits or rolls back.
+pub type WriteTurn = Option<tokio::sync::OwnedMutexGuard<()>>;
 
 /// Why the store could not be opened or queried.
 #[derive(Debug, thiserror::Error)]
@@ -75,8 +91,8 @@ impl StoreError {
 /// The database connection pool, of either kind.
 #[derive(Clone, Debug)]
 pub enum Store {
-    /// The embedded default.
-    Sqlite(SqlitePool),
+    /// The embedded default, with its queue of writers.
+    Sqlite(SqlitePool, WriterQueue),
     /// Production and multi-instance.
     Postgres(PgPool),
 }
@@ -104,7 +120,7 @@ impl Store {
                     .connect_with(options)
                     .await?;
                 sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-                Store::Sqlite(pool)
+                Store::Sqlite(pool, WriterQueue::default())
             }
             Database::Postgres { url } => {
                 let pool = PgPoolOptions::new()
@@ -122,27 +138,32 @@ impl Store {
     /// Checks that the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
         match self {
-            Store::Sqlite(pool) => sqlx::query("select 1").execute(pool).await.map(drop)?,
+            Store::Sqlite(pool, _) => sqlx::query("select 1").execute(pool).await.map(drop)?,
             Store::Postgres(pool) => sqlx::query("select 1").execute(pool).await.map(drop)?,
         }
         Ok(())
     }
 
-    /// How a write transaction starts. SQLite's default deferred transaction reads first
-    /// and fails with "database is locked" when it then needs to write while another
-    /// connection writes; `BEGIN IMMEDIATE` takes the write lock up front and waits for it
-    /// (up to the busy timeout) instead.
-    pub fn begin_statement(&self) -> &'static str {
+    /// Waits for a write transaction's turn and says how it starts.
+    ///
+    /// On SQLite the turn comes from the [`WriterQueue`], and the statement is
+    /// `BEGIN IMMEDIATE`: the default deferred transaction reads first and fails with
+    /// "database is locked" when it then needs to write while another process writes, where
+    /// `BEGIN IMMEDIATE` takes the write lock up front and waits for it. PostgreSQL locks
+    /// rows, not the database, so its writers need no queue.
+    pub async fn begin_write(&self) -> (&'static str, WriteTurn) {
         match self {
-            Store::Sqlite(_) => "BEGIN IMMEDIATE",
-            Store::Postgres(_) => "BEGIN",
+            Store::Sqlite(_, queue) => {
+                ("BEGIN IMMEDIATE", Some(queue.0.clone().lock_owned().await))
+            }
+            Store::Postgres(_) => ("BEGIN", None),
         }
     }
 
     /// The database kind, for logs and health output.
     pub fn kind(&self) -> &'static str {
         match self {
-            Store::Sqlite(_) => "sqlite",
+            Store::Sqlite(..) => "sqlite",
             Store::Postgres(_) => "postgres",
         }
     }
@@ -151,7 +172,7 @@ impl Store {
     /// migrations newer than the binary, applied by a newer instance, do not count).
     pub async fn pending_migrations(&self) -> Result<usize, StoreError> {
         let (migrator, applied): (sqlx::migrate::Migrator, Vec<i64>) = match self {
-            Store::Sqlite(pool) => (
+            Store::Sqlite(pool, _) => (
                 sqlx::migrate!("./migrations/sqlite"),
                 sqlx::query_scalar("select version from _sqlx_migrations where success")
                     .fetch_all(pool)
@@ -173,7 +194,7 @@ impl Store {
     /// The pool's size and idle connections, for metrics.
     pub fn pool_stats(&self) -> (u32, usize) {
         match self {
-            Store::Sqlite(pool) => (pool.size(), pool.num_idle()),
+            Store::Sqlite(pool, _) => (pool.size(), pool.num_idle()),
             Store::Postgres(pool) => (pool.size(), pool.num_idle()),
         }
     }
@@ -181,7 +202,7 @@ impl Store {
     /// Closes the pool, waiting for connections in use.
     pub async fn close(&self) {
         match self {
-            Store::Sqlite(pool) => pool.close().await,
+            Store::Sqlite(pool, _) => pool.close().await,
             Store::Postgres(pool) => pool.close().await,
         }
     }

@@ -172,7 +172,7 @@ impl Store {
         site: &str,
         schedule: &[RoutineSchedule],
     ) -> Result<(), StoreError> {
-        let begin = self.begin_statement();
+        let (begin, _turn) = self.begin_write().await;
         with_pool!(self, pool => {
             let mut tx = pool.begin_with(begin).await?;
             sqlx::query("delete from routine_schedules where site_id = $1")
@@ -229,7 +229,7 @@ impl Store {
         by: &str,
         person: Option<&str>,
     ) -> Result<AssignOutcome, StoreError> {
-        let begin = self.begin_statement();
+        let (begin, _turn) = self.begin_write().await;
         with_pool!(self, pool => {
             let mut tx = pool.begin_with(begin).await?;
             let before: Option<(Option<String>,)> = sqlx::query_as(

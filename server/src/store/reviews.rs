@@ -57,7 +57,7 @@ impl Store {
         status_after: &str,
         reason: &str,
     ) -> Result<ReviewOutcome, StoreError> {
-        let begin = self.begin_statement();
+        let (begin, _turn) = self.begin_write().await;
         with_pool!(self, pool => {
             let mut tx = pool.begin_with(begin).await?;
             let before: Option<String> = sqlx::query_scalar("select status from violations where doc_id = $1 and answer_key = $2")

@@ -64,7 +64,7 @@ type UserRow = (String, String, String, String, String, bool);
 impl Store {
     /// Adds a site with its areas, in one transaction.
     pub async fn add_site(&self, site: &Site) -> Result<(), StoreError> {
-        let begin = self.begin_statement();
+        let (begin, _turn) = self.begin_write().await;
         with_pool!(self, pool => {
             let mut tx = pool.begin_with(begin).await?;
             sqlx::query("insert into sites (id, name) values ($1, $2)")
@@ -130,7 +130,7 @@ impl Store {
 
     /// Adds a user belonging to `sites`.
     pub async fn add_user(&self, user: &UserRecord) -> Result<(), StoreError> {
-        let begin = self.begin_statement();
+        let (begin, _turn) = self.begin_write().await;
         with_pool!(self, pool => {
             let mut tx = pool.begin_with(begin).await?;
             sqlx::query("insert into users (id, username, display_name, role, password_hash, disabled, created_at) values ($1, $2, $3, $4, $5, $6, $7)")
@@ -216,7 +216,7 @@ impl Store {
 
     /// Disables or enables a user; disabling revokes every refresh token at once.
     pub async fn set_user_disabled(&self, id: &str, disabled: bool) -> Result<bool, StoreError> {
-        let begin = self.begin_statement();
+        let (begin, _turn) = self.begin_write().await;
         with_pool!(self, pool => {
             let mut tx = pool.begin_with(begin).await?;
             let changed = sqlx::query("update users set disabled = $1 where id = $2")
@@ -388,7 +388,7 @@ impl Store {
         user: &UserRecord,
         password_hash: Option<&str>,
     ) -> Result<(), StoreError> {
-        let begin = self.begin_statement();
+        let (begin, _turn) = self.begin_write().await;
         with_pool!(self, pool => {
             let mut tx = pool.begin_with(begin).await?;
             sqlx::query("update users set display_name = $1, role = $2 where id = $3")
