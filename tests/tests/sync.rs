@@ -23,6 +23,7 @@ walkaround_tests::on_both_databases!(
     a_reconnecting_tablet_with_storage_resumes_its_sync_state,
     stored_chunks_are_compacted_and_reload_identically,
     a_change_that_arrives_before_its_dependency_waits_for_it,
+    a_peer_back_in_step_is_not_answered_until_something_changes,
 );
 
 async fn get(app: &TestApp, token: &str, path: &str) -> (u16, Json) {
@@ -695,5 +696,59 @@ async fn a_change_that_arrives_before_its_dependency_waits_for_it(db: Db) {
     // What is stored is complete: a fresh load has the same heads.
     let stored = walkaround_tests::stored_heads(&app, &id).await;
     assert_eq!(stored, wang.heads(&id));
+    app.stop().await;
+}
+
+/// The tablet's sync state for `id` as automerge-repo carries it over a reconnect: encoded
+/// and decoded, which keeps what both sides are known to share and drops the rest.
+fn carried_over(tablet: &Tablet, id: &protocol::DocumentId) -> automerge::sync::State {
+    let (_, state) = tablet.docs.get(id).expect("holds the document");
+    automerge::sync::State::decode(&state.encode()).expect("decodes")
+}
+
+async fn a_peer_back_in_step_is_not_answered_until_something_changes(db: Db) {
+    let app = spawn(db).await;
+    let mut wang = Tablet::login(&app, "wang", PASSWORD).await;
+    let id = wang.create("workshop-walkaround", "demo-site", demo_areas());
+    wang.answer(&id, "c1-visitors", AnswerValue::Pass, None);
+    assert!(wang.sync_until_acked(Duration::from_secs(10)).await);
+    wang.sync().await;
+    let quiet = Duration::from_millis(800);
+
+    // Back on a new connection with the state automerge-repo keeps: it says it holds the
+    // server's heads and last synced exactly those, so there is nothing to answer.
+    let kept = carried_over(&wang, &id);
+    wang.reconnect_same().await;
+    wang.docs.get_mut(&id).expect("holds it").1 = kept;
+    wang.send_changes().await;
+    assert!(
+        wang.next_message(quiet).await.is_none(),
+        "a peer in step gets no answer"
+    );
+    // Its next edit is still taken and acknowledged on that connection.
+    wang.answer(&id, "c9-masking", AnswerValue::Pass, None);
+    assert!(wang.sync_until_acked(Duration::from_secs(10)).await);
+    assert_eq!(server_heads(&app, &id).await, wang.heads(&id));
+
+    // A peer whose last sync is behind the server gets what it lacks.
+    wang.sync().await;
+    let kept = carried_over(&wang, &id);
+    let mut li = Tablet::login(&app, "li", PASSWORD).await;
+    li.want(id);
+    li.sync().await;
+    li.answer(&id, "c8-booth-floor", AnswerValue::Pass, None);
+    assert!(li.sync_until_acked(Duration::from_secs(10)).await);
+    wang.reconnect_same().await;
+    wang.docs.get_mut(&id).expect("holds it").1 = kept;
+    wang.sync().await;
+    assert_eq!(wang.heads(&id), server_heads(&app, &id).await);
+
+    // A peer that starts afresh (as our app does) is always answered.
+    wang.reconnect_same().await;
+    wang.send_changes().await;
+    assert!(
+        wang.next_message(quiet).await.is_some(),
+        "a fresh sync state is answered"
+    );
     app.stop().await;
 }

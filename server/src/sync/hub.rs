@@ -276,6 +276,11 @@ impl DocEntry {
     }
 }
 
+fn sorted(mut heads: Vec<ChangeHash>) -> Vec<ChangeHash> {
+    heads.sort_unstable();
+    heads
+}
+
 /// Orders changes so that each comes after those of its dependencies that are among them.
 fn topological(changes: Vec<Change>) -> Vec<Change> {
     let mut pending: Vec<Change> = changes;
@@ -496,6 +501,13 @@ impl Hub {
                 .map_err(|refused| SyncError::Invalid(refused.to_string()))?;
         }
         let incoming: Vec<Vec<u8>> = message.changes.iter().map(<[u8]>::to_vec).collect();
+        let peer_heads = sorted(message.heads.clone());
+        let peer_last_sync: Vec<Vec<ChangeHash>> = message
+            .have
+            .iter()
+            .map(|have| sorted(have.last_sync.clone()))
+            .collect();
+        let peer_needs = !message.need.is_empty();
         let mut inner = entry.loaded().await?;
         let mut fork = inner.doc.clone();
         let mut next_state = peer.state.clone();
@@ -529,6 +541,16 @@ impl Hub {
         };
         let added = topological(inner.doc.get_changes_added(&fork));
         if added.is_empty() {
+            // A peer back on a new connection opens with its heads and what it last synced
+            // with us. When both are exactly our heads and it needs nothing, it already
+            // knows everything an answer would say; answering would cost one message per
+            // document it holds in a reconnect storm. Recording our heads as told keeps
+            // automerge silent until they change.
+            let ours = sorted(inner.doc.get_heads());
+            if !peer_needs && peer_heads == ours && peer_last_sync == [ours.clone()] {
+                next_state.last_sent_heads = inner.doc.get_heads();
+                next_state.have_responded = true;
+            }
             peer.state = next_state;
             peer.pending = pending;
             return Ok(Received::Accepted { new_changes: 0 });
