@@ -29,6 +29,22 @@ pub fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// The CPU time process `pid` has used (user and system), seconds (0 if it cannot be
+/// read). Linux reports it in clock ticks of 1/100 s.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            // The command name (field 2) may hold spaces; the fields after it do not.
+            let rest = &s[s.rfind(')')? + 2..];
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = |i: usize| fields.get(i)?.parse::<u64>().ok();
+            // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+            Some((ticks(11)? + ticks(12)?) as f64 / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
 /// A free port on the loopback interface (the listener is closed again at once).
 pub fn free_address() -> SocketAddr {
     TcpListener::bind("127.0.0.1:0")

@@ -54,8 +54,13 @@ pub struct SoakReport {
     pub failed_connects: usize,
     /// Server RSS after warm-up (a tenth of the run), KiB.
     pub rss_warm_kib: u64,
-    /// Server RSS at the end, KiB.
+    /// Server RSS when the load stops, before the final catch-up, KiB.
+    pub rss_load_end_kib: u64,
+    /// Server RSS at the end, after every tablet reconnected and caught up, KiB.
     pub rss_end_kib: u64,
+    /// Server RSS sampled through the run (seconds since the start, KiB), twenty samples,
+    /// so that growth can be told apart from a spike at the moment of measuring.
+    pub rss_series_kib: Vec<(u64, u64)>,
     /// Documents in all.
     pub documents: usize,
     /// Rounds of syncing every tablet at the end until no replica differed from the store
@@ -164,6 +169,17 @@ pub async fn soak(exe: &Path, config: SoakConfig) -> SoakReport {
         tokio::time::sleep_until(warm_at.into()).await;
         rss_kib(pid)
     });
+    let rss_sampler = tokio::spawn(async move {
+        let every = config.duration / 20;
+        let mut series = Vec::new();
+        let mut at = started;
+        while at < deadline {
+            at += every;
+            tokio::time::sleep_until(at.into()).await;
+            series.push((started.elapsed().as_secs(), rss_kib(pid)));
+        }
+        series
+    });
     let tasks: Vec<_> = tablets
         .into_iter()
         .enumerate()
@@ -225,7 +241,9 @@ pub async fn soak(exe: &Path, config: SoakConfig) -> SoakReport {
     for task in tasks {
         finished.push(task.await.expect("a tablet task"));
     }
+    let rss_load_end_kib = rss_kib(pid);
     let rss_warm_kib = rss_probe.await.unwrap_or(0);
+    let rss_series_kib = rss_sampler.await.unwrap_or_default();
 
     // The end: everyone catches up, then everything is compared with the store.
     let mut latencies = Vec::new();
@@ -302,7 +320,9 @@ pub async fn soak(exe: &Path, config: SoakConfig) -> SoakReport {
         diverged,
         lost,
         rss_warm_kib,
+        rss_load_end_kib,
         rss_end_kib,
+        rss_series_kib,
         documents: documents.len(),
         catch_up_rounds,
     };

@@ -88,6 +88,10 @@ pub struct Tablet {
     pub storage: String,
     /// The heads the server last reported for each document: what it has committed.
     pub acknowledged: HashMap<DocumentId, Vec<ChangeHash>>,
+    /// Bytes of binary frames sent and received, for benchmarks.
+    pub wire_bytes: (usize, usize),
+    /// Binary frames sent and received, for benchmarks.
+    pub wire_frames: (usize, usize),
     actor: u64,
 }
 
@@ -114,6 +118,8 @@ impl Tablet {
             docs: HashMap::new(),
             notices: Vec::new(),
             acknowledged: HashMap::new(),
+            wire_bytes: (0, 0),
+            wire_frames: (0, 0),
             storage: format!("storage-{username}"),
             actor: 0,
         };
@@ -231,6 +237,8 @@ impl Tablet {
 
     /// Sends raw bytes as one binary frame; false if the connection is gone.
     pub async fn try_send_raw(&mut self, bytes: Vec<u8>) -> bool {
+        self.wire_bytes.0 += bytes.len();
+        self.wire_frames.0 += 1;
         match self.ws.as_mut() {
             Some(ws) => ws.send(WsMessage::Binary(bytes.into())).await.is_ok(),
             None => false,
@@ -244,6 +252,8 @@ impl Tablet {
             match tokio::time::timeout(timeout, ws.next()).await {
                 Err(_) => return None,
                 Ok(Some(Ok(WsMessage::Binary(bytes)))) => {
+                    self.wire_bytes.1 += bytes.len();
+                    self.wire_frames.1 += 1;
                     return Some(
                         protocol::decode(&bytes).expect("the server sends valid messages"),
                     );
@@ -388,6 +398,24 @@ impl Tablet {
         message: Message,
         server_heads: &mut HashMap<DocumentId, Vec<ChangeHash>>,
     ) {
+        for id in self.absorb(message, server_heads) {
+            self.push(&id).await;
+        }
+    }
+
+    /// Applies one message from the server without answering it (to count round trips:
+    /// the answers go out together with [`Tablet::send_changes`]). Returns the documents
+    /// it carried sync data for.
+    pub fn absorb_message(&mut self, message: Message) -> Vec<DocumentId> {
+        self.absorb(message, &mut HashMap::new())
+    }
+
+    fn absorb(
+        &mut self,
+        message: Message,
+        server_heads: &mut HashMap<DocumentId, Vec<ChangeHash>>,
+    ) -> Vec<DocumentId> {
+        let mut synced = Vec::new();
         for event in self.session.receive(message) {
             match event {
                 Event::Sync {
@@ -401,7 +429,7 @@ impl Tablet {
                     server_heads.insert(document_id, message.heads.clone());
                     self.acknowledged.insert(document_id, message.heads.clone());
                     doc.receive_sync_message(state, message).expect("applies");
-                    self.push(&document_id).await;
+                    synced.push(document_id);
                 }
                 Event::Unavailable { document_id } => {
                     self.notices.push(Notice::Unavailable(document_id))
@@ -416,6 +444,7 @@ impl Tablet {
                 _ => {}
             }
         }
+        synced
     }
 
     /// Sends what the server lacks of every document, without waiting for an answer.

@@ -35,9 +35,18 @@ async fn main() {
     let report = soak(&exe, config).await;
     println!("{config:?}");
     println!("{report:#?}");
-    let growth = report.rss_end_kib as f64 / report.rss_warm_kib.max(1) as f64 - 1.0;
+    let growth = |kib: u64| (kib as f64 / report.rss_warm_kib.max(1) as f64 - 1.0) * 100.0;
+    let series: Vec<String> = report
+        .rss_series_kib
+        .iter()
+        .map(|(secs, kib)| format!("{}:{}", secs / 60, kib / 1024))
+        .collect();
     println!(
-        "edits {}, syncs {}, p50 {:.1} ms, p99 {:.1} ms, disconnects {}, documents {}, diverged {} (after {} catch-up rounds), lost {}, server RSS {} KiB after warm-up, {} KiB at the end ({:+.1} %)",
+        "server RSS through the run (minute:MiB): {}",
+        series.join(" ")
+    );
+    println!(
+        "edits {}, syncs {}, p50 {:.1} ms, p99 {:.1} ms, disconnects {}, documents {}, diverged {} (after {} catch-up rounds), lost {}, server RSS {} KiB after warm-up, {} KiB when the load stops ({:+.1} %), {} KiB after the final catch-up ({:+.1} %)",
         report.edits,
         report.syncs,
         report.p50_ms,
@@ -48,8 +57,10 @@ async fn main() {
         report.catch_up_rounds,
         report.lost,
         report.rss_warm_kib,
+        report.rss_load_end_kib,
+        growth(report.rss_load_end_kib),
         report.rss_end_kib,
-        growth * 100.0
+        growth(report.rss_end_kib)
     );
     assert_eq!(report.lost, 0, "no edit lost");
     assert_eq!(

@@ -1,0 +1,269 @@
+//! Physical limits beside the benchmark figures (docs/BENCHMARKS.md, "Physical limits"):
+//!
+//! 1. CPU per change: what automerge itself costs to apply one answer (the floor any
+//!    automerge server pays), what judging it costs, the rest of the server's work in
+//!    memory (rules, office projection, the bytes to store), and what the whole server
+//!    process spends per change it stores durably and acknowledges.
+//! 2. Bytes on the wire, each way, against the bytes of the changes themselves.
+//! 3. Round trips for a new device to fetch M documents, for several M: each round is one
+//!    batch of messages out and every answer to it back.
+//!
+//! cargo build --release -p walkaround-tests --bins
+//! ./target/release/limits-bench --changes 2000 --docs 10,100,1000
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use automerge::{ActorId, Automerge, Change};
+use server::store::projection::Projection;
+use shared::ids::{InspectionId, SiteId, UserId};
+use shared::inspection::{self, AnswerKey, AnswerValue, NewInspection, PhotoRef, write};
+use shared::policy::{self, User};
+use shared::role::Role;
+use shared::rules;
+use walkaround_tests::process::{ServerProcess, cpu_seconds};
+use walkaround_tests::tablet::{Tablet, random_doc_id};
+use walkaround_tests::{Db, PASSWORD, arg, demo_areas, spawn};
+
+const KEYS: [&str; 8] = [
+    "c1-visitors",
+    "c9-masking",
+    "c8-booth-floor",
+    "c7-old-parts",
+    "c9-paint-stands",
+    "c8-mixing-table",
+    "c6-aisles-clear",
+    "c7-benches-clean",
+];
+
+/// A new walkaround by `wang` and `n` answers on top of it, as separate changes.
+fn inspection_and_answers(n: usize) -> (Automerge, Vec<Change>) {
+    let wang = UserId::parse("wang").expect("valid");
+    let new = NewInspection {
+        id: InspectionId::parse(random_doc_id().to_string()).expect("valid"),
+        site: SiteId::parse("demo-site").expect("valid"),
+        template: shared::builtin::find("workshop-walkaround").expect("built-in"),
+        areas: demo_areas(),
+        created_by: wang.clone(),
+        created_at: chrono::Utc::now(),
+    };
+    let base = write::create(&new, ActorId::random()).expect("creates");
+    let mut author = base.fork();
+    let photos = [PhotoRef::parse("ab".repeat(32)).expect("valid")];
+    for i in 0..n {
+        let (value, note) = if i % 5 == 0 {
+            (AnswerValue::Fail, Some("limits"))
+        } else {
+            (AnswerValue::Pass, None)
+        };
+        write::answer(
+            &mut author,
+            &wang,
+            chrono::Utc::now(),
+            &AnswerKey::parse(KEYS[i % KEYS.len()]).expect("key"),
+            &value,
+            note,
+            &photos,
+        )
+        .expect("answers");
+    }
+    let changes = author.get_changes(&base.get_heads());
+    (base, changes)
+}
+
+fn per_change_us(started: Instant, n: usize) -> f64 {
+    started.elapsed().as_secs_f64() * 1e6 / n as f64
+}
+
+/// Part 1: the in-memory cost of one change, step by step, one change at a time as a
+/// tablet answering live sends them.
+fn cpu_floor(n: usize) {
+    let (base, changes) = inspection_and_answers(n);
+    let user = User {
+        id: UserId::parse("wang").expect("valid"),
+        role: Role::WorkshopManager,
+        sites: BTreeSet::from([SiteId::parse("demo-site").expect("valid")]),
+    };
+
+    let mut doc = base.clone();
+    let started = Instant::now();
+    for change in &changes {
+        doc.apply_changes([change.clone()]).expect("applies");
+    }
+    let apply = per_change_us(started, n);
+
+    let mut doc = base.clone();
+    let started = Instant::now();
+    for change in &changes {
+        policy::judge_and_apply(&user, &mut doc, std::slice::from_ref(change)).expect("allowed");
+    }
+    let judge = per_change_us(started, n);
+
+    let mut doc = base.clone();
+    let started = Instant::now();
+    for change in &changes {
+        let heads = doc.get_heads();
+        let view = match policy::judge_and_apply(&user, &mut doc, std::slice::from_ref(change))
+            .expect("allowed")
+        {
+            Some(view) => view,
+            None => inspection::read(&doc).expect("reads"),
+        };
+        let violations = rules::evaluate(&view);
+        let projection = Projection::new(&view, &violations);
+        let chunk = doc.save_after(&heads);
+        std::hint::black_box((projection, chunk));
+    }
+    let pipeline = per_change_us(started, n);
+
+    println!("## CPU per change, in memory ({n} answers to one walkaround, one change at a time)");
+    println!("| step | µs per change | × automerge's apply |");
+    println!("|---|---|---|");
+    println!("| automerge `apply_changes` (the floor) | {apply:.1} | 1.0 |");
+    println!(
+        "| `policy::judge_and_apply` (apply + read + judge) | {judge:.1} | {:.1} |",
+        judge / apply
+    );
+    println!(
+        "| + rules, office projection, bytes to store | {pipeline:.1} | {:.1} |",
+        pipeline / apply
+    );
+}
+
+/// Part 2: the whole server process per change, and the bytes on the wire.
+async fn server_per_change(server: &ServerProcess, n: usize) -> f64 {
+    let address = server.address.to_string();
+    let pid = server.pid().expect("running");
+    let mut wang = Tablet::login_at(&address, "wang", PASSWORD).await;
+    let id = wang.create("workshop-walkaround", "demo-site", demo_areas());
+    assert!(wang.sync_until_acked(Duration::from_secs(30)).await);
+    wang.sync().await;
+    let before_heads = wang.heads(&id);
+    let (sent0, received0) = wang.wire_bytes;
+    let cpu0 = cpu_seconds(pid);
+    let started = Instant::now();
+    for i in 0..n {
+        let value = if i % 5 == 0 {
+            AnswerValue::Fail
+        } else {
+            AnswerValue::Pass
+        };
+        let note = (i % 5 == 0).then_some("limits");
+        wang.answer(&id, KEYS[i % KEYS.len()], value, note);
+        assert!(wang.sync_until_acked(Duration::from_secs(30)).await);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds(pid) - cpu0;
+    let (sent, received) = (wang.wire_bytes.0 - sent0, wang.wire_bytes.1 - received0);
+    let (doc, _) = wang.docs.get(&id).expect("holds it");
+    let payload: usize = doc
+        .get_changes(&before_heads)
+        .iter()
+        .map(|c| c.raw_bytes().len())
+        .sum();
+    let per_change = cpu * 1e6 / n as f64;
+    println!(
+        "\n## The server process per change ({n} answers sent one at a time, each stored durably and acknowledged before the next)"
+    );
+    println!(
+        "server CPU {cpu:.2} s in {seconds:.1} s: {per_change:.0} µs per change; {:.1} ms per change end to end (one tablet, SQLite commit with fsync)",
+        seconds * 1e3 / n as f64
+    );
+    println!(
+        "bytes: changes {payload} ({} per change); up {sent} ({:.2} × the changes), down {received} ({:.2} × the changes)",
+        payload / n,
+        sent as f64 / payload as f64,
+        received as f64 / payload as f64
+    );
+    per_change
+}
+
+/// Part 3: a new device fetching M documents, counted in rounds.
+async fn new_device_rounds(server: &ServerProcess, sizes: &[usize]) {
+    let address = server.address.to_string();
+    println!("\n## A new device fetching M documents");
+    println!(
+        "| M | round trips | messages out / in | bytes in | bytes of the changes | bytes in per document |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for &m in sizes {
+        let mut author = Tablet::login_at(&address, "wang", PASSWORD).await;
+        let mut ids = Vec::new();
+        for i in 0..m {
+            let id = author.create("workshop-walkaround", "demo-site", demo_areas());
+            author.answer(&id, KEYS[i % KEYS.len()], AnswerValue::Pass, None);
+            ids.push(id);
+        }
+        assert!(author.sync_until_acked(Duration::from_secs(600)).await);
+        let payload: usize = ids
+            .iter()
+            .map(|id| {
+                let (doc, _) = author.docs.get(id).expect("holds it");
+                doc.get_changes(&[])
+                    .iter()
+                    .map(|c| c.raw_bytes().len())
+                    .sum::<usize>()
+            })
+            .sum();
+        author.disconnect().await;
+
+        let mut device = Tablet::login_at(&address, "li", PASSWORD).await;
+        for id in &ids {
+            device.want(*id);
+        }
+        let received0 = device.wire_bytes.1;
+        let (frames_out0, frames_in0) = device.wire_frames;
+        let mut rounds = 0usize;
+        let complete = |device: &Tablet| {
+            ids.iter().all(|id| {
+                let (doc, _) = device.docs.get(id).expect("wanted");
+                let mut ours = doc.get_heads();
+                ours.sort();
+                let mut theirs = author.heads(id);
+                theirs.sort();
+                ours == theirs
+            })
+        };
+        while !complete(&device) {
+            assert!(rounds < 20, "a new device did not converge in 20 rounds");
+            rounds += 1;
+            // One round: everything the device has to say goes out at once, then every
+            // answer comes back before the device says anything more.
+            device.send_changes().await;
+            while let Some(message) = device.next_message(Duration::from_millis(500)).await {
+                device.absorb_message(message);
+            }
+        }
+        let received = device.wire_bytes.1 - received0;
+        println!(
+            "| {m} | {rounds} | {} / {} | {received} | {payload} | {} |",
+            device.wire_frames.0 - frames_out0,
+            device.wire_frames.1 - frames_in0,
+            received / m
+        );
+        device.disconnect().await;
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let changes: usize = arg("--changes", "2000").parse().expect("--changes N");
+    let sizes: Vec<usize> = arg("--docs", "10,100,1000")
+        .split(',')
+        .map(|m| m.trim().parse().expect("--docs M,M,…"))
+        .collect();
+    cpu_floor(changes);
+
+    let mut seeded = spawn(Db::Sqlite).await;
+    seeded.shutdown().await;
+    let exe = std::env::current_exe()
+        .expect("own path")
+        .with_file_name("walkaround-process");
+    assert!(
+        exe.exists(),
+        "build it first: cargo build --release -p walkaround-tests --bins"
+    );
+    let server = ServerProcess::start(&exe, seeded.data_dir.clone(), None, false).await;
+    server_per_change(&server, changes.min(500)).await;
+    new_device_rounds(&server, &sizes).await;
+}
