@@ -8,7 +8,8 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
 
 use crate::auth::AuthError;
 use crate::store::StoreError;
@@ -129,25 +130,44 @@ impl IntoResponse for AppError {
 }
 
 /// `Json<T>` whose rejections are [`AppError`]s with a JSON body, like every other error.
+///
+/// Strings holding the NUL character are refused here, for every endpoint at once:
+/// PostgreSQL cannot store NUL in text (the write would fail as an internal error after
+/// the body was accepted), and no name, reason or label a person types contains one.
 pub struct ApiJson<T>(pub T);
+
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
+}
 
 impl<S, T> FromRequest<S> for ApiJson<T>
 where
-    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    T: DeserializeOwned,
     S: Send + Sync,
 {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(match &rejection {
-                JsonRejection::JsonDataError(_) => AppError::Unprocessable(rejection.body_text()),
+        let Json(value) = Json::<Value>::from_request(req, state)
+            .await
+            .map_err(|rejection| match &rejection {
                 JsonRejection::MissingJsonContentType(_) => {
                     AppError::UnsupportedMediaType(rejection.body_text())
                 }
                 _ => AppError::BadRequest(rejection.body_text()),
-            }),
+            })?;
+        if holds_nul(&value) {
+            return Err(AppError::Unprocessable(
+                "text in the body must not contain the NUL character".to_string(),
+            ));
         }
+        serde_json::from_value(value)
+            .map(ApiJson)
+            .map_err(|e| AppError::Unprocessable(format!("the body does not fit: {e}")))
     }
 }

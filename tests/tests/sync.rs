@@ -24,6 +24,7 @@ walkaround_tests::on_both_databases!(
     stored_chunks_are_compacted_and_reload_identically,
     a_change_that_arrives_before_its_dependency_waits_for_it,
     a_peer_back_in_step_is_not_answered_until_something_changes,
+    a_note_with_a_nul_character_is_stored,
 );
 
 async fn get(app: &TestApp, token: &str, path: &str) -> (u16, Json) {
@@ -750,5 +751,20 @@ async fn a_peer_back_in_step_is_not_answered_until_something_changes(db: Db) {
         wang.next_message(quiet).await.is_some(),
         "a fresh sync state is answered"
     );
+    app.stop().await;
+}
+
+async fn a_note_with_a_nul_character_is_stored(db: Db) {
+    let app = spawn(db).await;
+    let mut wang = Tablet::login(&app, "wang", PASSWORD).await;
+    let id = wang.create("workshop-walkaround", "demo-site", demo_areas());
+    wang.answer(
+        &id,
+        "c8-booth-floor",
+        AnswerValue::Fail,
+        Some("rags\0 on the floor"),
+    );
+    assert!(wang.sync_until_acked(Duration::from_secs(10)).await);
+    assert_eq!(server_heads(&app, &id).await, wang.heads(&id));
     app.stop().await;
 }
