@@ -509,8 +509,40 @@ impl Hub {
             .collect();
         let peer_needs = !message.need.is_empty();
         let mut inner = entry.loaded().await?;
-        let mut fork = inner.doc.clone();
         let mut next_state = peer.state.clone();
+        let in_step = |doc: &Automerge, state: &mut SyncState| {
+            // A peer back on a new connection opens with its heads and what it last synced
+            // with us. When both are exactly our heads and it needs nothing, it already
+            // knows everything an answer would say; answering would cost one message per
+            // document it holds in a reconnect storm. Recording our heads as told keeps
+            // automerge silent until they change.
+            let ours = sorted(doc.get_heads());
+            if !peer_needs && peer_heads == ours && peer_last_sync == [ours.clone()] {
+                state.last_sent_heads = doc.get_heads();
+                state.have_responded = true;
+            }
+        };
+        if message.changes.is_empty() && peer.pending.is_empty() {
+            // Most messages carry no changes (the opening of a sync, acknowledgements):
+            // automerge only updates the sync state for them and leaves the document as it
+            // is, so no copy of the document is needed to be able to refuse it.
+            let applied = catch_unwind(AssertUnwindSafe(|| {
+                inner.doc.receive_sync_message(&mut next_state, message)
+            }));
+            match applied {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(SyncError::Invalid(e.to_string())),
+                Err(_) => {
+                    return Err(SyncError::Invalid(
+                        "automerge could not apply the message".to_string(),
+                    ));
+                }
+            }
+            in_step(&inner.doc, &mut next_state);
+            peer.state = next_state;
+            return Ok(Received::Accepted { new_changes: 0 });
+        }
+        let mut fork = inner.doc.clone();
         load_chunks(&mut fork, peer.pending.iter().map(Vec::as_slice))?;
         // automerge has been seen to panic on hostile input; a panic here must cost this
         // message, not the process or the other peers of the document.
@@ -541,16 +573,7 @@ impl Hub {
         };
         let added = topological(inner.doc.get_changes_added(&fork));
         if added.is_empty() {
-            // A peer back on a new connection opens with its heads and what it last synced
-            // with us. When both are exactly our heads and it needs nothing, it already
-            // knows everything an answer would say; answering would cost one message per
-            // document it holds in a reconnect storm. Recording our heads as told keeps
-            // automerge silent until they change.
-            let ours = sorted(inner.doc.get_heads());
-            if !peer_needs && peer_heads == ours && peer_last_sync == [ours.clone()] {
-                next_state.last_sent_heads = inner.doc.get_heads();
-                next_state.have_responded = true;
-            }
+            in_step(&inner.doc, &mut next_state);
             peer.state = next_state;
             peer.pending = pending;
             return Ok(Received::Accepted { new_changes: 0 });
