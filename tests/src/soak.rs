@@ -30,6 +30,10 @@ pub struct SoakConfig {
     pub duration: Duration,
     /// The store.
     pub db: Db,
+    /// How long to wait at the end, with every tablet gone, for idle documents to leave
+    /// memory before the last memory reading (the server's idle time plus a sweep);
+    /// `None` skips that reading.
+    pub settle: Option<Duration>,
 }
 
 /// What was measured.
@@ -58,14 +62,29 @@ pub struct SoakReport {
     pub rss_load_end_kib: u64,
     /// Server RSS at the end, after every tablet reconnected and caught up, KiB.
     pub rss_end_kib: u64,
-    /// Server RSS sampled through the run (seconds since the start, KiB), twenty samples,
-    /// so that growth can be told apart from a spike at the moment of measuring.
-    pub rss_series_kib: Vec<(u64, u64)>,
+    /// Server RSS sampled through the run (seconds since the start, KiB, documents in
+    /// memory), twenty samples, so that growth can be told apart from a spike at the moment
+    /// of measuring, and memory held by documents from memory held by anything else.
+    pub rss_series_kib: Vec<(u64, u64, u64)>,
+    /// Server RSS once every tablet has gone and idle documents have left memory, KiB: what
+    /// a long run left behind.
+    pub rss_idle_kib: u64,
+    /// Documents in memory at that point.
+    pub documents_in_memory_idle: u64,
     /// Documents in all.
     pub documents: usize,
     /// Rounds of syncing every tablet at the end until no replica differed from the store
     /// (at most five).
     pub catch_up_rounds: usize,
+}
+
+/// The server's count of documents in memory (0 if it cannot be read).
+async fn documents_in_memory(metrics_url: &str) -> u64 {
+    let Ok(response) = reqwest::get(metrics_url).await else {
+        return 0;
+    };
+    let text = response.text().await.unwrap_or_default();
+    crate::metric(&text, "walkaround_documents_in_memory").unwrap_or(0.0) as u64
 }
 
 fn sorted(mut heads: Vec<automerge::ChangeHash>) -> Vec<automerge::ChangeHash> {
@@ -169,6 +188,7 @@ pub async fn soak(exe: &Path, config: SoakConfig) -> SoakReport {
         tokio::time::sleep_until(warm_at.into()).await;
         rss_kib(pid)
     });
+    let metrics_url = format!("http://{address}/metrics");
     let rss_sampler = tokio::spawn(async move {
         let every = config.duration / 20;
         let mut series = Vec::new();
@@ -176,7 +196,8 @@ pub async fn soak(exe: &Path, config: SoakConfig) -> SoakReport {
         while at < deadline {
             at += every;
             tokio::time::sleep_until(at.into()).await;
-            series.push((started.elapsed().as_secs(), rss_kib(pid)));
+            let resident = documents_in_memory(&metrics_url).await;
+            series.push((started.elapsed().as_secs(), rss_kib(pid), resident));
         }
         series
     });
@@ -303,6 +324,17 @@ pub async fn soak(exe: &Path, config: SoakConfig) -> SoakReport {
                 .count();
         }
     }
+    // Everyone leaves; once documents have been idle for the idle time and a sweep has
+    // run, what stays in memory is what the run left behind.
+    let (mut rss_idle_kib, mut documents_in_memory_idle) = (0, 0);
+    if let Some(settle) = config.settle {
+        for tablet in tablets.iter_mut() {
+            tablet.disconnect().await;
+        }
+        tokio::time::sleep(settle).await;
+        documents_in_memory_idle = documents_in_memory(&format!("http://{address}/metrics")).await;
+        rss_idle_kib = rss_kib(pid);
+    }
     latencies.sort();
     let at = |q: f64| {
         latencies
@@ -323,6 +355,8 @@ pub async fn soak(exe: &Path, config: SoakConfig) -> SoakReport {
         rss_load_end_kib,
         rss_end_kib,
         rss_series_kib,
+        rss_idle_kib,
+        documents_in_memory_idle,
         documents: documents.len(),
         catch_up_rounds,
     };

@@ -17,6 +17,7 @@ async fn a_short_soak_loses_nothing_and_every_replica_converges() {
             sites: 4,
             duration: Duration::from_secs(20),
             db: Db::Sqlite,
+            settle: None,
         },
     )
     .await;

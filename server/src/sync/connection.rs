@@ -37,6 +37,9 @@ pub struct SyncQuery {
     token: Option<String>,
 }
 
+/// The read buffer a connection starts with: a typical sync message fits.
+const READ_BUFFER_BYTES: usize = 16 * 1024;
+
 /// `GET /sync`: authenticates, then upgrades to the sync protocol.
 pub async fn upgrade(
     ws: WebSocketUpgrade,
@@ -57,6 +60,10 @@ pub async fn upgrade(
     Ok(ws
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
+        // tungstenite allocates the whole read buffer per connection up front (128 KiB by
+        // default), which made most of an idle tablet's cost on the server; it grows for
+        // a larger frame when one comes.
+        .read_buffer_size(READ_BUFFER_BYTES)
         .on_upgrade(move |socket| async move {
             Connection::new(state, auth).run(socket).await;
             drop(slot);

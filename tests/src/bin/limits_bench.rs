@@ -75,59 +75,74 @@ fn per_change_us(started: Instant, n: usize) -> f64 {
     started.elapsed().as_secs_f64() * 1e6 / n as f64
 }
 
-/// Part 1: the in-memory cost of one change, step by step, one change at a time as a
-/// tablet answering live sends them.
-fn cpu_floor(n: usize) {
-    let (base, changes) = inspection_and_answers(n);
+/// The in-memory cost of one change, step by step, over `docs` walkarounds of `answers`
+/// answers each, one change at a time as a tablet answering live sends them: µs per change
+/// for automerge's apply, judging, and judging plus the rest of the server's work in memory.
+fn cpu_steps(docs: usize, answers: usize) -> (f64, f64, f64) {
     let user = User {
         id: UserId::parse("wang").expect("valid"),
         role: Role::WorkshopManager,
         sites: BTreeSet::from([SiteId::parse("demo-site").expect("valid")]),
     };
+    let work: Vec<(Automerge, Vec<Change>)> =
+        (0..docs).map(|_| inspection_and_answers(answers)).collect();
+    let n = docs * answers;
 
-    let mut doc = base.clone();
     let started = Instant::now();
-    for change in &changes {
-        doc.apply_changes([change.clone()]).expect("applies");
+    for (base, changes) in &work {
+        let mut doc = base.clone();
+        for change in changes {
+            doc.apply_changes([change.clone()]).expect("applies");
+        }
     }
     let apply = per_change_us(started, n);
 
-    let mut doc = base.clone();
     let started = Instant::now();
-    for change in &changes {
-        policy::judge_and_apply(&user, &mut doc, std::slice::from_ref(change)).expect("allowed");
+    for (base, changes) in &work {
+        let mut doc = base.clone();
+        for change in changes {
+            policy::judge_and_apply(&user, &mut doc, std::slice::from_ref(change))
+                .expect("allowed");
+        }
     }
     let judge = per_change_us(started, n);
 
-    let mut doc = base.clone();
     let started = Instant::now();
-    for change in &changes {
-        let heads = doc.get_heads();
-        let view = match policy::judge_and_apply(&user, &mut doc, std::slice::from_ref(change))
-            .expect("allowed")
-        {
-            Some(view) => view,
-            None => inspection::read(&doc).expect("reads"),
-        };
-        let violations = rules::evaluate(&view);
-        let projection = Projection::new(&view, &violations);
-        let chunk = doc.save_after(&heads);
-        std::hint::black_box((projection, chunk));
+    for (base, changes) in &work {
+        let mut doc = base.clone();
+        for change in changes {
+            let heads = doc.get_heads();
+            let view = match policy::judge_and_apply(&user, &mut doc, std::slice::from_ref(change))
+                .expect("allowed")
+            {
+                Some(view) => view,
+                None => inspection::read(&doc).expect("reads"),
+            };
+            let violations = rules::evaluate(&view);
+            let projection = Projection::new(&view, &violations);
+            let chunk = doc.save_after(&heads);
+            std::hint::black_box((projection, chunk));
+        }
     }
     let pipeline = per_change_us(started, n);
+    (apply, judge, pipeline)
+}
 
-    println!("## CPU per change, in memory ({n} answers to one walkaround, one change at a time)");
-    println!("| step | µs per change | × automerge's apply |");
-    println!("|---|---|---|");
-    println!("| automerge `apply_changes` (the floor) | {apply:.1} | 1.0 |");
+/// Part 1: the in-memory cost of one change at two document sizes.
+fn cpu_floor(n: usize) {
+    println!("## CPU per change, in memory (one change at a time)");
     println!(
-        "| `policy::judge_and_apply` (apply + read + judge) | {judge:.1} | {:.1} |",
-        judge / apply
+        "| document size | automerge `apply_changes` (the floor) µs | `policy::judge_and_apply` (apply + read + judge) µs (× floor) | + rules, office projection, bytes to store µs (× floor) |"
     );
-    println!(
-        "| + rules, office projection, bytes to store | {pipeline:.1} | {:.1} |",
-        pipeline / apply
-    );
+    println!("|---|---|---|---|");
+    for (docs, answers) in [(100, 20), (1, n)] {
+        let (apply, judge, pipeline) = cpu_steps(docs, answers);
+        println!(
+            "| {docs} walkaround(s) × {answers} answers | {apply:.1} | {judge:.1} ({:.1}) | {pipeline:.1} ({:.1}) |",
+            judge / apply,
+            pipeline / apply
+        );
+    }
 }
 
 /// Part 2: the whole server process per change, and the bytes on the wire.

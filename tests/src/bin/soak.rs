@@ -23,6 +23,15 @@ async fn main() {
             "postgres" => Db::Postgres,
             _ => Db::Sqlite,
         },
+        // The server process inherits WALKAROUND_DOC_IDLE_SECS; documents idle that long
+        // leave memory at the next sweep (at most 15 s later).
+        settle: Some(Duration::from_secs(
+            std::env::var("WALKAROUND_DOC_IDLE_SECS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(60)
+                + 20,
+        )),
     };
     // The server binary is built beside this one.
     let exe = std::env::current_exe()
@@ -39,11 +48,17 @@ async fn main() {
     let series: Vec<String> = report
         .rss_series_kib
         .iter()
-        .map(|(secs, kib)| format!("{}:{}", secs / 60, kib / 1024))
+        .map(|(secs, kib, docs)| format!("{}:{}/{docs}", secs / 60, kib / 1024))
         .collect();
     println!(
-        "server RSS through the run (minute:MiB): {}",
+        "server RSS through the run (minute:MiB/documents in memory): {}",
         series.join(" ")
+    );
+    println!(
+        "after everyone left and idle documents were evicted: RSS {} KiB ({:+.1} % of the level after warm-up), {} documents in memory",
+        report.rss_idle_kib,
+        growth(report.rss_idle_kib),
+        report.documents_in_memory_idle
     );
     println!(
         "edits {}, syncs {}, p50 {:.1} ms, p99 {:.1} ms, disconnects {}, documents {}, diverged {} (after {} catch-up rounds), lost {}, server RSS {} KiB after warm-up, {} KiB when the load stops ({:+.1} %), {} KiB after the final catch-up ({:+.1} %)",
