@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::auth::{self, Keys};
@@ -139,7 +140,16 @@ impl Application {
             }
         };
         let app = http::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
-        let result = axum::serve(self.listener, app)
+        // Sync messages are small and each one is waited for: without TCP_NODELAY, Nagle's
+        // algorithm holds a message back until the peer acknowledges the previous one,
+        // which a peer delaying its acknowledgements answers after 40 ms (seen as a 37 ms
+        // median fan-out latency in the side-by-side benchmark).
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!("cannot set TCP_NODELAY on a connection: {e}");
+            }
+        });
+        let result = axum::serve(listener, app)
             .with_graceful_shutdown(stop)
             .await
             .map_err(|source| StartupError::Listen {
