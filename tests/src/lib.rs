@@ -269,6 +269,19 @@ pub fn metric(exposition: &str, name: &str) -> Option<f64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// Items of the walkaround template that every test tablet may answer (workshop rules C1
+/// and C6 to C9), in the order the load generators cycle through them.
+pub const ANSWER_KEYS: [&str; 8] = [
+    "c1-visitors",
+    "c9-masking",
+    "c8-booth-floor",
+    "c7-old-parts",
+    "c9-paint-stands",
+    "c8-mixing-table",
+    "c6-aisles-clear",
+    "c7-benches-clean",
+];
+
 /// A small deterministic generator for tests and load runs (seeded, so a failing run can
 /// be replayed).
 pub struct Dice(pub u64);

@@ -45,6 +45,19 @@ pub fn cpu_seconds(pid: u32) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// The `walkaround-process` binary built beside the running benchmark binary (they are
+/// built together with `cargo build --release -p walkaround-tests --bins`).
+pub fn server_beside_me() -> PathBuf {
+    let exe = std::env::current_exe()
+        .expect("own path")
+        .with_file_name("walkaround-process");
+    assert!(
+        exe.exists(),
+        "build it first: cargo build --release -p walkaround-tests --bins"
+    );
+    exe
+}
+
 /// A free port on the loopback interface (the listener is closed again at once).
 pub fn free_address() -> SocketAddr {
     TcpListener::bind("127.0.0.1:0")

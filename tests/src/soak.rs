@@ -17,7 +17,7 @@ use shared::role::Role;
 
 use crate::process::{ServerProcess, rss_kib};
 use crate::tablet::Tablet;
-use crate::{Db, Dice, PASSWORD, demo_areas, spawn, stored_in};
+use crate::{ANSWER_KEYS, Db, Dice, PASSWORD, demo_areas, spawn, stored_in};
 
 /// What to run.
 #[derive(Debug, Clone, Copy)]
@@ -91,17 +91,6 @@ fn sorted(mut heads: Vec<automerge::ChangeHash>) -> Vec<automerge::ChangeHash> {
     heads.sort();
     heads
 }
-
-const KEYS: [&str; 8] = [
-    "c1-visitors",
-    "c9-masking",
-    "c8-booth-floor",
-    "c7-old-parts",
-    "c9-paint-stands",
-    "c8-mixing-table",
-    "c6-aisles-clear",
-    "c7-benches-clean",
-];
 
 /// Reconnects as the app does: on failure, wait and try again (counted).
 async fn reconnect(tablet: &mut Tablet, address: &str, failed: &mut usize) {
@@ -228,14 +217,14 @@ pub async fn soak(exe: &Path, config: SoakConfig) -> SoakReport {
                         tablet.disconnect().await;
                         disconnects += 1;
                         for _ in 0..1 + dice.roll(4) {
-                            let key = KEYS[dice.roll(KEYS.len() as u64) as usize];
+                            let key = ANSWER_KEYS[dice.roll(ANSWER_KEYS.len() as u64) as usize];
                             tablet.answer(&id, key, AnswerValue::Pass, None);
                             edits += 1;
                         }
                         tokio::time::sleep(Duration::from_millis(500 + dice.roll(2500))).await;
                         reconnect(&mut tablet, &address, &mut failed_connects).await;
                     } else {
-                        let key = KEYS[dice.roll(KEYS.len() as u64) as usize];
+                        let key = ANSWER_KEYS[dice.roll(ANSWER_KEYS.len() as u64) as usize];
                         let value = if dice.roll(5) == 0 {
                             AnswerValue::Fail
                         } else {

@@ -20,16 +20,9 @@ use shared::inspection::AnswerValue;
 use shared::protocol::DocumentId;
 use walkaround_tests::process::ServerProcess;
 use walkaround_tests::tablet::Tablet;
-use walkaround_tests::{Db, Dice, PASSWORD, demo_areas, spawn, stored_in};
+use walkaround_tests::{ANSWER_KEYS, Db, Dice, PASSWORD, demo_areas, spawn, stored_in};
 
-const KEYS: [&str; 6] = [
-    "c1-visitors",
-    "c9-masking",
-    "c8-booth-floor",
-    "c7-old-parts",
-    "c9-paint-stands",
-    "c8-mixing-table",
-];
+const KEYS: &[&str] = ANSWER_KEYS.split_at(6).0;
 
 async fn integrity(database: &Database) {
     let store = Store::open(database).await.expect("opens the store");

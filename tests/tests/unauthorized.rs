@@ -17,7 +17,7 @@ use shared::inspection::write::{self, NewInspection};
 use shared::inspection::{AnswerKey, AnswerValue, keys};
 use shared::protocol::DocumentId;
 use walkaround_tests::tablet::{Notice, Tablet, random_doc_id};
-use walkaround_tests::{Db, Dice, PASSWORD, TestApp, demo_areas, spawn, stored_doc};
+use walkaround_tests::{ANSWER_KEYS, Db, Dice, PASSWORD, TestApp, demo_areas, spawn, stored_doc};
 
 async fn stored_bytes(app: &TestApp, id: &DocumentId) -> Vec<Vec<u8>> {
     app.state
@@ -44,14 +44,7 @@ async fn audit_count(app: &TestApp) -> i64 {
     }
 }
 
-const WALK_KEYS: [&str; 6] = [
-    "c1-visitors",
-    "c9-masking",
-    "c8-booth-floor",
-    "c7-old-parts",
-    "c9-paint-stands",
-    "c8-mixing-table",
-];
+const WALK_KEYS: &[&str] = ANSWER_KEYS.split_at(6).0;
 const OTHERS: [&str; 6] = ["li", "fang", "yuan", "zhou", "office", "chen"];
 
 /// Sends the attacker's one document and waits for the server's verdict on it.

@@ -118,6 +118,25 @@ fn load_chunks<'a>(
     Ok(())
 }
 
+/// Applies a peer's sync message to `doc`. automerge has been seen to panic on hostile
+/// input; a panic here must cost this message, not the process or the other peers of the
+/// document.
+fn apply_sync_message(
+    doc: &mut Automerge,
+    state: &mut SyncState,
+    message: SyncMessage,
+) -> Result<(), SyncError> {
+    match catch_unwind(AssertUnwindSafe(|| {
+        doc.receive_sync_message(state, message)
+    })) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(SyncError::Invalid(e.to_string())),
+        Err(_) => Err(SyncError::Invalid(
+            "automerge could not apply the message".to_string(),
+        )),
+    }
+}
+
 /// Whether a document holds changes waiting for missing dependencies.
 fn has_orphans(doc: &Automerge) -> bool {
     !ReadDoc::get_missing_deps(doc, &[]).is_empty()
@@ -526,38 +545,14 @@ impl Hub {
             // Most messages carry no changes (the opening of a sync, acknowledgements):
             // automerge only updates the sync state for them and leaves the document as it
             // is, so no copy of the document is needed to be able to refuse it.
-            let applied = catch_unwind(AssertUnwindSafe(|| {
-                inner.doc.receive_sync_message(&mut next_state, message)
-            }));
-            match applied {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => return Err(SyncError::Invalid(e.to_string())),
-                Err(_) => {
-                    return Err(SyncError::Invalid(
-                        "automerge could not apply the message".to_string(),
-                    ));
-                }
-            }
+            apply_sync_message(&mut inner.doc, &mut next_state, message)?;
             in_step(&inner.doc, &mut next_state);
             peer.state = next_state;
             return Ok(Received::Accepted { new_changes: 0 });
         }
         let mut fork = inner.doc.clone();
         load_chunks(&mut fork, peer.pending.iter().map(Vec::as_slice))?;
-        // automerge has been seen to panic on hostile input; a panic here must cost this
-        // message, not the process or the other peers of the document.
-        let applied = catch_unwind(AssertUnwindSafe(|| {
-            fork.receive_sync_message(&mut next_state, message)
-        }));
-        match applied {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(SyncError::Invalid(e.to_string())),
-            Err(_) => {
-                return Err(SyncError::Invalid(
-                    "automerge could not apply the message".to_string(),
-                ));
-            }
-        }
+        apply_sync_message(&mut fork, &mut next_state, message)?;
         let pending = if has_orphans(&fork) {
             let mut pending = std::mem::take(&mut peer.pending);
             pending.extend(incoming);

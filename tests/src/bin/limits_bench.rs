@@ -21,20 +21,9 @@ use shared::inspection::{self, AnswerKey, AnswerValue, NewInspection, PhotoRef, 
 use shared::policy::{self, User};
 use shared::role::Role;
 use shared::rules;
-use walkaround_tests::process::{ServerProcess, cpu_seconds};
+use walkaround_tests::process::{ServerProcess, cpu_seconds, server_beside_me};
 use walkaround_tests::tablet::{Tablet, random_doc_id};
-use walkaround_tests::{Db, PASSWORD, arg, demo_areas, spawn};
-
-const KEYS: [&str; 8] = [
-    "c1-visitors",
-    "c9-masking",
-    "c8-booth-floor",
-    "c7-old-parts",
-    "c9-paint-stands",
-    "c8-mixing-table",
-    "c6-aisles-clear",
-    "c7-benches-clean",
-];
+use walkaround_tests::{ANSWER_KEYS, Db, PASSWORD, arg, demo_areas, spawn};
 
 /// A new walkaround by `wang` and `n` answers on top of it, as separate changes.
 fn inspection_and_answers(n: usize) -> (Automerge, Vec<Change>) {
@@ -60,7 +49,7 @@ fn inspection_and_answers(n: usize) -> (Automerge, Vec<Change>) {
             &mut author,
             &wang,
             chrono::Utc::now(),
-            &AnswerKey::parse(KEYS[i % KEYS.len()]).expect("key"),
+            &AnswerKey::parse(ANSWER_KEYS[i % ANSWER_KEYS.len()]).expect("key"),
             &value,
             note,
             &photos,
@@ -164,7 +153,7 @@ async fn server_per_change(server: &ServerProcess, n: usize) -> f64 {
             AnswerValue::Pass
         };
         let note = (i % 5 == 0).then_some("limits");
-        wang.answer(&id, KEYS[i % KEYS.len()], value, note);
+        wang.answer(&id, ANSWER_KEYS[i % ANSWER_KEYS.len()], value, note);
         assert!(wang.sync_until_acked(Duration::from_secs(30)).await);
     }
     let seconds = started.elapsed().as_secs_f64();
@@ -206,7 +195,12 @@ async fn new_device_rounds(server: &ServerProcess, sizes: &[usize]) {
         let mut ids = Vec::new();
         for i in 0..m {
             let id = author.create("workshop-walkaround", "demo-site", demo_areas());
-            author.answer(&id, KEYS[i % KEYS.len()], AnswerValue::Pass, None);
+            author.answer(
+                &id,
+                ANSWER_KEYS[i % ANSWER_KEYS.len()],
+                AnswerValue::Pass,
+                None,
+            );
             ids.push(id);
         }
         assert!(author.sync_until_acked(Duration::from_secs(600)).await);
@@ -271,13 +265,7 @@ async fn main() {
 
     let mut seeded = spawn(Db::Sqlite).await;
     seeded.shutdown().await;
-    let exe = std::env::current_exe()
-        .expect("own path")
-        .with_file_name("walkaround-process");
-    assert!(
-        exe.exists(),
-        "build it first: cargo build --release -p walkaround-tests --bins"
-    );
+    let exe = server_beside_me();
     let server = ServerProcess::start(&exe, seeded.data_dir.clone(), None, false).await;
     server_per_change(&server, changes.min(500)).await;
     new_device_rounds(&server, &sizes).await;

@@ -24,7 +24,7 @@ use shared::inspection::AnswerValue;
 use shared::protocol::{self, ClientSession};
 use shared::role::Role;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-use walkaround_tests::process::{ServerProcess, rss_kib};
+use walkaround_tests::process::{ServerProcess, rss_kib, server_beside_me};
 use walkaround_tests::tablet::{Tablet, login_at};
 use walkaround_tests::{Db, Dice, PASSWORD, arg, demo_areas, spawn};
 
@@ -102,9 +102,7 @@ async fn main() {
             .expect("adds a user");
     }
     seeded.shutdown().await;
-    let exe = std::env::current_exe()
-        .expect("own path")
-        .with_file_name("walkaround-process");
+    let exe = server_beside_me();
     // The server process inherits the environment, WALKAROUND_DOC_IDLE_SECS included.
     let idle_secs: u64 = std::env::var("WALKAROUND_DOC_IDLE_SECS")
         .ok()

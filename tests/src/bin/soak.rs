@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use walkaround_tests::process::server_beside_me;
 use walkaround_tests::soak::{SoakConfig, soak};
 use walkaround_tests::{Db, arg};
 
@@ -34,13 +35,7 @@ async fn main() {
         )),
     };
     // The server binary is built beside this one.
-    let exe = std::env::current_exe()
-        .expect("own path")
-        .with_file_name("walkaround-process");
-    assert!(
-        exe.exists(),
-        "build it first: cargo build --release -p walkaround-tests --bins"
-    );
+    let exe = server_beside_me();
     let report = soak(&exe, config).await;
     println!("{config:?}");
     println!("{report:#?}");
