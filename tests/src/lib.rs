@@ -269,6 +269,17 @@ pub fn metric(exposition: &str, name: &str) -> Option<f64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// The unlabelled metric `name` from the `/metrics` of the server at `address`.
+pub async fn scrape_metric(address: &str, name: &str) -> Option<f64> {
+    let text = reqwest::get(format!("http://{address}/metrics"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    metric(&text, name)
+}
+
 /// Items of the walkaround template that every test tablet may answer (workshop rules C1
 /// and C6 to C9), in the order the load generators cycle through them.
 pub const ANSWER_KEYS: [&str; 8] = [
@@ -347,13 +358,19 @@ pub async fn spawn_cluster(n: usize) -> Vec<TestApp> {
 }
 
 /// Runs `node ARGS` in `tests/<dir>` with `envs`, off the async runtime; returns whether
-/// it succeeded and everything it printed.
+/// it succeeded and everything it printed. The directory's npm packages must be installed
+/// (from its committed lockfile).
 pub async fn run_node(
     dir: &str,
     args: &[&str],
     envs: Vec<(&'static str, String)>,
 ) -> (bool, String) {
+    let name = dir;
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    assert!(
+        dir.join("node_modules").is_dir(),
+        "run `npm install` in tests/{name} first (cargo xtask test does)"
+    );
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new("node")

@@ -39,7 +39,7 @@ pub fn cpu_seconds(pid: u32) -> f64 {
             let rest = &s[s.rfind(')')? + 2..];
             let fields: Vec<&str> = rest.split_whitespace().collect();
             let ticks = |i: usize| fields.get(i)?.parse::<u64>().ok();
-            // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+            // utime and stime are fields 14 and 15 of the line: 11 and 12 from the state.
             Some((ticks(11)? + ticks(12)?) as f64 / 100.0)
         })
         .unwrap_or(0.0)

@@ -79,12 +79,10 @@ pub struct SoakReport {
 }
 
 /// The server's count of documents in memory (0 if it cannot be read).
-async fn documents_in_memory(metrics_url: &str) -> u64 {
-    let Ok(response) = reqwest::get(metrics_url).await else {
-        return 0;
-    };
-    let text = response.text().await.unwrap_or_default();
-    crate::metric(&text, "walkaround_documents_in_memory").unwrap_or(0.0) as u64
+async fn documents_in_memory(address: &str) -> u64 {
+    crate::scrape_metric(address, "walkaround_documents_in_memory")
+        .await
+        .unwrap_or(0.0) as u64
 }
 
 fn sorted(mut heads: Vec<automerge::ChangeHash>) -> Vec<automerge::ChangeHash> {
@@ -177,7 +175,7 @@ pub async fn soak(exe: &Path, config: SoakConfig) -> SoakReport {
         tokio::time::sleep_until(warm_at.into()).await;
         rss_kib(pid)
     });
-    let metrics_url = format!("http://{address}/metrics");
+    let sampled = address.clone();
     let rss_sampler = tokio::spawn(async move {
         let every = config.duration / 20;
         let mut series = Vec::new();
@@ -185,7 +183,7 @@ pub async fn soak(exe: &Path, config: SoakConfig) -> SoakReport {
         while at < deadline {
             at += every;
             tokio::time::sleep_until(at.into()).await;
-            let resident = documents_in_memory(&metrics_url).await;
+            let resident = documents_in_memory(&sampled).await;
             series.push((started.elapsed().as_secs(), rss_kib(pid), resident));
         }
         series
@@ -321,7 +319,7 @@ pub async fn soak(exe: &Path, config: SoakConfig) -> SoakReport {
             tablet.disconnect().await;
         }
         tokio::time::sleep(settle).await;
-        documents_in_memory_idle = documents_in_memory(&format!("http://{address}/metrics")).await;
+        documents_in_memory_idle = documents_in_memory(&address).await;
         rss_idle_kib = rss_kib(pid);
     }
     latencies.sort();

@@ -483,3 +483,34 @@ impl Tablet {
         }
     }
 }
+
+/// Every tablet reconnects at once and sends what it holds until the server acknowledges
+/// all of it (as tablets coming back online together do); returns the tablets and how many
+/// were fully acknowledged within `timeout`. A tablet that was not says so on stderr with
+/// the notices it received.
+pub async fn sync_all_at_once(tablets: Vec<Tablet>, timeout: Duration) -> (Vec<Tablet>, usize) {
+    let tasks: Vec<_> = tablets
+        .into_iter()
+        .map(|mut tablet| {
+            tokio::spawn(async move {
+                tablet.reconnect_same().await;
+                let ok = tablet.sync_until_acked(timeout).await;
+                if !ok {
+                    eprintln!(
+                        "tablet {} not acknowledged; notices: {:?}",
+                        tablet.user, tablet.notices
+                    );
+                }
+                (tablet, ok)
+            })
+        })
+        .collect();
+    let mut synced = Vec::new();
+    let mut acked = 0;
+    for task in tasks {
+        let (tablet, ok) = task.await.expect("joins");
+        acked += usize::from(ok);
+        synced.push(tablet);
+    }
+    (synced, acked)
+}

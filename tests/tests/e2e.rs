@@ -19,11 +19,6 @@ async fn the_tablet_app_works_offline_and_merges_in_chromium() {
         Path::new("/usr/bin/chromium").exists(),
         "Debian's chromium is needed (.ci/run installs it)"
     );
-    let modules = Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e/node_modules/playwright-core");
-    assert!(
-        modules.is_dir(),
-        "run `npm install` in tests/e2e first (cargo xtask test does)"
-    );
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
     let app = spawn(Db::Sqlite).await;
     let (ok, out) = run_node(

@@ -5,12 +5,6 @@ use walkaround_tests::{Db, PASSWORD, demo_areas, run_node, spawn};
 
 #[tokio::test]
 async fn stock_automerge_repo_clients_sync_through_the_server() {
-    let modules = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("interop/node_modules/@automerge/automerge-repo");
-    assert!(
-        modules.is_dir(),
-        "run `npm install` in tests/interop first (cargo xtask test does)"
-    );
     let app = spawn(Db::Sqlite).await;
     let areas = serde_json::to_string(&demo_areas()).expect("serializes");
     let (ok, out) = run_node(
@@ -34,12 +28,6 @@ async fn stock_automerge_repo_clients_sync_through_the_server() {
 /// toy size, so that it keeps working: both servers, all five phases converge.
 #[tokio::test]
 async fn the_benchmark_harness_runs_against_both_servers() {
-    let modules = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("bench/node_modules/@automerge/automerge-repo-storage-nodefs");
-    assert!(
-        modules.is_dir(),
-        "run `npm install` in tests/bench first (cargo xtask test does)"
-    );
     let out = std::env::temp_dir().join(walkaround_tests::unique_name("bench-smoke"));
     let (ok, text) = run_node(
         "bench",

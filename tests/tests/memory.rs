@@ -82,17 +82,12 @@ async fn unused_documents_leave_memory_and_come_back_on_demand(db: Db) {
     wang.disconnect().await;
     li.disconnect().await;
     eventually("entries forgotten", || hub.is_empty()).await;
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("responds")
-        .text()
-        .await
-        .expect("text");
-    let evicted = walkaround_tests::metric(&text, "walkaround_documents_evicted_total")
-        .expect("an eviction counter");
+    let evicted = walkaround_tests::scrape_metric(
+        &app.address.to_string(),
+        "walkaround_documents_evicted_total",
+    )
+    .await
+    .expect("an eviction counter");
     assert!(evicted >= 12.0, "{evicted} evictions counted");
 }
 

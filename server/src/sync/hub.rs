@@ -535,9 +535,10 @@ impl Hub {
             // knows everything an answer would say; answering would cost one message per
             // document it holds in a reconnect storm. Recording our heads as told keeps
             // automerge silent until they change.
-            let ours = sorted(doc.get_heads());
+            // `get_heads` is sorted; what the peer sent is sorted above to compare.
+            let ours = doc.get_heads();
             if !peer_needs && peer_heads == ours && peer_last_sync == [ours.clone()] {
-                state.last_sent_heads = doc.get_heads();
+                state.last_sent_heads = ours;
                 state.have_responded = true;
             }
         };

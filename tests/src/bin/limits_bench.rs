@@ -25,6 +25,16 @@ use walkaround_tests::process::{ServerProcess, cpu_seconds, server_beside_me};
 use walkaround_tests::tablet::{Tablet, random_doc_id};
 use walkaround_tests::{ANSWER_KEYS, Db, PASSWORD, arg, demo_areas, spawn};
 
+/// The `i`-th answer of a run: the item, and every fifth a failure with a note.
+fn nth_answer(i: usize) -> (&'static str, AnswerValue, Option<&'static str>) {
+    let key = ANSWER_KEYS[i % ANSWER_KEYS.len()];
+    if i.is_multiple_of(5) {
+        (key, AnswerValue::Fail, Some("limits"))
+    } else {
+        (key, AnswerValue::Pass, None)
+    }
+}
+
 /// A new walkaround by `wang` and `n` answers on top of it, as separate changes.
 fn inspection_and_answers(n: usize) -> (Automerge, Vec<Change>) {
     let wang = UserId::parse("wang").expect("valid");
@@ -40,16 +50,12 @@ fn inspection_and_answers(n: usize) -> (Automerge, Vec<Change>) {
     let mut author = base.fork();
     let photos = [PhotoRef::parse("ab".repeat(32)).expect("valid")];
     for i in 0..n {
-        let (value, note) = if i % 5 == 0 {
-            (AnswerValue::Fail, Some("limits"))
-        } else {
-            (AnswerValue::Pass, None)
-        };
+        let (key, value, note) = nth_answer(i);
         write::answer(
             &mut author,
             &wang,
             chrono::Utc::now(),
-            &AnswerKey::parse(ANSWER_KEYS[i % ANSWER_KEYS.len()]).expect("key"),
+            &AnswerKey::parse(key).expect("key"),
             &value,
             note,
             &photos,
@@ -147,13 +153,8 @@ async fn server_per_change(server: &ServerProcess, n: usize) -> f64 {
     let cpu0 = cpu_seconds(pid);
     let started = Instant::now();
     for i in 0..n {
-        let value = if i % 5 == 0 {
-            AnswerValue::Fail
-        } else {
-            AnswerValue::Pass
-        };
-        let note = (i % 5 == 0).then_some("limits");
-        wang.answer(&id, ANSWER_KEYS[i % ANSWER_KEYS.len()], value, note);
+        let (key, value, note) = nth_answer(i);
+        wang.answer(&id, key, value, note);
         assert!(wang.sync_until_acked(Duration::from_secs(30)).await);
     }
     let seconds = started.elapsed().as_secs_f64();

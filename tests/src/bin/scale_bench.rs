@@ -25,18 +25,14 @@ use shared::protocol::{self, ClientSession};
 use shared::role::Role;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use walkaround_tests::process::{ServerProcess, rss_kib, server_beside_me};
-use walkaround_tests::tablet::{Tablet, login_at};
+use walkaround_tests::tablet::{Tablet, login_at, sync_all_at_once};
 use walkaround_tests::{Db, Dice, PASSWORD, arg, demo_areas, spawn};
 
 /// A gauge from the server's `/metrics`.
 async fn metric(server: &ServerProcess, name: &str) -> f64 {
-    let text = reqwest::get(server.url("/metrics"))
+    walkaround_tests::scrape_metric(&server.address.to_string(), &format!("walkaround_{name}"))
         .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    walkaround_tests::metric(&text, &format!("walkaround_{name}")).unwrap_or(f64::NAN)
+        .unwrap_or(f64::NAN)
 }
 
 const KEYS: [&str; 4] = [
@@ -127,23 +123,7 @@ async fn main() {
     }
     let changes: usize = prepared.iter().map(Tablet::change_count).sum();
     let started = Instant::now();
-    let tasks: Vec<_> = prepared
-        .into_iter()
-        .map(|mut tablet| {
-            tokio::spawn(async move {
-                tablet.reconnect_same().await;
-                let ok = tablet.sync_until_acked(Duration::from_secs(3600)).await;
-                (tablet, ok)
-            })
-        })
-        .collect();
-    let mut tablets = Vec::new();
-    let mut acked = 0;
-    for task in tasks {
-        let (tablet, ok) = task.await.expect("joins");
-        acked += usize::from(ok);
-        tablets.push(tablet);
-    }
+    let (tablets, acked) = sync_all_at_once(prepared, Duration::from_secs(3600)).await;
     let upload = started.elapsed();
     let rss_uploaded = rss_kib(pid);
     let resident_uploaded = metric(&server, "documents_in_memory").await;

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use shared::inspection::AnswerValue;
 use shared::template::ItemKind;
-use walkaround_tests::tablet::Tablet;
+use walkaround_tests::tablet::{Tablet, sync_all_at_once};
 use walkaround_tests::{Db, PASSWORD, arg, demo_areas, spawn, spawn_cluster};
 
 #[tokio::main]
@@ -69,32 +69,8 @@ async fn main() {
     let changes: usize = prepared.iter().map(Tablet::change_count).sum();
 
     let started = Instant::now();
-    let tasks: Vec<_> = prepared
-        .into_iter()
-        .map(|mut tablet| {
-            tokio::spawn(async move {
-                tablet.reconnect_same().await;
-                let ok = tablet
-                    .sync_until_acked(Duration::from_secs(
-                        arg("--timeout", "600").parse().unwrap_or(600),
-                    ))
-                    .await;
-                if !ok {
-                    eprintln!(
-                        "tablet {} not acknowledged; notices: {:?}",
-                        tablet.user, tablet.notices
-                    );
-                }
-                ok
-            })
-        })
-        .collect();
-    let mut acked = 0;
-    for task in tasks {
-        if task.await.expect("joins") {
-            acked += 1;
-        }
-    }
+    let timeout = Duration::from_secs(arg("--timeout", "600").parse().unwrap_or(600));
+    let (_, acked) = sync_all_at_once(prepared, timeout).await;
     let elapsed = started.elapsed();
     println!(
         "{tablets} tablets x {inspections} inspections ({} documents, {changes} changes) on {db:?}, {instances} instance(s): {:.2} s, {acked}/{tablets} tablets fully acknowledged",
