@@ -30,5 +30,6 @@ pub mod telemetry;
 /// mimalloc it fell to 127 MiB, and after 100,000 documents from 1,334 to 140 MiB
 /// (docs/BENCHMARKS.md). It is built without transparent huge pages (`no_thp`), which
 /// raised the RSS of a small server by about 10 MiB.
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -18,11 +18,18 @@ pub struct ServerProcess {
 
 /// The resident set size of process `pid`, KiB (0 if it cannot be read).
 pub fn rss_kib(pid: u32) -> u64 {
+    status_kib(pid, "VmRSS")
+}
+
+/// A KiB figure of `/proc/<pid>/status` (0 if it cannot be read): `VmRSS`, or its parts
+/// `RssAnon` (the heap and stacks), `RssFile` (mapped files: the binary, libraries) and
+/// `RssShmem` (shared memory, such as SQLite's WAL index).
+pub fn status_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
+                .find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':')))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|n| n.parse().ok())
         })

@@ -6,8 +6,11 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use automerge::Automerge;
 use server::config::Database;
 use server::store::users::UserRecord;
 use shared::ids::{SiteId, UserId};
@@ -15,7 +18,7 @@ use shared::inspection::AnswerValue;
 use shared::protocol::DocumentId;
 use shared::role::Role;
 
-use crate::process::{ServerProcess, rss_kib};
+use crate::process::{ServerProcess, rss_kib, status_kib};
 use crate::tablet::Tablet;
 use crate::{ANSWER_KEYS, Db, Dice, PASSWORD, demo_areas, spawn, stored_in};
 
@@ -30,6 +33,11 @@ pub struct SoakConfig {
     pub duration: Duration,
     /// The store.
     pub db: Db,
+    /// Changes after which an inspection is finished and its tablets move on to a new
+    /// one, as a workshop's walkarounds end: a tablet's own inspection after this many of
+    /// its answers, a site's shared walkaround once it holds this many changes. Without
+    /// it every document would grow for the whole run, and memory with it.
+    pub changes_per_inspection: usize,
     /// How long to wait at the end, with every tablet gone, for idle documents to leave
     /// memory before the last memory reading (the server's idle time plus a sweep);
     /// `None` skips that reading.
@@ -56,8 +64,12 @@ pub struct SoakReport {
     /// Connection attempts that failed and were retried (a busy server answering the
     /// handshake late).
     pub failed_connects: usize,
-    /// Server RSS after warm-up (a tenth of the run), KiB.
+    /// Server RSS after warm-up, KiB: once every tablet has finished its first inspection,
+    /// so that the documents in use have turned over once and caches, pools and buffers
+    /// have met the whole workload (or at half the run, if that comes first).
     pub rss_warm_kib: u64,
+    /// When that was, seconds after the start of the load.
+    pub warm_secs: u64,
     /// Server RSS when the load stops, before the final catch-up, KiB.
     pub rss_load_end_kib: u64,
     /// Server RSS at the end, after every tablet reconnected and caught up, KiB.
@@ -69,9 +81,12 @@ pub struct SoakReport {
     /// Server RSS once every tablet has gone and idle documents have left memory, KiB: what
     /// a long run left behind.
     pub rss_idle_kib: u64,
+    /// Of that, the heap and stacks (`RssAnon`), KiB; the rest is mapped files and shared
+    /// memory.
+    pub rss_idle_anon_kib: u64,
     /// Documents in memory at that point.
     pub documents_in_memory_idle: u64,
-    /// Documents in all.
+    /// Documents in all (every inspection the tablets started).
     pub documents: usize,
     /// Rounds of syncing every tablet at the end until no replica differed from the store
     /// (at most five).
@@ -88,6 +103,23 @@ async fn documents_in_memory(address: &str) -> u64 {
 fn sorted(mut heads: Vec<automerge::ChangeHash>) -> Vec<automerge::ChangeHash> {
     heads.sort();
     heads
+}
+
+/// How many changes a document holds, counted as it grows: each update copies only the
+/// changes since the last one. Copying every change of a large document on each action
+/// would make the soak's own bookkeeping compete with the server for the cores.
+#[derive(Default)]
+struct ChangeCount {
+    heads: Vec<automerge::ChangeHash>,
+    count: usize,
+}
+
+impl ChangeCount {
+    fn update(&mut self, doc: &Automerge) -> usize {
+        self.count += doc.get_changes(&self.heads).len();
+        self.heads = doc.get_heads();
+        self.count
+    }
 }
 
 /// Reconnects as the app does: on failure, wait and try again (counted).
@@ -143,8 +175,10 @@ pub async fn soak(exe: &Path, config: SoakConfig) -> SoakReport {
     let pid = server.pid().expect("running");
 
     // Each site has one walkaround every tablet of the site works on, and each tablet
-    // its own inspection too.
-    let mut shared_docs: Vec<Option<DocumentId>> = vec![None; config.sites];
+    // its own inspection too. The site's first tablet starts the shared one, and its next
+    // one when it is finished; the others find it in `current` (the app finds it in the
+    // site's list of inspections).
+    let mut current: Vec<Option<DocumentId>> = vec![None; config.sites];
     let mut tablets = Vec::new();
     for n in 0..config.tablets {
         let s = n % config.sites;
@@ -153,27 +187,34 @@ pub async fn soak(exe: &Path, config: SoakConfig) -> SoakReport {
         tablet.storage = format!("storage-m-{s}-{n}");
         tablet.connect_to(&address).await;
         let site = format!("soak-{s}");
-        match shared_docs[s] {
+        let shared = match current[s] {
             None => {
                 let id = tablet.create("workshop-walkaround", &site, demo_areas());
                 assert!(tablet.sync_until_acked(Duration::from_secs(30)).await);
-                shared_docs[s] = Some(id);
+                current[s] = Some(id);
+                id
             }
             Some(id) => {
                 tablet.want(id);
                 assert!(tablet.sync_until_acked(Duration::from_secs(30)).await);
+                id
             }
-        }
-        tablet.create("workshop-walkaround", &site, demo_areas());
-        tablets.push(tablet);
+        };
+        let own = tablet.create("workshop-walkaround", &site, demo_areas());
+        tablets.push((tablet, shared, own));
     }
+    let current: Arc<Mutex<Vec<Option<DocumentId>>>> = Arc::new(Mutex::new(current));
 
     let started = Instant::now();
     let deadline = started + config.duration;
-    let warm_at = started + config.duration / 10;
+    let turned_over = Arc::new(AtomicUsize::new(0));
+    let warm = Arc::clone(&turned_over);
     let rss_probe = tokio::spawn(async move {
-        tokio::time::sleep_until(warm_at.into()).await;
-        rss_kib(pid)
+        let latest = started + config.duration / 2;
+        while warm.load(Ordering::Relaxed) < config.tablets && Instant::now() < latest {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        (started.elapsed().as_secs(), rss_kib(pid))
     });
     let sampled = address.clone();
     let rss_sampler = tokio::spawn(async move {
@@ -191,12 +232,24 @@ pub async fn soak(exe: &Path, config: SoakConfig) -> SoakReport {
     let tasks: Vec<_> = tablets
         .into_iter()
         .enumerate()
-        .map(|(n, mut tablet)| {
+        .map(|(n, (mut tablet, mut shared, mut own))| {
             let address = address.clone();
+            let current = Arc::clone(&current);
+            let turned_over = Arc::clone(&turned_over);
+            let s = n % config.sites;
+            let site = format!("soak-{s}");
+            let lead = n < config.sites;
             tokio::spawn(async move {
                 let mut dice = Dice(0x5eed ^ n as u64);
                 let mut latencies = Vec::new();
                 let mut failed_connects = 0usize;
+                // Replicas of the inspections this tablet finished with, to check at the
+                // end that the store holds every change they have.
+                let mut finished: Vec<(DocumentId, Automerge)> = Vec::new();
+                let mut own_answers = 0usize;
+                let mut turned = false;
+                let mut shared_changes = ChangeCount::default();
+                let mut acked = true;
                 // Access tokens live 15 minutes; the app refreshes before they expire and
                 // reconnects with the new one.
                 let mut token_at = Instant::now();
@@ -207,18 +260,61 @@ pub async fn soak(exe: &Path, config: SoakConfig) -> SoakReport {
                         reconnect(&mut tablet, &address, &mut failed_connects).await;
                         token_at = Instant::now();
                     }
-                    let ids: Vec<DocumentId> = tablet.docs.keys().copied().collect();
-                    let id = ids[dice.roll(ids.len() as u64) as usize];
+                    // A tablet moves on from an inspection only once the server has
+                    // acknowledged everything it wrote there.
+                    if acked {
+                        let site_current = current.lock().ok().and_then(|c| c[s]);
+                        if lead {
+                            if site_current != Some(shared) {
+                                // Its new walkaround is on the server now: publish it.
+                                if let Ok(mut c) = current.lock() {
+                                    c[s] = Some(shared);
+                                }
+                            } else if tablet.docs.get(&shared).is_some_and(|(doc, _)| {
+                                shared_changes.update(doc) >= config.changes_per_inspection
+                            }) {
+                                finished.extend(tablet.forget(&shared).map(|doc| (shared, doc)));
+                                shared = tablet.create("workshop-walkaround", &site, demo_areas());
+                                shared_changes = ChangeCount::default();
+                            }
+                        } else if let Some(next) = site_current.filter(|next| *next != shared) {
+                            finished.extend(tablet.forget(&shared).map(|doc| (shared, doc)));
+                            tablet.want(next);
+                            shared = next;
+                        }
+                        if own_answers >= config.changes_per_inspection {
+                            finished.extend(tablet.forget(&own).map(|doc| (own, doc)));
+                            own = tablet.create("workshop-walkaround", &site, demo_areas());
+                            if !turned {
+                                turned = true;
+                                turned_over.fetch_add(1, Ordering::Relaxed);
+                            }
+                            own_answers = 0;
+                        }
+                    }
+                    // The site's walkaround is answered once the tablet has fetched it.
+                    let shared_ready = tablet
+                        .docs
+                        .get(&shared)
+                        .is_some_and(|(doc, _)| !doc.get_heads().is_empty());
+                    let id = if shared_ready && dice.roll(2) == 0 {
+                        shared
+                    } else {
+                        own
+                    };
+                    let answered = |n: usize| if id == own { n } else { 0 };
                     let roll = dice.roll(100);
                     if roll < 10 {
                         // An offline burst: the Wi-Fi drops, work goes on, it comes back.
                         tablet.disconnect().await;
                         disconnects += 1;
-                        for _ in 0..1 + dice.roll(4) {
+                        let burst = 1 + dice.roll(4) as usize;
+                        for _ in 0..burst {
                             let key = ANSWER_KEYS[dice.roll(ANSWER_KEYS.len() as u64) as usize];
                             tablet.answer(&id, key, AnswerValue::Pass, None);
-                            edits += 1;
                         }
+                        edits += burst;
+                        own_answers += answered(burst);
                         tokio::time::sleep(Duration::from_millis(500 + dice.roll(2500))).await;
                         reconnect(&mut tablet, &address, &mut failed_connects).await;
                     } else {
@@ -230,9 +326,11 @@ pub async fn soak(exe: &Path, config: SoakConfig) -> SoakReport {
                         };
                         tablet.answer(&id, key, value, Some("soak"));
                         edits += 1;
+                        own_answers += answered(1);
                     }
                     let t = Instant::now();
-                    if tablet.sync_until_acked(Duration::from_secs(30)).await {
+                    acked = tablet.sync_until_acked(Duration::from_secs(30)).await;
+                    if acked {
                         latencies.push(t.elapsed());
                     } else {
                         // The connection dropped (or the server took over 30 s): the app
@@ -241,7 +339,14 @@ pub async fn soak(exe: &Path, config: SoakConfig) -> SoakReport {
                     }
                     tokio::time::sleep(Duration::from_millis(300 + dice.roll(1700))).await;
                 }
-                (tablet, latencies, edits, disconnects, failed_connects)
+                (
+                    tablet,
+                    finished,
+                    latencies,
+                    edits,
+                    disconnects,
+                    failed_connects,
+                )
             })
         })
         .collect();
@@ -250,14 +355,16 @@ pub async fn soak(exe: &Path, config: SoakConfig) -> SoakReport {
         finished.push(task.await.expect("a tablet task"));
     }
     let rss_load_end_kib = rss_kib(pid);
-    let rss_warm_kib = rss_probe.await.unwrap_or(0);
+    let (warm_secs, rss_warm_kib) = rss_probe.await.unwrap_or((0, 0));
     let rss_series_kib = rss_sampler.await.unwrap_or_default();
 
     // The end: everyone catches up, then everything is compared with the store.
     let mut latencies = Vec::new();
     let (mut edits, mut disconnects, mut failed_connects) = (0, 0, 0);
     let mut tablets = Vec::new();
-    for (tablet, l, e, d, f) in finished {
+    let mut finished_replicas = Vec::new();
+    for (tablet, replicas, l, e, d, f) in finished {
+        finished_replicas.extend(replicas);
         latencies.extend(l);
         edits += e;
         disconnects += d;
@@ -298,22 +405,27 @@ pub async fn soak(exe: &Path, config: SoakConfig) -> SoakReport {
         }
     }
     let rss_end_kib = rss_kib(pid);
+    // No change any replica holds may be missing from the store: those of the current
+    // inspections, and those of every inspection a tablet finished with (other tablets
+    // may have added to a shared one after this one moved on, so only loss counts there).
     let mut lost = 0;
     let mut documents = BTreeSet::new();
-    for tablet in &tablets {
-        for (id, (doc, _)) in &tablet.docs {
-            documents.insert(*id);
-            let stored = stored_in(&database, id).await;
-            lost += doc
-                .get_changes(&[])
-                .iter()
-                .filter(|c| stored.get_change_meta_by_hash(&c.hash()).is_none())
-                .count();
-        }
+    let replicas = tablets
+        .iter()
+        .flat_map(|t| t.docs.iter().map(|(id, (doc, _))| (id, doc)))
+        .chain(finished_replicas.iter().map(|(id, doc)| (id, doc)));
+    for (id, doc) in replicas {
+        documents.insert(*id);
+        let stored = stored_in(&database, id).await;
+        lost += doc
+            .get_changes(&[])
+            .iter()
+            .filter(|c| stored.get_change_meta_by_hash(&c.hash()).is_none())
+            .count();
     }
     // Everyone leaves; once documents have been idle for the idle time and a sweep has
     // run, what stays in memory is what the run left behind.
-    let (mut rss_idle_kib, mut documents_in_memory_idle) = (0, 0);
+    let (mut rss_idle_kib, mut rss_idle_anon_kib, mut documents_in_memory_idle) = (0, 0, 0);
     if let Some(settle) = config.settle {
         for tablet in tablets.iter_mut() {
             tablet.disconnect().await;
@@ -321,6 +433,7 @@ pub async fn soak(exe: &Path, config: SoakConfig) -> SoakReport {
         tokio::time::sleep(settle).await;
         documents_in_memory_idle = documents_in_memory(&address).await;
         rss_idle_kib = rss_kib(pid);
+        rss_idle_anon_kib = status_kib(pid, "RssAnon");
     }
     latencies.sort();
     let at = |q: f64| {
@@ -339,10 +452,12 @@ pub async fn soak(exe: &Path, config: SoakConfig) -> SoakReport {
         diverged,
         lost,
         rss_warm_kib,
+        warm_secs,
         rss_load_end_kib,
         rss_end_kib,
         rss_series_kib,
         rss_idle_kib,
+        rss_idle_anon_kib,
         documents_in_memory_idle,
         documents: documents.len(),
         catch_up_rounds,

@@ -317,6 +317,13 @@ impl Tablet {
             .or_insert_with(|| (Automerge::new(), SyncState::new()));
     }
 
+    /// Stops syncing a document (an inspection the tablet has finished with) and returns
+    /// its replica.
+    pub fn forget(&mut self, id: &DocumentId) -> Option<Automerge> {
+        self.acknowledged.remove(id);
+        self.docs.remove(id).map(|(doc, _)| doc)
+    }
+
     /// How many changes its documents hold in all.
     pub fn change_count(&self) -> usize {
         self.docs

@@ -1,9 +1,10 @@
 //! The documented soak: 200 tablets over 20 sites for 30 minutes against the real server
-//! process, with random disconnects and offline bursts.
+//! process, with random disconnects and offline bursts; inspections end after
+//! `--changes-per-inspection` changes (60) and the tablets start new ones.
 //!
 //! ```sh
 //! cargo build --release -p walkaround-tests --bins
-//! ./target/release/soak --tablets 200 --sites 20 --minutes 30 --db sqlite
+//! WALKAROUND_DOC_IDLE_SECS=30 ./target/release/soak --tablets 200 --sites 20 --minutes 30 --db sqlite
 //! ```
 
 use std::time::Duration;
@@ -26,6 +27,9 @@ async fn main() {
         },
         // The server process inherits WALKAROUND_DOC_IDLE_SECS; documents idle that long
         // leave memory at the next sweep (at most 15 s later).
+        changes_per_inspection: arg("--changes-per-inspection", "60")
+            .parse()
+            .expect("--changes-per-inspection N"),
         settle: Some(Duration::from_secs(
             std::env::var("WALKAROUND_DOC_IDLE_SECS")
                 .ok()
@@ -50,13 +54,14 @@ async fn main() {
         series.join(" ")
     );
     println!(
-        "after everyone left and idle documents were evicted: RSS {} KiB ({:+.1} % of the level after warm-up), {} documents in memory",
+        "after everyone left and idle documents were evicted: RSS {} KiB ({:+.1} % of the level after warm-up; heap and stacks {} KiB), {} documents in memory",
         report.rss_idle_kib,
         growth(report.rss_idle_kib),
+        report.rss_idle_anon_kib,
         report.documents_in_memory_idle
     );
     println!(
-        "edits {}, syncs {}, p50 {:.1} ms, p99 {:.1} ms, disconnects {}, documents {}, diverged {} (after {} catch-up rounds), lost {}, server RSS {} KiB after warm-up, {} KiB when the load stops ({:+.1} %), {} KiB after the final catch-up ({:+.1} %)",
+        "edits {}, syncs {}, p50 {:.1} ms, p99 {:.1} ms, disconnects {}, documents {}, diverged {} (after {} catch-up rounds), lost {}, server RSS {} KiB after warm-up ({} s), {} KiB when the load stops ({:+.1} %), {} KiB after the final catch-up ({:+.1} %)",
         report.edits,
         report.syncs,
         report.p50_ms,
@@ -67,6 +72,7 @@ async fn main() {
         report.catch_up_rounds,
         report.lost,
         report.rss_warm_kib,
+        report.warm_secs,
         report.rss_load_end_kib,
         growth(report.rss_load_end_kib),
         report.rss_end_kib,
@@ -76,5 +82,9 @@ async fn main() {
     assert_eq!(
         report.diverged, 0,
         "every replica ends with the server's heads"
+    );
+    assert!(
+        growth(report.rss_load_end_kib) <= 10.0,
+        "server memory at the end within 10 % of its level after warm-up"
     );
 }
