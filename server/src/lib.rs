@@ -22,8 +22,8 @@ pub mod store;
 pub mod sync;
 pub mod telemetry;
 
-/// The allocator of every program built on this library: the server and the test binaries
-/// that run it.
+/// The allocator of every program built on this library (with the default feature
+/// `mimalloc`): the server and the test binaries that run it.
 ///
 /// glibc's malloc kept what a long-running server frees: measured with `scale-bench`,
 /// 5,000 documents left memory and the process stayed at the same RSS (329 MiB); with

@@ -25,11 +25,11 @@ async fn main() {
             "postgres" => Db::Postgres,
             _ => Db::Sqlite,
         },
-        // The server process inherits WALKAROUND_DOC_IDLE_SECS; documents idle that long
-        // leave memory at the next sweep (at most 15 s later).
         changes_per_inspection: arg("--changes-per-inspection", "60")
             .parse()
             .expect("--changes-per-inspection N"),
+        // The server process inherits WALKAROUND_DOC_IDLE_SECS; documents idle that long
+        // leave memory at the next sweep (at most 15 s later).
         settle: Some(Duration::from_secs(
             std::env::var("WALKAROUND_DOC_IDLE_SECS")
                 .ok()
