@@ -302,9 +302,8 @@ pub async fn soak(exe: &Path, config: SoakConfig) -> SoakReport {
                     } else {
                         own
                     };
-                    let answered = |n: usize| if id == own { n } else { 0 };
                     let roll = dice.roll(100);
-                    if roll < 10 {
+                    let written = if roll < 10 {
                         // An offline burst: the Wi-Fi drops, work goes on, it comes back.
                         tablet.disconnect().await;
                         disconnects += 1;
@@ -313,10 +312,9 @@ pub async fn soak(exe: &Path, config: SoakConfig) -> SoakReport {
                             let key = ANSWER_KEYS[dice.roll(ANSWER_KEYS.len() as u64) as usize];
                             tablet.answer(&id, key, AnswerValue::Pass, None);
                         }
-                        edits += burst;
-                        own_answers += answered(burst);
                         tokio::time::sleep(Duration::from_millis(500 + dice.roll(2500))).await;
                         reconnect(&mut tablet, &address, &mut failed_connects).await;
+                        burst
                     } else {
                         let key = ANSWER_KEYS[dice.roll(ANSWER_KEYS.len() as u64) as usize];
                         let value = if dice.roll(5) == 0 {
@@ -325,8 +323,11 @@ pub async fn soak(exe: &Path, config: SoakConfig) -> SoakReport {
                             AnswerValue::Pass
                         };
                         tablet.answer(&id, key, value, Some("soak"));
-                        edits += 1;
-                        own_answers += answered(1);
+                        1
+                    };
+                    edits += written;
+                    if id == own {
+                        own_answers += written;
                     }
                     let t = Instant::now();
                     acked = tablet.sync_until_acked(Duration::from_secs(30)).await;
