@@ -32,6 +32,9 @@ pub enum AppError {
     /// The body is not JSON, or not declared as JSON.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// An uploaded blob is not one of the accepted image formats (judged by its bytes).
+    #[error("{0}")]
+    NotAnImage(String),
     /// No valid credentials.
     #[error("{0}")]
     Unauthorized(String),
@@ -86,6 +89,7 @@ impl AppError {
             AppError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
             AppError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_fields"),
             AppError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "not_json"),
+            AppError::NotAnImage(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "not_an_image"),
             AppError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),

@@ -6,7 +6,8 @@ use crate::with_pool;
 /// A stored blob.
 #[derive(Debug, Clone)]
 pub struct Blob {
-    /// Its MIME type.
+    /// The MIME type stored with it. Not trusted for serving: rows written before uploads
+    /// were judged by their bytes hold whatever type the uploader claimed.
     pub content_type: String,
     /// Its bytes.
     pub data: Vec<u8>,
