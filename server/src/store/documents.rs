@@ -82,6 +82,10 @@ pub struct DocWrite<'a> {
 /// (payload: `<peer id> <document id>`).
 pub const CHANGES_CHANNEL: &str = "walkaround_changes";
 
+/// The PostgreSQL advisory lock (transaction-scoped) under which a write takes its document
+/// version, so versions are taken in commit order across every instance ("walkvers").
+pub const VERSION_LOCK: i64 = 0x7761_6c6b_7665_7273;
+
 const META_COLUMNS: &str =
     "id, kind, site_id, template_id, created_by, created_at, updated_at, version";
 
@@ -120,16 +124,26 @@ impl Store {
     /// Commits an accepted write: the chunk (or snapshot), the metadata, the projection.
     /// Returns the number of the chunk written. On PostgreSQL the commit also notifies
     /// every instance listening on [`CHANGES_CHANNEL`].
+    ///
+    /// The document's `version` (the discovery cursor) is taken last, just before the
+    /// commit, and in commit order: on SQLite the write transaction holds the database's
+    /// write lock throughout; on PostgreSQL it is taken under the transaction-scoped
+    /// advisory lock [`VERSION_LOCK`], which PostgreSQL releases only once the commit is
+    /// visible. So a reader that sees version `v` also sees every version below it, and a
+    /// poller paging with `since` never moves past a write still to commit.
     pub async fn write_doc(&self, w: &DocWrite<'_>) -> Result<i64, StoreError> {
-        let (next_version, insert_chunk, notify) = match self {
+        let (lock_version, take_version, insert_chunk, notify) = match self {
             Store::Sqlite(..) => (
-                "select coalesce(max(version), 0) + 1 from documents",
+                None,
+                "update documents set version = (select coalesce(max(version), 0) + 1 from documents) \
+                 where id = $1 returning version",
                 "insert into doc_chunks (doc_id, seq, kind, data) \
                  select $1, coalesce(max(seq), 0) + 1, $2, $3 from doc_chunks where doc_id = $1 returning seq",
                 None,
             ),
             Store::Postgres(_) => (
-                "select nextval('document_versions')",
+                Some("select pg_advisory_xact_lock($1)"),
+                "update documents set version = nextval('document_versions') where id = $1 returning version",
                 "insert into doc_chunks (doc_id, seq, kind, data) values ($1, nextval('doc_chunk_seq'), $2, $3) returning seq",
                 Some("select pg_notify('walkaround_changes', $1)"), // CHANGES_CHANNEL
             ),
@@ -138,11 +152,12 @@ impl Store {
         let (begin, _turn) = self.begin_write().await;
         with_pool!(self, pool => {
             let mut tx = pool.begin_with(begin).await?;
-            let version: i64 = sqlx::query_scalar(next_version).fetch_one(&mut *tx).await?;
+            // A new document's row starts at version 0 (never listed: cursors start at 0
+            // and list what is above) and gets its version at the end of the transaction.
             sqlx::query(
                 "insert into documents (id, kind, site_id, template_id, created_by, created_at, updated_at, version) \
-                 values ($1, $2, $3, $4, $5, $6, $7, $8) \
-                 on conflict (id) do update set updated_at = excluded.updated_at, version = excluded.version",
+                 values ($1, $2, $3, $4, $5, $6, $7, 0) \
+                 on conflict (id) do update set updated_at = excluded.updated_at",
             )
             .bind(w.id)
             .bind(w.kind)
@@ -151,7 +166,6 @@ impl Store {
             .bind(w.created_by)
             .bind(now)
             .bind(now)
-            .bind(version)
             .execute(&mut *tx)
             .await?;
             if w.snapshot.is_some() {
@@ -173,14 +187,23 @@ impl Store {
                 .bind(data)
                 .fetch_one(&mut *tx)
                 .await?;
+            if let Some(p) = w.projection {
+                crate::write_projection!(tx, w.id, p, now);
+            }
+            // Nothing after this point waits on another writer's rows, so the lock is held
+            // for two short statements and the commit.
+            if let Some(lock) = lock_version {
+                sqlx::query(lock).bind(VERSION_LOCK).execute(&mut *tx).await?;
+            }
+            let _version: i64 = sqlx::query_scalar(take_version)
+                .bind(w.id)
+                .fetch_one(&mut *tx)
+                .await?;
             if let Some(notify) = notify {
                 sqlx::query(notify)
                     .bind(format!("{} {}", w.origin, w.id))
                     .execute(&mut *tx)
                     .await?;
-            }
-            if let Some(p) = w.projection {
-                crate::write_projection!(tx, w.id, p, now);
             }
             tx.commit().await?;
             Ok(seq)

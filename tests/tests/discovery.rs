@@ -1,0 +1,234 @@
+//! Discovery (`GET /api/v1/documents?since=CURSOR`) under concurrent writers: a poller that
+//! pages with the cursor while many documents are committed at once sees every one of them,
+//! on SQLite and on PostgreSQL.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde_json::Value as Json;
+use server::store::documents::DocWrite;
+use walkaround_tests::tablet::random_doc_id;
+use walkaround_tests::{Db, PASSWORD, TestApp, spawn};
+
+walkaround_tests::on_both_databases!(
+    a_poller_paging_with_the_cursor_misses_no_document_committed_concurrently,
+    a_write_held_up_before_commit_is_not_skipped_by_a_later_one,
+);
+
+const WRITERS: usize = 16;
+const DOCS_EACH: usize = 40;
+
+fn doc_write<'a>(id: &'a str, chunk: &'a str) -> DocWrite<'a> {
+    DocWrite {
+        id,
+        kind: "inspection",
+        site_id: Some("demo-site"),
+        template_id: Some("workshop-walkaround"),
+        created_by: Some("wang"),
+        chunk: chunk.as_bytes(),
+        snapshot: None,
+        replaces: &[],
+        origin: "test",
+        projection: None,
+    }
+}
+
+/// Every page from `since` on: the ids listed and the last cursor.
+async fn poll_all(app: &TestApp, token: &str, mut since: i64) -> (Vec<String>, i64) {
+    let mut all = Vec::new();
+    loop {
+        let (ids, next, more) = poll(app, token, since).await;
+        all.extend(ids);
+        since = next;
+        if !more {
+            return (all, since);
+        }
+    }
+}
+
+/// One page of discovery: the ids it lists, the next cursor, and whether more follow.
+async fn poll(app: &TestApp, token: &str, since: i64) -> (Vec<String>, i64, bool) {
+    let body: Json = app
+        .client
+        .get(app.url(&format!("/api/v1/documents?since={since}&limit=7")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("responds")
+        .json()
+        .await
+        .expect("json");
+    let ids = body["documents"]
+        .as_array()
+        .expect("documents")
+        .iter()
+        .filter_map(|d| d["id"].as_str().map(str::to_string))
+        .collect();
+    (
+        ids,
+        body["cursor"].as_i64().expect("cursor"),
+        body["more"].as_bool().expect("more"),
+    )
+}
+
+async fn a_poller_paging_with_the_cursor_misses_no_document_committed_concurrently(db: Db) {
+    let app = Arc::new(spawn(db).await);
+    let login = walkaround_tests::tablet::login(&app, "wang", PASSWORD).await;
+    let token = login["access_token"].as_str().expect("token").to_string();
+    let done = Arc::new(AtomicBool::new(false));
+
+    // Every writer creates documents one after another: versions are taken by many
+    // transactions at once.
+    let mut writers = Vec::new();
+    for w in 0..WRITERS {
+        let app = app.clone();
+        writers.push(tokio::spawn(async move {
+            let mut created = Vec::new();
+            for n in 0..DOCS_EACH {
+                let id = random_doc_id().to_string();
+                let chunk = format!("writer {w} document {n}");
+                let write = doc_write(&id, &chunk);
+                app.state.store.write_doc(&write).await.expect("writes");
+                created.push(id);
+            }
+            created
+        }));
+    }
+
+    // The poller pages as a tablet does, as fast as it can, until the writers are done
+    // and one more full pass has found nothing new.
+    let poller = {
+        let app = app.clone();
+        let done = done.clone();
+        tokio::spawn(async move {
+            let mut seen = HashSet::new();
+            let mut cursor = 0;
+            loop {
+                let finished = done.load(Ordering::SeqCst);
+                loop {
+                    let (ids, next, more) = poll(&app, &token, cursor).await;
+                    assert!(next >= cursor, "the cursor never goes back");
+                    seen.extend(ids);
+                    cursor = next;
+                    if !more {
+                        break;
+                    }
+                }
+                if finished {
+                    return seen;
+                }
+            }
+        })
+    };
+
+    let mut created = Vec::new();
+    for w in writers {
+        created.extend(w.await.expect("writer"));
+    }
+    done.store(true, Ordering::SeqCst);
+    let seen = poller.await.expect("poller");
+    let missed: Vec<&String> = created.iter().filter(|id| !seen.contains(*id)).collect();
+    assert!(
+        missed.is_empty(),
+        "the poller skipped {} of {} documents: {missed:?}",
+        missed.len(),
+        created.len()
+    );
+    if let Ok(app) = Arc::try_unwrap(app) {
+        app.stop().await;
+    }
+}
+
+/// The deterministic form of the race above: a write to document X is held up inside its
+/// transaction (another transaction holds X's row; on SQLite, the database's write lock)
+/// while a write to Y commits and a poller moves its cursor past Y. When X commits, the
+/// poller must still find it.
+async fn a_write_held_up_before_commit_is_not_skipped_by_a_later_one(db: Db) {
+    let app = Arc::new(spawn(db).await);
+    let login = walkaround_tests::tablet::login(&app, "wang", PASSWORD).await;
+    let token = login["access_token"].as_str().expect("token").to_string();
+    let x = random_doc_id().to_string();
+    let y = random_doc_id().to_string();
+    app.state
+        .store
+        .write_doc(&doc_write(&x, "x, first"))
+        .await
+        .expect("writes x");
+    let (first, cursor) = poll_all(&app, &token, 0).await;
+    assert!(first.contains(&x));
+
+    // Hold X (or, on SQLite, every write) from a transaction of our own.
+    let hold = "update documents set updated_at = updated_at where id = $1";
+    let holder: tokio::task::JoinHandle<()> = match &app.state.store {
+        server::store::Store::Postgres(pool) => {
+            let mut tx = pool.begin().await.expect("begins");
+            sqlx::query(hold)
+                .bind(&x)
+                .execute(&mut *tx)
+                .await
+                .expect("holds x");
+            tokio::spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+                tx.commit().await.expect("commits");
+            })
+        }
+        server::store::Store::Sqlite(pool, _) => {
+            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.expect("begins");
+            sqlx::query(hold)
+                .bind(&x)
+                .execute(&mut *tx)
+                .await
+                .expect("holds x");
+            tokio::spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+                tx.commit().await.expect("commits");
+            })
+        }
+    };
+    let held_write = {
+        let app = app.clone();
+        let x = x.clone();
+        tokio::spawn(async move {
+            app.state
+                .store
+                .write_doc(&doc_write(&x, "x, second"))
+                .await
+                .expect("writes x again");
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let later_write = {
+        let app = app.clone();
+        let y = y.clone();
+        tokio::spawn(async move {
+            app.state
+                .store
+                .write_doc(&doc_write(&y, "y"))
+                .await
+                .expect("writes y");
+        })
+    };
+    // The poller moves on while X is held (on PostgreSQL it finds Y meanwhile).
+    let mut cursor = cursor;
+    let mut seen = HashSet::new();
+    for _ in 0..20 {
+        let (ids, next) = poll_all(&app, &token, cursor).await;
+        seen.extend(ids);
+        cursor = next;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    holder.await.expect("holder");
+    held_write.await.expect("held write");
+    later_write.await.expect("later write");
+    let (ids, _) = poll_all(&app, &token, cursor).await;
+    seen.extend(ids);
+    assert!(seen.contains(&y), "Y is found");
+    assert!(
+        seen.contains(&x),
+        "X's second write, committed after Y, is found by a poller already past Y"
+    );
+    if let Ok(app) = Arc::try_unwrap(app) {
+        app.stop().await;
+    }
+}
