@@ -240,6 +240,10 @@ async fn assign(
         .await?
     {
         AssignOutcome::NotFound => Err(missing()),
+        AssignOutcome::Already => Err(AppError::Conflict(match &person {
+            Some(person) => format!("the violation is already assigned to {person}"),
+            None => "the violation is already unassigned".to_string(),
+        })),
         AssignOutcome::Done => Ok(Json(
             json!({ "doc_id": doc, "answer_key": key, "responsible_user": person }),
         )),

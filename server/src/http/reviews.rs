@@ -65,7 +65,7 @@ async fn review(
     Path((doc, key)): Path<(String, String)>,
     ApiJson(body): ApiJson<ReviewBody>,
 ) -> Result<Json<Value>, AppError> {
-    let (site, status) = visible_site(&state, &auth, &doc, &key).await?;
+    let (site, _) = visible_site(&state, &auth, &doc, &key).await?;
     let reason = body.reason.trim().to_string();
     let (action, needed, after) = match body.action {
         ReviewAction::Acknowledge => ("acknowledge", Action::Review, "acknowledged"),
@@ -79,17 +79,17 @@ async fn review(
             "a waiver needs a reason".to_string(),
         ));
     }
-    if status == after {
-        return Err(AppError::Conflict(format!(
-            "the violation is already {after}"
-        )));
-    }
+    // Whether the violation is already `after` is decided inside the write transaction:
+    // a status read here could be stale by the time of the write.
     match state
         .store
         .review_violation(&doc, &key, auth.user.id.as_str(), action, after, &reason)
         .await?
     {
         ReviewOutcome::NotFound => Err(AppError::NotFound("no such violation".to_string())),
+        ReviewOutcome::Already(status) => Err(AppError::Conflict(format!(
+            "the violation is already {status}"
+        ))),
         ReviewOutcome::Done(status) => Ok(Json(
             json!({ "doc_id": doc, "answer_key": key, "status": status }),
         )),

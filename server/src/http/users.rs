@@ -165,27 +165,28 @@ async fn update(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UserChange>,
 ) -> Result<Json<Value>, AppError> {
-    let mut user = managed_user(&state, &auth, &id).await?;
+    // The body is checked first, on its own; the user is read, judged and written in one
+    // transaction (`Store::edit_user`), so the decision rests on the user as it is then.
+    policy::authorize(&auth.user, Action::ManageUsers, None)?;
     let mut errors = Vec::new();
-    if let Some(name) = body.display_name {
-        if name.trim().is_empty() {
-            errors.push(("display_name", "must not be empty".to_string()));
-        }
-        user.display_name = name;
+    if body
+        .display_name
+        .as_ref()
+        .is_some_and(|name| name.trim().is_empty())
+    {
+        errors.push(("display_name", "must not be empty".to_string()));
     }
-    if let Some(role) = body.role {
-        match Role::parse(&role) {
-            Some(r) => user.role = r,
-            None => errors.push((
+    let role = body.role.as_deref().and_then(|role| {
+        let parsed = Role::parse(role);
+        if parsed.is_none() {
+            errors.push((
                 "role",
                 format!("must be one of {}", Role::ALL.map(Role::as_str).join(", ")),
-            )),
+            ));
         }
-    }
-    if let Some(raw) = body.sites {
-        let sites = parse_sites(&raw, &mut errors);
-        user.sites = sites;
-    }
+        parsed
+    });
+    let sites = body.sites.map(|raw| parse_sites(&raw, &mut errors));
     if body
         .password
         .as_ref()
@@ -196,7 +197,7 @@ async fn update(
     if !errors.is_empty() {
         return Err(invalid(errors));
     }
-    may_manage(&auth, &user.sites)?;
+    // Argon2 is slow on purpose: hashed before the transaction, so no lock waits for it.
     let hash = match body.password {
         Some(p) => Some(
             tokio::task::spawn_blocking(move || auth::hash_password(&p))
@@ -205,7 +206,26 @@ async fn update(
         ),
         None => None,
     };
-    state.store.update_user(&user, hash.as_deref()).await?;
+    let display_name = body.display_name;
+    let edited = state
+        .store
+        .edit_user(&id, hash.as_deref(), |user| {
+            if !user.sites.iter().any(|s| auth.user.belongs_to(s)) {
+                return Err(AppError::NotFound("no such user".to_string()));
+            }
+            if let Some(name) = display_name {
+                user.display_name = name;
+            }
+            if let Some(role) = role {
+                user.role = role;
+            }
+            if let Some(sites) = sites {
+                user.sites = sites;
+            }
+            may_manage(&auth, &user.sites)
+        })
+        .await??;
+    let user = edited.ok_or_else(|| AppError::NotFound("no such user".to_string()))?;
     Ok(Json(user_json(&user)))
 }
 

@@ -160,6 +160,17 @@ impl Store {
         }
     }
 
+    /// What a `select` inside a write transaction appends to lock the rows it reads until
+    /// the transaction ends: `for update` on PostgreSQL, so that a concurrent writer of the
+    /// same row waits and then reads the committed value. SQLite needs nothing: its write
+    /// transactions begin with `BEGIN IMMEDIATE` and run one at a time.
+    pub fn row_lock(&self) -> &'static str {
+        match self {
+            Store::Sqlite(..) => "",
+            Store::Postgres(_) => " for update",
+        }
+    }
+
     /// The database kind, for logs and health output.
     pub fn kind(&self) -> &'static str {
         match self {

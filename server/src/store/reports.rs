@@ -70,6 +70,8 @@ pub struct RoutineRun {
 pub enum AssignOutcome {
     /// No such violation.
     NotFound,
+    /// The violation was already assigned to that person (or to nobody); nothing written.
+    Already,
     /// Recorded.
     Done,
 }
@@ -222,6 +224,8 @@ impl Store {
     }
 
     /// Assigns a violation to a person (or to nobody) and records it, in one transaction.
+    /// Whether it is already theirs is decided in that transaction on the locked row, so of
+    /// several identical assignments at once exactly one is recorded.
     pub async fn assign_violation(
         &self,
         doc_id: &str,
@@ -232,14 +236,20 @@ impl Store {
         let (begin, _turn) = self.begin_write().await;
         with_pool!(self, pool => {
             let mut tx = pool.begin_with(begin).await?;
-            let before: Option<(Option<String>,)> = sqlx::query_as(
-                "select responsible_user from violations where doc_id = $1 and answer_key = $2",
-            )
-            .bind(doc_id)
-            .bind(key)
-            .fetch_optional(&mut *tx)
-            .await?;
+            // Only the static lock clause is interpolated; every value is bound.
+            let select = sqlx::AssertSqlSafe(format!(
+                "select responsible_user from violations where doc_id = $1 and answer_key = $2{}",
+                self.row_lock()
+            ));
+            let before: Option<(Option<String>,)> = sqlx::query_as(select)
+                .bind(doc_id)
+                .bind(key)
+                .fetch_optional(&mut *tx)
+                .await?;
             let Some((before,)) = before else { return Ok(AssignOutcome::NotFound) };
+            if before.as_deref() == person {
+                return Ok(AssignOutcome::Already);
+            }
             sqlx::query("update violations set responsible_user = $1 where doc_id = $2 and answer_key = $3")
                 .bind(person)
                 .bind(doc_id)

@@ -27,6 +27,8 @@ pub struct ReviewRecord {
 pub enum ReviewOutcome {
     /// No such violation.
     NotFound,
+    /// The violation already had the status asked for; nothing was written.
+    Already(String),
     /// Recorded; the new status.
     Done(String),
 }
@@ -48,6 +50,12 @@ impl Store {
     }
 
     /// Sets a violation's status and records the decision, in one transaction.
+    ///
+    /// The precondition (the violation is not already in `status_after`) is decided inside
+    /// that transaction, on the row locked for it (`for update` on PostgreSQL; SQLite's
+    /// writers run one at a time), and the update is conditional on the status read. So of
+    /// several identical decisions at once exactly one is recorded; the others are
+    /// [`ReviewOutcome::Already`] and write nothing.
     pub async fn review_violation(
         &self,
         doc_id: &str,
@@ -60,18 +68,35 @@ impl Store {
         let (begin, _turn) = self.begin_write().await;
         with_pool!(self, pool => {
             let mut tx = pool.begin_with(begin).await?;
-            let before: Option<String> = sqlx::query_scalar("select status from violations where doc_id = $1 and answer_key = $2")
+            // Only the static lock clause is interpolated; every value is bound.
+            let select = sqlx::AssertSqlSafe(format!(
+                "select status from violations where doc_id = $1 and answer_key = $2{}",
+                self.row_lock()
+            ));
+            let before: Option<String> = sqlx::query_scalar(select)
                 .bind(doc_id)
                 .bind(key)
                 .fetch_optional(&mut *tx)
                 .await?;
             let Some(before) = before else { return Ok(ReviewOutcome::NotFound) };
-            sqlx::query("update violations set status = $1 where doc_id = $2 and answer_key = $3")
-                .bind(status_after)
-                .bind(doc_id)
-                .bind(key)
-                .execute(&mut *tx)
-                .await?;
+            if before == status_after {
+                return Ok(ReviewOutcome::Already(before));
+            }
+            let updated = sqlx::query(
+                "update violations set status = $1 where doc_id = $2 and answer_key = $3 and status = $4",
+            )
+            .bind(status_after)
+            .bind(doc_id)
+            .bind(key)
+            .bind(&before)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if updated != 1 {
+                // Unreachable while the row is locked; kept so that the write never
+                // depends on a status it did not see.
+                return Ok(ReviewOutcome::Already(status_after.to_string()));
+            }
             sqlx::query(
                 "insert into violation_reviews (doc_id, answer_key, at, user_id, action, reason, status_before, status_after) \
                  values ($1, $2, $3, $4, $5, $6, $7, $8)",

@@ -61,6 +61,24 @@ fn parse_kind(s: &str) -> Result<AreaKind, StoreError> {
 
 type UserRow = (String, String, String, String, String, bool);
 
+/// A user from its row and its sites' ids.
+fn user_record(row: UserRow, sites: Vec<String>) -> Result<UserRecord, StoreError> {
+    let (id, username, display_name, role, password_hash, disabled) = row;
+    let corrupt = |e: String| StoreError::Corrupt(e);
+    Ok(UserRecord {
+        id: UserId::parse(id).map_err(|e| corrupt(e.to_string()))?,
+        username,
+        display_name,
+        role: Role::parse(&role).ok_or_else(|| corrupt(format!("unknown role {role:?}")))?,
+        password_hash,
+        disabled,
+        sites: sites
+            .into_iter()
+            .map(|s| SiteId::parse(s).map_err(|e| corrupt(e.to_string())))
+            .collect::<Result<_, _>>()?,
+    })
+}
+
 impl Store {
     /// Adds a site with its areas, in one transaction.
     pub async fn add_site(&self, site: &Site) -> Result<(), StoreError> {
@@ -179,22 +197,7 @@ impl Store {
             };
             (row, sites)
         });
-        let Some((id, username, display_name, role, password_hash, disabled)) = row else {
-            return Ok(None);
-        };
-        let corrupt = |e: String| StoreError::Corrupt(e);
-        Ok(Some(UserRecord {
-            id: UserId::parse(id).map_err(|e| corrupt(e.to_string()))?,
-            username,
-            display_name,
-            role: Role::parse(&role).ok_or_else(|| corrupt(format!("unknown role {role:?}")))?,
-            password_hash,
-            disabled,
-            sites: sites
-                .into_iter()
-                .map(|s| SiteId::parse(s).map_err(|e| corrupt(e.to_string())))
-                .collect::<Result<_, _>>()?,
-        }))
+        row.map(|row| user_record(row, sites)).transpose()
     }
 
     /// The user with this login name.
@@ -382,15 +385,39 @@ impl Store {
         Ok(users)
     }
 
-    /// Changes a user's name, role, sites and, if given, password hash, in one transaction.
-    pub async fn update_user(
+    /// Changes a user in one transaction: reads the user with its row locked (`for update`
+    /// on PostgreSQL; SQLite's writers run one at a time), lets `edit` decide on what it
+    /// read (whether the caller may, and what changes) and writes the result, with the
+    /// password hash if one is given. `Ok(Ok(None))` is no such user; `Ok(Err(e))` is
+    /// `edit`'s refusal, and nothing is written.
+    ///
+    /// Deciding on the user as read inside the transaction means two edits at once cannot
+    /// undo each other (a rename and a change of role both land), and a permission is
+    /// judged on the user's sites as they are when the write happens.
+    pub async fn edit_user<E>(
         &self,
-        user: &UserRecord,
+        id: &str,
         password_hash: Option<&str>,
-    ) -> Result<(), StoreError> {
+        edit: impl FnOnce(&mut UserRecord) -> Result<(), E>,
+    ) -> Result<Result<Option<UserRecord>, E>, StoreError> {
         let (begin, _turn) = self.begin_write().await;
         with_pool!(self, pool => {
             let mut tx = pool.begin_with(begin).await?;
+            // Only the static lock clause is interpolated; every value is bound.
+            let select = sqlx::AssertSqlSafe(format!(
+                "select id, username, display_name, role, password_hash, disabled from users where id = $1{}",
+                self.row_lock()
+            ));
+            let row: Option<UserRow> = sqlx::query_as(select).bind(id).fetch_optional(&mut *tx).await?;
+            let Some(row) = row else { return Ok(Ok(None)) };
+            let sites: Vec<String> = sqlx::query_scalar("select site_id from user_sites where user_id = $1 order by site_id")
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
+            let mut user = user_record(row, sites)?;
+            if let Err(refusal) = edit(&mut user) {
+                return Ok(Err(refusal));
+            }
             sqlx::query("update users set display_name = $1, role = $2 where id = $3")
                 .bind(&user.display_name)
                 .bind(user.role.as_str())
@@ -413,7 +440,7 @@ impl Store {
                     .await?;
             }
             tx.commit().await?;
-            Ok(())
+            Ok(Ok(Some(user)))
         })
     }
 }

@@ -1,0 +1,197 @@
+//! Office writes decide inside their transaction (issue 16, input 5): identical decisions
+//! sent at the same moment give exactly one success, and edits of different fields at the
+//! same moment all land. Eight requests at once, on both databases.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use serde_json::{Value, json};
+use shared::inspection::AnswerValue;
+use walkaround_tests::tablet::{Tablet, access_token};
+use walkaround_tests::{Db, PASSWORD, TestApp, demo_areas, spawn};
+
+walkaround_tests::on_both_databases!(
+    eight_identical_reviews_at_once_give_one_success_and_one_trail_entry,
+    eight_identical_assignments_at_once_give_one_success_and_one_trail_entry,
+    edits_of_one_user_at_once_all_land,
+    template_saves_at_once_never_share_a_version,
+);
+
+async fn call(
+    app: &TestApp,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = app
+        .client
+        .request(method.parse().expect("method"), app.url(path))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let r = request.send().await.expect("responds");
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+/// Sends `body` to `path` eight times at once; the statuses, sorted.
+async fn eight_at_once(
+    app: &TestApp,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Value,
+) -> Vec<u16> {
+    let mut statuses: Vec<u16> = join_all(
+        (0..8).map(|_| async { call(app, token, method, path, Some(body.clone())).await.0 }),
+    )
+    .await;
+    statuses.sort_unstable();
+    statuses
+}
+
+/// A violation of the demo site: (document id, answer key).
+async fn a_violation(app: &TestApp) -> (String, &'static str) {
+    let mut wang = Tablet::login(app, "wang", PASSWORD).await;
+    let id = wang.create("workshop-walkaround", "demo-site", demo_areas());
+    wang.answer(&id, "c8-booth-floor", AnswerValue::Fail, Some("rags"));
+    assert!(wang.sync_until_acked(Duration::from_secs(10)).await);
+    (id.to_string(), "c8-booth-floor")
+}
+
+const ONE_WINS: [u16; 8] = [200, 409, 409, 409, 409, 409, 409, 409];
+
+async fn eight_identical_reviews_at_once_give_one_success_and_one_trail_entry(db: Db) {
+    let app = spawn(db).await;
+    let (doc, key) = a_violation(&app).await;
+    let office = access_token(&app, "office", PASSWORD).await;
+    let path = format!("/api/v1/violations/{doc}/{key}/review");
+    let statuses = eight_at_once(
+        &app,
+        &office,
+        "POST",
+        &path,
+        json!({"action": "acknowledge"}),
+    )
+    .await;
+    assert_eq!(statuses, ONE_WINS);
+    let (_, trail) = call(
+        &app,
+        &office,
+        "GET",
+        &format!("/api/v1/violations/{doc}/{key}/reviews"),
+        None,
+    )
+    .await;
+    assert_eq!(trail["status"], "acknowledged");
+    let steps = trail["reviews"].as_array().expect("a trail");
+    assert_eq!(steps.len(), 1, "{trail}");
+    assert_eq!(
+        (&steps[0]["status_before"], &steps[0]["status_after"]),
+        (&json!("open"), &json!("acknowledged"))
+    );
+    // And again for the next step, from a decided state.
+    let statuses = eight_at_once(&app, &office, "POST", &path, json!({"action": "reopen"})).await;
+    assert_eq!(statuses, ONE_WINS);
+    app.stop().await;
+}
+
+async fn eight_identical_assignments_at_once_give_one_success_and_one_trail_entry(db: Db) {
+    let app = spawn(db).await;
+    let (doc, key) = a_violation(&app).await;
+    let office = access_token(&app, "office", PASSWORD).await;
+    let path = format!("/api/v1/violations/{doc}/{key}/responsible");
+    let statuses = eight_at_once(&app, &office, "PUT", &path, json!({"user_id": "li"})).await;
+    assert_eq!(statuses, ONE_WINS);
+    let (_, trail) = call(
+        &app,
+        &office,
+        "GET",
+        &format!("/api/v1/violations/{doc}/{key}/reviews"),
+        None,
+    )
+    .await;
+    let assignments = trail["assignments"].as_array().expect("a trail");
+    assert_eq!(assignments.len(), 1, "{trail}");
+    assert_eq!(assignments[0]["after_user"], "li");
+    app.stop().await;
+}
+
+async fn edits_of_one_user_at_once_all_land(db: Db) {
+    let app = spawn(db).await;
+    let office = access_token(&app, "office", PASSWORD).await;
+    // Each request changes one thing; read-modify-write outside a transaction let a rename
+    // write back the role or sites it had read before another request changed them.
+    let names: Vec<String> = (0..6).map(|i| format!("组长{i}")).collect();
+    let mut bodies = vec![
+        json!({"role": "technician"}),
+        json!({"password": "a new password for li"}),
+    ];
+    bodies.extend(names.iter().map(|n| json!({"display_name": n})));
+    let statuses: Vec<u16> = join_all(bodies.into_iter().map(|body| {
+        let office = office.clone();
+        let app = &app;
+        async move {
+            call(app, &office, "PATCH", "/api/v1/users/li", Some(body))
+                .await
+                .0
+        }
+    }))
+    .await;
+    assert_eq!(statuses, [200; 8]);
+    let (_, users) = call(&app, &office, "GET", "/api/v1/users", None).await;
+    let li = users["users"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .find(|u| u["id"] == "li")
+        .expect("li")
+        .clone();
+    assert_eq!(li["role"], "technician", "{li}");
+    access_token(&app, "li", "a new password for li").await;
+    assert!(
+        names.iter().any(|n| li["display_name"] == n.as_str()),
+        "{li}"
+    );
+    app.stop().await;
+}
+
+async fn template_saves_at_once_never_share_a_version(db: Db) {
+    let app = spawn(db).await;
+    let office = access_token(&app, "office", PASSWORD).await;
+    let (_, body) = call(&app, &office, "GET", "/api/v1/templates", None).await;
+    let walk = body["templates"]
+        .as_array()
+        .expect("templates")
+        .iter()
+        .find(|t| t["id"] == "workshop-walkaround")
+        .expect("the walkaround")
+        .clone();
+    let responses = join_all((0..8).map(|_| {
+        call(
+            &app,
+            &office,
+            "PUT",
+            "/api/v1/templates/workshop-walkaround",
+            Some(walk.clone()),
+        )
+    }))
+    .await;
+    let mut versions = BTreeSet::new();
+    for (status, body) in &responses {
+        match status {
+            200 => assert!(
+                versions.insert(body["template"]["version"].as_i64().expect("a version")),
+                "two saves claimed one version: {responses:?}"
+            ),
+            409 => {}
+            other => panic!("{other}: {body}"),
+        }
+    }
+    let first = walk["version"].as_i64().expect("a version") + 1;
+    let expected: BTreeSet<i64> = (first..first + versions.len() as i64).collect();
+    assert_eq!(versions, expected, "versions without gaps: {responses:?}");
+    app.stop().await;
+}
