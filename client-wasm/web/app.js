@@ -31,12 +31,15 @@ function openDb() {
   });
 }
 const idb = await openDb();
+// Resolves to what the request found once the transaction has completed: a missing key
+// is `undefined`, never the request object itself.
 function tx(store, mode, fn) {
   return new Promise((resolve, reject) => {
     const t = idb.transaction(store, mode);
-    const result = fn(t.objectStore(store));
-    t.oncomplete = () => resolve(result?.result ?? result);
+    const request = fn(t.objectStore(store));
+    t.oncomplete = () => resolve(request instanceof IDBRequest ? request.result : request);
     t.onerror = () => reject(t.error);
+    t.onabort = () => reject(t.error);
   });
 }
 const dbPut = (store, value) => tx(store, 'readwrite', (s) => s.put(value));
@@ -50,6 +53,9 @@ let session = stored('session', null); // {access_token, refresh_token, expires_
 let siteId = stored('site', null);
 let sites = stored('sites', []);
 let cursor = stored('cursor', 0);
+// Documents discovery listed that are not stored on this device yet. Kept with the cursor,
+// so a cursor that has moved past a document never outlives the wish to fetch it.
+const wanted = new Set(stored('wanted', []));
 let lastSynced = stored('lastSynced', null);
 let device = stored('device', null);
 if (!device) {
@@ -63,6 +69,20 @@ let templates = stored('templates', null) || builtinTemplates();
 const client = new SyncClient(`tablet-${device}`, `tablet-${device}`);
 for (const { id, bytes } of await dbAll('docs')) {
   try { client.load(id, bytes); } catch (e) { console.warn('cannot load', id, e); }
+}
+for (const id of wanted) {
+  if (client.has(id)) wanted.delete(id);
+  else try { client.want(id); } catch { wanted.delete(id); }
+}
+let wantedSave = null;
+function saveWanted() {
+  clearTimeout(wantedSave);
+  wantedSave = null;
+  store('wanted', [...wanted]);
+}
+/** Saves the wanted list soon: many documents arrive at once, one write covers them. */
+function saveWantedSoon() {
+  if (!wantedSave) wantedSave = setTimeout(saveWanted, 500);
 }
 
 function toast(text) {
@@ -133,14 +153,18 @@ async function connect() {
       backoff = 1000;
       setLink('online');
       discover().catch(console.warn);
+      refreshSitesAndTemplates().catch(console.warn);
       uploadPhotos().catch(console.warn);
     }
     for (const id of outcome.changed) await persist(id);
-    for (const id of outcome.unavailable) client.forget(id);
+    for (const id of outcome.unavailable) {
+      client.forget(id);
+      if (wanted.delete(id)) saveWantedSoon();
+    }
     for (const e of outcome.errors) { console.warn('server:', e.message); if (e.message.startsWith('change refused')) toast(t('changeRefused')); }
     flush();
     if (client.unacknowledged().length === 0) { lastSynced = Date.now(); store('lastSynced', lastSynced); }
-    if (outcome.changed.length) render(); else renderBar();
+    if (outcome.changed.length) renderSoon(); else renderBar();
   };
   socket.onclose = () => {
     if (ws === socket) ws = null;
@@ -152,25 +176,55 @@ window.addEventListener('online', () => { backoff = 1000; connect(); });
 window.addEventListener('offline', () => { ws?.close(); setLink('offline'); });
 
 async function persist(id) {
-  if (client.has(id)) await dbPut('docs', { id, bytes: client.save(id) });
+  if (!client.has(id)) return;
+  await dbPut('docs', { id, bytes: client.save(id) });
+  // Stored: it no longer needs asking for after a reload.
+  if (wanted.delete(id)) saveWantedSoon();
 }
 
-/** Asks the server which documents of our sites changed, and fetches those we lack. */
-async function discover() {
+// Discovery: which documents of our sites the server has that this device lacks. It runs
+// when the socket joins and then every DISCOVERY_MS while the app is visible and online
+// (docs/PROTOCOL.md, "Discovery"); the documents' content then comes over the socket.
+const DISCOVERY_MS = 3000;
+let discovering = null;
+/** Runs discovery, one run at a time (a call during a run waits for it). */
+function discover() {
+  discovering ??= discoverPages().finally(() => { discovering = null; });
+  return discovering;
+}
+async function discoverPages() {
+  if (!session) return;
+  let asked = false;
   for (;;) {
     const body = await api(`/api/v1/documents?since=${cursor}`);
-    for (const doc of body.documents) if (!client.ids().includes(doc.id)) client.want(doc.id);
+    for (const doc of body.documents) {
+      if (client.has(doc.id) || wanted.has(doc.id)) continue;
+      client.want(doc.id);
+      wanted.add(doc.id);
+      asked = true;
+    }
+    // The wanted list is written before the cursor that moved past its documents.
+    saveWanted();
     cursor = body.cursor;
     store('cursor', cursor);
     if (!body.more) break;
   }
+  if (asked) flush();
+}
+async function refreshSitesAndTemplates() {
   const fresh = await api('/api/v1/sites');
   sites = fresh.sites;
   store('sites', sites);
   templates = (await (await fetch('/api/v1/templates')).json()).templates;
   store('templates', templates);
-  flush();
+  renderSoon();
 }
+setInterval(() => {
+  if (link === 'online' && document.visibilityState === 'visible') discover().catch(console.warn);
+}, DISCOVERY_MS);
+document.addEventListener('visibilitychange', () => {
+  if (link === 'online' && document.visibilityState === 'visible') discover().catch(console.warn);
+});
 
 // ---------------------------------------------------------------- photos
 async function addPhoto(file) {
@@ -191,17 +245,62 @@ async function uploadPhotos() {
     if (r.ok) await dbPut('photos', { ...photo, uploaded: true });
   }
 }
-const photoUrls = new Map();
-async function photoUrl(sha) {
-  if (photoUrls.has(sha)) return photoUrls.get(sha);
-  const local = await dbGet('photos', sha);
-  let blob = local ? new Blob([local.bytes], { type: local.type }) : null;
-  if (!blob && link === 'online') {
-    try { blob = await (await api(`/api/v1/blobs/${sha}`)).blob(); } catch { blob = null; }
+// A photo is shown from this device's IndexedDB; one taken on another device is fetched
+// from the server once (`GET /api/v1/blobs/{sha}`), checked against its reference, and
+// kept. It is shown in an <img> from an object URL of an image blob, never opened as a page.
+const photoUrls = new Map(); // sha -> object URL
+const photoLoads = new Map(); // sha -> Promise of an object URL or ''
+const isImageType = (type) => typeof type === 'string' && type.startsWith('image/');
+async function loadPhoto(sha) {
+  let photo = await dbGet('photos', sha);
+  if (!photo?.bytes) {
+    if (!session || !navigator.onLine) return '';
+    const token = await freshToken();
+    const r = await fetch(`/api/v1/blobs/${encodeURIComponent(sha)}`, { headers: { authorization: `Bearer ${token}` } });
+    if (!r.ok) return '';
+    const type = (r.headers.get('content-type') || '').split(';')[0].trim();
+    const bytes = new Uint8Array(await r.arrayBuffer());
+    if (!isImageType(type) || sha256Hex(bytes) !== sha) return '';
+    photo = { sha, site: null, type, bytes, uploaded: true };
+    await dbPut('photos', photo);
   }
-  const url = blob ? URL.createObjectURL(blob) : '';
-  photoUrls.set(sha, url);
-  return url;
+  return URL.createObjectURL(new Blob([photo.bytes], { type: isImageType(photo.type) ? photo.type : 'image/jpeg' }));
+}
+/** The object URL of a photo, or '' while it cannot be had (not uploaded yet, offline). */
+const photoMisses = new Map(); // sha -> when it was last not to be had
+function photoUrl(sha) {
+  if (photoUrls.has(sha)) return Promise.resolve(photoUrls.get(sha));
+  // The screen re-renders on every sync message: a miss is not asked again at once.
+  if (Date.now() - (photoMisses.get(sha) ?? 0) < 1500) return Promise.resolve('');
+  if (!photoLoads.has(sha)) {
+    photoLoads.set(sha, loadPhoto(sha).catch((e) => { console.warn('photo', sha, e); return ''; }).then((url) => {
+      photoLoads.delete(sha);
+      if (url) photoUrls.set(sha, url); else photoMisses.set(sha, Date.now());
+      return url;
+    }));
+  }
+  return photoLoads.get(sha);
+}
+/**
+ * A photo as an element: an <img> once its bytes are here. A photo not on the server yet
+ * (the other device is still uploading it) is asked for again while the element is shown.
+ */
+function photoElement(sha) {
+  const frame = h('span', { class: 'photo', 'data-photo': sha });
+  let wait = 2000;
+  const attempt = () => photoUrl(sha).then((url) => {
+    if (url) {
+      const img = h('img', { src: url, alt: sha.slice(0, 8), 'data-sha': sha });
+      img.addEventListener('click', () => img.classList.toggle('zoomed'));
+      frame.replaceChildren(img);
+    } else {
+      setTimeout(() => { if (frame.isConnected) attempt(); }, wait);
+      wait = Math.min(wait * 2, 30_000);
+    }
+  });
+  // Appended to the page in the same task; attempting right away fills it from the cache.
+  attempt();
+  return frame;
 }
 
 // ---------------------------------------------------------------- login and logout
@@ -342,7 +441,7 @@ function homeView() {
     all.length ? h('div', {}, all.map(({ id, state }) => {
       const v = client.violations(id);
       const fines = v.reduce((sum, x) => sum + (x.fine.type === 'yuan' ? x.fine.amount : 0), 0);
-      return h('div', { class: 'card row spread', onclick: () => { location.hash = `#/inspect/${id}`; }, style: 'cursor:pointer' },
+      return h('div', { class: 'card row spread', 'data-doc': id, onclick: () => { location.hash = `#/inspect/${id}`; }, style: 'cursor:pointer' },
         h('div', {}, h('h3', {}, local(state.template.name)), h('span', { class: 'muted' }, `${fmtDate(state.created_at)} · ${state.created_by}`)),
         h('div', { class: 'row' },
           v.length ? h('span', { class: 'chip red' }, `${v.length} ${t('violationsCount')}`) : null,
@@ -389,8 +488,7 @@ function itemCard(id, state, item, key) {
   const evidence = [];
   const wantsEvidence = isFailing || item.kind.type === 'photo';
   if (wantsEvidence && current) {
-    const photos = h('div', { class: 'photos' });
-    for (const sha of current.photos) photoUrl(sha).then((url) => url && photos.append(h('img', { src: url, alt: sha.slice(0, 8) })));
+    const photos = h('div', { class: 'photos' }, current.photos.map(photoElement));
     evidence.push(h('div', { class: 'evidence' },
       isFailing ? h('textarea', { placeholder: `${t('note')}${item.note_required_on_fail ? ` (${t('required')})` : ''}`, disabled: frozen,
         'data-testid': `note-${key}`, onchange: (e) => write(value, e.target.value) }, current.note || '') : null,
@@ -495,8 +593,18 @@ function inspectView(id) {
 
 // What the office screens need from the app.
 const officeEnv = {
-  h, token: freshToken, user, sites: () => sites, templates: () => templates, toast, photoUrl, render: () => render(),
+  h, token: freshToken, user, sites: () => sites, templates: () => templates, toast, photoElement, render: () => render(),
 };
+
+// Sync messages arrive in bursts (a new tablet fetches a site's history one document per
+// message): the screen is redrawn once per burst, not once per message, so storing what
+// arrives never waits behind a queue of redraws.
+let renderQueued = false;
+function renderSoon() {
+  if (renderQueued) return;
+  renderQueued = true;
+  setTimeout(() => { renderQueued = false; render(); }, 100);
+}
 
 function render() {
   renderBar();
@@ -520,4 +628,10 @@ connect();
 setInterval(() => { if (link === 'online') uploadPhotos().catch(() => {}); }, 15_000);
 if ('serviceWorker' in navigator) navigator.serviceWorker.register('sw.js').catch((e) => console.warn('no service worker', e));
 // For tests and diagnostics.
-window.walkaround = { client, state: () => ({ link, pending: client.unacknowledged().length, lastSynced }) };
+window.walkaround = {
+  client,
+  state: () => ({ link, pending: client.unacknowledged().length, lastSynced }),
+  // The documents stored on this device and those still to fetch.
+  held: () => client.ids().filter((id) => client.has(id)),
+  wanted: () => [...wanted],
+};

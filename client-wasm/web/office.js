@@ -61,7 +61,7 @@ const ROLE_NAMES = {
 };
 const roleName = (r) => local(ROLE_NAMES[r]) || r;
 
-let env; // { h, token, user, sites, templates, toast, photoUrl, render }
+let env; // { h, token, user, sites, templates, toast, photoElement, render }
 let regulation = null;
 const people = new Map(); // site -> [{id, display_name, role}]
 
@@ -215,8 +215,7 @@ async function toggleDetail(row, v) {
   const path = `/api/v1/violations/${encodeURIComponent(v.doc_id)}/${encodeURIComponent(v.answer_key)}`;
   const [trail, who] = await Promise.all([get(`${path}/reviews`), sitePeople(v.site_id)]);
   const evidence = v.evidence.map((e) => {
-    const photos = h('div', { class: 'photos' });
-    for (const sha of e.photos) env.photoUrl(sha).then((url) => url && photos.append(h('a', { href: url, target: '_blank' }, h('img', { src: url, alt: sha.slice(0, 8) }))));
+    const photos = h('div', { class: 'photos' }, e.photos.map(env.photoElement));
     return h('div', { class: 'card evidence-card' },
       h('div', {}, h('strong', {}, e.value?.type === 'fail' ? t('fail') : JSON.stringify(e.value?.value ?? e.value?.type)), ' · ',
         `${w('recordedBy')} ${e.by} · ${fmtDate(e.at)}${e.late ? ` · ${t('late')}` : ''}`),

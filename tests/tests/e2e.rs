@@ -37,3 +37,50 @@ async fn the_tablet_app_works_offline_and_merges_in_chromium() {
     );
     app.stop().await;
 }
+
+/// Runs one test file of `tests/e2e` against `app`.
+async fn run_browser_test(app: &walkaround_tests::TestApp, file: &str) {
+    assert!(
+        Path::new("/usr/bin/chromium").exists(),
+        "Debian's chromium is needed (.ci/run installs it)"
+    );
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
+    let (ok, out) = run_node(
+        "e2e",
+        &["--test", file],
+        vec![
+            ("WALKAROUND_URL", format!("http://{}", app.address)),
+            ("WALKAROUND_PASSWORD", PASSWORD.to_string()),
+            ("WALKAROUND_SCREENSHOTS", shots.display().to_string()),
+        ],
+    )
+    .await;
+    assert!(
+        ok && out.contains("# fail 0"),
+        "browser tests failed:\n{out}"
+    );
+    // What the tests measured (shown with --nocapture).
+    for line in out
+        .lines()
+        .filter(|l| l.starts_with("# ") && !l.starts_with("# Subtest"))
+    {
+        println!("{line}");
+    }
+}
+
+#[tokio::test]
+async fn photos_and_new_inspections_reach_the_second_tablet_and_the_office_in_chromium() {
+    let app = spawn(Db::Sqlite).await;
+    run_browser_test(&app, "team.test.mjs").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_new_tablet_reloaded_mid_download_ends_with_every_document_in_chromium() {
+    let app = spawn(Db::Sqlite).await;
+    server::demo::seed_history(&app.state.store, chrono::Utc::now())
+        .await
+        .expect("seeds six weeks of history");
+    run_browser_test(&app, "download.test.mjs").await;
+    app.stop().await;
+}
