@@ -216,9 +216,13 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
         Command::Serve(args) => {
             let demo = args.demo;
             let app = Application::build(args.into_config()?).await?;
-            if demo && demo::seed(app.store()).await? {
-                demo::seed_history(app.store(), chrono::Utc::now()).await?;
-                println!("{}", demo::logins());
+            if demo {
+                if demo::seed(app.store()).await? {
+                    demo::seed_history(app.store(), chrono::Utc::now()).await?;
+                    println!("{}", demo::logins());
+                } else {
+                    println!("{}", demo::existing_store());
+                }
             }
             tracing::info!(address = %app.address(), "walkaround is listening");
             println!("Walkaround is running at http://{}/", app.address());

@@ -158,6 +158,17 @@ pub fn logins() -> String {
     out
 }
 
+/// What `serve --demo` prints for a store that already has users: it is left as it is,
+/// so the way in is an existing login or a new user added from the command line.
+pub fn existing_store() -> String {
+    format!(
+        "This store already has users, so no demo workshop was added. Log in with one of them \
+         (the demo's logins use the password {DEMO_PASSWORD}), or add one with\n  \
+         walkaround user add --username NAME --role workshop_manager --site SITE [--data-dir DIR] \
+         (the password is read from standard input)\n"
+    )
+}
+
 /// How many days of history the demo workshop starts with.
 pub const HISTORY_DAYS: i64 = 42;
 

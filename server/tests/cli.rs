@@ -115,3 +115,98 @@ fn sites_and_users_are_added_from_the_command_line_with_clear_errors() {
     assert!(!ok && out.contains("no user nobody"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The `walkaround …` command lines of README.md and docs/, as a shell would split them:
+/// lines of code blocks (after a pipe, with `\` continuations joined), comments dropped.
+fn documented_command_lines() -> Vec<(String, Vec<String>)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = vec![root.join("README.md")];
+    let mut docs: Vec<_> = std::fs::read_dir(root.join("docs"))
+        .expect("docs/")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    docs.sort();
+    files.extend(docs);
+    let mut found = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("reads");
+        let mut in_block = false;
+        let mut pending = String::new();
+        for line in text.lines() {
+            if line.trim_start().starts_with("```") {
+                in_block = !in_block;
+                continue;
+            }
+            if !in_block {
+                continue;
+            }
+            pending.push_str(line.trim_end_matches('\\'));
+            if line.ends_with('\\') {
+                pending.push(' ');
+                continue;
+            }
+            let command = std::mem::take(&mut pending);
+            let command = command.split(" # ").next().unwrap_or_default();
+            let command = command.rsplit("| ").next().unwrap_or_default().trim();
+            if command.starts_with("walkaround ") {
+                let words = shell_words(command);
+                found.push((format!("{}: {command}", file.display()), words));
+            }
+        }
+    }
+    found
+}
+
+/// Splits a command line as a shell would for these documents: spaces, double quotes, and
+/// `$(…)` substitutions standing for one word.
+fn shell_words(line: &str) -> Vec<String> {
+    let mut line = line.to_string();
+    while let Some(start) = line.find("$(") {
+        let Some(len) = line[start..].find(')') else {
+            break;
+        };
+        line.replace_range(start..=start + len, "SUBSTITUTED");
+    }
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut quoted = false;
+    let mut started = false;
+    for c in line.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                started = true;
+            }
+            ' ' if !quoted => {
+                if started {
+                    words.push(std::mem::take(&mut word));
+                    started = false;
+                }
+            }
+            _ => {
+                word.push(c);
+                started = true;
+            }
+        }
+    }
+    if started {
+        words.push(word);
+    }
+    words
+}
+
+#[test]
+fn every_documented_command_line_is_one_the_binary_accepts() {
+    let lines = documented_command_lines();
+    assert!(
+        lines.len() >= 8,
+        "the docs show the setup commands: {lines:?}"
+    );
+    for (place, words) in lines {
+        if let Err(e) = <server::cli::Cli as clap::Parser>::try_parse_from(&words) {
+            panic!("{place}\n{e}");
+        }
+    }
+}

@@ -4,8 +4,10 @@
 //!   its JavaScript API tests in Node, then
 //!   every test of the workspace (unit, property, integration on SQLite and PostgreSQL).
 //! - `wasm`: builds `client-wasm` for the browser into `target/web/pkg` and reports its size.
-//! - `run`: builds and runs the server with the demo workshop (`walkaround serve --demo`),
-//!   passing on any arguments.
+//! - `run`: builds and runs the server with the demo workshop (`walkaround serve --demo`:
+//!   seeded only on an empty store), passing on any options, with or without a `--`.
+//! - `test` first installs what the tests need and the machine lacks (Chromium and CJK
+//!   fonts from the distribution, as root) and starts a stopped local PostgreSQL.
 //!
 //! It lives in Rust rather than shell so it runs the same on every machine and fails with
 //! a message that says which step broke.
@@ -26,7 +28,7 @@ fn main() -> ExitCode {
         Some("run") => run(&args[1..]),
         Some("fuzz") => fuzz(&args[1..]),
         _ => Err(
-            "usage: cargo xtask <test | wasm | run [serve options] | fuzz [seconds per target]>"
+            "usage: cargo xtask <test | wasm | run [--] [serve options] | fuzz [seconds per target]>"
                 .to_string(),
         ),
     };
@@ -151,6 +153,8 @@ fn ensure_test_runner() -> Result<()> {
 const WASM_BINDGEN_VERSION: &str = "0.2.130";
 
 fn test() -> Result<()> {
+    ensure_browser()?;
+    ensure_postgres()?;
     let pkg = wasm()?;
     ensure_test_runner()?;
     let mut wasm_tests = cargo();
@@ -182,6 +186,16 @@ fn test() -> Result<()> {
     let mut cmd = cargo();
     cmd.args(["test", "--workspace", "--all-targets"]);
     status(cmd, "cargo test --workspace")?;
+    // The README test runs README.md's own run command, as a newcomer would, and uses the
+    // product through Chromium with a login that command printed.
+    let mut readme = Command::new("node");
+    readme
+        .current_dir(root())
+        .args(["--test", "tests/e2e/readme.test.mjs"]);
+    status(
+        readme,
+        "node --test tests/e2e/readme.test.mjs (README.md's run command)",
+    )?;
     fuzz(&["--ci".to_string()])
 }
 
@@ -247,19 +261,145 @@ fn fuzz(args: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// `cargo xtask run [--] [serve options]`: the product's front door. Builds the web app and
+/// the server (release) and runs `walkaround serve --demo` in the caller's directory, so an
+/// empty store gets the demo workshop and its logins, and a store with users is left as it
+/// is. Options go on to `walkaround serve`, with or without a `--` before them.
 fn run(args: &[String]) -> Result<()> {
+    let args = serve_args(args);
+    let help = args.iter().any(|a| a == "--help" || a == "-h");
+    if help {
+        println!(
+            "cargo xtask run [--] [OPTIONS]: builds and runs Walkaround with the demo workshop \
+             on an empty store.\nEvery option of `walkaround serve` is accepted:\n"
+        );
+    }
     wasm()?;
-    let mut cmd = cargo();
-    cmd.args([
-        "run",
-        "--release",
-        "-p",
-        "server",
-        "--bin",
-        "walkaround",
-        "--",
-        "serve",
-    ]);
-    cmd.args(args);
-    status(cmd, "walkaround serve")
+    let mut build = cargo();
+    build.args(["build", "--release", "-p", "server", "--bin", "walkaround"]);
+    status(build, "cargo build --release walkaround")?;
+    let binary = target_dir().join("release").join("walkaround");
+    let mut serve = Command::new(&binary);
+    serve.arg("serve");
+    if !help && !args.iter().any(|a| a == "--demo") {
+        serve.arg("--demo");
+    }
+    serve.args(&args);
+    status(serve, &format!("{} serve", binary.display()))
+}
+
+/// The options for `walkaround serve`: everything after `run`, less one leading `--`
+/// (`cargo xtask run -- --listen …` and `cargo xtask run --listen …` mean the same).
+fn serve_args(args: &[String]) -> Vec<String> {
+    match args.split_first() {
+        Some((first, rest)) if first == "--" => rest.to_vec(),
+        _ => args.to_vec(),
+    }
+}
+
+/// True when this process runs as root (it may then install packages).
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
+}
+
+/// The browser tests drive Debian's Chromium; the CJK fonts make the Chinese screens and
+/// screenshots legible. Installed from the distribution's packages when missing.
+const BROWSER_PACKAGES: [&str; 2] = ["chromium", "fonts-wqy-microhei"];
+
+fn ensure_browser() -> Result<()> {
+    let chromium = Path::new("/usr/bin/chromium").exists();
+    let fonts = Command::new("fc-list")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("WenQuanYi"));
+    if chromium && fonts {
+        return Ok(());
+    }
+    let packages = BROWSER_PACKAGES.join(" ");
+    if !is_root() {
+        return Err(format!(
+            "Chromium and the CJK fonts are needed by the browser tests: run `sudo apt-get install -y {packages}` first"
+        ));
+    }
+    let mut update = Command::new("apt-get");
+    update.args(["update", "-qq"]);
+    status(update, "apt-get update")?;
+    let mut install = Command::new("apt-get");
+    install
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .args(["install", "-y", "-qq"])
+        .args(BROWSER_PACKAGES);
+    status(install, &format!("apt-get install {packages}"))
+}
+
+/// The integration tests need PostgreSQL at 127.0.0.1:5432 (or `WALKAROUND_TEST_PG`);
+/// a local cluster that is installed but stopped is started.
+fn ensure_postgres() -> Result<()> {
+    if std::env::var_os("WALKAROUND_TEST_PG").is_some() {
+        return Ok(());
+    }
+    let ready = || {
+        Command::new("pg_isready")
+            .args(["-h", "127.0.0.1", "-p", "5432", "-q"])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if ready() {
+        return Ok(());
+    }
+    let versions: Vec<String> = std::fs::read_dir("/etc/postgresql")
+        .map(|dir| {
+            dir.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let Some(version) = versions.iter().max() else {
+        return Err(
+            "PostgreSQL is not running at 127.0.0.1:5432 and no local cluster is installed: \
+             install PostgreSQL or set WALKAROUND_TEST_PG to a server's URL"
+                .to_string(),
+        );
+    };
+    if !is_root() {
+        return Err(format!(
+            "PostgreSQL is stopped: run `sudo pg_ctlcluster {version} main start` first"
+        ));
+    }
+    let mut start = Command::new("pg_ctlcluster");
+    start.args(["--skip-systemctl-redirect", version, "main", "start"]);
+    status(start, &format!("pg_ctlcluster {version} main start"))?;
+    for _ in 0..30 {
+        if ready() {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+    Err("PostgreSQL was started but does not accept connections at 127.0.0.1:5432".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::serve_args;
+
+    fn strings(args: &[&str]) -> Vec<String> {
+        args.iter().map(|a| (*a).to_string()).collect()
+    }
+
+    #[test]
+    fn options_are_passed_on_with_or_without_a_separator() {
+        let want = strings(&[
+            "--listen",
+            "0.0.0.0:8080",
+            "--data-dir",
+            "/var/lib/walkaround",
+        ]);
+        assert_eq!(serve_args(&want), want);
+        let mut with = strings(&["--"]);
+        with.extend(want.clone());
+        assert_eq!(serve_args(&with), want);
+        assert!(serve_args(&[]).is_empty());
+    }
 }
