@@ -55,12 +55,11 @@ pub fn read(doc: &Automerge) -> Result<Inspection, ReadError> {
         Some(ScalarValue::Str(s)) if s.as_str() == SCHEMA => {}
         _ => return Err(ReadError::NotAnInspection),
     }
-    // Writers store `uint`; an `int` is accepted because JavaScript's automerge stores
-    // plain numbers as `int` (and its `from()` does not honour `Uint`).
+    // Writers store `uint`; any whole number is accepted (see `whole_number`).
     let layout = match root_scalar(doc, keys::LAYOUT) {
-        Some(ScalarValue::Uint(n)) => n,
-        Some(ScalarValue::Int(n)) if n >= 0 => n.unsigned_abs(),
-        Some(_) => return Err(invalid(keys::LAYOUT, "not a non-negative integer")),
+        Some(v) => whole_number(&v)
+            .and_then(|n| u64::try_from(n).ok())
+            .ok_or_else(|| invalid(keys::LAYOUT, "not a non-negative integer"))?,
         None => return Err(ReadError::Missing(keys::LAYOUT)),
     };
     if layout != LAYOUT_VERSION {
@@ -242,11 +241,29 @@ fn root_map(doc: &Automerge, key: &str, problems: &mut Vec<Problem>) -> Option<O
     }
 }
 
+/// A whole number as real automerge implementations write it: `int`, `uint`, or an `f64`
+/// that holds a whole number. JavaScript has one number type, and automerge-js stores a
+/// number as `int` or `f64` depending on its value and how it was computed (`0` from some
+/// expressions, `-0`, `1e3` all arrive as `f64`), so a reader that takes only `int`/`uint`
+/// refuses honest stock clients. `f64`s beyond ±2⁵³ are not exact and are refused.
+pub(crate) fn whole_number(v: &ScalarValue) -> Option<i64> {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    match v {
+        ScalarValue::Int(n) => Some(*n),
+        ScalarValue::Uint(n) => i64::try_from(*n).ok(),
+        ScalarValue::F64(x) if x.is_finite() && x.fract() == 0.0 && x.abs() <= EXACT => {
+            // In range and whole, so the conversion is exact (and `-0.0` is 0).
+            Some(*x as i64)
+        }
+        _ => None,
+    }
+}
+
+/// A time: automerge's `timestamp`, or milliseconds since the epoch as a whole number.
 fn time(v: &ScalarValue) -> Option<DateTime<Utc>> {
     let ms = match v {
-        ScalarValue::Timestamp(ms) | ScalarValue::Int(ms) => *ms,
-        ScalarValue::Uint(ms) => i64::try_from(*ms).ok()?,
-        _ => return None,
+        ScalarValue::Timestamp(ms) => *ms,
+        other => whole_number(other)?,
     };
     DateTime::from_timestamp_millis(ms)
 }
@@ -359,6 +376,13 @@ pub(crate) fn decode_value(
     kind: &ItemKind,
     has_photos: bool,
 ) -> Result<AnswerValue, String> {
+    if let (ItemKind::Count { .. }, Some(n)) = (kind, raw.and_then(whole_number)) {
+        return match u32::try_from(n) {
+            Ok(n) => Ok(AnswerValue::Count(n)),
+            Err(_) if n < 0 => Err("count must be 0 or more".to_string()),
+            Err(_) => Err("count is too large".to_string()),
+        };
+    }
     let value = match (kind, raw) {
         (ItemKind::PassFail, Some(ScalarValue::Str(s))) => match s.as_str() {
             "pass" => AnswerValue::Pass,
@@ -366,12 +390,6 @@ pub(crate) fn decode_value(
             "not_applicable" => AnswerValue::NotApplicable,
             other => return Err(format!("{other:?} is not pass, fail or not_applicable")),
         },
-        (ItemKind::Count { .. }, Some(ScalarValue::Uint(n))) => {
-            AnswerValue::Count(u32::try_from(*n).map_err(|_| "count is too large".to_string())?)
-        }
-        (ItemKind::Count { .. }, Some(ScalarValue::Int(n))) => AnswerValue::Count(
-            u32::try_from(*n).map_err(|_| "count must be 0 or more".to_string())?,
-        ),
         (ItemKind::Number { .. }, Some(ScalarValue::F64(x))) if x.is_finite() => {
             AnswerValue::Number(*x)
         }
