@@ -117,7 +117,9 @@ async fn refresh_tokens_rotate_and_a_reused_one_ends_the_login() {
     assert_ne!(r1, r2);
     let access2 = second["access_token"].as_str().expect("token");
     assert_eq!(me(&app, access2).await, 200);
-    // The rotated token comes back: someone copied it. The whole login ends.
+    // The rotated token comes back after the grace window: someone copied it. The whole
+    // login ends.
+    rotated_long_ago(&app, r1).await;
     let (s, _, _) = post(&app, "/api/v1/auth/refresh", json!({"refresh_token": r1})).await;
     assert_eq!(s, 401);
     let (s, _, _) = post(&app, "/api/v1/auth/refresh", json!({"refresh_token": r2})).await;
@@ -130,6 +132,140 @@ async fn refresh_tokens_rotate_and_a_reused_one_ends_the_login() {
     )
     .await;
     assert_eq!(s, 401);
+    app.stop().await;
+}
+
+/// Moves the rotation of refresh token `token` back beyond the grace window, as if it
+/// had happened `REFRESH_GRACE` + 1 s ago.
+async fn rotated_long_ago(app: &TestApp, token: &str) {
+    use sha2::Digest;
+    let hash = hex::encode(sha2::Sha256::digest(token.as_bytes()));
+    let back = server::auth::REFRESH_GRACE.as_millis() as i64 + 1000;
+    let sql = "update refresh_tokens set revoked_at = revoked_at - $1 where token_hash = $2";
+    let n = match &app.state.store {
+        server::store::Store::Sqlite(pool, _) => sqlx::query(sql)
+            .bind(back)
+            .bind(&hash)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()),
+        server::store::Store::Postgres(pool) => sqlx::query(sql)
+            .bind(back)
+            .bind(&hash)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()),
+    };
+    assert_eq!(n.expect("updates"), 1, "the token is stored");
+}
+
+async fn refresh(app: &TestApp, token: &str) -> (u16, Value) {
+    let (status, body, _) =
+        post(app, "/api/v1/auth/refresh", json!({"refresh_token": token})).await;
+    (status, body)
+}
+
+walkaround_tests::on_both_databases!(
+    refreshes_with_one_token_at_once_all_succeed_and_every_token_works,
+    a_refresh_retried_within_the_grace_window_is_answered_and_after_it_ends_the_login,
+    a_login_ended_by_logout_is_not_revived_by_the_grace_window,
+);
+
+/// Issue 16, input 4: the web app refreshes from two requests at once (and a tablet
+/// retries a refresh whose answer was lost); that must not log the user out.
+async fn refreshes_with_one_token_at_once_all_succeed_and_every_token_works(db: Db) {
+    let app = spawn(db).await;
+    let first = login(&app, "wang").await;
+    let r1 = first["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_string();
+    for n in [2, 8] {
+        let r1 = if n == 2 {
+            r1.clone()
+        } else {
+            login(&app, "wang").await["refresh_token"]
+                .as_str()
+                .expect("refresh")
+                .to_string()
+        };
+        let answers = futures_util::future::join_all((0..n).map(|_| refresh(&app, &r1))).await;
+        let mut successors = std::collections::BTreeSet::new();
+        for (status, body) in &answers {
+            assert_eq!(*status, 200, "{n} at once: {answers:?}");
+            let access = body["access_token"].as_str().expect("token");
+            assert_eq!(
+                me(&app, access).await,
+                200,
+                "{n} at once: the access token works"
+            );
+            successors.insert(body["refresh_token"].as_str().expect("refresh").to_string());
+        }
+        assert_eq!(successors.len(), n, "each answer has its own successor");
+        for successor in &successors {
+            let (status, body) = refresh(&app, successor).await;
+            assert_eq!(
+                status, 200,
+                "{n} at once: every successor refreshes: {body}"
+            );
+            let access = body["access_token"].as_str().expect("token");
+            assert_eq!(me(&app, access).await, 200);
+        }
+    }
+    app.stop().await;
+}
+
+async fn a_refresh_retried_within_the_grace_window_is_answered_and_after_it_ends_the_login(db: Db) {
+    let app = spawn(db).await;
+    let r1 = login(&app, "li").await["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_string();
+    let (status, second) = refresh(&app, &r1).await;
+    assert_eq!(status, 200);
+    // The answer was lost; the tablet retries with the same token.
+    let (status, retry) = refresh(&app, &r1).await;
+    assert_eq!(status, 200, "{retry}");
+    let access2 = second["access_token"].as_str().expect("token");
+    let access3 = retry["access_token"].as_str().expect("token");
+    assert_eq!(
+        (me(&app, access2).await, me(&app, access3).await),
+        (200, 200)
+    );
+    // Later, the old token comes back once more: a reuse. The whole login ends.
+    rotated_long_ago(&app, &r1).await;
+    let (status, _) = refresh(&app, &r1).await;
+    assert_eq!(status, 401);
+    for successor in [&second, &retry] {
+        let token = successor["refresh_token"].as_str().expect("refresh");
+        assert_eq!(refresh(&app, token).await.0, 401, "the login has ended");
+    }
+    assert_eq!(
+        (me(&app, access2).await, me(&app, access3).await),
+        (401, 401)
+    );
+    app.stop().await;
+}
+
+async fn a_login_ended_by_logout_is_not_revived_by_the_grace_window(db: Db) {
+    let app = spawn(db).await;
+    let r1 = login(&app, "li").await["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_string();
+    let (_, second) = refresh(&app, &r1).await;
+    let (status, _, _) = post(
+        &app,
+        "/api/v1/auth/logout",
+        json!({"refresh_token": second["refresh_token"]}),
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        refresh(&app, &r1).await.0,
+        401,
+        "within the window, but logged out"
+    );
     app.stop().await;
 }
 

@@ -6,7 +6,8 @@
 //!   shares it. A token names its login (`sid`); revoking the login (logout, disabling the
 //!   user, reuse of a rotated refresh token) makes its access tokens fail at once.
 //! - Refresh tokens are 32 random bytes, stored only as SHA-256 hashes, rotated on every
-//!   use; presenting a rotated one revokes the whole login.
+//!   use; presenting a rotated one revokes the whole login, unless it comes back within
+//!   [`REFRESH_GRACE`] of its rotation while the login is live (see there).
 
 use std::time::Duration;
 
@@ -23,6 +24,20 @@ pub mod extract;
 pub const ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
 /// How long a refresh token lives.
 pub const REFRESH_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+/// How long a refresh token just rotated may be presented again and still be answered
+/// (with a fresh successor in the same login) instead of ending the login as a reuse.
+///
+/// Real networks present a token twice without anyone having stolen it: a tablet on bad
+/// Wi-Fi whose refresh answer was lost retries with the same token (mobile HTTP stacks
+/// give up and retry after 10 to 30 s), and two requests of one page that both find the
+/// access token about to expire refresh at the same moment. Treating those as theft logs
+/// the user out. 30 s covers a retry after a lost answer; beyond it, a rotated token
+/// coming back still ends the whole login. A thief holding a token gains nothing from the
+/// window that the token itself did not already give (whoever presents it first rotates
+/// it), and a login that was ended (logout, disabling) is never revived: the grace needs
+/// the login to still hold a live token. Auth0's "reuse interval" and Okta's "grace
+/// period" for rotating refresh tokens are the same rule.
+pub const REFRESH_GRACE: Duration = Duration::from_secs(30);
 /// The `iss` and `aud` of every token.
 pub const ISSUER: &str = "walkaround";
 /// The audience of access tokens.

@@ -10,11 +10,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::extract::AuthUser;
-use crate::auth::{self, REFRESH_TTL};
+use crate::auth::{self, REFRESH_GRACE, REFRESH_TTL};
 use crate::error::{ApiJson, AppError};
 use crate::state::AppState;
 use crate::store::now_ms;
-use crate::store::users::UserRecord;
+use crate::store::users::{Rotation, UserRecord};
 
 /// Failed logins per user name allowed in [`WINDOW_MS`].
 pub const MAX_FAILURES_PER_USER: i64 = 5;
@@ -56,8 +56,6 @@ fn user_json(u: &UserRecord) -> Value {
 
 /// Issues an access token and a new refresh token in login `family`.
 async fn tokens(state: &AppState, user: &UserRecord, family: &str) -> Result<Value, AppError> {
-    let now = chrono::Utc::now().timestamp();
-    let (access, exp) = state.keys.issue(user.id.as_str(), family, now)?;
     let refresh = auth::random_token()?;
     let expires = now_ms() + REFRESH_TTL.as_millis() as i64;
     state
@@ -69,6 +67,18 @@ async fn tokens(state: &AppState, user: &UserRecord, family: &str) -> Result<Val
             expires,
         )
         .await?;
+    token_body(state, user, family, &refresh)
+}
+
+/// The body that hands out a fresh access token with the stored refresh token `refresh`.
+fn token_body(
+    state: &AppState,
+    user: &UserRecord,
+    family: &str,
+    refresh: &str,
+) -> Result<Value, AppError> {
+    let now = chrono::Utc::now().timestamp();
+    let (access, exp) = state.keys.issue(user.id.as_str(), family, now)?;
     Ok(json!({
         "access_token": access,
         "token_type": "Bearer",
@@ -128,38 +138,43 @@ async fn refresh(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RefreshBody>,
 ) -> Result<Json<Value>, AppError> {
-    let hash = auth::token_hash(&body.refresh_token);
-    let record = state
+    let successor = auth::random_token()?;
+    let now = now_ms();
+    let rotation = state
         .store
-        .refresh_by_hash(&hash)
-        .await?
-        .ok_or_else(|| AppError::Unauthorized("unknown refresh token".to_string()))?;
-    if record.revoked_at.is_some() {
-        // A rotated token presented again: someone else may hold the new one. End the
-        // whole login.
-        state.store.revoke_family(&record.family).await?;
-        return Err(AppError::Unauthorized(
-            "the refresh token was already used or revoked".to_string(),
-        ));
-    }
-    if record.expires_at <= now_ms() {
-        return Err(AppError::Unauthorized(
-            "the refresh token has expired".to_string(),
-        ));
-    }
-    if !state.store.consume_refresh(&hash).await? {
-        state.store.revoke_family(&record.family).await?;
-        return Err(AppError::Unauthorized(
-            "the refresh token was already used".to_string(),
-        ));
-    }
+        .rotate_refresh(
+            &auth::token_hash(&body.refresh_token),
+            &auth::token_hash(&successor),
+            now + REFRESH_TTL.as_millis() as i64,
+            now,
+            REFRESH_GRACE.as_millis() as i64,
+        )
+        .await?;
+    let (user_id, family) = match rotation {
+        Rotation::Unknown => {
+            return Err(AppError::Unauthorized("unknown refresh token".to_string()));
+        }
+        Rotation::Expired => {
+            return Err(AppError::Unauthorized(
+                "the refresh token has expired".to_string(),
+            ));
+        }
+        Rotation::Reused => {
+            return Err(AppError::Unauthorized(
+                "the refresh token was already used or revoked".to_string(),
+            ));
+        }
+        Rotation::Issued {
+            user_id, family, ..
+        } => (user_id, family),
+    };
     let user = state
         .store
-        .user_by_id(&record.user_id)
+        .user_by_id(&user_id)
         .await?
         .filter(|u| !u.disabled)
         .ok_or_else(|| AppError::Unauthorized("the user is disabled".to_string()))?;
-    Ok(Json(tokens(&state, &user, &record.family).await?))
+    Ok(Json(token_body(&state, &user, &family, &successor)?))
 }
 
 async fn logout(

@@ -29,6 +29,28 @@ pub struct UserRecord {
     pub sites: BTreeSet<SiteId>,
 }
 
+/// What presenting a refresh token decided ([`Store::rotate_refresh`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// No token has that hash.
+    Unknown,
+    /// The token has expired.
+    Expired,
+    /// A rotated or revoked token came back outside the grace window, or its login has
+    /// ended: the whole login is revoked.
+    Reused,
+    /// The successor was stored in the token's login; the token was live and is now
+    /// rotated, or `grace` is true: it had been rotated within the grace window.
+    Issued {
+        /// The token's owner.
+        user_id: String,
+        /// The login.
+        family: String,
+        /// Whether this answered a token already rotated (a retry or a parallel refresh).
+        grace: bool,
+    },
+}
+
 /// A refresh token as stored (by hash).
 #[derive(Debug, Clone)]
 pub struct RefreshRecord {
@@ -282,16 +304,84 @@ impl Store {
         )
     }
 
-    /// Marks one token used (rotated) if it was still live; false if someone beat us to it.
-    pub async fn consume_refresh(&self, token_hash: &str) -> Result<bool, StoreError> {
+    /// Rotates a refresh token: decides, in one transaction on the token's row (locked
+    /// `for update` on PostgreSQL; SQLite's writers run one at a time), whether it is live,
+    /// just rotated (within `grace_ms` of `now`, while its login still holds a live
+    /// token) or reused, and for the first two stores `successor_hash` in its login.
+    ///
+    /// Two refreshes with one token at once therefore both get a successor: the second
+    /// waits for the first's row lock and finds the token rotated an instant ago.
+    pub async fn rotate_refresh(
+        &self,
+        token_hash: &str,
+        successor_hash: &str,
+        successor_expires_at: i64,
+        now: i64,
+        grace_ms: i64,
+    ) -> Result<Rotation, StoreError> {
+        let (begin, _turn) = self.begin_write().await;
         with_pool!(self, pool => {
-            let n = sqlx::query("update refresh_tokens set revoked_at = $1 where token_hash = $2 and revoked_at is null")
-                .bind(now_ms())
+            let mut tx = pool.begin_with(begin).await?;
+            // Only the static lock clause is interpolated; every value is bound.
+            let select = sqlx::AssertSqlSafe(format!(
+                "select user_id, family, expires_at, revoked_at from refresh_tokens where token_hash = $1{}",
+                self.row_lock()
+            ));
+            let row: Option<(String, String, i64, Option<i64>)> = sqlx::query_as(select)
                 .bind(token_hash)
-                .execute(pool)
-                .await?
-                .rows_affected();
-            Ok(n == 1)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some((user_id, family, expires_at, revoked_at)) = row else {
+                return Ok(Rotation::Unknown);
+            };
+            if expires_at <= now {
+                return Ok(Rotation::Expired);
+            }
+            let grace = match revoked_at {
+                None => {
+                    sqlx::query("update refresh_tokens set revoked_at = $1 where token_hash = $2 and revoked_at is null")
+                        .bind(now)
+                        .bind(token_hash)
+                        .execute(&mut *tx)
+                        .await?;
+                    false
+                }
+                Some(at) if at >= now - grace_ms => {
+                    let live: i64 = sqlx::query_scalar(
+                        "select count(*) from refresh_tokens where family = $1 and revoked_at is null and expires_at > $2",
+                    )
+                    .bind(&family)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    if live == 0 {
+                        // Logged out or disabled: the login is over, whatever the time.
+                        return Ok(Rotation::Reused);
+                    }
+                    true
+                }
+                Some(_) => {
+                    // A rotated token back after the window: someone else may hold its
+                    // successor. End the whole login.
+                    sqlx::query("update refresh_tokens set revoked_at = $1 where family = $2 and revoked_at is null")
+                        .bind(now)
+                        .bind(&family)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    return Ok(Rotation::Reused);
+                }
+            };
+            sqlx::query("insert into refresh_tokens (token_hash, user_id, family, created_at, expires_at) values ($1, $2, $3, $4, $5)")
+                .bind(successor_hash)
+                .bind(&user_id)
+                .bind(&family)
+                .bind(now)
+                .bind(successor_expires_at)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(Rotation::Issued { user_id, family, grace })
         })
     }
 
