@@ -325,6 +325,7 @@ pub fn check_inspection_change(
         answers: BTreeMap::new(),
         occupied: BTreeMap::new(),
         submitted: None,
+        duplicate_submissions: Vec::new(),
         review: None,
         problems: Vec::new(),
         ..after.clone()
@@ -376,7 +377,7 @@ pub fn check_inspection_change(
                 return Err(Denial::Incomplete(problems));
             }
         }
-        (Some(x), Some(y)) if x == y => {}
+        (Some(x), Some(y)) if x == y && b.duplicate_submissions == after.duplicate_submissions => {}
         (Some(_), _) => {
             return Err(Denial::Submitted {
                 path: inspection::keys::SUBMITTED.to_string(),

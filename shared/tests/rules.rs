@@ -573,3 +573,59 @@ fn the_writer_refuses_values_and_keys_that_do_not_fit_the_template() {
     );
     assert_eq!(doc.get_heads(), heads, "nothing was written");
 }
+
+/// Issue 17, input 3: a fully answered closing routine forks on two tablets; one submits at
+/// 18:20, the other re-answers an item and submits at 18:40. The earliest submission counts
+/// (whichever automerge's tie-break shows), the other is kept as a duplicate, the re-answer
+/// is a late amendment, and both tablets' changes are allowed at their dependencies.
+#[test]
+fn of_two_offline_submissions_the_earliest_counts_and_the_other_is_kept() {
+    let lead = user("li", Role::TeamLead);
+    let other = user("zhao", Role::TeamLead);
+    let mut a = create(CLOSING, &lead);
+    for k in read(&a).expected_keys() {
+        let kind = &read(&a).template.item(&k.item).expect("item").kind.clone();
+        let value = if let ItemKind::Count { .. } = kind {
+            AnswerValue::Count(0)
+        } else {
+            AnswerValue::Pass
+        };
+        answer(&mut a, &lead, 1, &k.to_string(), value);
+    }
+    let mut b = replica(&a, 1);
+    let forked = a.clone();
+    let first_item = read(&a).expected_keys()[0].to_string();
+    write::submit(&mut a, &lead.id, t(20)).expect("submits at 18:20");
+    let a_submit = last_change(&a);
+    answer(&mut b, &other, 30, &first_item, AnswerValue::Pass);
+    write::submit(&mut b, &other.id, t(40)).expect("submits at 18:40");
+    let b_submit = last_change(&b);
+    // Each submission is judged at its own dependencies and allowed.
+    assert_eq!(
+        shared::policy::judge_change(&lead, &forked, &a_submit).map_err(|d| d.to_string()),
+        Ok(())
+    );
+    let b_at_deps = b.fork_at(&b_submit.deps()).expect("forks");
+    assert_eq!(
+        shared::policy::judge_change(&other, &b_at_deps, &b_submit).map_err(|d| d.to_string()),
+        Ok(())
+    );
+
+    for (x, y) in [(a.clone(), b.clone()), (b.clone(), a.clone())] {
+        let mut merged = x;
+        let mut y = y;
+        merged.merge(&mut y).expect("merges");
+        let inspection = read(&merged);
+        let submitted = inspection.submitted.as_ref().expect("submitted");
+        assert_eq!((submitted.at, &submitted.by), (t(20), &lead.id), "the earliest counts");
+        assert_eq!(inspection.duplicate_submissions.len(), 1);
+        assert_eq!(
+            (inspection.duplicate_submissions[0].at, &inspection.duplicate_submissions[0].by),
+            (t(40), &other.id)
+        );
+        // The re-answer after the earliest submission is a late amendment; nothing is lost.
+        let records = &inspection.answers[&key(&first_item)];
+        assert!(records.iter().any(|r| r.late && r.by == other.id), "{records:?}");
+        assert!(inspection.problems.is_empty(), "{:?}", inspection.problems);
+    }
+}

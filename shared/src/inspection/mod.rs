@@ -314,8 +314,13 @@ pub struct Inspection {
     pub occupied: std::collections::BTreeMap<AreaId, Vec<Occupancy>>,
     /// Answer records per key; more than one means a conflict.
     pub answers: std::collections::BTreeMap<AnswerKey, Vec<Answer>>,
-    /// The submission, once submitted. Concurrent submissions keep the winning one.
+    /// The submission, once submitted: of concurrent submissions (two tablets submitting
+    /// offline), the earliest by its time, then submitter and heads.
     pub submitted: Option<Submission>,
+    /// The other concurrent submissions, earliest first; empty unless two tablets
+    /// submitted without seeing each other. Shown as duplicates; nothing of them is lost.
+    #[serde(default)]
+    pub duplicate_submissions: Vec<Submission>,
     /// The review, once reviewed.
     pub review: Option<Review>,
     /// Values that do not follow the layout, skipped.

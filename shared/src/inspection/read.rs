@@ -90,6 +90,7 @@ pub fn read(doc: &Automerge) -> Result<Inspection, ReadError> {
         occupied: BTreeMap::new(),
         answers: BTreeMap::new(),
         submitted: None,
+        duplicate_submissions: Vec::new(),
         review: None,
         problems: Vec::new(),
     };
@@ -101,16 +102,12 @@ pub fn read(doc: &Automerge) -> Result<Inspection, ReadError> {
         }
     }
 
-    let submitted = match root_map(doc, keys::SUBMITTED, &mut problems) {
-        Some(obj) => match read_submission(doc, &obj) {
-            Ok(s) => Some(s),
-            Err(message) => {
-                problems.push(problem(keys::SUBMITTED, &message));
-                None
-            }
-        },
-        None => None,
-    };
+    // Two tablets that submitted offline leave two submissions in conflict. The earliest
+    // counts (for `submitted_at`, routines, reports, and which answers were late); the
+    // others are kept as duplicates, to be shown, not dropped by automerge's tie-break.
+    let mut submissions = read_submissions(doc, &mut problems);
+    let submitted = (!submissions.is_empty()).then(|| submissions.remove(0));
+    inspection.duplicate_submissions = submissions;
     let submitted_heads = submitted.as_ref().and_then(|s| heads_in_doc(doc, &s.heads));
     if submitted.is_some() && submitted_heads.is_none() {
         problems.push(problem(
@@ -420,6 +417,30 @@ fn read_occupancy(doc: &Automerge, value: Value<'_>, obj: &ObjId) -> Result<Occu
         by: record_by(&fields)?,
         at: record_at(&fields)?,
     })
+}
+
+/// Every submission record under `submitted` (more than one only after concurrent
+/// submissions), earliest first; ties by submitter and heads, so every reader agrees.
+fn read_submissions(doc: &Automerge, problems: &mut Vec<Problem>) -> Vec<Submission> {
+    let values = match doc.get_all(ROOT, keys::SUBMITTED) {
+        Ok(values) => values,
+        Err(e) => {
+            problems.push(problem(keys::SUBMITTED, &e.to_string()));
+            return Vec::new();
+        }
+    };
+    let mut submissions = Vec::new();
+    for (value, obj) in values {
+        match value {
+            Value::Object(ObjType::Map) => match read_submission(doc, &obj) {
+                Ok(s) => submissions.push(s),
+                Err(message) => problems.push(problem(keys::SUBMITTED, &message)),
+            },
+            _ => problems.push(problem(keys::SUBMITTED, "is not a map")),
+        }
+    }
+    submissions.sort_by(|a, b| (a.at, &a.by, &a.heads).cmp(&(b.at, &b.by, &b.heads)));
+    submissions
 }
 
 fn read_submission(doc: &Automerge, obj: &ObjId) -> Result<Submission, String> {
