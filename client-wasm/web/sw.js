@@ -1,7 +1,7 @@
 // The service worker: keeps the app shell and the wasm bundle so the app opens with no
 // network. Pages and code are served cache-first and refreshed in the background; the API
 // and the sync socket always go to the network (the app keeps its data in IndexedDB).
-const CACHE = 'walkaround-shell-v2';
+const CACHE = 'walkaround-shell-v3';
 const SHELL = [
   './', 'index.html', 'app.js', 'i18n.js', 'office.js', 'style.css', 'manifest.webmanifest',
   'icon-192.png', 'icon-512.png', 'pkg/client_wasm.js', 'pkg/client_wasm_bg.wasm',
