@@ -160,7 +160,8 @@ impl SyncClient {
                     document_id: document_id.map(|d| d.to_string()),
                 }),
                 Event::Leave | Event::Close { .. } => outcome.closed = true,
-                Event::Send(_) => {}
+                // Presence from other peers; the app does not show it yet.
+                Event::Send(_) | Event::Ephemeral { .. } => {}
             }
         }
         to_js(&outcome)

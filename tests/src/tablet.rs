@@ -34,6 +34,23 @@ pub enum Notice {
     Unavailable(DocumentId),
 }
 
+/// An `ephemeral` message a tablet received (presence relayed from another peer).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Heard {
+    /// The peer that sent it first.
+    pub sender_id: String,
+    /// The peer it was addressed to.
+    pub target_id: String,
+    /// The document.
+    pub document_id: DocumentId,
+    /// The sender's session.
+    pub session_id: String,
+    /// The sender's count.
+    pub count: u64,
+    /// The data.
+    pub data: Vec<u8>,
+}
+
 /// A fresh random document id, as automerge-repo makes them.
 pub fn random_doc_id() -> DocumentId {
     let bytes: [u8; 16] = ActorId::random()
@@ -83,6 +100,8 @@ pub struct Tablet {
     pub docs: HashMap<DocumentId, (Automerge, SyncState)>,
     /// Errors and unavailability notices received.
     pub notices: Vec<Notice>,
+    /// Presence messages received.
+    pub heard: Vec<Heard>,
     /// The storage id it announces (`storage-<user>` unless set; each real device has
     /// its own).
     pub storage: String,
@@ -117,6 +136,7 @@ impl Tablet {
             session: ClientSession::new(unique_name("tablet"), Some(unique_name("storage"))),
             docs: HashMap::new(),
             notices: Vec::new(),
+            heard: Vec::new(),
             acknowledged: HashMap::new(),
             wire_bytes: (0, 0),
             wire_frames: (0, 0),
@@ -166,6 +186,41 @@ impl Tablet {
                 Ok(())
             }
             other => Err(format!("expected peer, got {other:?}")),
+        }
+    }
+
+    /// Its peer id on the current connection.
+    pub fn peer_id(&self) -> String {
+        self.session.peer_id().to_string()
+    }
+
+    /// Sends an `ephemeral` message (presence) for a document.
+    pub async fn send_ephemeral(
+        &mut self,
+        id: DocumentId,
+        session_id: &str,
+        count: u64,
+        data: Vec<u8>,
+    ) {
+        let message = self
+            .session
+            .ephemeral(id, session_id.to_string(), count, data);
+        self.send(&message).await;
+    }
+
+    /// Reads and handles everything the server sends within `window` (as `sync` does,
+    /// answering sync data), without pushing anything first.
+    pub async fn listen(&mut self, window: Duration) {
+        let deadline = tokio::time::Instant::now() + window;
+        loop {
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return;
+            }
+            let Some(message) = self.next_message(deadline - now).await else {
+                return;
+            };
+            self.handle(message, &mut HashMap::new()).await;
         }
     }
 
@@ -423,6 +478,24 @@ impl Tablet {
         server_heads: &mut HashMap<DocumentId, Vec<ChangeHash>>,
     ) -> Vec<DocumentId> {
         let mut synced = Vec::new();
+        if let Message::Ephemeral {
+            sender_id,
+            target_id,
+            document_id,
+            session_id,
+            count,
+            data,
+        } = &message
+        {
+            self.heard.push(Heard {
+                sender_id: sender_id.clone(),
+                target_id: target_id.clone(),
+                document_id: *document_id,
+                session_id: session_id.clone(),
+                count: *count,
+                data: data.clone(),
+            });
+        }
         for event in self.session.receive(message) {
             match event {
                 Event::Sync {

@@ -69,3 +69,28 @@ async fn the_benchmark_harness_runs_against_both_servers() {
         );
     }
 }
+
+/// Issue 17, items 1 and 6, with stock clients: tablet A creates an inspection and tablet
+/// B opens its URL at once (and, deterministically, before A is online), and B gets it;
+/// automerge-repo's `Presence` and `handle.broadcast` pass between them through the server
+/// and never to a stock client of another site (`tests/interop/waiting-and-presence.mjs`).
+#[tokio::test]
+async fn stock_clients_get_a_document_opened_before_it_existed_and_see_each_others_presence() {
+    let app = spawn(Db::Sqlite).await;
+    let areas = serde_json::to_string(&demo_areas()).expect("serializes");
+    let (ok, out) = run_node(
+        "interop",
+        &["waiting-and-presence.mjs"],
+        vec![
+            ("WALKAROUND_URL", format!("http://{}", app.address)),
+            ("WALKAROUND_PASSWORD", PASSWORD.to_string()),
+            ("WALKAROUND_AREAS", areas),
+        ],
+    )
+    .await;
+    assert!(
+        ok && out.contains("waiting and presence: ok"),
+        "stock clients failed:\n{out}"
+    );
+    app.stop().await;
+}

@@ -23,9 +23,12 @@ use tokio::task::JoinHandle;
 
 use super::MAX_FRAME_BYTES;
 use super::hub::{DocEntry, PeerSync, Received, SyncError};
+use super::relay::Ephemeral;
 use crate::auth::extract::{AuthUser, authenticate};
 use crate::error::AppError;
 use crate::state::AppState;
+
+mod relayed;
 
 /// How often an open connection re-checks that its login is still live.
 pub const REVOCATION_CHECK: Duration = Duration::from_secs(2);
@@ -159,6 +162,8 @@ struct Connection {
     storage_id: Option<String>,
     docs: HashMap<DocumentId, PeerDoc>,
     changed: Arc<Changed>,
+    /// Documents waited for and presence, from other connections.
+    relayed: relayed::Relayed,
     outbox: Vec<Message>,
     bucket: Bucket,
 }
@@ -172,6 +177,7 @@ impl Connection {
     fn new(state: AppState, auth: AuthUser) -> Connection {
         let session = ServerSession::new(state.peer_id.to_string(), state.storage_id.to_string());
         let burst = state.limits.frame_burst;
+        let relayed = relayed::Relayed::new(state.hub.clone());
         Connection {
             state,
             auth,
@@ -179,6 +185,7 @@ impl Connection {
             storage_id: None,
             docs: HashMap::new(),
             changed: Arc::default(),
+            relayed,
             outbox: Vec::new(),
             bucket: Bucket {
                 tokens: burst,
@@ -201,6 +208,7 @@ impl Connection {
         let mut heard = Instant::now();
         let mut shutdown = self.state.shutdown.subscribe();
         let changed = self.changed.clone();
+        let inbox = self.relayed.inbox.clone();
         self.state.metrics.connections.inc();
         let close_reason = loop {
             let flow = tokio::select! {
@@ -221,6 +229,10 @@ impl Connection {
                         Some(Err(e)) => Flow::Close(format!("read error: {e}")),
                     }
                 },
+                () = inbox.notified() => {
+                    self.on_inbox().await;
+                    Flow::Continue
+                }
                 () = changed.notify.notified() => {
                     for doc_id in changed.take() {
                         self.push_sync(&doc_id).await;
@@ -343,6 +355,22 @@ impl Connection {
                     data,
                     request,
                 } => self.on_sync(document_id, &data, request).await,
+                Event::Ephemeral {
+                    sender_id,
+                    document_id,
+                    session_id,
+                    count,
+                    data,
+                } => {
+                    self.on_ephemeral(Ephemeral {
+                        sender_id,
+                        document_id,
+                        session_id,
+                        count,
+                        data,
+                    })
+                    .await
+                }
                 Event::Unavailable { .. } => {}
                 Event::PeerError { message, .. } => {
                     tracing::debug!(%message, "peer reported an error")
@@ -372,6 +400,7 @@ impl Connection {
                 let state = stored
                     .and_then(|bytes| SyncState::decode(&bytes).ok())
                     .unwrap_or_default();
+                entry.listen(&self.relayed.inbox);
                 let mut changes = entry.subscribe();
                 let changed = Arc::downgrade(&self.changed);
                 let forward = tokio::spawn(async move {
@@ -403,13 +432,21 @@ impl Connection {
             Ok(Some(entry)) => match entry.site().await {
                 Some(site) if self.auth.user.sites.iter().any(|s| s.as_str() == site) => entry,
                 None if !request => entry,
-                _ => {
+                // Being created by another peer right now: it reaches this one once its
+                // creation is accepted.
+                None => {
+                    self.outbox.push(self.session.unavailable(id));
+                    self.wait_for(id).await;
+                    return;
+                }
+                Some(_) => {
                     self.outbox.push(self.session.unavailable(id));
                     return;
                 }
             },
             Ok(None) if request => {
                 self.outbox.push(self.session.unavailable(id));
+                self.wait_for(id).await;
                 return;
             }
             Ok(None) => match self.state.hub.get_or_new(&id) {

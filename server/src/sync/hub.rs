@@ -27,6 +27,7 @@ use shared::protocol::DocumentId;
 use shared::rules;
 use tokio::sync::broadcast;
 
+use super::relay::{Ephemeral, Inbox, Listeners, Waiting};
 use crate::store::documents::DocWrite;
 use crate::store::projection::Projection;
 use crate::store::{Store, StoreError};
@@ -42,6 +43,8 @@ pub struct DocEntry {
     store: Store,
     inner: tokio::sync::Mutex<DocInner>,
     changed: broadcast::Sender<()>,
+    /// The connections syncing it, for presence.
+    listeners: Listeners,
     /// When it was last used, in milliseconds since [`epoch`].
     last_used: AtomicU64,
 }
@@ -172,6 +175,8 @@ pub struct Hub {
     /// This instance's peer id, the origin of its change notifications.
     peer_id: String,
     docs: Mutex<HashMap<DocumentId, Arc<DocEntry>>>,
+    /// Connections told `doc-unavailable` for a document that may still come to exist.
+    pub waiting: Waiting,
 }
 
 /// The instant `last_used` counts from.
@@ -209,6 +214,7 @@ impl DocEntry {
                 seqs: Vec::new(),
             }),
             changed,
+            listeners: Listeners::default(),
             last_used: AtomicU64::new(now_millis()),
         }
     }
@@ -258,6 +264,17 @@ impl DocEntry {
     /// Notified whenever a change is accepted.
     pub fn subscribe(&self) -> broadcast::Receiver<()> {
         self.changed.subscribe()
+    }
+
+    /// `inbox` hears the presence messages other connections send for this document.
+    pub fn listen(&self, inbox: &Arc<Inbox>) {
+        self.listeners.add(inbox);
+    }
+
+    /// Hands a presence message to every other connection syncing this document (each
+    /// applies its own user's site rules before passing it on). Nothing is stored.
+    pub fn relay(&self, from: &Arc<Inbox>, message: Ephemeral) {
+        self.listeners.relay(from, message);
     }
 
     /// The next sync message for `peer`, if there is anything to say.
@@ -331,6 +348,7 @@ impl Hub {
             store,
             peer_id,
             docs: Mutex::new(HashMap::new()),
+            waiting: Waiting::default(),
         }
     }
 
@@ -341,8 +359,15 @@ impl Hub {
 
     /// Brings a document in memory up to date with the store after another instance
     /// changed it, and tells this instance's peers. Documents not in memory are skipped:
-    /// they load fresh when needed.
+    /// they load fresh when needed. Connections waiting for the document (it may have
+    /// just been created there) look again.
     pub async fn refresh(&self, id: &DocumentId) -> Result<(), StoreError> {
+        let refreshed = self.refresh_resident(id).await;
+        self.waiting.wake(id);
+        refreshed
+    }
+
+    async fn refresh_resident(&self, id: &DocumentId) -> Result<(), StoreError> {
         let Some(entry) = self.cached(id) else {
             return Ok(());
         };
@@ -390,8 +415,10 @@ impl Hub {
         Ok(())
     }
 
-    /// Refreshes every document in memory (after missed notifications).
+    /// Refreshes every document in memory, and has every waiting connection look again
+    /// (after missed notifications).
     pub async fn refresh_all(&self) -> Result<(), StoreError> {
+        self.waiting.wake_all();
         let ids: Vec<DocumentId> = self
             .docs
             .lock()
@@ -617,6 +644,7 @@ impl Hub {
             })
             .await?;
         inner.doc = working;
+        let created = inner.site.is_none();
         inner.site = Some(site);
         if snapshot.is_some() {
             inner.seqs.clear();
@@ -626,6 +654,10 @@ impl Hub {
         peer.pending = pending;
         drop(inner);
         let _ = entry.changed.send(());
+        if created {
+            // Peers told `doc-unavailable` before now get it, as the reference server does.
+            self.waiting.wake(&entry.id);
+        }
         Ok(Received::Accepted {
             new_changes: added.len(),
         })

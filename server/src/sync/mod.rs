@@ -3,10 +3,13 @@
 //! - [`hub`]: documents in memory, one lock each; validates and persists incoming changes.
 //! - [`connection`]: one task per WebSocket: the protocol session, per-document sync
 //!   states, fan-out of other peers' changes, token expiry and revocation.
+//! - [`relay`]: what connections hand each other: documents a peer waited for, presence.
+//! - [`fanout`]: other instances' changes, on PostgreSQL.
 
 pub mod connection;
 pub mod fanout;
 pub mod hub;
+pub mod relay;
 
 /// The largest WebSocket message accepted, in bytes (16 MiB); larger frames close the
 /// connection.

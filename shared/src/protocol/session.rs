@@ -29,6 +29,21 @@ pub enum Event {
         /// It came as `request`: the peer has nothing of the document.
         request: bool,
     },
+    /// Presence data for a document (`ephemeral`), never stored. The server receives only
+    /// what the joined peer itself sent; a tablet receives what other peers sent, relayed.
+    Ephemeral {
+        /// The peer that first sent it (kept through relays, as the reference does: presence
+        /// tells peers apart by it).
+        sender_id: String,
+        /// The document.
+        document_id: DocumentId,
+        /// The sender's session.
+        session_id: String,
+        /// The sender's counter in that session.
+        count: u64,
+        /// The data (CBOR, as `DocHandle.broadcast` encodes it).
+        data: Vec<u8>,
+    },
     /// The peer has no such document.
     Unavailable {
         /// The document.
@@ -180,10 +195,28 @@ impl ServerSession {
                         self.state = State::Closed;
                         vec![Event::Leave]
                     }
-                    // Presence and remote-heads gossip concern other peers of a mesh; a
-                    // star-shaped server has none to relay them to, so they are dropped.
-                    Message::Ephemeral { .. }
-                    | Message::RemoteSubscriptionChange { .. }
+                    Message::Ephemeral {
+                        sender_id,
+                        document_id,
+                        session_id,
+                        count,
+                        data,
+                        ..
+                    } if sender_id == peer_id => vec![Event::Ephemeral {
+                        sender_id,
+                        document_id,
+                        session_id,
+                        count,
+                        data,
+                    }],
+                    // A stock client passes every ephemeral message it receives on to its
+                    // other peers, so the server gets back what it relayed, under the
+                    // original sender's id. The server already gave it to everyone: the
+                    // echo is dropped, and no peer can speak for another.
+                    Message::Ephemeral { .. } => vec![],
+                    // Remote-heads gossip concerns the storages of a mesh; a star-shaped
+                    // server keeps one, so it is dropped.
+                    Message::RemoteSubscriptionChange { .. }
                     | Message::RemoteHeadsChanged { .. } => vec![],
                     Message::Peer { .. } => self.fail("peer is the server's message".to_string()),
                     other => vec![Event::Send(self.error(
@@ -214,6 +247,26 @@ impl ServerSession {
             sender_id: self.our_id.clone(),
             target_id: self.peer_id().unwrap_or_default().to_string(),
             document_id,
+        }
+    }
+
+    /// An `ephemeral` message relayed to the client: the original sender, session and
+    /// count unchanged, the client as target (as the reference server relays them).
+    pub fn ephemeral(
+        &self,
+        sender_id: String,
+        document_id: DocumentId,
+        session_id: String,
+        count: u64,
+        data: Vec<u8>,
+    ) -> Message {
+        Message::Ephemeral {
+            sender_id,
+            target_id: self.peer_id().unwrap_or_default().to_string(),
+            document_id,
+            session_id,
+            count,
+            data,
         }
     }
 
@@ -255,6 +308,31 @@ impl ClientSession {
             sender_id: self.our_id.clone(),
             peer_metadata: self.metadata.clone(),
             supported_protocol_versions: vec![PROTOCOL_VERSION.to_string()],
+        }
+    }
+
+    /// The tablet's own peer id (the `senderId` of everything it sends).
+    pub fn peer_id(&self) -> &str {
+        &self.our_id
+    }
+
+    /// An `ephemeral` message (presence data for a document) from this tablet.
+    /// `session_id` is chosen once per session of the app and `count` grows with every
+    /// message in it: receivers drop what does not grow.
+    pub fn ephemeral(
+        &self,
+        document_id: DocumentId,
+        session_id: String,
+        count: u64,
+        data: Vec<u8>,
+    ) -> Message {
+        Message::Ephemeral {
+            sender_id: self.our_id.clone(),
+            target_id: self.server_id().unwrap_or_default().to_string(),
+            document_id,
+            session_id,
+            count,
+            data,
         }
     }
 
@@ -328,6 +406,25 @@ impl ClientSession {
                     document_id,
                     data,
                     request: true,
+                }]
+            }
+            (
+                State::Open { .. },
+                Message::Ephemeral {
+                    sender_id,
+                    document_id,
+                    session_id,
+                    count,
+                    data,
+                    ..
+                },
+            ) => {
+                vec![Event::Ephemeral {
+                    sender_id,
+                    document_id,
+                    session_id,
+                    count,
+                    data,
                 }]
             }
             (State::Open { .. }, Message::DocUnavailable { document_id, .. }) => {
@@ -446,6 +543,56 @@ mod tests {
             matches!(&events[0], Event::Send(Message::Error { message, .. }) if message.contains("unsupported"))
         );
         assert!(matches!(events[1], Event::Close { .. }));
+    }
+
+    #[test]
+    fn ephemeral_messages_of_the_joined_peer_pass_and_echoes_are_dropped() {
+        let mut server = ServerSession::new("server", "s");
+        let mut client = ClientSession::new("tablet", None);
+        let events = server.receive(client.join());
+        let Event::Send(peer) = &events[0] else {
+            panic!("sends peer")
+        };
+        client.receive(peer.clone());
+        let own = client.ephemeral(doc(), "session-1".into(), 3, vec![0xa0]);
+        assert_eq!(
+            server.receive(own),
+            vec![Event::Ephemeral {
+                sender_id: "tablet".into(),
+                document_id: doc(),
+                session_id: "session-1".into(),
+                count: 3,
+                data: vec![0xa0],
+            }]
+        );
+        // What a stock client passes back: another peer's message, relayed to it before.
+        let echo = Message::Ephemeral {
+            sender_id: "other-tablet".into(),
+            target_id: "server".into(),
+            document_id: doc(),
+            session_id: "session-9".into(),
+            count: 1,
+            data: vec![0xa0],
+        };
+        assert!(server.receive(echo).is_empty());
+        assert_eq!(
+            server.peer_id(),
+            Some("tablet"),
+            "the connection stays open"
+        );
+        // Relayed to the tablet with the original sender, session and count.
+        let relayed =
+            server.ephemeral("other-tablet".into(), doc(), "session-9".into(), 1, vec![1]);
+        assert_eq!(
+            client.receive(relayed),
+            vec![Event::Ephemeral {
+                sender_id: "other-tablet".into(),
+                document_id: doc(),
+                session_id: "session-9".into(),
+                count: 1,
+                data: vec![1],
+            }]
+        );
     }
 
     #[test]
