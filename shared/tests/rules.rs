@@ -617,15 +617,25 @@ fn of_two_offline_submissions_the_earliest_counts_and_the_other_is_kept() {
         merged.merge(&mut y).expect("merges");
         let inspection = read(&merged);
         let submitted = inspection.submitted.as_ref().expect("submitted");
-        assert_eq!((submitted.at, &submitted.by), (t(20), &lead.id), "the earliest counts");
+        assert_eq!(
+            (submitted.at, &submitted.by),
+            (t(20), &lead.id),
+            "the earliest counts"
+        );
         assert_eq!(inspection.duplicate_submissions.len(), 1);
         assert_eq!(
-            (inspection.duplicate_submissions[0].at, &inspection.duplicate_submissions[0].by),
+            (
+                inspection.duplicate_submissions[0].at,
+                &inspection.duplicate_submissions[0].by
+            ),
             (t(40), &other.id)
         );
         // The re-answer after the earliest submission is a late amendment; nothing is lost.
         let records = &inspection.answers[&key(&first_item)];
-        assert!(records.iter().any(|r| r.late && r.by == other.id), "{records:?}");
+        assert!(
+            records.iter().any(|r| r.late && r.by == other.id),
+            "{records:?}"
+        );
         assert!(inspection.problems.is_empty(), "{:?}", inspection.problems);
     }
 }

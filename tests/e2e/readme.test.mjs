@@ -192,7 +192,7 @@ test("README.md's run command gives a working demo: a walkaround on a tablet rea
   const before = await bay.locator('[data-key]').evaluateAll((cards) => cards.map((c) => c.dataset.key));
   await page.locator(`[data-testid=occupied-${area}]`).tap();
   const occupiedItem = page.locator(`[data-area="${area}"] [data-key]`).filter({ has: page.locator('button[data-answer=fail]') });
-  await page.waitForFunction((n) => document.querySelectorAll(`[data-area] [data-key]`).length > n, before.length);
+  await page.waitForFunction(([a, n]) => document.querySelectorAll(`[data-area="${a}"] [data-key]`).length > n, [area, before.length]);
   const keys = await occupiedItem.evaluateAll((cards) => cards.map((c) => c.dataset.key));
   const failed = keys.find((k) => !before.includes(k));
   assert.ok(failed, `occupying ${area} asks for more items: ${keys}`);

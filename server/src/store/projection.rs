@@ -137,18 +137,52 @@ fn violation_row(v: &Violation) -> ViolationRow {
     }
 }
 
-/// Writes a [`Projection`] inside an open transaction `$tx` (either dialect).
+/// How far ahead of the server's clock a tablet's time may be and still be believed: 5
+/// minutes. Tablets set their clocks from the network, and honest drift is seconds to a
+/// minute or two; a tablet whose time is further ahead has a wrong clock (a day ahead, a
+/// wrong time zone), and its times would put a routine done tomorrow or a fine in next
+/// month. Times in the past are believed whatever their age: offline work is normal.
+pub const CLOCK_TOLERANCE_MS: i64 = 5 * 60 * 1000;
+
+/// A tablet's time `claimed` (ms) as the server records it when it receives it at `now`
+/// (ms): the time itself, or `now` when it is more than [`CLOCK_TOLERANCE_MS`] ahead.
+pub fn received_time(claimed: i64, now: i64) -> i64 {
+    if clock_ahead(claimed, now).is_some() {
+        now
+    } else {
+        claimed
+    }
+}
+
+/// How far (ms) the tablet's clock was ahead when a time `claimed` was received at `now`,
+/// if more than the tolerance; `None` when the time is believed.
+pub fn clock_ahead(claimed: i64, now: i64) -> Option<i64> {
+    let ahead = claimed.saturating_sub(now);
+    (ahead > CLOCK_TOLERANCE_MS).then_some(ahead)
+}
+
+/// Writes a [`Projection`] inside an open transaction `$tx` (either dialect), received at
+/// `$now` (ms): tablet times too far ahead are recorded as `$now` ([`received_time`]).
+/// A submission or violation whose claimed time is unchanged keeps the time and clock
+/// offset judged when it was first received, so recomputing never moves them.
 #[macro_export]
 macro_rules! write_projection {
     ($tx:ident, $doc_id:expr, $p:expr, $now:expr) => {{
         let p: &$crate::store::projection::Projection = $p;
         let i = &p.inspection;
+        let now: i64 = $now;
+        use $crate::store::projection::{clock_ahead, received_time};
         sqlx::query(
             "insert into inspections (doc_id, site_id, template_id, template_version, created_by, created_at, \
-             submitted_by, submitted_at, conflicts, violations, fine_yuan, updated_at) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             submitted_by, submitted_at, conflicts, violations, fine_yuan, updated_at, \
+             created_clock_ahead_ms, submitted_claimed_at, submitted_clock_ahead_ms) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
              on conflict (doc_id) do update set submitted_by = excluded.submitted_by, \
-             submitted_at = excluded.submitted_at, conflicts = excluded.conflicts, \
+             submitted_at = case when inspections.submitted_claimed_at = excluded.submitted_claimed_at \
+               then inspections.submitted_at else excluded.submitted_at end, \
+             submitted_clock_ahead_ms = case when inspections.submitted_claimed_at = excluded.submitted_claimed_at \
+               then inspections.submitted_clock_ahead_ms else excluded.submitted_clock_ahead_ms end, \
+             submitted_claimed_at = excluded.submitted_claimed_at, conflicts = excluded.conflicts, \
              violations = excluded.violations, fine_yuan = excluded.fine_yuan, updated_at = excluded.updated_at",
         )
         .bind($doc_id)
@@ -156,13 +190,16 @@ macro_rules! write_projection {
         .bind(&i.template_id)
         .bind(i.template_version)
         .bind(&i.created_by)
-        .bind(i.created_at)
+        .bind(received_time(i.created_at, now))
         .bind(&i.submitted_by)
-        .bind(i.submitted_at)
+        .bind(i.submitted_at.map(|t| received_time(t, now)))
         .bind(i.conflicts)
         .bind(i.violations)
         .bind(i.fine_yuan)
-        .bind($now)
+        .bind(now)
+        .bind(clock_ahead(i.created_at, now))
+        .bind(i.submitted_at)
+        .bind(i.submitted_at.and_then(|t| clock_ahead(t, now)))
         .execute(&mut *$tx)
         .await?;
         let existing: Vec<String> = sqlx::query_scalar("select answer_key from violations where doc_id = $1")
@@ -180,13 +217,19 @@ macro_rules! write_projection {
             sqlx::query(
                 "insert into violations (doc_id, answer_key, site_id, rule_id, template_id, item_id, area_id, \
                  responsible_role, occurrences, fine_type, fine_yuan, conflict, after_submission, recorded_at, \
-                 recorded_by, evidence, responsible_user) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+                 recorded_by, evidence, recorded_claimed_at, clock_ahead_ms, responsible_user) \
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
                  (select min(u.id) from users u join user_sites s on s.user_id = u.id \
                   where s.site_id = $3 and u.role = $8 and not u.disabled having count(*) = 1)) \
                  on conflict (doc_id, answer_key) do update set rule_id = excluded.rule_id, \
                  occurrences = excluded.occurrences, fine_type = excluded.fine_type, fine_yuan = excluded.fine_yuan, \
                  conflict = excluded.conflict, after_submission = excluded.after_submission, \
-                 recorded_at = excluded.recorded_at, recorded_by = excluded.recorded_by, evidence = excluded.evidence",
+                 recorded_at = case when violations.recorded_claimed_at = excluded.recorded_claimed_at \
+                   then violations.recorded_at else excluded.recorded_at end, \
+                 clock_ahead_ms = case when violations.recorded_claimed_at = excluded.recorded_claimed_at \
+                   then violations.clock_ahead_ms else excluded.clock_ahead_ms end, \
+                 recorded_claimed_at = excluded.recorded_claimed_at, \
+                 recorded_by = excluded.recorded_by, evidence = excluded.evidence",
             )
             .bind($doc_id)
             .bind(&v.answer_key)
@@ -201,9 +244,11 @@ macro_rules! write_projection {
             .bind(v.fine_yuan)
             .bind(v.conflict)
             .bind(v.after_submission)
-            .bind(v.recorded_at)
+            .bind(received_time(v.recorded_at, now))
             .bind(&v.recorded_by)
             .bind(&v.evidence)
+            .bind(v.recorded_at)
+            .bind(clock_ahead(v.recorded_at, now))
             .execute(&mut *$tx)
             .await?;
         }
@@ -268,8 +313,12 @@ pub struct ViolationListRow {
     pub conflict: bool,
     /// After submission.
     pub after_submission: bool,
-    /// Recorded, ms.
+    /// Recorded, ms: the tablet's time, or the server's receive time where the tablet's
+    /// clock was ahead (see `clock_ahead_ms`).
     pub recorded_at: i64,
+    /// How far (ms) the recording tablet's clock was ahead of the server's when this was
+    /// received, if beyond [`CLOCK_TOLERANCE_MS`]; `None` when its time was believed.
+    pub clock_ahead_ms: Option<i64>,
     /// By.
     pub recorded_by: String,
     /// Evidence (parsed JSON).
@@ -298,6 +347,7 @@ struct ListRow {
     conflict: bool,
     after_submission: bool,
     recorded_at: i64,
+    clock_ahead_ms: Option<i64>,
     recorded_by: String,
     evidence: String,
     status: String,
@@ -404,7 +454,8 @@ impl Store {
                 format!(
                     "select * from (select v.doc_id, v.answer_key, v.site_id, v.rule_id, v.template_id, v.item_id, \
                      v.area_id, v.responsible_role, v.occurrences, v.fine_type, v.fine_yuan, v.conflict, \
-                     v.after_submission, v.recorded_at, v.recorded_by, v.evidence, v.status, v.responsible_user \
+                     v.after_submission, v.recorded_at, v.clock_ahead_ms, v.recorded_by, v.evidence, v.status, \
+                     v.responsible_user \
                      from violations v where v.site_id = {site}{rest} \
                      order by v.recorded_at desc, v.doc_id, v.answer_key limit {depth}) s{i}"
                 )
@@ -465,6 +516,7 @@ impl Store {
                 conflict: r.conflict,
                 after_submission: r.after_submission,
                 recorded_at: r.recorded_at,
+                clock_ahead_ms: r.clock_ahead_ms,
                 recorded_by: r.recorded_by,
                 status: r.status,
                 responsible_user: r.responsible_user,
