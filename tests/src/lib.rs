@@ -64,6 +64,29 @@ impl TestApp {
         format!("http://{}{path}", self.address)
     }
 
+    /// Calls the HTTP API as `token`'s user: `method` (`GET`, `POST`, …) on `path`, with a
+    /// JSON `body` if given. Returns the status and the JSON answer (`Null` if none).
+    pub async fn call(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut request = self
+            .client
+            .request(method.parse().expect("an HTTP method"), self.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let r = request.send().await.expect("responds");
+        (
+            r.status().as_u16(),
+            r.json().await.unwrap_or(serde_json::Value::Null),
+        )
+    }
+
     /// Stops the server as a signal would and waits for it, keeping its data.
     pub async fn shutdown(&mut self) {
         if let Some(stop) = self.stop.take() {

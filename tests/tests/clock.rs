@@ -11,34 +11,14 @@ use serde_json::{Value, json};
 use shared::inspection::{AnswerValue, NewInspection, PhotoRef, write};
 use shared::template::ItemKind;
 use walkaround_tests::tablet::{Tablet, access_token};
-use walkaround_tests::{Db, PASSWORD, TestApp, demo_areas, spawn};
+use walkaround_tests::{Db, PASSWORD, demo_areas, spawn};
 
 walkaround_tests::on_both_databases!(a_tablet_clock_a_day_ahead_is_recorded_at_the_servers_time);
-
-async fn call(
-    app: &TestApp,
-    token: &str,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = app
-        .client
-        .request(method.parse().expect("method"), app.url(path))
-        .bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let r = request.send().await.expect("responds");
-    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-}
 
 async fn a_tablet_clock_a_day_ahead_is_recorded_at_the_servers_time(db: Db) {
     let app = spawn(db).await;
     let office = access_token(&app, "office", PASSWORD).await;
-    let (status, _) = call(
-        &app,
-        &office,
+    let (status, _) = app.call(&office,
         "PUT",
         "/api/v1/routines?site=demo-site",
         Some(json!({"schedule": [{"template_id": "closing-routine", "weekday": null, "due_minute": 1110}]})),
@@ -113,14 +93,9 @@ async fn a_tablet_clock_a_day_ahead_is_recorded_at_the_servers_time(db: Db) {
             .cloned()
             .unwrap_or_else(|| panic!("the failed item {failed} is a violation: {list}"))
     };
-    let (status, list) = call(
-        &app,
-        &office,
-        "GET",
-        "/api/v1/violations?site=demo-site",
-        None,
-    )
-    .await;
+    let (status, list) = app
+        .call(&office, "GET", "/api/v1/violations?site=demo-site", None)
+        .await;
     assert_eq!(status, 200, "{list}");
     let first = violation(&list);
     let recorded = first["recorded_at"].as_i64().expect("ms");
@@ -146,14 +121,9 @@ async fn a_tablet_clock_a_day_ahead_is_recorded_at_the_servers_time(db: Db) {
         "accepted, not refused"
     );
     let submit_to = Utc::now().timestamp_millis();
-    let (_, list) = call(
-        &app,
-        &office,
-        "GET",
-        "/api/v1/violations?site=demo-site",
-        None,
-    )
-    .await;
+    let (_, list) = app
+        .call(&office, "GET", "/api/v1/violations?site=demo-site", None)
+        .await;
     assert_eq!(
         violation(&list)["recorded_at"],
         first["recorded_at"],
@@ -162,14 +132,14 @@ async fn a_tablet_clock_a_day_ahead_is_recorded_at_the_servers_time(db: Db) {
     assert_eq!(violation(&list)["clock_ahead_ms"], first["clock_ahead_ms"]);
 
     // Tomorrow's closing routine is not done by today's work; today's occurrence holds it.
-    let (status, routines) = call(
-        &app,
-        &office,
-        "GET",
-        &format!("/api/v1/routines/status?site=demo-site&from={today}&to={tomorrow}"),
-        None,
-    )
-    .await;
+    let (status, routines) = app
+        .call(
+            &office,
+            "GET",
+            &format!("/api/v1/routines/status?site=demo-site&from={today}&to={tomorrow}"),
+            None,
+        )
+        .await;
     assert_eq!(status, 200, "{routines}");
     let occurrences = routines["occurrences"].as_array().expect("list");
     let on = |date: chrono::NaiveDate| {
@@ -190,14 +160,14 @@ async fn a_tablet_clock_a_day_ahead_is_recorded_at_the_servers_time(db: Db) {
     assert!((submit_from..=submit_to).contains(&submitted), "{todays}");
 
     // The fine counts today (this month's report), not tomorrow (next month's, on the 30th).
-    let (status, later) = call(
-        &app,
-        &office,
-        "GET",
-        &format!("/api/v1/violations?site=demo-site&from={tomorrow}"),
-        None,
-    )
-    .await;
+    let (status, later) = app
+        .call(
+            &office,
+            "GET",
+            &format!("/api/v1/violations?site=demo-site&from={tomorrow}"),
+            None,
+        )
+        .await;
     assert_eq!(status, 200, "{later}");
     assert!(
         !later["violations"]
@@ -207,14 +177,14 @@ async fn a_tablet_clock_a_day_ahead_is_recorded_at_the_servers_time(db: Db) {
             .any(|v| v["doc_id"] == id.to_string()),
         "nothing of it is dated tomorrow: {later}"
     );
-    let (_, todays) = call(
-        &app,
-        &office,
-        "GET",
-        &format!("/api/v1/violations?site=demo-site&from={today}&to={tomorrow}"),
-        None,
-    )
-    .await;
+    let (_, todays) = app
+        .call(
+            &office,
+            "GET",
+            &format!("/api/v1/violations?site=demo-site&from={today}&to={tomorrow}"),
+            None,
+        )
+        .await;
     violation(&todays);
     app.stop().await;
 }

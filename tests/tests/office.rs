@@ -14,24 +14,6 @@ walkaround_tests::on_both_databases!(
     a_group_office_pages_through_many_sites_in_time_order,
 );
 
-async fn call(
-    app: &TestApp,
-    token: &str,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = app
-        .client
-        .request(method.parse().expect("method"), app.url(path))
-        .bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let r = request.send().await.expect("responds");
-    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-}
-
 async fn text(app: &TestApp, token: &str, path: &str) -> (u16, String, String) {
     let r = app
         .client
@@ -69,76 +51,94 @@ async fn violations_are_filtered_assigned_exported_and_reported(db: Db) {
     );
 
     // Both are the workshop manager's: the only active user of the site with that role.
-    let (status, body) = call(&app, &office, "GET", "/api/v1/violations?person=wang", None).await;
+    let (status, body) = app
+        .call(&office, "GET", "/api/v1/violations?person=wang", None)
+        .await;
     assert_eq!((status, body["total"].as_i64()), (200, Some(2)), "{body}");
     assert_eq!(body["violations"][0]["responsible_name"], "车间经理 王强");
-    let (_, body) = call(
-        &app,
-        &office,
-        "GET",
-        "/api/v1/violations?role=workshop_manager&rule=C9",
-        None,
-    )
-    .await;
+    let (_, body) = app
+        .call(
+            &office,
+            "GET",
+            "/api/v1/violations?role=workshop_manager&rule=C9",
+            None,
+        )
+        .await;
     assert_eq!(body["total"], 1);
-    let (status, body) = call(&app, &office, "GET", "/api/v1/violations?role=boss", None).await;
+    let (status, body) = app
+        .call(&office, "GET", "/api/v1/violations?role=boss", None)
+        .await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (400, Some("bad_request"))
     );
-    let (_, body) = call(&app, &office, "GET", "/api/v1/violations?person=", None).await;
+    let (_, body) = app
+        .call(&office, "GET", "/api/v1/violations?person=", None)
+        .await;
     assert_eq!(body["total"], 0, "nobody is unassigned yet");
 
     // Assigning: reviewers of the site only; the person must belong to the site.
     let path = format!("/api/v1/violations/{doc}/c9-masking/responsible");
-    let (status, _) = call(&app, &lead, "PUT", &path, Some(json!({"user_id": "li"}))).await;
+    let (status, _) = app
+        .call(&lead, "PUT", &path, Some(json!({"user_id": "li"})))
+        .await;
     assert_eq!(status, 403, "a team lead does not assign");
-    let (status, _) = call(&app, &sun, "PUT", &path, Some(json!({"user_id": "sun"}))).await;
+    let (status, _) = app
+        .call(&sun, "PUT", &path, Some(json!({"user_id": "sun"})))
+        .await;
     assert_eq!(status, 404, "another site's violation is not there");
-    let (status, body) = call(&app, &office, "PUT", &path, Some(json!({"user_id": "sun"}))).await;
+    let (status, body) = app
+        .call(&office, "PUT", &path, Some(json!({"user_id": "sun"})))
+        .await;
     assert_eq!(
         (status, body["error"]["fields"][0]["field"].as_str()),
         (422, Some("user_id")),
         "{body}"
     );
-    let (status, _) = call(&app, &manager, "PUT", &path, Some(json!({"user_id": "li"}))).await;
+    let (status, _) = app
+        .call(&manager, "PUT", &path, Some(json!({"user_id": "li"})))
+        .await;
     assert_eq!(status, 200);
-    let (_, body) = call(
-        &app,
-        &office,
-        "GET",
-        &format!("/api/v1/violations/{doc}/c9-masking/reviews"),
-        None,
-    )
-    .await;
+    let (_, body) = app
+        .call(
+            &office,
+            "GET",
+            &format!("/api/v1/violations/{doc}/c9-masking/reviews"),
+            None,
+        )
+        .await;
     assert_eq!(body["assignments"][0]["after_user"], "li", "{body}");
     assert_eq!(body["assignments"][0]["before_user"], "wang");
-    let (_, body) = call(&app, &office, "GET", "/api/v1/violations?person=li", None).await;
+    let (_, body) = app
+        .call(&office, "GET", "/api/v1/violations?person=li", None)
+        .await;
     assert_eq!(body["total"], 1);
     // A later sync of the inspection keeps the office's assignment.
     wang.answer(&id, "c1-visitors", AnswerValue::Pass, None);
     assert!(wang.sync_until_acked(Duration::from_secs(10)).await);
-    let (_, body) = call(&app, &office, "GET", "/api/v1/violations?person=li", None).await;
+    let (_, body) = app
+        .call(&office, "GET", "/api/v1/violations?person=li", None)
+        .await;
     assert_eq!(body["total"], 1);
 
     // The waiver shows in the report and the exports.
-    let (status, _) = call(
-        &app,
-        &office,
-        "POST",
-        &format!("/api/v1/violations/{doc}/c8-booth-floor/review"),
-        Some(json!({"action": "waive", "reason": "first time"})),
-    )
-    .await;
+    let (status, _) = app
+        .call(
+            &office,
+            "POST",
+            &format!("/api/v1/violations/{doc}/c8-booth-floor/review"),
+            Some(json!({"action": "waive", "reason": "first time"})),
+        )
+        .await;
     assert_eq!(status, 200);
-    let (status, report) = call(
-        &app,
-        &office,
-        "GET",
-        "/api/v1/reports/monthly?site=demo-site",
-        None,
-    )
-    .await;
+    let (status, report) = app
+        .call(
+            &office,
+            "GET",
+            "/api/v1/reports/monthly?site=demo-site",
+            None,
+        )
+        .await;
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["total"]["violations"], 2);
     assert_eq!(report["total"]["waived"], 1);
@@ -166,32 +166,33 @@ async fn violations_are_filtered_assigned_exported_and_reported(db: Db) {
         lines[1].contains(",waived,") && lines[1].contains("rags"),
         "{csv}"
     );
-    let (status, _) = call(
-        &app,
-        &sun,
-        "GET",
-        "/api/v1/reports/monthly?site=demo-site",
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .call(&sun, "GET", "/api/v1/reports/monthly?site=demo-site", None)
+        .await;
     assert_eq!(status, 403, "another site's report");
-    let (status, _) = call(
-        &app,
-        &office,
-        "GET",
-        "/api/v1/reports/monthly?month=2026-13",
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .call(
+            &office,
+            "GET",
+            "/api/v1/reports/monthly?month=2026-13",
+            None,
+        )
+        .await;
     assert_eq!(status, 400);
 
-    let (status, trend) = call(&app, &office, "GET", "/api/v1/reports/trend?weeks=4", None).await;
+    let (status, trend) = app
+        .call(&office, "GET", "/api/v1/reports/trend?weeks=4", None)
+        .await;
     assert_eq!(status, 200);
     assert_eq!(trend["weeks"].as_array().map(Vec::len), Some(4));
     assert_eq!(trend["by_rule"]["C8"][3], 1, "{trend}");
-    let (status, _) = call(&app, &office, "GET", "/api/v1/reports/trend?weeks=0", None).await;
+    let (status, _) = app
+        .call(&office, "GET", "/api/v1/reports/trend?weeks=0", None)
+        .await;
     assert_eq!(status, 400);
-    let (status, body) = call(&app, &lead, "GET", "/api/v1/people?site=demo-site", None).await;
+    let (status, body) = app
+        .call(&lead, "GET", "/api/v1/people?site=demo-site", None)
+        .await;
     assert_eq!(status, 200);
     assert!(body["people"].as_array().is_some_and(|p| p.len() >= 7));
     app.stop().await;
@@ -204,14 +205,9 @@ async fn routines_are_scheduled_and_missed_ones_are_shown(db: Db) {
         access_token(&app, "li", PASSWORD).await,
         access_token(&app, "sun", PASSWORD).await,
     );
-    let (status, body) = call(
-        &app,
-        &office,
-        "GET",
-        "/api/v1/routines?site=demo-site",
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call(&office, "GET", "/api/v1/routines?site=demo-site", None)
+        .await;
     assert_eq!(
         (status, body["schedule"].as_array().map(Vec::len)),
         (200, Some(0))
@@ -221,35 +217,30 @@ async fn routines_are_scheduled_and_missed_ones_are_shown(db: Db) {
         {"template_id": "closing-routine", "weekday": null, "due_minute": 1439},
         {"template_id": "parts-store-audit", "weekday": 5, "due_minute": 1020}
     ]});
-    let (status, _) = call(
-        &app,
-        &lead,
-        "PUT",
-        "/api/v1/routines?site=demo-site",
-        Some(schedule.clone()),
-    )
-    .await;
+    let (status, _) = app
+        .call(
+            &lead,
+            "PUT",
+            "/api/v1/routines?site=demo-site",
+            Some(schedule.clone()),
+        )
+        .await;
     assert_eq!(status, 403, "a team lead does not set schedules");
-    let (status, _) = call(
-        &app,
-        &sun,
-        "PUT",
-        "/api/v1/routines?site=demo-site",
-        Some(schedule.clone()),
-    )
-    .await;
+    let (status, _) = app
+        .call(
+            &sun,
+            "PUT",
+            "/api/v1/routines?site=demo-site",
+            Some(schedule.clone()),
+        )
+        .await;
     assert_eq!(status, 403, "nor does another site's office");
     let bad = json!({"schedule": [
         {"template_id": "no-such", "weekday": 9, "due_minute": 1440}
     ]});
-    let (status, body) = call(
-        &app,
-        &office,
-        "PUT",
-        "/api/v1/routines?site=demo-site",
-        Some(bad),
-    )
-    .await;
+    let (status, body) = app
+        .call(&office, "PUT", "/api/v1/routines?site=demo-site", Some(bad))
+        .await;
     assert_eq!(status, 422);
     let fields: Vec<&str> = body["error"]["fields"]
         .as_array()
@@ -265,14 +256,14 @@ async fn routines_are_scheduled_and_missed_ones_are_shown(db: Db) {
             "schedule[0].due_minute"
         ]
     );
-    let (status, body) = call(
-        &app,
-        &office,
-        "PUT",
-        "/api/v1/routines?site=demo-site",
-        Some(schedule),
-    )
-    .await;
+    let (status, body) = app
+        .call(
+            &office,
+            "PUT",
+            "/api/v1/routines?site=demo-site",
+            Some(schedule),
+        )
+        .await;
     assert_eq!(
         (status, body["schedule"].as_array().map(Vec::len)),
         (200, Some(2)),
@@ -297,14 +288,9 @@ async fn routines_are_scheduled_and_missed_ones_are_shown(db: Db) {
         write::submit(doc, &user, chrono::Utc::now()).expect("submits");
     });
     assert!(li.sync_until_acked(Duration::from_secs(10)).await);
-    let (status, body) = call(
-        &app,
-        &lead,
-        "GET",
-        "/api/v1/routines/status?site=demo-site",
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call(&lead, "GET", "/api/v1/routines/status?site=demo-site", None)
+        .await;
     assert_eq!(status, 200, "{body}");
     let closing: Vec<&Value> = body["occurrences"]
         .as_array()
@@ -318,32 +304,27 @@ async fn routines_are_scheduled_and_missed_ones_are_shown(db: Db) {
     assert_eq!(today["doc_id"], id.to_string());
     assert_eq!(closing[5]["status"], "missed");
     assert!(body["missed"].as_i64().is_some_and(|m| m >= 6));
-    let (status, _) = call(
-        &app,
-        &sun,
-        "GET",
-        "/api/v1/routines/status?site=demo-site",
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .call(&sun, "GET", "/api/v1/routines/status?site=demo-site", None)
+        .await;
     assert_eq!(status, 403);
-    let (status, _) = call(
-        &app,
-        &lead,
-        "GET",
-        "/api/v1/routines/status?site=demo-site&from=2026-12-01&to=2026-11-01",
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .call(
+            &lead,
+            "GET",
+            "/api/v1/routines/status?site=demo-site&from=2026-12-01&to=2026-11-01",
+            None,
+        )
+        .await;
     assert_eq!(status, 400);
-    let (_, report) = call(
-        &app,
-        &office,
-        "GET",
-        "/api/v1/reports/monthly?site=demo-site",
-        None,
-    )
-    .await;
+    let (_, report) = app
+        .call(
+            &office,
+            "GET",
+            "/api/v1/reports/monthly?site=demo-site",
+            None,
+        )
+        .await;
     let closing_missed = report["routines"]
         .as_array()
         .expect("routines")
@@ -394,20 +375,17 @@ async fn a_group_office_pages_through_many_sites_in_time_order(db: Db) {
     walkaround_tests::bulk::violations(store, 10_500, &sites, 3, end - 90 * 86_400_000, end).await;
     let token = access_token(&app, "group-office", PASSWORD).await;
 
-    let (status, body) = call(&app, &token, "GET", "/api/v1/violations?limit=10", None).await;
+    let (status, body) = app
+        .call(&token, "GET", "/api/v1/violations?limit=10", None)
+        .await;
     assert_eq!(status, 200);
     assert_eq!(
         (body["total"].as_i64(), body["total_exact"].as_bool()),
         (Some(10_000), Some(false))
     );
-    let (_, body) = call(
-        &app,
-        &token,
-        "GET",
-        "/api/v1/violations?rule=C2&limit=10",
-        None,
-    )
-    .await;
+    let (_, body) = app
+        .call(&token, "GET", "/api/v1/violations?rule=C2&limit=10", None)
+        .await;
     assert_eq!(
         body["total_exact"], true,
         "a narrow filter is counted exactly"
@@ -427,14 +405,14 @@ async fn a_group_office_pages_through_many_sites_in_time_order(db: Db) {
         .await
         .expect("reads"),
     };
-    let (_, body) = call(
-        &app,
-        &token,
-        "GET",
-        "/api/v1/violations?limit=300&offset=4000",
-        None,
-    )
-    .await;
+    let (_, body) = app
+        .call(
+            &token,
+            "GET",
+            "/api/v1/violations?limit=300&offset=4000",
+            None,
+        )
+        .await;
     let got: Vec<(String, String)> = body["violations"]
         .as_array()
         .expect("rows")

@@ -18,24 +18,6 @@ walkaround_tests::on_both_databases!(
     template_saves_at_once_never_share_a_version,
 );
 
-async fn call(
-    app: &TestApp,
-    token: &str,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = app
-        .client
-        .request(method.parse().expect("method"), app.url(path))
-        .bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let r = request.send().await.expect("responds");
-    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-}
-
 /// Sends `body` to `path` eight times at once; the statuses, sorted.
 async fn eight_at_once(
     app: &TestApp,
@@ -45,7 +27,7 @@ async fn eight_at_once(
     body: Value,
 ) -> Vec<u16> {
     let mut statuses: Vec<u16> = join_all(
-        (0..8).map(|_| async { call(app, token, method, path, Some(body.clone())).await.0 }),
+        (0..8).map(|_| async { app.call(token, method, path, Some(body.clone())).await.0 }),
     )
     .await;
     statuses.sort_unstable();
@@ -77,14 +59,14 @@ async fn eight_identical_reviews_at_once_give_one_success_and_one_trail_entry(db
     )
     .await;
     assert_eq!(statuses, ONE_WINS);
-    let (_, trail) = call(
-        &app,
-        &office,
-        "GET",
-        &format!("/api/v1/violations/{doc}/{key}/reviews"),
-        None,
-    )
-    .await;
+    let (_, trail) = app
+        .call(
+            &office,
+            "GET",
+            &format!("/api/v1/violations/{doc}/{key}/reviews"),
+            None,
+        )
+        .await;
     assert_eq!(trail["status"], "acknowledged");
     let steps = trail["reviews"].as_array().expect("a trail");
     assert_eq!(steps.len(), 1, "{trail}");
@@ -105,14 +87,14 @@ async fn eight_identical_assignments_at_once_give_one_success_and_one_trail_entr
     let path = format!("/api/v1/violations/{doc}/{key}/responsible");
     let statuses = eight_at_once(&app, &office, "PUT", &path, json!({"user_id": "li"})).await;
     assert_eq!(statuses, ONE_WINS);
-    let (_, trail) = call(
-        &app,
-        &office,
-        "GET",
-        &format!("/api/v1/violations/{doc}/{key}/reviews"),
-        None,
-    )
-    .await;
+    let (_, trail) = app
+        .call(
+            &office,
+            "GET",
+            &format!("/api/v1/violations/{doc}/{key}/reviews"),
+            None,
+        )
+        .await;
     let assignments = trail["assignments"].as_array().expect("a trail");
     assert_eq!(assignments.len(), 1, "{trail}");
     assert_eq!(assignments[0]["after_user"], "li");
@@ -134,14 +116,14 @@ async fn edits_of_one_user_at_once_all_land(db: Db) {
         let office = office.clone();
         let app = &app;
         async move {
-            call(app, &office, "PATCH", "/api/v1/users/li", Some(body))
+            app.call(&office, "PATCH", "/api/v1/users/li", Some(body))
                 .await
                 .0
         }
     }))
     .await;
     assert_eq!(statuses, [200; 8]);
-    let (_, users) = call(&app, &office, "GET", "/api/v1/users", None).await;
+    let (_, users) = app.call(&office, "GET", "/api/v1/users", None).await;
     let li = users["users"]
         .as_array()
         .expect("users")
@@ -161,7 +143,7 @@ async fn edits_of_one_user_at_once_all_land(db: Db) {
 async fn template_saves_at_once_never_share_a_version(db: Db) {
     let app = spawn(db).await;
     let office = access_token(&app, "office", PASSWORD).await;
-    let (_, body) = call(&app, &office, "GET", "/api/v1/templates", None).await;
+    let (_, body) = app.call(&office, "GET", "/api/v1/templates", None).await;
     let walk = body["templates"]
         .as_array()
         .expect("templates")
@@ -170,8 +152,7 @@ async fn template_saves_at_once_never_share_a_version(db: Db) {
         .expect("the walkaround")
         .clone();
     let responses = join_all((0..8).map(|_| {
-        call(
-            &app,
+        app.call(
             &office,
             "PUT",
             "/api/v1/templates/workshop-walkaround",
