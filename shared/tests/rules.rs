@@ -605,7 +605,7 @@ fn of_two_offline_submissions_the_earliest_counts_and_the_other_is_kept() {
         shared::policy::judge_change(&lead, &forked, &a_submit).map_err(|d| d.to_string()),
         Ok(())
     );
-    let b_at_deps = b.fork_at(&b_submit.deps()).expect("forks");
+    let b_at_deps = b.fork_at(b_submit.deps()).expect("forks");
     assert_eq!(
         shared::policy::judge_change(&other, &b_at_deps, &b_submit).map_err(|d| d.to_string()),
         Ok(())
