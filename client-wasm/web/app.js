@@ -355,15 +355,16 @@ async function edit(id, fn) {
 function renderBar() {
   const bar = $('#bar');
   const pending = client.unacknowledged().length;
-  bar.replaceChildren(
+  // `replaceChildren` writes a null argument as the text "null": leave the absent ones out.
+  bar.replaceChildren(...[
     h('h1', {}, t('appName'), site() ? ` · ${site().name}` : ''),
     session ? h('div', { class: 'sync', 'data-testid': 'sync-state', 'data-link': link, 'data-pending': String(pending) },
       h('span', { class: `dot ${link}` }), t(link),
       h('span', {}, `${t('pending')} ${pending}`),
-      h('span', { class: 'muted', style: 'color:#dfe7ef' }, `${t('lastSynced')} ${fmtDate(lastSynced)}`)) : null,
+      h('span', { class: 'muted on-bar' }, `${t('lastSynced')} ${fmtDate(lastSynced)}`)) : null,
     h('button', { class: 'ghost', onclick: () => { setLang(lang === 'en' ? 'zh-CN' : 'en'); render(); } }, t('language')),
     session ? h('button', { class: 'ghost', onclick: logout }, t('logout')) : null,
-  );
+  ].filter(Boolean));
 }
 
 function loginView() {
@@ -419,7 +420,10 @@ function homeView() {
       doc ? h('button', { onclick: () => { location.hash = `#/inspect/${doc.id}`; } }, status === 'submitted' ? t('open') : t('resume'))
         : h('button', { class: 'primary', onclick: () => startInspection(tpl) }, t('start')));
   });
-  const walk = mine.find((tpl) => tpl.cadence === 'ad_hoc');
+  // Every ad-hoc template the user's role runs can be started: the walkaround under its own
+  // label, templates the office added under their names.
+  const adHoc = mine.filter((tpl) => tpl.cadence === 'ad_hoc')
+    .sort((a, b) => Number(b.id === WALKAROUND_ID) - Number(a.id === WALKAROUND_ID));
   let office = null;
   if (OFFICE_ROLES.includes(role)) {
     loadDashboard();
@@ -434,7 +438,11 @@ function homeView() {
           `${o.date} · ${local(templates.find((x) => x.id === o.template_id)?.name) || o.template_id} · ${t('due')} ${fmtDate(o.due_at)}`)))) : null);
   }
   return h('div', {}, office,
-    walk ? h('button', { class: 'primary', style: 'width:100%', onclick: () => startInspection(walk), 'data-testid': 'new-walkaround' }, `＋ ${t('newWalkaround')}`) : null,
+    adHoc.map((tpl) => {
+      const walkaround = tpl.id === WALKAROUND_ID;
+      return h('button', { class: `wide ${walkaround ? 'primary' : ''}`, onclick: () => startInspection(tpl),
+        'data-testid': walkaround ? 'new-walkaround' : `new-${tpl.id}` }, `＋ ${walkaround ? t('newWalkaround') : local(tpl.name)}`);
+    }),
     routines.length ? h('h2', {}, t('today')) : null,
     h('div', { class: 'grid' }, routineCards),
     h('h2', {}, t('history')),

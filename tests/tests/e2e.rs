@@ -84,3 +84,10 @@ async fn a_new_tablet_reloaded_mid_download_ends_with_every_document_in_chromium
     run_browser_test(&app, "download.test.mjs").await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn every_ad_hoc_template_can_be_started_and_the_header_shows_no_null_in_chromium() {
+    let app = spawn(Db::Sqlite).await;
+    run_browser_test(&app, "home.test.mjs").await;
+    app.stop().await;
+}

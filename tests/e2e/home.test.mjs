@@ -1,0 +1,82 @@
+// The tablet's home screen and header (issue 20, items 8 and 13): every ad-hoc template the
+// user's role runs can be started, including one the office added; the header shows no
+// "null" for what is absent, logged in or not, in both languages.
+// Run by tests/tests/e2e.rs with WALKAROUND_URL, WALKAROUND_PASSWORD, WALKAROUND_SCREENSHOTS.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+
+const base = process.env.WALKAROUND_URL;
+const password = process.env.WALKAROUND_PASSWORD;
+const shots = process.env.WALKAROUND_SCREENSHOTS;
+mkdirSync(shots, { recursive: true });
+
+let browser;
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+after(async () => { await browser?.close(); });
+
+const TABLET = { viewport: { width: 1024, height: 768 }, hasTouch: true, locale: 'zh-CN' };
+
+async function token(username) {
+  const r = await fetch(`${base}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
+  return (await r.json()).access_token;
+}
+
+test('the header shows nothing absent as "null", before and after login, in both languages', async () => {
+  const context = await browser.newContext(TABLET);
+  const page = await context.newPage();
+  await page.goto(base);
+  await page.waitForSelector('input[name=username]');
+  assert.doesNotMatch(await page.locator('#bar').innerText(), /null|undefined/);
+  await page.locator('#bar button').first().tap();
+  assert.doesNotMatch(await page.locator('#bar').innerText(), /null|undefined/);
+  assert.match(await page.locator('#bar').innerText(), /中文|English|语言|Language/);
+  await page.screenshot({ path: `${shots}/login-bar.png` });
+  await page.fill('input[name=username]', 'wang');
+  await page.fill('input[name=password]', password);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('[data-testid=sync-state][data-link=online]', { timeout: 15000 });
+  assert.doesNotMatch(await page.locator('#bar').innerText(), /null|undefined/);
+  await context.close();
+});
+
+test('an ad-hoc template the office adds can be started on the tablet of a role that runs it', async () => {
+  const office = await token('office');
+  const { templates } = await (await fetch(`${base}/api/v1/templates`, { headers: { authorization: `Bearer ${office}` } })).json();
+  const walk = templates.find((t) => t.id === 'workshop-walkaround');
+  assert.ok(walk, 'the walkaround is a template');
+  const spot = structuredClone(walk);
+  spot.id = 'bay-spot-check';
+  spot.name = Object.fromEntries(Object.keys(walk.name).map((k) => [k, k.startsWith('zh') ? '工位抽查' : 'Bay spot check']));
+  spot.items = walk.items.filter((i) => i.repeat === 'per_bay').slice(0, 1);
+  const put = await fetch(`${base}/api/v1/templates/bay-spot-check`, {
+    method: 'PUT', headers: { authorization: `Bearer ${office}`, 'content-type': 'application/json' }, body: JSON.stringify(spot),
+  });
+  assert.equal(put.status, 200, await put.text());
+
+  const context = await browser.newContext(TABLET);
+  const page = await context.newPage();
+  await page.goto(base);
+  await page.fill('input[name=username]', 'wang');
+  await page.fill('input[name=password]', password);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('[data-testid=new-walkaround]', { timeout: 15000 });
+  const start = page.locator('[data-testid=new-bay-spot-check]');
+  await start.waitFor({ timeout: 15000 });
+  assert.match(await start.innerText(), /工位抽查/);
+  await page.screenshot({ path: `${shots}/home-ad-hoc.png` });
+  await start.tap();
+  await page.waitForURL(/#\/inspect\//, { timeout: 15000 });
+  await page.waitForSelector('[data-area] [data-key]', { timeout: 15000 });
+  const keys = await page.locator('[data-key]').evaluateAll((cards) => cards.map((c) => c.dataset.key));
+  assert.ok(keys.length > 0 && keys.every((k) => k.startsWith(`${spot.items[0].id}@`)), `the spot check asks its own item: ${keys}`);
+  assert.match(await page.locator('h2').first().innerText(), /工位抽查/);
+  await context.close();
+});
