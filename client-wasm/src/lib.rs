@@ -16,6 +16,7 @@ use shared::site::Area;
 use shared::template::Template;
 use wasm_bindgen::prelude::*;
 
+pub mod recover;
 pub mod sync;
 
 fn js_err(e: impl std::fmt::Display) -> JsError {

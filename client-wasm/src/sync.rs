@@ -9,19 +9,38 @@
 use std::collections::HashMap;
 
 use automerge::sync::{Message as SyncMessage, State as SyncState, SyncDoc};
-use automerge::{ActorId, Automerge, ChangeHash};
+use automerge::{ActorId, Automerge, ChangeHash, ReadDoc};
 use serde::Serialize;
 use shared::inspection::{self, write};
 use shared::protocol::{self, ClientSession, DocumentId, Event};
 use wasm_bindgen::prelude::*;
 
-use crate::{apply_answer, apply_occupied, apply_submit, js_err, new_inspection, to_js};
+use crate::recover::{self, Dropped, Refusal};
+use crate::{apply_answer, apply_occupied, apply_submit, from_js, js_err, new_inspection, to_js};
 
 struct Tracked {
     doc: Automerge,
     state: SyncState,
     /// The heads the server last reported for this document.
     server_heads: Option<Vec<ChangeHash>>,
+    /// The server refused a change of it: nothing is sent until `recover` has rebuilt it
+    /// (sending again would only repeat the refused change).
+    held: bool,
+    /// Recoveries in a row that found nothing to drop (the server refused for a reason
+    /// this tablet could not reproduce); reset when the server acknowledges our heads.
+    blind_recoveries: u8,
+}
+
+impl Tracked {
+    fn new(doc: Automerge) -> Self {
+        Tracked {
+            doc,
+            state: SyncState::new(),
+            server_heads: None,
+            held: false,
+            blind_recoveries: 0,
+        }
+    }
 }
 
 /// What a received frame meant, for the app.
@@ -36,16 +55,37 @@ struct Outcome {
     unavailable: Vec<String>,
     /// Errors the server reported.
     errors: Vec<ErrorReport>,
+    /// Documents of which the server refused a change: call `recover` for each (until
+    /// then nothing more of them is sent).
+    refused: Vec<ErrorReport>,
     /// The server closed the session (or refused the handshake).
     closed: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 #[serde(rename_all = "camelCase")]
 struct ErrorReport {
     message: String,
     document_id: Option<String>,
 }
+
+/// What `recover` did to a document, for the app to tell the user.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Recovery {
+    document_id: String,
+    /// The edits dropped, each with what it was and why.
+    dropped: Vec<Dropped>,
+    /// How many of the tablet's unacknowledged changes survived.
+    kept: usize,
+    /// The document is gone from the tablet: its creation was refused.
+    removed: bool,
+    /// The server's reason, as its `error` said it.
+    server_reason: String,
+}
+
+/// The server's refusal, in the words of `server/src/sync/connection.rs`.
+const REFUSED: &str = "change refused: ";
 
 /// The documents a tablet holds and its session with the server.
 #[wasm_bindgen]
@@ -114,6 +154,9 @@ impl SyncClient {
 
     fn frame_for(&mut self, id: &DocumentId) -> Option<Vec<u8>> {
         let tracked = self.docs.get_mut(id)?;
+        if tracked.held {
+            return None;
+        }
         let request = tracked.doc.get_heads().is_empty();
         let message = tracked.doc.generate_sync_message(&mut tracked.state)?;
         Some(protocol::encode(&self.session.sync(
@@ -145,6 +188,9 @@ impl SyncClient {
                         .doc
                         .receive_sync_message(&mut tracked.state, message)
                         .map_err(js_err)?;
+                    if tracked.server_heads.as_ref() == Some(&sorted(tracked.doc.get_heads())) {
+                        tracked.blind_recoveries = 0;
+                    }
                     if tracked.doc.get_heads() != before {
                         outcome.changed.push(document_id.to_string());
                     }
@@ -155,16 +201,83 @@ impl SyncClient {
                 Event::PeerError {
                     message,
                     document_id,
-                } => outcome.errors.push(ErrorReport {
-                    message,
-                    document_id: document_id.map(|d| d.to_string()),
-                }),
+                } => {
+                    let report = ErrorReport {
+                        message,
+                        document_id: document_id.map(|d| d.to_string()),
+                    };
+                    let tracked = document_id.and_then(|d| self.docs.get_mut(&d));
+                    if let Some(tracked) = tracked.filter(|_| report.message.starts_with(REFUSED)) {
+                        tracked.held = true;
+                        outcome.refused.push(report.clone());
+                    }
+                    outcome.errors.push(report);
+                }
                 Event::Leave | Event::Close { .. } => outcome.closed = true,
                 // Presence from other peers; the app does not show it yet.
                 Event::Send(_) | Event::Ephemeral { .. } => {}
             }
         }
         to_js(&outcome)
+    }
+
+    /// Recovers a document after the server refused a change of it (`outcome.refused`):
+    /// rebuilds it from the state the server acknowledged plus this tablet's later edits
+    /// that `user` (`{id, role, sites}`, as `GET /api/v1/me` returns them now) may still
+    /// make, judged with the shared policy; drops the others. `message` is the server's
+    /// `error`. Returns `{documentId, dropped, kept, removed, serverReason}` (`dropped`:
+    /// `{kind, key, item, area, template, code, reason, role}` each), or `null` when the
+    /// document is not waiting for a recovery. Call `save` (or, when `removed`, delete the
+    /// stored copy) and `outgoing()` afterwards.
+    ///
+    /// Should the server refuse twice in a row what this tablet finds allowed (its idea of
+    /// the user lags behind the server's), the second time every unacknowledged edit is
+    /// dropped with the server's reason, so nothing stays pending for ever.
+    #[wasm_bindgen(js_name = recover)]
+    pub fn recover(&mut self, id: &str, user: JsValue, message: &str) -> Result<JsValue, JsError> {
+        let user: shared::policy::User = from_js(user, "user")?;
+        let key = doc_id(id)?;
+        let Some(tracked) = self.docs.get_mut(&key).filter(|t| t.held) else {
+            return Ok(JsValue::NULL);
+        };
+        let server_reason = message.strip_prefix(REFUSED).unwrap_or(message).to_string();
+        // What the server has of it: the heads it last reported that this tablet holds.
+        let acked: Vec<ChangeHash> = tracked
+            .server_heads
+            .iter()
+            .flatten()
+            .filter(|h| tracked.doc.get_change_by_hash(h).is_some())
+            .copied()
+            .collect();
+        let mut rebuilt =
+            recover::rebuild(&tracked.doc, &acked, recover::judge_for(&user)).map_err(js_err)?;
+        if rebuilt.dropped.is_empty() {
+            tracked.blind_recoveries += 1;
+            if tracked.blind_recoveries >= 2 {
+                let refusal = Refusal {
+                    code: "server",
+                    reason: server_reason.clone(),
+                    role: None,
+                };
+                rebuilt = recover::rebuild(&tracked.doc, &acked, |_, _| Err(refusal.clone()))
+                    .map_err(js_err)?;
+            }
+        }
+        let removed = rebuilt.doc.get_heads().is_empty();
+        if removed {
+            self.docs.remove(&key);
+        } else {
+            tracked.doc = rebuilt.doc;
+            tracked.state = SyncState::new();
+            tracked.held = false;
+        }
+        to_js(&Recovery {
+            document_id: id.to_string(),
+            dropped: rebuilt.dropped,
+            kept: rebuilt.kept,
+            removed,
+            server_reason,
+        })
     }
 
     /// Documents with changes the server has not acknowledged yet.
@@ -184,14 +297,7 @@ impl SyncClient {
     #[wasm_bindgen(js_name = load)]
     pub fn load(&mut self, id: &str, bytes: &[u8]) -> Result<(), JsError> {
         let doc = Automerge::load(bytes).map_err(js_err)?;
-        self.docs.insert(
-            doc_id(id)?,
-            Tracked {
-                doc,
-                state: SyncState::new(),
-                server_heads: None,
-            },
-        );
+        self.docs.insert(doc_id(id)?, Tracked::new(doc));
         Ok(())
     }
 
@@ -200,11 +306,9 @@ impl SyncClient {
     #[wasm_bindgen(js_name = want)]
     pub fn want(&mut self, id: &str) -> Result<(), JsError> {
         let id = doc_id(id)?;
-        self.docs.entry(id).or_insert_with(|| Tracked {
-            doc: Automerge::new(),
-            state: SyncState::new(),
-            server_heads: None,
-        });
+        self.docs
+            .entry(id)
+            .or_insert_with(|| Tracked::new(Automerge::new()));
         Ok(())
     }
 
@@ -272,14 +376,7 @@ impl SyncClient {
         let id = DocumentId::from_bytes(bytes);
         let new = new_inspection(&id.to_string(), site, template, areas, user)?;
         let doc = write::create(&new, ActorId::random()).map_err(js_err)?;
-        self.docs.insert(
-            id,
-            Tracked {
-                doc,
-                state: SyncState::new(),
-                server_heads: None,
-            },
-        );
+        self.docs.insert(id, Tracked::new(doc));
         Ok(id.to_string())
     }
 

@@ -30,11 +30,14 @@ fn answer(value: &str) -> JsValue {
     js(&serde_json::json!({ "type": value }))
 }
 
-/// The server side of the exchange: the shared session and one document.
+/// The server side of the exchange: the shared session and one document; with a `user`,
+/// every incoming change is judged with the shared policy as the real server judges it
+/// (a refused message changes nothing and is answered `change refused: …`).
 struct FakeServer {
     session: ServerSession,
     doc: Automerge,
     state: SyncState,
+    user: Option<shared::policy::User>,
 }
 
 impl FakeServer {
@@ -51,9 +54,29 @@ impl FakeServer {
                     document_id, data, ..
                 } => {
                     let message = SyncMessage::decode(&data).expect("valid sync data");
-                    self.doc
-                        .receive_sync_message(&mut self.state, message)
-                        .expect("applies");
+                    if let Some(user) = &self.user {
+                        let mut fork = self.doc.clone();
+                        let mut state = self.state.clone();
+                        fork.receive_sync_message(&mut state, message)
+                            .expect("applies");
+                        let added = self.doc.get_changes_added(&fork);
+                        let mut working = self.doc.clone();
+                        if let Err(denial) =
+                            shared::policy::judge_and_apply(user, &mut working, &added)
+                        {
+                            let refusal = self
+                                .session
+                                .error(format!("change refused: {denial}"), Some(document_id));
+                            out.push(protocol::encode(&refusal));
+                            continue;
+                        }
+                        self.doc = working;
+                        self.state = state;
+                    } else {
+                        self.doc
+                            .receive_sync_message(&mut self.state, message)
+                            .expect("applies");
+                    }
                     if let Some(reply) = self.doc.generate_sync_message(&mut self.state) {
                         out.push(protocol::encode(
                             &self.session.sync(document_id, reply.encode()),
@@ -65,6 +88,31 @@ impl FakeServer {
         }
         out
     }
+}
+
+/// Carries frames both ways until neither side has more to say; returns the outcomes the
+/// client reported.
+fn exchange(
+    client: &mut SyncClient,
+    server: &mut FakeServer,
+    first: Vec<Vec<u8>>,
+) -> Vec<serde_json::Value> {
+    let mut outcomes = Vec::new();
+    let mut inbox: Vec<Vec<u8>> = first.iter().flat_map(|f| server.receive(f)).collect();
+    let mut rounds = 0;
+    while !inbox.is_empty() && rounds < 20 {
+        rounds += 1;
+        let mut outbox = Vec::new();
+        for frame in inbox.drain(..) {
+            let outcome = client.receive(&frame).expect("receives");
+            outcomes.push(serde_wasm_bindgen::from_value(outcome).expect("JSON"));
+            for f in frames(client.outgoing()) {
+                outbox.extend(server.receive(&f));
+            }
+        }
+        inbox = outbox;
+    }
+    outcomes
 }
 
 fn frames(array: js_sys::Array) -> Vec<Vec<u8>> {
@@ -96,6 +144,7 @@ fn a_walkaround_made_offline_syncs_and_is_acknowledged() {
         session: ServerSession::new("server", "store"),
         doc: Automerge::new(),
         state: SyncState::new(),
+        user: None,
     };
     let mut inbox = server.receive(&client.join());
     let mut rounds = 0;
@@ -218,4 +267,107 @@ fn photo_references_are_sha256_hex() {
         sha256_hex(b"abc"),
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     );
+}
+
+#[wasm_bindgen_test]
+fn after_a_refusal_the_client_rebuilds_from_the_acknowledged_state_and_sends_what_is_allowed() {
+    let mut client = SyncClient::new("tablet-1", "tablet-1");
+    let id = client
+        .create_inspection("site-1", walkaround(), areas(), "wang")
+        .expect("creates");
+    client
+        .answer(&id, "wang", "c8-booth-floor", answer("pass"), None, vec![])
+        .expect("answers");
+    let wang = shared::policy::User {
+        id: shared::ids::UserId::parse("wang").expect("valid"),
+        role: shared::role::Role::WorkshopManager,
+        sites: [shared::ids::SiteId::parse("site-1").expect("valid")]
+            .into_iter()
+            .collect(),
+    };
+    let mut server = FakeServer {
+        session: ServerSession::new("server", "store"),
+        doc: Automerge::new(),
+        state: SyncState::new(),
+        user: Some(wang),
+    };
+    let join = client.join();
+    exchange(&mut client, &mut server, vec![join]);
+    assert!(client.unacknowledged().is_empty(), "acknowledged");
+
+    // Offline on a shared tablet: an answer left under another user's name (the server
+    // refuses it), then wang's own answer, which depends on it.
+    client
+        .answer(&id, "li", "c9-masking", answer("fail"), None, vec![])
+        .expect("answers");
+    client
+        .answer(
+            &id,
+            "wang",
+            "c8-mixing-table",
+            answer("fail"),
+            Some("paint".into()),
+            vec![],
+        )
+        .expect("answers");
+    let sent = frames(client.outgoing());
+    let outcomes = exchange(&mut client, &mut server, sent);
+    let refused: Vec<_> = outcomes
+        .iter()
+        .flat_map(|o| o["refused"].as_array().cloned().unwrap_or_default())
+        .collect();
+    assert_eq!(refused.len(), 1, "{outcomes:?}");
+    assert_eq!(refused[0]["documentId"], id.as_str());
+    let message = refused[0]["message"]
+        .as_str()
+        .expect("a message")
+        .to_string();
+    assert!(message.starts_with("change refused: "), "{message}");
+    assert!(frames(client.outgoing()).is_empty(), "held until recovered");
+    assert_eq!(client.unacknowledged(), vec![id.clone()]);
+
+    let me = js(&serde_json::json!({
+        "id": "wang", "username": "wang", "display_name": "王强",
+        "role": "workshop_manager", "sites": ["site-1"],
+    }));
+    let report: serde_json::Value = serde_wasm_bindgen::from_value(
+        client.recover(&id, me.clone(), &message).expect("recovers"),
+    )
+    .expect("JSON");
+    assert_eq!(report["removed"], false);
+    assert_eq!(report["kept"], 1);
+    let dropped = report["dropped"].as_array().expect("a list");
+    assert_eq!(dropped.len(), 1, "{report}");
+    assert_eq!(dropped[0]["kind"], "answer");
+    assert_eq!(dropped[0]["key"], "c9-masking");
+    assert_eq!(dropped[0]["code"], "forged_author");
+    assert_eq!(
+        format!(
+            "change refused: {}",
+            dropped[0]["reason"].as_str().expect("text")
+        ),
+        message,
+        "the tablet's verdict is the server's"
+    );
+    assert!(dropped[0]["item"]["zh"].is_string());
+    // A second call has nothing to recover.
+    assert!(
+        client
+            .recover(&id, me, &message)
+            .expect("answers")
+            .is_null()
+    );
+
+    let sent = frames(client.outgoing());
+    assert!(!sent.is_empty());
+    let outcomes = exchange(&mut client, &mut server, sent);
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| o["refused"].as_array().is_some_and(Vec::is_empty))
+    );
+    assert!(client.unacknowledged().is_empty(), "nothing pending");
+    let stored = shared::inspection::read(&server.doc).expect("reads");
+    let keys: Vec<String> = stored.answers.keys().map(ToString::to_string).collect();
+    assert_eq!(keys, vec!["c8-booth-floor", "c8-mixing-table"]);
 }

@@ -45,6 +45,7 @@ function tx(store, mode, fn) {
 const dbPut = (store, value) => tx(store, 'readwrite', (s) => s.put(value));
 const dbAll = (store) => tx(store, 'readonly', (s) => s.getAll());
 const dbGet = (store, key) => tx(store, 'readonly', (s) => s.get(key));
+const dbDelete = (store, key) => tx(store, 'readwrite', (s) => s.delete(key));
 
 // ---------------------------------------------------------------- session and device
 const stored = (key, fallback) => JSON.parse(localStorage.getItem(`walkaround.${key}`) || 'null') ?? fallback;
@@ -161,7 +162,8 @@ async function connect() {
       client.forget(id);
       if (wanted.delete(id)) saveWantedSoon();
     }
-    for (const e of outcome.errors) { console.warn('server:', e.message); if (e.message.startsWith('change refused')) toast(t('changeRefused')); }
+    for (const e of outcome.errors) console.warn('server:', e.message);
+    for (const r of outcome.refused) recoverFrom(r.documentId, r.message);
     flush();
     if (client.unacknowledged().length === 0) { lastSynced = Date.now(); store('lastSynced', lastSynced); }
     if (outcome.changed.length) renderSoon(); else renderBar();
@@ -174,6 +176,57 @@ async function connect() {
 }
 window.addEventListener('online', () => { backoff = 1000; connect(); });
 window.addEventListener('offline', () => { ws?.close(); setLink('offline'); });
+
+// ---------------------------------------------------------------- recovery from a refusal
+// The server refused a change of a document (docs/PROTOCOL.md, "Recovering from a
+// refusal"). The wasm client holds the document back and rebuilds it from what the server
+// acknowledged plus this tablet's later edits that are still allowed, judged with the
+// shared policy for the user as the server knows them now (GET /api/v1/me); the rest is
+// dropped and listed here, in the user's words, until dismissed.
+const refusals = stored('refusals', []);
+let recovering = Promise.resolve();
+function recoverFrom(id, message) {
+  recovering = recovering.then(async () => {
+    if (!session) return;
+    let me = user();
+    try {
+      me = await api('/api/v1/me');
+      session = { ...session, user: me };
+      store('session', session);
+    } catch (e) { console.warn('cannot read the user, judging with the one known', e); }
+    const report = client.recover(id, me, message);
+    if (!report) return;
+    if (report.removed) {
+      await dbDelete('docs', id);
+      if (location.hash === `#/inspect/${id}`) location.hash = '#/';
+    } else await persist(id);
+    for (const d of report.dropped) refusals.push({ ...d, documentId: id });
+    if (refusals.length > 20) refusals.splice(0, refusals.length - 20);
+    store('refusals', refusals);
+    flush();
+    render();
+  }).catch((e) => console.warn('recovery', e));
+}
+/** One dropped edit, in plain words: what it was and why the server refused it. */
+function refusalText(r) {
+  const where = r.item ? `${local(r.item)}${r.area ? ` · ${local(r.area)}` : ''}` : r.key;
+  const what = r.kind === 'create' ? t('refusedCreate').replace('{0}', local(r.template))
+    : r.kind === 'submit' ? t('refusedSubmit')
+      : r.kind === 'occupied' ? t('refusedOccupied').replace('{0}', local(r.area))
+        : t('refusedAnswer').replace('{0}', where);
+  const known = t(`why_${r.code}`);
+  const why = (known === `why_${r.code}` ? t('why_other') : known).replace('{0}', local(r.role));
+  return `${what}${why}`;
+}
+function refusalsView() {
+  if (!refusals.length) return null;
+  return h('div', { class: 'card problems', role: 'alert', 'data-testid': 'refusals' },
+    h('div', { class: 'row spread' }, h('strong', {}, t('refusedTitle')),
+      h('button', { 'data-testid': 'refusals-dismiss', onclick: () => { refusals.length = 0; store('refusals', []); render(); } }, t('dismiss'))),
+    h('ul', {}, refusals.map((r) => h('li', { 'data-code': r.code, 'data-doc': r.documentId }, refusalText(r),
+      // A consequence of another refusal (its inspection was refused) has no words of its own from the server.
+      r.code === 'document_refused' ? null : h('div', { class: 'muted' }, `${t('serverSaid')}: ${r.reason}`)))));
+}
 
 async function persist(id) {
   if (!client.has(id)) return;
@@ -625,7 +678,7 @@ function render() {
   else if (route.startsWith('office/')) view = officeView(route, officeEnv);
   else view = homeView();
   const scroll = window.scrollY;
-  app.replaceChildren(view);
+  app.replaceChildren(...[session ? refusalsView() : null, view].filter(Boolean));
   window.scrollTo(0, scroll);
 }
 
@@ -642,4 +695,6 @@ window.walkaround = {
   // The documents stored on this device and those still to fetch.
   held: () => client.ids().filter((id) => client.has(id)),
   wanted: () => [...wanted],
+  // What the server refused and this tablet dropped (see recoverFrom).
+  refusals: () => [...refusals],
 };

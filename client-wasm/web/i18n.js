@@ -17,6 +17,12 @@ const STRINGS = {
     cadence_daily_closing: '每日收工', cadence_weekly: '每周', cadence_ad_hoc: '随时', language: 'English', noDocs: '暂无记录',
     reports: '报表', routines: '例行检查', missedRoutines: '最近 7 天未按时完成的例行检查', due: '截止',
     violationsCount: '项违规', rule: '条款', answered: '已答', notAnswered: '未作答', conflictShort: '答案冲突，请选择',
+    refusedTitle: '服务器未接受以下修改，已从本机撤回', dismiss: '知道了', serverSaid: '服务器原话',
+    refusedCreate: '新建的「{0}」', refusedSubmit: '提交', refusedOccupied: '「{0}」的占用状态', refusedAnswer: '「{0}」的答案',
+    why_role_not_allowed: '未被接受：您现在的角色（{0}）不能作答。', why_template_not_for_role: '未被接受：您现在的角色（{0}）不能进行这类检查。',
+    why_not_member_of_site: '未被接受：您已不属于这家门店。', why_forged_author: '未被接受：这条记录记在另一位用户名下。',
+    why_submitted: '未被接受：这份检查已经提交。', why_incomplete: '未被接受：所需的答案没有被接受，检查还不能提交。',
+    why_document_refused: '未被接受：它所在的检查没有被接受。', why_other: '未被接受。',
   },
   en: {
     appName: 'Walkaround', login: 'Log in', username: 'User name', password: 'Password', logout: 'Log out',
@@ -34,6 +40,12 @@ const STRINGS = {
     cadence_daily_closing: 'Daily, closing', cadence_weekly: 'Weekly', cadence_ad_hoc: 'Any time', language: '中文', noDocs: 'Nothing yet',
     reports: 'Reports', routines: 'Routines', missedRoutines: 'Routines missed in the last 7 days', due: 'due',
     violationsCount: 'violations', rule: 'Rule', answered: 'answered', notAnswered: 'not answered', conflictShort: 'conflicting answers, pick one',
+    refusedTitle: 'The server did not accept these changes; they were taken off this tablet', dismiss: 'OK', serverSaid: 'The server said',
+    refusedCreate: 'The new “{0}”', refusedSubmit: 'The submission', refusedOccupied: 'The occupancy of “{0}”', refusedAnswer: 'The answer to “{0}”',
+    why_role_not_allowed: ' was not accepted: your role now ({0}) may not answer.', why_template_not_for_role: ' was not accepted: your role now ({0}) may not run this kind of inspection.',
+    why_not_member_of_site: ' was not accepted: you no longer belong to this site.', why_forged_author: ' was not accepted: it is recorded under another user.',
+    why_submitted: ' was not accepted: the inspection is already submitted.', why_incomplete: ' was not accepted: answers it needs were not accepted, so it cannot be submitted yet.',
+    why_document_refused: ' was not accepted: the inspection it belongs to was not accepted.', why_other: ' was not accepted.',
   },
 };
 

@@ -91,3 +91,11 @@ async fn every_ad_hoc_template_can_be_started_and_the_header_shows_no_null_in_ch
     run_browser_test(&app, "home.test.mjs").await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_change_refused_after_an_offline_demotion_is_dropped_shown_and_the_rest_arrives_in_chromium()
+ {
+    let app = spawn(Db::Sqlite).await;
+    run_browser_test(&app, "recovery.test.mjs").await;
+    app.stop().await;
+}
