@@ -654,7 +654,7 @@ function inspectView(id) {
 
 // What the office screens need from the app.
 const officeEnv = {
-  h, token: freshToken, user, sites: () => sites, templates: () => templates, toast, photoElement, render: () => render(),
+  h, authFetch, user, sites: () => sites, templates: () => templates, toast, photoElement, render: () => render(),
 };
 
 // Sync messages arrive in bursts (a new tablet fetches a site's history one document per

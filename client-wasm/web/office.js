@@ -23,6 +23,7 @@ const WORDS = {
     problems: '请修改以下问题：', noRows: '没有符合条件的记录', printed: '打印时间', reportTitle: '月度违规与罚款报表',
     dismissalReviews: '开除审查', toolsToReplace: '照价赔偿', wholeSite: '全场', w1: '周一', w2: '周二', w3: '周三', w4: '周四',
     w5: '周五', w6: '周六', w7: '周日', loadFailed: '加载失败', forbidden: '没有权限',
+    clockAhead: '平板时钟快了 {d}：记录时间取服务器收到的时间', days: ' 天', hours: ' 小时', minutes: ' 分钟',
   },
   en: {
     office: 'Office', violationsTab: 'Violations', reportsTab: 'Reports', routinesTab: 'Routines', usersTab: 'Users', templatesTab: 'Templates',
@@ -42,6 +43,7 @@ const WORDS = {
     problems: 'Please fix:', noRows: 'Nothing matches', printed: 'Printed', reportTitle: 'Monthly violations and fines',
     dismissalReviews: 'Dismissal reviews', toolsToReplace: 'Tools to pay for', wholeSite: 'Whole site', w1: 'Mon', w2: 'Tue', w3: 'Wed', w4: 'Thu',
     w5: 'Fri', w6: 'Sat', w7: 'Sun', loadFailed: 'Could not load', forbidden: 'Not allowed',
+    clockAhead: 'Tablet clock ahead by {d}: recorded at the time the server received it', days: ' d', hours: ' h', minutes: ' min',
   },
 };
 const w = (key, vars = {}) => {
@@ -49,6 +51,12 @@ const w = (key, vars = {}) => {
   for (const [k, v] of Object.entries(vars)) text = text.replace(`{${k}}`, v);
   return text;
 };
+/** A duration in its two largest units (days, hours, minutes), in the current language. */
+function fmtDuration(ms) {
+  const total = Math.max(1, Math.round(ms / 60_000));
+  const units = [[Math.floor(total / 1440), w('days')], [Math.floor((total % 1440) / 60), w('hours')], [total % 60, w('minutes')]];
+  return units.filter(([n]) => n > 0).slice(0, 2).map(([n, unit]) => `${n}${unit}`).join(' ');
+}
 
 /** Roles that see the office screens (the server's reviewing roles). */
 export const OFFICE_ROLES = ['office_admin', 'workshop_manager', 'service_manager', 'parts_manager'];
@@ -249,6 +257,7 @@ async function toggleDetail(row, v) {
     h('div', { class: 'row spread' }, h('h3', {}, `${v.rule_id} ${ruleTitle(v.rule_id)}`),
       h('a', { class: 'button', href: `#/inspect/${v.doc_id}` }, w('openInspection'))),
     h('p', { class: 'muted' }, `${siteName(v.site_id)} · ${areaName(v.site_id, v.area_id)} · ${itemText(v.template_id, v.item_id)}`),
+    v.clock_ahead_ms ? h('p', { class: 'chip amber', 'data-testid': 'clock-ahead' }, w('clockAhead', { d: fmtDuration(v.clock_ahead_ms) })) : null,
     h('h4', {}, w('evidence')), h('div', {}, evidence), assign, actions,
     h('h4', {}, w('trail')), history.length ? h('ul', { 'data-testid': 'trail' }, history.map((x) => h('li', {}, `${fmtDate(x.at)} ${x.text}`))) : h('p', { class: 'muted' }, w('none')));
 }

@@ -99,3 +99,10 @@ async fn a_change_refused_after_an_offline_demotion_is_dropped_shown_and_the_res
     run_browser_test(&app, "recovery.test.mjs").await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_duplicate_submission_and_a_clock_ahead_are_shown_in_chromium() {
+    let app = spawn(Db::Sqlite).await;
+    run_browser_test(&app, "display.test.mjs").await;
+    app.stop().await;
+}
