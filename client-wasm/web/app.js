@@ -95,7 +95,29 @@ function toast(text) {
 }
 
 // ---------------------------------------------------------------- HTTP with token refresh
-async function refreshTokens() {
+// One refresh at a time: the office loads several endpoints at once and the socket, the
+// discovery poll and the photo upload each want a fresh token; every caller that finds the
+// token about to expire (or gets a 401) waits for the same refresh. Two refreshes with one
+// refresh token would rotate it twice, and a reuse after the server's grace window ends the
+// whole login (issue 16, input 4). Only a refresh the server refused logs out.
+let refreshing = null;
+/**
+ * Refreshes the tokens unless `stale` (the access token a caller found too old or was
+ * refused with) has already been replaced; callers meanwhile share the one refresh.
+ */
+function refreshTokens(stale = session?.access_token) {
+  if (!session) return Promise.reject(new Error('session ended'));
+  if (session.access_token !== stale) return Promise.resolve();
+  refreshing ??= refreshOnce().finally(() => { refreshing = null; });
+  return refreshing;
+}
+async function refreshOnce() {
+  // Another tab of this app may have rotated the tokens already: take its newer ones.
+  const latest = stored('session', null);
+  if (latest && latest.refresh_token !== session.refresh_token && latest.expires_at > session.expires_at) {
+    session = latest;
+    return;
+  }
   const r = await fetch('/api/v1/auth/refresh', {
     method: 'POST', headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ refresh_token: session.refresh_token }),
@@ -109,12 +131,25 @@ function saveSession(body) {
   store('session', session);
 }
 async function freshToken() {
-  if (session && session.expires_at - Date.now() < 60_000) await refreshTokens();
+  if (refreshing) await refreshing;
+  if (session && session.expires_at - Date.now() < 60_000) await refreshTokens(session.access_token);
   return session?.access_token;
 }
-async function api(path, options = {}) {
+/**
+ * `fetch` with the session's token. A 401 (the token expired early, the clock is off) is
+ * answered by one shared refresh and one retry; if the refresh is refused, the user is
+ * logged out there, so a 401 alone never logs out.
+ */
+async function authFetch(path, options = {}) {
+  const send = (token) => fetch(path, { ...options, headers: { ...(options.headers || {}), authorization: `Bearer ${token}` } });
   const token = await freshToken();
-  const r = await fetch(path, { ...options, headers: { ...(options.headers || {}), authorization: `Bearer ${token}` } });
+  const r = await send(token);
+  if (r.status !== 401 || !session) return r;
+  await refreshTokens(token);
+  return send(session.access_token);
+}
+async function api(path, options = {}) {
+  const r = await authFetch(path, options);
   if (!r.ok) throw new Error(`${path}: ${r.status}`);
   return r.headers.get('content-type')?.includes('json') ? r.json() : r;
 }
@@ -280,36 +315,91 @@ document.addEventListener('visibilitychange', () => {
 });
 
 // ---------------------------------------------------------------- photos
+// Photos are kept on the device first and uploaded when online. The server judges a photo
+// by its bytes (JPEG, PNG, WebP, HEIC) and never by the type the file claims, so none is
+// sent; a file it refuses as `not_an_image` is marked refused, never sent again, taken off
+// the answers it was attached to, and the user is told.
 async function addPhoto(file) {
   const bytes = new Uint8Array(await file.arrayBuffer());
   const sha = sha256Hex(bytes);
-  await dbPut('photos', { sha, site: siteId, type: file.type || 'image/jpeg', bytes, uploaded: false });
-  uploadPhotos().catch(console.warn);
+  const known = await dbGet('photos', sha);
+  if (known?.refused) { toast(t('photoRefused')); return null; }
+  if (!known) await dbPut('photos', { sha, site: siteId, bytes, uploaded: false });
   return sha;
 }
-async function uploadPhotos() {
+/**
+ * The photos of an answer without those refused: a screen drawn before a refusal (its
+ * handlers hold the answer as it was then) must not put a refused photo back.
+ */
+const keepPhotos = (list) => list.filter((sha) => photoUrls.get(sha) !== REFUSED);
+/** Attaches a photo just taken to an answer (`write` with the new list), then uploads it. */
+async function attachPhoto(file, attach) {
+  if (!file) return;
+  const sha = await addPhoto(file);
+  if (!sha) return;
+  await attach(sha);
+  uploadPhotos().catch(console.warn);
+}
+let uploading = null;
+let uploadAgain = false;
+/** Uploads the photos not on the server yet, one run at a time (a call during a run queues one more). */
+function uploadPhotos() {
+  if (uploading) { uploadAgain = true; return uploading; }
+  uploading = uploadPending().finally(() => {
+    uploading = null;
+    if (uploadAgain) { uploadAgain = false; uploadPhotos().catch(console.warn); }
+  });
+  return uploading;
+}
+async function uploadPending() {
   if (link !== 'online') return;
   for (const photo of await dbAll('photos')) {
-    if (photo.uploaded) continue;
-    const token = await freshToken();
-    const r = await fetch(`/api/v1/blobs?site=${encodeURIComponent(photo.site)}`, {
-      method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': photo.type }, body: photo.bytes,
+    if (photo.uploaded || photo.refused) continue;
+    const r = await authFetch(`/api/v1/blobs?site=${encodeURIComponent(photo.site)}`, {
+      method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: photo.bytes,
     });
-    if (r.ok) await dbPut('photos', { ...photo, uploaded: true });
+    if (r.ok) { await dbPut('photos', { ...photo, uploaded: true }); continue; }
+    const code = r.status === 415 ? (await r.json().catch(() => null))?.error?.code : null;
+    if (code !== 'not_an_image') continue; // Anything else may pass on the next try.
+    await dbPut('photos', { ...photo, refused: code });
+    photoUrls.set(photo.sha, REFUSED);
+    toast(t('photoRefused'));
+    await detachPhoto(photo.sha);
   }
+}
+/** Takes a refused photo off this user's answers that still carry it (open inspections only). */
+async function detachPhoto(sha) {
+  for (const id of client.ids().filter((x) => client.has(x))) {
+    const state = client.state(id);
+    if (state.submitted) continue;
+    let changed = false;
+    for (const [key, records] of Object.entries(state.answers)) {
+      const [record] = records;
+      if (records.length !== 1 || !record.photos?.includes(sha) || record.by !== user()?.id) continue;
+      try {
+        client.answer(id, user().id, key, record.value, record.note || undefined, record.photos.filter((x) => x !== sha));
+        changed = true;
+      } catch (e) { console.warn('cannot take the refused photo off', key, e); }
+    }
+    if (changed) await persist(id);
+  }
+  flush();
+  renderSoon();
 }
 // A photo is shown from this device's IndexedDB; one taken on another device is fetched
 // from the server once (`GET /api/v1/blobs/{sha}`), checked against its reference, and
 // kept. It is shown in an <img> from an object URL of an image blob, never opened as a page.
-const photoUrls = new Map(); // sha -> object URL
+const photoUrls = new Map(); // sha -> object URL, or REFUSED
+// A photo the server refused as not an image: shown as a note, never as a picture.
+const REFUSED = 'refused';
 const photoLoads = new Map(); // sha -> Promise of an object URL or ''
 const isImageType = (type) => typeof type === 'string' && type.startsWith('image/');
 async function loadPhoto(sha) {
   let photo = await dbGet('photos', sha);
+  if (photo?.refused) return REFUSED;
   if (!photo?.bytes) {
     if (!session || !navigator.onLine) return '';
-    const token = await freshToken();
-    const r = await fetch(`/api/v1/blobs/${encodeURIComponent(sha)}`, { headers: { authorization: `Bearer ${token}` } });
+    const r = await authFetch(`/api/v1/blobs/${encodeURIComponent(sha)}`);
     if (!r.ok) return '';
     const type = (r.headers.get('content-type') || '').split(';')[0].trim();
     const bytes = new Uint8Array(await r.arrayBuffer());
@@ -342,7 +432,9 @@ function photoElement(sha) {
   const frame = h('span', { class: 'photo', 'data-photo': sha });
   let wait = 2000;
   const attempt = () => photoUrl(sha).then((url) => {
-    if (url) {
+    if (url === REFUSED) {
+      frame.replaceChildren(h('span', { class: 'chip red', 'data-testid': 'photo-refused' }, t('photoRefused')));
+    } else if (url) {
       const img = h('img', { src: url, alt: sha.slice(0, 8), 'data-sha': sha });
       img.addEventListener('click', () => img.classList.toggle('zoomed'));
       frame.replaceChildren(img);
@@ -502,7 +594,7 @@ function homeView() {
     all.length ? h('div', {}, all.map(({ id, state }) => {
       const v = client.violations(id);
       const fines = v.reduce((sum, x) => sum + (x.fine.type === 'yuan' ? x.fine.amount : 0), 0);
-      return h('div', { class: 'card row spread', 'data-doc': id, onclick: () => { location.hash = `#/inspect/${id}`; }, style: 'cursor:pointer' },
+      return h('div', { class: 'card row spread clickable', 'data-doc': id, onclick: () => { location.hash = `#/inspect/${id}`; } },
         h('div', {}, h('h3', {}, local(state.template.name)), h('span', { class: 'muted' }, `${fmtDate(state.created_at)} · ${state.created_by}`)),
         h('div', { class: 'row' },
           v.length ? h('span', { class: 'chip red' }, `${v.length} ${t('violationsCount')}`) : null,
@@ -556,18 +648,15 @@ function itemCard(id, state, item, key) {
       photos,
       frozen ? null : h('label', { class: 'photo-button' }, `📷 ${t('photo')}${item.photo_required_on_fail ? ` (${t('required')})` : ''}`,
         h('input', { type: 'file', accept: 'image/*', capture: 'environment', 'data-testid': `photo-${key}`, onchange: async (e) => {
-          const file = e.target.files[0];
-          if (!file) return;
-          const sha = await addPhoto(file);
-          write(value, current.note, [...current.photos, sha]);
+          await attachPhoto(e.target.files[0], (sha) => write(value, current.note, keepPhotos([...current.photos, sha])));
         } }))));
   }
   if (item.kind.type === 'photo' && !current && !frozen) {
     evidence.push(h('label', { class: 'photo-button' }, `📷 ${t('photo')}`, h('input', { type: 'file', accept: 'image/*', capture: 'environment',
-      onchange: async (e) => { const sha = await addPhoto(e.target.files[0]); write({ type: 'photo' }, undefined, [sha]); } })));
+      onchange: (e) => attachPhoto(e.target.files[0], (sha) => write({ type: 'photo' }, undefined, [sha])) })));
   }
   const conflict = records.length > 1 ? h('div', { class: 'evidence' }, h('strong', {}, t('conflict')), records.map((r) =>
-    h('div', { class: 'row spread card', style: 'margin:0' },
+    h('div', { class: 'row spread card flush' },
       h('span', {}, `${describe(item, r.value)} · ${t('by')} ${r.by} · ${fmtDate(r.at)}${r.note ? ` · ${r.note}` : ''}`),
       frozen ? null : h('button', { 'data-testid': `keep-${key}`, onclick: () => write(r.value, r.note, r.photos) }, t('keep'))))) : null;
   const late = records.some((r) => r.late);

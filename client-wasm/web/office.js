@@ -69,16 +69,16 @@ const ROLE_NAMES = {
 };
 const roleName = (r) => local(ROLE_NAMES[r]) || r;
 
-let env; // { h, token, user, sites, templates, toast, photoElement, render }
+let env; // { h, authFetch, user, sites, templates, toast, photoElement, render }
 let regulation = null;
 const people = new Map(); // site -> [{id, display_name, role}]
 
 /** HTTP with the session's token; returns {status, body} and never throws on a status. */
 async function call(method, path, body) {
-  const token = await env.token();
-  const r = await fetch(path, {
+  // The app's authorised fetch: one token refresh shared with every other caller.
+  const r = await env.authFetch(path, {
     method,
-    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    headers: body ? { 'content-type': 'application/json' } : {},
     body: body ? JSON.stringify(body) : undefined,
   });
   const type = r.headers.get('content-type') || '';

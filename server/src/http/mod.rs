@@ -29,9 +29,9 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// stricter one). What the web app in `client-wasm/web` needs, and nothing more:
 /// - `script-src 'self' 'wasm-unsafe-eval'`: its own ES modules, and compiling its own
 ///   wasm bundle (`WebAssembly.instantiateStreaming`); no inline script, no `eval`.
-/// - `style-src 'self'` for `style.css`, and `style-src-attr 'unsafe-inline'` because the
-///   app sets a few `style` attributes from script (`h('div', {style: …})`); `<style>`
-///   elements stay forbidden. Moving those to classes would let this go.
+/// - `style-src 'self'` for `style.css` only: no `<style>` element and no `style`
+///   attribute, not even one set from script (the app styles with classes; the Chromium
+///   walk in `tests/e2e/csp.test.mjs` fails on any violation).
 /// - `img-src 'self' blob:`: the icons, and evidence photos shown through object URLs of
 ///   blobs fetched with the bearer token (an `<img>` cannot send it).
 /// - `connect-src 'self'`: the API and the `/sync` WebSocket (CSP Level 3 `'self'`
@@ -40,7 +40,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// - `frame-ancestors 'none'` (no clickjacking), `base-uri 'none'`, `form-action 'self'`,
 ///   `object-src 'none'`.
 pub const APP_CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
-style-src 'self'; style-src-attr 'unsafe-inline'; img-src 'self' blob:; connect-src 'self'; \
+style-src 'self'; img-src 'self' blob:; connect-src 'self'; \
 worker-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// Security headers on every response, unless the handler set its own.

@@ -1,0 +1,82 @@
+//! The web app against the attacks of issue 16, in Debian's Chromium (`tests/e2e/`,
+//! playwright-core), each file against its own server with the demo workshop:
+//! - `session.test.mjs`: one token refresh at a time however many screens ask, a logout
+//!   only when the server refuses the refresh; an SVG "photo" refused, told, never resent;
+//! - `csp.test.mjs`: every page on a tablet and a desktop, in both languages, with no
+//!   Content-Security-Policy violation;
+//! - `sinks.test.mjs`: markup in every free-text field stays text on every screen.
+//!
+//! Run with `cargo test -p walkaround-tests --test browser_security` (the wasm bundle must
+//! be built first: `cargo xtask wasm`). Screenshots land in `target/screenshots/`.
+
+use std::path::Path;
+
+use shared::ids::SiteId;
+use walkaround_tests::{Db, PASSWORD, TestApp, run_node, spawn};
+
+/// Runs one test file of `tests/e2e` against a fresh server and fails with its output.
+async fn run_browser_test(file: &str) {
+    let app = spawn(Db::Sqlite).await;
+    run_against(&app, file).await;
+    app.stop().await;
+}
+
+/// Runs one test file of `tests/e2e` against `app` and fails with its output.
+async fn run_against(app: &TestApp, file: &str) {
+    let has_bundle = server::http::web::ASSETS
+        .iter()
+        .any(|(name, _, _)| *name == "pkg/client_wasm_bg.wasm");
+    assert!(
+        has_bundle,
+        "this server build has no web bundle: run `cargo xtask wasm` first"
+    );
+    assert!(
+        Path::new("/usr/bin/chromium").exists(),
+        "Debian's chromium is needed (cargo xtask test installs it)"
+    );
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
+    let (ok, out) = run_node(
+        "e2e",
+        &["--test", file],
+        vec![
+            ("WALKAROUND_URL", format!("http://{}", app.address)),
+            ("WALKAROUND_PASSWORD", PASSWORD.to_string()),
+            ("WALKAROUND_SCREENSHOTS", shots.display().to_string()),
+        ],
+    )
+    .await;
+    assert!(
+        ok && out.contains("# fail 0"),
+        "browser tests failed:\n{out}"
+    );
+}
+
+#[tokio::test]
+async fn the_app_refreshes_its_token_once_and_refuses_a_script_as_a_photo_in_chromium() {
+    run_browser_test("session.test.mjs").await;
+}
+
+#[tokio::test]
+async fn every_page_of_the_app_keeps_to_the_content_security_policy_in_chromium() {
+    let app = spawn(Db::Sqlite).await;
+    // The workshop manager and the office work for both sites, so the site choice shows.
+    for id in ["wang", "office"] {
+        app.state
+            .store
+            .edit_user(id, None, |user| {
+                user.sites.insert(SiteId::parse("site-b").expect("valid"));
+                Ok::<_, ()>(())
+            })
+            .await
+            .expect("stores")
+            .expect("edits")
+            .expect("the demo user exists");
+    }
+    run_against(&app, "csp.test.mjs").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn markup_in_every_free_text_field_stays_text_on_every_screen_in_chromium() {
+    run_browser_test("sinks.test.mjs").await;
+}
