@@ -16,6 +16,7 @@ use shared::site::Area;
 use shared::template::Template;
 use wasm_bindgen::prelude::*;
 
+pub mod presence;
 pub mod recover;
 pub mod sync;
 

@@ -15,8 +15,11 @@ use shared::inspection::{self, write};
 use shared::protocol::{self, ClientSession, DocumentId, Event};
 use wasm_bindgen::prelude::*;
 
+use crate::presence::{self, Table};
 use crate::recover::{self, Dropped, Refusal};
-use crate::{apply_answer, apply_occupied, apply_submit, from_js, js_err, new_inspection, to_js};
+use crate::{
+    apply_answer, apply_occupied, apply_submit, from_js, js_err, new_inspection, now, to_js,
+};
 
 struct Tracked {
     doc: Automerge,
@@ -60,6 +63,11 @@ struct Outcome {
     refused: Vec<ErrorReport>,
     /// The server closed the session (or refused the handshake).
     closed: bool,
+    /// Documents whose other peers (`peers`) changed: one came, moved or left.
+    presence: Vec<String>,
+    /// Documents on which a peer not known before spoke: send our presence for them now
+    /// (if open) rather than at the next heartbeat.
+    announce: Vec<String>,
 }
 
 #[derive(Serialize, Clone)]
@@ -94,6 +102,12 @@ pub struct SyncClient {
     storage_id: String,
     session: ClientSession,
     docs: HashMap<DocumentId, Tracked>,
+    /// The other peers of each document, from their `ephemeral` messages.
+    presence: Table,
+    /// This connection's presence session (a new one per `join`) and the count of the
+    /// last `ephemeral` message sent in it: receivers drop what does not grow.
+    presence_session: String,
+    presence_count: u64,
 }
 
 fn doc_id(id: &str) -> Result<DocumentId, JsError> {
@@ -116,6 +130,9 @@ impl SyncClient {
             storage_id: storage_id.to_string(),
             session: ClientSession::new(peer_id, Some(storage_id.to_string())),
             docs: HashMap::new(),
+            presence: Table::default(),
+            presence_session: String::new(),
+            presence_count: 0,
         }
     }
 
@@ -127,6 +144,8 @@ impl SyncClient {
         for tracked in self.docs.values_mut() {
             tracked.state = SyncState::new();
         }
+        self.presence_session = ActorId::random().to_hex_string();
+        self.presence_count = 0;
         protocol::encode(&self.session.join())
     }
 
@@ -167,7 +186,7 @@ impl SyncClient {
     }
 
     /// Handles one frame from the server. Returns `{joined, changed, unavailable, errors,
-    /// closed}`; call `outgoing()` afterwards for the answers.
+    /// refused, closed, presence, announce}`; call `outgoing()` afterwards for the answers.
     #[wasm_bindgen(js_name = receive)]
     pub fn receive(&mut self, frame: &[u8]) -> Result<JsValue, JsError> {
         let message = protocol::decode(frame).map_err(js_err)?;
@@ -214,11 +233,82 @@ impl SyncClient {
                     outcome.errors.push(report);
                 }
                 Event::Leave | Event::Close { .. } => outcome.closed = true,
-                // Presence from other peers; the app does not show it yet.
-                Event::Send(_) | Event::Ephemeral { .. } => {}
+                Event::Ephemeral {
+                    sender_id,
+                    document_id,
+                    session_id,
+                    count,
+                    data,
+                } => {
+                    if sender_id == self.peer_id {
+                        continue;
+                    }
+                    let doc = document_id.to_string();
+                    let heard = self.presence.hear(
+                        &doc,
+                        &sender_id,
+                        &session_id,
+                        count,
+                        &data,
+                        now().timestamp_millis() as f64,
+                    );
+                    if heard.new_peer && !outcome.announce.contains(&doc) {
+                        outcome.announce.push(doc.clone());
+                    }
+                    if heard.changed && !outcome.presence.contains(&doc) {
+                        outcome.presence.push(doc);
+                    }
+                }
+                Event::Send(_) => {}
             }
         }
         to_js(&outcome)
+    }
+
+    /// The `ephemeral` frame that tells the document's other peers who is here and where:
+    /// `state` is `{user, name, area?}` (`area` the id of the bay, room or entrance the
+    /// user is at). Sent as automerge-repo's `Presence` sends a snapshot, so stock clients
+    /// see it too. `undefined` until the connection has joined. Send it when the document
+    /// is opened, when the user moves, and every few seconds as a heartbeat (peers forget
+    /// a peer silent for three heartbeats).
+    #[wasm_bindgen(js_name = presence)]
+    pub fn presence(&mut self, id: &str, state: JsValue) -> Result<Option<Vec<u8>>, JsError> {
+        let state: presence::State = from_js(state, "presence")?;
+        self.ephemeral(id, presence::Message::Snapshot(state))
+    }
+
+    /// The `ephemeral` frame that tells the document's other peers this tablet has left it
+    /// (they drop it at once). `undefined` until the connection has joined.
+    #[wasm_bindgen(js_name = presenceGoodbye)]
+    pub fn presence_goodbye(&mut self, id: &str) -> Result<Option<Vec<u8>>, JsError> {
+        self.ephemeral(id, presence::Message::Goodbye)
+    }
+
+    fn ephemeral(
+        &mut self,
+        id: &str,
+        message: presence::Message,
+    ) -> Result<Option<Vec<u8>>, JsError> {
+        let id = doc_id(id)?;
+        if !self.is_joined() {
+            return Ok(None);
+        }
+        self.presence_count += 1;
+        Ok(Some(protocol::encode(&self.session.ephemeral(
+            id,
+            self.presence_session.clone(),
+            self.presence_count,
+            presence::encode(&message),
+        ))))
+    }
+
+    /// The other peers that have the document open, by name: `[{peerId, user, name, area,
+    /// lastSeen}]`, without those silent for more than three heartbeats at `now_ms`
+    /// (milliseconds since the epoch) or gone with a goodbye.
+    #[wasm_bindgen(js_name = peers)]
+    pub fn peers(&mut self, id: &str, now_ms: f64) -> Result<JsValue, JsError> {
+        let id = doc_id(id)?;
+        to_js(&self.presence.peers(&id.to_string(), &self.peer_id, now_ms))
     }
 
     /// Recovers a document after the server refused a change of it (`outcome.refused`):

@@ -371,3 +371,99 @@ fn after_a_refusal_the_client_rebuilds_from_the_acknowledged_state_and_sends_wha
     let keys: Vec<String> = stored.answers.keys().map(ToString::to_string).collect();
     assert_eq!(keys, vec!["c8-booth-floor", "c8-mixing-table"]);
 }
+
+/// Joins `client` to a fresh server session; returns that session (the client's side of
+/// a relay).
+fn joined(client: &mut SyncClient) -> ServerSession {
+    let mut server = ServerSession::new("server", "store");
+    for event in server.receive(protocol::decode(&client.join()).expect("join")) {
+        if let Event::Send(m) = event {
+            client.receive(&protocol::encode(&m)).expect("peer");
+        }
+    }
+    assert!(client.is_joined());
+    server
+}
+
+/// What the server does with an `ephemeral` frame from one peer: the same message, with
+/// sender, session and count unchanged, to the other.
+fn relay(frame: &[u8], to: &ServerSession) -> Vec<u8> {
+    let Message::Ephemeral {
+        sender_id,
+        document_id,
+        session_id,
+        count,
+        data,
+        ..
+    } = protocol::decode(frame).expect("valid frame")
+    else {
+        panic!("an ephemeral message");
+    };
+    protocol::encode(&to.ephemeral(sender_id, document_id, session_id, count, data))
+}
+
+#[wasm_bindgen_test]
+fn presence_shows_the_other_tablet_where_it_is_until_it_says_goodbye() {
+    let mut a = SyncClient::new("tablet-a", "tablet-a");
+    let mut b = SyncClient::new("tablet-b", "tablet-b");
+    let id = a
+        .create_inspection("site-1", walkaround(), areas(), "wang")
+        .expect("creates");
+    let state = |area: &str| {
+        js(&serde_json::json!({ "user": "wang", "name": "车间经理 王强", "area": area }))
+    };
+    assert!(
+        a.presence(&id, state("bay-1")).expect("valid").is_none(),
+        "nothing to send before the connection has joined"
+    );
+    joined(&mut a);
+    let to_b = joined(&mut b);
+
+    let first = a
+        .presence(&id, state("bay-1"))
+        .expect("valid")
+        .expect("a frame");
+    let outcome: serde_json::Value =
+        serde_wasm_bindgen::from_value(b.receive(&relay(&first, &to_b)).expect("receives"))
+            .expect("JSON");
+    assert_eq!(outcome["presence"], serde_json::json!([id.clone()]));
+    assert_eq!(
+        outcome["announce"],
+        serde_json::json!([id.clone()]),
+        "a new peer is answered at once"
+    );
+    let now = js_sys::Date::now();
+    let peers: serde_json::Value =
+        serde_wasm_bindgen::from_value(b.peers(&id, now).expect("peers")).expect("JSON");
+    assert_eq!(peers[0]["peerId"], "tablet-a");
+    assert_eq!(peers[0]["name"], "车间经理 王强");
+    assert_eq!(peers[0]["area"], "bay-1");
+    let none: serde_json::Value =
+        serde_wasm_bindgen::from_value(a.peers(&id, now).expect("peers")).expect("JSON");
+    assert_eq!(none, serde_json::json!([]), "a does not list itself");
+
+    // A later message has a higher count in the same session, so it is not a repeat.
+    let moved = a
+        .presence(&id, state("bay-2"))
+        .expect("valid")
+        .expect("a frame");
+    b.receive(&relay(&moved, &to_b)).expect("receives");
+    let peers: serde_json::Value =
+        serde_wasm_bindgen::from_value(b.peers(&id, now).expect("peers")).expect("JSON");
+    assert_eq!(peers[0]["area"], "bay-2");
+    // Silent for more than three heartbeats: gone.
+    let later: serde_json::Value =
+        serde_wasm_bindgen::from_value(b.peers(&id, now + 16_000.0).expect("peers")).expect("JSON");
+    assert_eq!(later, serde_json::json!([]));
+
+    b.receive(&relay(&first, &to_b)).expect("receives");
+    let bye = a.presence_goodbye(&id).expect("valid").expect("a frame");
+    let outcome: serde_json::Value =
+        serde_wasm_bindgen::from_value(b.receive(&relay(&bye, &to_b)).expect("receives"))
+            .expect("JSON");
+    assert_eq!(outcome["presence"], serde_json::json!([id.clone()]));
+    let gone: serde_json::Value =
+        serde_wasm_bindgen::from_value(b.peers(&id, js_sys::Date::now()).expect("peers"))
+            .expect("JSON");
+    assert_eq!(gone, serde_json::json!([]));
+}

@@ -191,7 +191,9 @@ async function connect() {
       discover().catch(console.warn);
       refreshSitesAndTemplates().catch(console.warn);
       uploadPhotos().catch(console.warn);
+      sendPresence();
     }
+    heardPresence(outcome);
     for (const id of outcome.changed) await persist(id);
     for (const id of outcome.unavailable) {
       client.forget(id);
@@ -211,6 +213,82 @@ async function connect() {
 }
 window.addEventListener('online', () => { backoff = 1000; connect(); });
 window.addEventListener('offline', () => { ws?.close(); setLink('offline'); });
+
+// ---------------------------------------------------------------- presence
+// Who else has the inspection on screen open, and on which bay or room (docs/PROTOCOL.md,
+// "Presence"). The wasm client makes the frames and keeps the table of peers; this part
+// sends ours when an inspection opens, when the user taps in or scrolls to an area, every
+// PRESENCE_MS as a heartbeat, and a goodbye on leaving; it redraws only the presence bar,
+// never the screen (a redraw would take the focus from a note being typed).
+const PRESENCE_MS = 5000;
+let presenceDoc = null; // the inspection on screen, while the page is visible
+let presenceArea = null; // the area the user last tapped in or scrolled to
+let presenceSent = 0;
+let presenceShown = '';
+const presenceBar = h('div', { class: 'row presence', 'data-testid': 'presence', 'aria-live': 'polite', hidden: true });
+function sendFrame(frame) {
+  if (frame && ws?.readyState === WebSocket.OPEN) ws.send(frame);
+}
+function sendPresence() {
+  const me = user();
+  if (!presenceDoc || !me || !client.isJoined()) return;
+  presenceSent = Date.now();
+  sendFrame(client.presence(presenceDoc, { user: me.id, name: me.display_name || me.id, area: presenceArea ?? undefined }));
+}
+function presenceGoodbye() {
+  if (presenceDoc && client.isJoined()) sendFrame(client.presenceGoodbye(presenceDoc));
+  presenceDoc = null;
+  presenceArea = null;
+  drawPresence();
+}
+/** After every render and on visibility: follows the inspection on screen. */
+function followPresence() {
+  const route = location.hash.replace(/^#\/?/, '');
+  const id = session && siteId && document.visibilityState === 'visible' && route.startsWith('inspect/') ? route.slice('inspect/'.length) : null;
+  if (id !== presenceDoc) {
+    presenceGoodbye();
+    if (id && client.has(id)) { presenceDoc = id; sendPresence(); }
+  }
+  areaObserver.disconnect();
+  if (presenceDoc) for (const el of document.querySelectorAll('#app [data-area]')) areaObserver.observe(el);
+  drawPresence();
+}
+function movedTo(area) {
+  if (!presenceDoc || !area || area === presenceArea) return;
+  presenceArea = area;
+  sendPresence();
+}
+// The area crossing the middle of the screen is where the user is.
+const areaObserver = new IntersectionObserver((entries) => {
+  for (const e of entries) if (e.isIntersecting && e.target.isConnected) movedTo(e.target.dataset.area);
+}, { rootMargin: '-45% 0px -45% 0px' });
+for (const type of ['click', 'focusin']) {
+  document.addEventListener(type, (e) => movedTo(e.target.closest?.('[data-area]')?.dataset.area), true);
+}
+function heardPresence(outcome) {
+  if (presenceDoc && outcome.announce.includes(presenceDoc)) sendPresence();
+  if (presenceDoc && outcome.presence.includes(presenceDoc)) drawPresence();
+}
+/** The presence bar: each other peer's name and, localized, the area it is at. */
+function drawPresence() {
+  const peers = presenceDoc ? client.peers(presenceDoc, Date.now()) : [];
+  const shown = JSON.stringify([lang, peers.map((p) => [p.peerId, p.name, p.user, p.area])]);
+  if (shown === presenceShown) return;
+  presenceShown = shown;
+  const areas = peers.length ? client.state(presenceDoc).areas : [];
+  presenceBar.hidden = !peers.length;
+  presenceBar.replaceChildren(...(peers.length ? [h('span', { class: 'muted' }, t('alsoHere')), ...peers.map((p) => {
+    const area = areas.find((a) => a.id === p.area);
+    return h('span', { class: 'chip', 'data-peer': p.user, 'data-at': p.area }, `${p.name || p.user}${area ? ` · ${local(area.name)}` : ''}`);
+  })] : []));
+}
+setInterval(() => {
+  drawPresence();
+  if (presenceDoc && Date.now() - presenceSent >= PRESENCE_MS) sendPresence();
+}, 1000);
+document.addEventListener('visibilitychange', followPresence);
+window.addEventListener('pagehide', presenceGoodbye);
+window.addEventListener('pageshow', followPresence);
 
 // ---------------------------------------------------------------- recovery from a refusal
 // The server refused a change of a document (docs/PROTOCOL.md, "Recovering from a
@@ -727,7 +805,8 @@ function inspectView(id) {
   return h('div', {},
     h('div', { class: 'row spread' }, h('button', { onclick: () => { location.hash = '#/'; } }, `← ${t('back')}`),
       h('h2', {}, local(tpl.name)),
-      frozen ? h('span', { class: 'chip green' }, `${t('submitted')} · ${state.submitted.by} · ${fmtDate(state.submitted.at)}`) : null),
+      frozen ? h('span', { class: 'chip green' }, `${t('submitted')} · ${state.submitted.by} · ${fmtDate(state.submitted.at)}`) : null,
+      presenceBar),
     sections,
     h('div', { class: 'card', 'data-testid': 'violations' }, h('h2', {}, `${t('violations')} (${violations.length})`),
       violations.length ? h('ul', { class: 'violations' }, violations.map((v) => h('li', {},
@@ -769,6 +848,7 @@ function render() {
   const scroll = window.scrollY;
   app.replaceChildren(...[session ? refusalsView() : null, view].filter(Boolean));
   window.scrollTo(0, scroll);
+  followPresence();
 }
 
 window.addEventListener('hashchange', () => { render(); window.scrollTo(0, 0); });

@@ -106,3 +106,10 @@ async fn a_duplicate_submission_and_a_clock_ahead_are_shown_in_chromium() {
     run_browser_test(&app, "display.test.mjs").await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn two_tablets_on_one_inspection_see_who_else_is_there_and_where_in_chromium() {
+    let app = spawn(Db::Sqlite).await;
+    run_browser_test(&app, "presence.test.mjs").await;
+    app.stop().await;
+}
