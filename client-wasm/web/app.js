@@ -6,6 +6,9 @@ import { t, local, lang, setLang, fmtDate, fmtYuan } from './i18n.js';
 import { officeView, OFFICE_ROLES } from './office.js';
 
 const $ = (sel, root = document) => root.querySelector(sel);
+/** The built-in workshop walkaround's template id (shared::builtin::WALKAROUND). */
+const WALKAROUND_ID = 'workshop-walkaround';
+
 const h = (tag, attrs = {}, ...children) => {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
@@ -806,7 +809,10 @@ function inspectView(id) {
     h('div', { class: 'row spread' }, h('button', { onclick: () => { location.hash = '#/'; } }, `← ${t('back')}`),
       h('h2', {}, local(tpl.name)),
       frozen ? h('span', { class: 'chip green' }, `${t('submitted')} · ${state.submitted.by} · ${fmtDate(state.submitted.at)}`) : null,
-      presenceBar),
+      presenceBar,
+      // Submissions made offline on other tablets without seeing this one (issue 17, input 3).
+      (state.duplicate_submissions || []).map((d) => h('span', { class: 'chip amber', 'data-testid': 'duplicate-submission' },
+        t('duplicateSubmission').replace('{by}', d.by).replace('{at}', fmtDate(d.at))))),
     sections,
     h('div', { class: 'card', 'data-testid': 'violations' }, h('h2', {}, `${t('violations')} (${violations.length})`),
       violations.length ? h('ul', { class: 'violations' }, violations.map((v) => h('li', {},

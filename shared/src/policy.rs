@@ -111,9 +111,13 @@ pub enum Denial {
         /// The action.
         action: Action,
     },
-    /// The role may not run this template.
-    #[error("a {role:?} may not start a {template} inspection")]
+    /// The role may not run this template: start it, answer it or submit it. Who runs a
+    /// template is the template's `run_by`; reviewing roles read and review, they do not
+    /// answer (issue 20, item 7).
+    #[error("a {role:?} may not {act} a {template} inspection")]
     TemplateNotForRole {
+        /// What was attempted: `start`, `answer` or `submit`.
+        act: &'static str,
         /// The role.
         role: Role,
         /// The template id.
@@ -266,6 +270,20 @@ fn check_records<K: Ord + std::fmt::Display, R>(
     Ok(new)
 }
 
+/// Whether the user's role runs the inspection's template (its `run_by`): only those
+/// start, answer and submit it. The tablet uses this to show a read-only inspection.
+pub fn runs(user: &User, inspection: &Inspection) -> bool {
+    inspection.template.run_by.contains(&user.role)
+}
+
+/// Whether `user` may answer `inspection` now: a role that runs its template, at its site,
+/// before it is submitted.
+pub fn may_answer(user: &User, inspection: &Inspection) -> bool {
+    inspection.submitted.is_none()
+        && runs(user, inspection)
+        && authorize(user, Action::Answer, Some(&inspection.site)).is_ok()
+}
+
 /// Whether `user` may turn the inspection `before` (None: the empty document) into `after`.
 pub fn check_inspection_change(
     user: &User,
@@ -276,8 +294,9 @@ pub fn check_inspection_change(
     match before {
         None => {
             authorize(user, Action::CreateInspection, Some(&after.site))?;
-            if !after.template.run_by.contains(&user.role) {
+            if !runs(user, after) {
                 return Err(Denial::TemplateNotForRole {
+                    act: "start",
                     role: user.role,
                     template: after.template.id.to_string(),
                 });
@@ -365,12 +384,26 @@ pub fn check_inspection_change(
             return Err(Denial::Submitted { path });
         }
         authorize(user, Action::Answer, Some(&after.site))?;
+        if !runs(user, after) {
+            return Err(Denial::TemplateNotForRole {
+                act: "answer",
+                role: user.role,
+                template: after.template.id.to_string(),
+            });
+        }
     }
 
     match (&b.submitted, &after.submitted) {
         (None, None) => {}
         (None, Some(s)) => {
             authorize(user, Action::Submit, Some(&after.site))?;
+            if !runs(user, after) {
+                return Err(Denial::TemplateNotForRole {
+                    act: "submit",
+                    role: user.role,
+                    template: after.template.id.to_string(),
+                });
+            }
             own(user, inspection::keys::SUBMITTED.to_string(), &s.by)?;
             let problems = after.submission_problems();
             if !problems.is_empty() {

@@ -139,15 +139,70 @@ fn a_user_may_answer_and_mark_bays_under_their_own_name() {
         write::set_occupied(d, &m.id, t(1), &"bay-2".parse().expect("id"), true).expect("marks");
     });
     assert_eq!(code(judge_change(&m, &base, &c)), "allowed");
-    let lead = user("li", Role::TeamLead);
+    let second = user("zhao", Role::WorkshopManager);
     let c = honest(&base, |d| {
-        answer(d, &lead, 1, "c9-masking", AnswerValue::Pass)
+        answer(d, &second, 1, "c9-masking", AnswerValue::Pass)
     });
     assert_eq!(
-        code(judge_change(&lead, &base, &c)),
+        code(judge_change(&second, &base, &c)),
         "allowed",
-        "any answering role of the site may help"
+        "another role that runs the template may help"
     );
+}
+
+/// Issue 20, item 7: who may answer is decided by the template (`run_by`); reviewing roles
+/// read and review, they do not answer, mark bays or submit, even at their own site.
+#[test]
+fn only_the_roles_that_run_a_template_answer_mark_bays_or_submit_it() {
+    let m = manager();
+    let base = create(WALKAROUND, &m);
+    for role in [
+        Role::OfficeAdmin,
+        Role::TeamLead,
+        Role::ServiceManager,
+        Role::PartsManager,
+    ] {
+        let other = user("other", role);
+        let c = honest(&base, |d| {
+            answer(d, &other, 1, "c9-masking", AnswerValue::Fail)
+        });
+        assert_eq!(
+            code(judge_change(&other, &base, &c)),
+            "template_not_for_role",
+            "{role:?} answers"
+        );
+        let c = honest(&base, |d| {
+            write::set_occupied(d, &other.id, t(1), &"bay-2".parse().expect("id"), true)
+                .expect("marks");
+        });
+        assert_eq!(
+            code(judge_change(&other, &base, &c)),
+            "template_not_for_role",
+            "{role:?} marks a bay"
+        );
+        let inspection = read(&base);
+        assert!(
+            !shared::policy::may_answer(&other, &inspection),
+            "{role:?} is shown read-only"
+        );
+    }
+    assert!(shared::policy::may_answer(&m, &read(&base)));
+    // The office does answer what it runs: the parts-store audit.
+    let office = user("office", Role::OfficeAdmin);
+    let audit = create(PARTS_AUDIT, &office);
+    let key = read(&audit).expected_keys()[0].to_string();
+    let kind = read(&audit)
+        .template
+        .item(&read(&audit).expected_keys()[0].item)
+        .expect("item")
+        .kind
+        .clone();
+    let value = match kind {
+        shared::template::ItemKind::Count { .. } => AnswerValue::Count(0),
+        _ => AnswerValue::Pass,
+    };
+    let c = honest(&audit, |d| answer(d, &office, 1, &key, value));
+    assert_eq!(code(judge_change(&office, &audit, &c)), "allowed");
 }
 
 #[test]

@@ -58,8 +58,8 @@ test('two tablets answer offline, reconnect, and both show the merged walkaround
   const id = url.split('/inspect/')[1];
   await settled(a.page);
 
-  const b = await tablet('li');
-  // The team lead's tablet discovers the walkaround and opens it.
+  const b = await tablet('wang', { landscape: false });
+  // The manager's second tablet (portrait) discovers the walkaround and opens it.
   await b.page.goto(`${base}/#/inspect/${id}`);
   await b.page.waitForSelector('[data-key="c1-visitors"]', { timeout: 15000 });
 

@@ -50,7 +50,7 @@ const record = (value, by, note) => ({
   at: new Date(),
 });
 
-const [tokenA, tokenB] = await Promise.all([login('wang'), login('li')]);
+const [tokenA, tokenB] = await Promise.all([login('wang'), login('wang')]);
 const { templates } = await (await fetch(`${base}/api/v1/templates`)).json();
 const walkaround = templates.find((t) => t.id === 'workshop-walkaround');
 
@@ -82,8 +82,8 @@ handleA.change((d) => {
   d.answers['c1-visitors'] = record('pass', 'wang');
 });
 handleB.change((d) => {
-  d.answers['c9-masking'] = record('fail', 'li', 'newspaper used for masking');
-  d.answers['c6-aisles-clear'] = record('fail', 'li', 'parts in the aisle');
+  d.answers['c9-masking'] = record('fail', 'wang', 'newspaper used for masking');
+  d.answers['c6-aisles-clear'] = record('fail', 'wang', 'parts in the aisle');
 });
 
 const heads = (h) => JSON.stringify(A.getHeads(h.doc()).sort());
@@ -104,7 +104,7 @@ await until(async () => {
 
 // A stock client cannot record an answer under someone else's name.
 handleB.change((d) => {
-  d.answers['c8-booth-floor'] = record('fail', 'wang', 'forged');
+  d.answers['c8-booth-floor'] = record('fail', 'li', 'forged');
 });
 await new Promise((r) => setTimeout(r, 1500));
 assert.equal(handleA.doc().answers['c8-booth-floor'], undefined, 'the forged answer never reaches client A');

@@ -31,23 +31,24 @@ async fn a_change_accepted_by_one_instance_reaches_clients_of_another() {
     let mut wang = Tablet::login(&apps[0], "wang", PASSWORD).await;
     let id = wang.create("workshop-walkaround", "demo-site", demo_areas());
     assert!(wang.sync_until_acked(Duration::from_secs(10)).await);
-    let mut li = Tablet::login(&apps[1], "li", PASSWORD).await;
-    li.want(id);
-    assert!(li.sync_until_acked(Duration::from_secs(10)).await);
-    assert_eq!(li.heads(&id), wang.heads(&id));
+    // The same manager on a second tablet, through the other instance.
+    let mut second = Tablet::login(&apps[1], "wang", PASSWORD).await;
+    second.want(id);
+    assert!(second.sync_until_acked(Duration::from_secs(10)).await);
+    assert_eq!(second.heads(&id), wang.heads(&id));
 
     // The team lead's tablet only listens; the manager answers through the other instance.
     wang.answer(&id, "c9-masking", AnswerValue::Fail, Some("newspaper"));
     assert!(wang.sync_until_acked(Duration::from_secs(10)).await);
-    let pushed = li.next_message(Duration::from_secs(5)).await;
+    let pushed = second.next_message(Duration::from_secs(5)).await;
     assert!(
         matches!(&pushed, Some(Message::Sync { document_id, .. }) if *document_id == id),
         "{pushed:?}"
     );
     // Let the tablet apply it and finish the exchange, then compare.
-    li.handle_message(pushed.expect("checked above")).await;
-    li.sync().await;
-    assert_eq!(sorted(li.heads(&id)), sorted(wang.heads(&id)));
+    second.handle_message(pushed.expect("checked above")).await;
+    second.sync().await;
+    assert_eq!(sorted(second.heads(&id)), sorted(wang.heads(&id)));
     stop_all(apps).await;
 }
 
@@ -57,15 +58,16 @@ async fn concurrent_writes_to_one_document_on_two_instances_are_both_kept() {
     let mut wang = Tablet::login(&apps[0], "wang", PASSWORD).await;
     let id = wang.create("workshop-walkaround", "demo-site", demo_areas());
     assert!(wang.sync_until_acked(Duration::from_secs(10)).await);
-    let mut li = Tablet::login(&apps[1], "li", PASSWORD).await;
-    li.want(id);
-    assert!(li.sync_until_acked(Duration::from_secs(10)).await);
+    // The same manager on a second tablet, through the other instance.
+    let mut second = Tablet::login(&apps[1], "wang", PASSWORD).await;
+    second.want(id);
+    assert!(second.sync_until_acked(Duration::from_secs(10)).await);
 
     for round in 0..5 {
         wang.answer(&id, "c8-booth-floor", AnswerValue::Pass, None);
         wang.answer(&id, "c1-visitors", AnswerValue::Pass, None);
-        li.answer(&id, "c8-booth-floor", AnswerValue::Fail, Some("rags"));
-        li.answer(
+        second.answer(&id, "c8-booth-floor", AnswerValue::Fail, Some("rags"));
+        second.answer(
             &id,
             "c7-old-parts",
             if round % 2 == 0 {
@@ -78,31 +80,34 @@ async fn concurrent_writes_to_one_document_on_two_instances_are_both_kept() {
         // Both sync at once, each through its own instance.
         let (a, b) = tokio::join!(
             wang.sync_until_acked(Duration::from_secs(10)),
-            li.sync_until_acked(Duration::from_secs(10))
+            second.sync_until_acked(Duration::from_secs(10))
         );
-        assert!(a && b, "round {round}: acknowledged (wang {a}, li {b})");
         assert!(
-            wang.notices.is_empty() && li.notices.is_empty(),
+            a && b,
+            "round {round}: acknowledged (first tablet {a}, second {b})"
+        );
+        assert!(
+            wang.notices.is_empty() && second.notices.is_empty(),
             "round {round}: {:?} {:?}",
             wang.notices,
-            li.notices
+            second.notices
         );
     }
     // Let the instances' fan-out settle, then both tablets catch up.
     tokio::time::sleep(Duration::from_millis(300)).await;
     wang.sync().await;
-    li.sync().await;
-    assert_eq!(sorted(wang.heads(&id)), sorted(li.heads(&id)));
+    second.sync().await;
+    assert_eq!(sorted(wang.heads(&id)), sorted(second.heads(&id)));
     assert_eq!(
         stored_heads(&apps[0], &id).await,
         sorted(wang.heads(&id)),
         "every change of both instances is stored"
     );
     assert!(
-        wang.notices.is_empty() && li.notices.is_empty(),
+        wang.notices.is_empty() && second.notices.is_empty(),
         "{:?} {:?}",
         wang.notices,
-        li.notices
+        second.notices
     );
     stop_all(apps).await;
 }
@@ -131,16 +136,17 @@ async fn a_tablet_fails_over_to_another_instance_and_loses_nothing() {
 #[tokio::test]
 async fn a_logout_on_one_instance_closes_connections_on_every_instance() {
     let apps = spawn_cluster(2).await;
-    let mut li = Tablet::login(&apps[1], "li", PASSWORD).await;
+    // The same manager on a second tablet, through the other instance.
+    let mut second = Tablet::login(&apps[1], "wang", PASSWORD).await;
     let r = apps[0]
         .client
         .post(apps[0].url("/api/v1/auth/logout"))
-        .json(&serde_json::json!({"refresh_token": li.refresh_token}))
+        .json(&serde_json::json!({"refresh_token": second.refresh_token}))
         .send()
         .await
         .expect("responds");
     assert_eq!(r.status().as_u16(), 204);
-    assert!(li.closed_within(Duration::from_secs(6)).await);
+    assert!(second.closed_within(Duration::from_secs(6)).await);
     // Rate limits hold across instances too: failures counted on one lock out the other.
     for _ in 0..5 {
         let _ = apps[0]
