@@ -515,6 +515,17 @@ impl SyncClient {
         to_js(&inspection::read(&self.tracked(id)?.doc).map_err(js_err)?)
     }
 
+    /// Whether `user` (`{id, role, sites}`, as `GET /api/v1/me` returns it) may answer the
+    /// inspection now: a role its template's `run_by` names, at its site, before it is
+    /// submitted (`shared::policy::may_answer`, the rule the server judges by). The app
+    /// shows everyone else a read-only inspection.
+    #[wasm_bindgen(js_name = mayAnswer)]
+    pub fn may_answer(&self, id: &str, user: JsValue) -> Result<bool, JsError> {
+        let user: shared::policy::User = from_js(user, "user")?;
+        let view = inspection::read(&self.tracked(id)?.doc).map_err(js_err)?;
+        Ok(shared::policy::may_answer(&user, &view))
+    }
+
     /// The keys the inspection asks for.
     #[wasm_bindgen(js_name = expectedKeys)]
     pub fn expected_keys(&self, id: &str) -> Result<Vec<String>, JsError> {

@@ -696,7 +696,7 @@ function failing(item, value) {
 
 function itemCard(id, state, item, key) {
   const records = state.answers[key] || [];
-  const frozen = Boolean(state.submitted);
+  const frozen = Boolean(state.submitted) || state.readOnly;
   const current = records.length === 1 ? records[0] : null;
   const value = valueOf(current);
   const isFailing = failing(item, value);
@@ -779,6 +779,9 @@ function inspectView(id) {
   const state = client.state(id);
   const tpl = state.template;
   const frozen = Boolean(state.submitted);
+  // Only the roles that run the template answer it (shared::policy::may_answer); the
+  // office and other reviewing roles see it read-only.
+  state.readOnly = !frozen && !client.mayAnswer(id, user());
   const onceItems = tpl.items.filter((i) => i.repeat === 'once');
   const sections = [h('h2', {}, t('general')), h('div', { class: 'grid' }, onceItems.map((i) => itemCard(id, state, i, i.id)))];
   const group = (kind, title, repeats) => {
@@ -791,7 +794,7 @@ function inspectView(id) {
       const shown = items.filter((i) => i.repeat !== 'per_occupied_bay' || occupied);
       sections.push(h('div', { class: 'card', 'data-area': area.id },
         h('div', { class: 'row spread' }, h('h3', {}, local(area.name)),
-          kind === 'bay' && items.some((i) => i.repeat === 'per_occupied_bay') ? h('button', { disabled: frozen, class: occupied ? 'primary' : '',
+          kind === 'bay' && items.some((i) => i.repeat === 'per_occupied_bay') ? h('button', { disabled: frozen || state.readOnly, class: occupied ? 'primary' : '',
             'data-testid': `occupied-${area.id}`, onclick: () => edit(id, () => client.setOccupied(id, user().id, area.id, !occupied)) },
           occupied ? `🚗 ${t('occupied')}` : t('empty')) : null),
         h('div', { class: 'grid' }, shown.map((i) => itemCard(id, state, i, `${i.id}@${area.id}`)))));
@@ -804,7 +807,7 @@ function inspectView(id) {
   const violations = client.violations(id);
   const total = violations.reduce((sum, v) => sum + (v.fine.type === 'yuan' ? v.fine.amount : 0), 0);
   const fineText = (v) => (v.fine.type === 'yuan' ? fmtYuan(v.fine.amount) : v.fine.type === 'dismissal_review' ? t('dismissal') : v.fine.type === 'replace_tool' ? t('replaceTool') : '');
-  const problems = frozen ? [] : client.submissionProblems(id);
+  const problems = frozen || state.readOnly ? [] : client.submissionProblems(id);
   return h('div', {},
     h('div', { class: 'row spread' }, h('button', { onclick: () => { location.hash = '#/'; } }, `← ${t('back')}`),
       h('h2', {}, local(tpl.name)),
@@ -818,7 +821,7 @@ function inspectView(id) {
       violations.length ? h('ul', { class: 'violations' }, violations.map((v) => h('li', {},
         `${v.rule} · ${local(v.item_text)}${v.area ? ` · ${local(v.area.name)}` : ''} · ×${v.occurrences} ${fineText(v)}${v.conflict ? ' ⚠' : ''}`))) : h('p', { class: 'muted' }, t('noViolations')),
       h('p', {}, h('strong', {}, `${t('fineTotal')}: ${fmtYuan(total)}`))),
-    frozen ? null : h('div', { class: 'card' },
+    frozen ? null : state.readOnly ? h('p', { class: 'card muted', 'data-testid': 'read-only' }, t('readOnly')) : h('div', { class: 'card' },
       problems.length ? h('div', { class: 'problems' }, h('p', {}, t('submitProblems')),
         h('ul', {}, problems.slice(0, 8).map((p) => h('li', {}, problemText(state, p)))),
         problems.length > 8 ? h('p', {}, `… +${problems.length - 8}`) : null) : null,

@@ -24,6 +24,7 @@ const STRINGS = {
     why_submitted: '未被接受：这份检查已经提交。', why_incomplete: '未被接受：所需的答案没有被接受，检查还不能提交。',
     why_document_refused: '未被接受：它所在的检查没有被接受。', why_other: '未被接受。',
     duplicateSubmission: '另由 {by} 于 {at} 提交（重复）',
+    readOnly: '此检查由其他岗位作答；你的岗位只查看和审核。',
     alsoHere: '同时在看：',
   },
   en: {
@@ -49,6 +50,7 @@ const STRINGS = {
     why_submitted: ' was not accepted: the inspection is already submitted.', why_incomplete: ' was not accepted: answers it needs were not accepted, so it cannot be submitted yet.',
     why_document_refused: ' was not accepted: the inspection it belongs to was not accepted.', why_other: ' was not accepted.',
     duplicateSubmission: 'also submitted by {by} at {at} (duplicate)',
+    readOnly: 'Other roles answer this inspection; yours reads and reviews it.',
     alsoHere: 'Also here:',
   },
 };

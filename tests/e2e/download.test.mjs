@@ -50,11 +50,11 @@ test('a new tablet reloaded mid-download still ends with every document of its s
   await page.fill('input[name=username]', 'wang');
   await page.fill('input[name=password]', password);
   await page.click('button[type=submit]');
-  await page.waitForFunction(() => window.walkaround.held().length >= 10, null, { timeout: 30000 });
+  await page.waitForFunction(() => window.walkaround?.held && window.walkaround.held().length >= 10, null, { timeout: 30000 });
   const heldBefore = await page.evaluate(() => window.walkaround.held().length);
   await page.reload();
   assert.ok(heldBefore < all.size, `reloaded mid-download (${heldBefore} of ${all.size})`);
-  await page.waitForFunction((n) => window.walkaround.held().length >= n, all.size, { timeout: 120000, polling: 500 });
+  await page.waitForFunction((n) => window.walkaround?.held && window.walkaround.held().length >= n, all.size, { timeout: 120000, polling: 500 });
   const held = new Set(await page.evaluate(() => window.walkaround.held()));
   const missing = [...all].filter((id) => !held.has(id));
   assert.deepEqual(missing, [], `held ${held.size} of ${all.size}`);

@@ -80,3 +80,38 @@ test('an ad-hoc template the office adds can be started on the tablet of a role 
   assert.match(await page.locator('h2').first().innerText(), /工位抽查/);
   await context.close();
 });
+
+test('the office sees a walkaround read-only: it reviews, it does not answer', async () => {
+  const manager = await browser.newContext(TABLET);
+  const tablet = await manager.newPage();
+  await tablet.goto(base);
+  await tablet.fill('input[name=username]', 'wang');
+  await tablet.fill('input[name=password]', password);
+  await tablet.click('button[type=submit]');
+  await tablet.locator('[data-testid=new-walkaround]').tap();
+  await tablet.waitForSelector('[data-key="c8-booth-floor"]');
+  const id = tablet.url().split('/inspect/')[1];
+  await tablet.locator('[data-key="c8-booth-floor"] button[data-answer=fail]').tap();
+  await tablet.waitForFunction(() => { const s = window.walkaround.state(); return s.link === 'online' && s.pending === 0; }, null, { timeout: 20000 });
+  // The manager answers: nothing on the screen is locked.
+  assert.equal(await tablet.locator('[data-testid=read-only]').count(), 0);
+  assert.equal(await tablet.locator('button[data-answer]:disabled').count(), 0);
+
+  const desk = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'zh-CN' });
+  const office = await desk.newPage();
+  await office.goto(base);
+  await office.fill('input[name=username]', 'office');
+  await office.fill('input[name=password]', password);
+  await office.click('button[type=submit]');
+  await office.waitForSelector('[data-testid=sync-state][data-link=online]', { timeout: 15000 });
+  await office.goto(`${base}/#/inspect/${id}`);
+  await office.waitForSelector('[data-testid=read-only]', { timeout: 20000 });
+  const buttons = office.locator('button[data-answer]');
+  assert.ok(await buttons.count() > 0);
+  assert.equal(await office.locator('button[data-answer]:not(:disabled)').count(), 0, 'every answer button is disabled');
+  assert.equal(await office.locator('[data-testid^=occupied-]:not(:disabled)').count(), 0, 'bays cannot be marked');
+  assert.equal(await office.locator('[data-testid=submit]').count(), 0, 'nothing to submit');
+  await office.screenshot({ path: `${shots}/office-read-only.png` });
+  await manager.close();
+  await desk.close();
+});

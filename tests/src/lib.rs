@@ -380,6 +380,9 @@ pub async fn spawn_cluster(n: usize) -> Vec<TestApp> {
     apps
 }
 
+/// Taken by [`run_node`] for the whole run of one Node process.
+static NODE_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Runs `node ARGS` in `tests/<dir>` with `envs`, off the async runtime; returns whether
 /// it succeeded and everything it printed. The directory's npm packages must be installed
 /// (from its committed lockfile).
@@ -395,6 +398,10 @@ pub async fn run_node(
         "run `npm install` in tests/{name} first (cargo xtask test does)"
     );
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    // One Node client (a browser, a set of stock clients) at a time per test binary: the
+    // tests of a binary run in parallel, and two Chromiums with their servers on a 2-core
+    // machine make each other's timeouts.
+    let _turn = NODE_TURN.lock().await;
     let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new("node")
             .args(&args)
