@@ -111,7 +111,29 @@ assert.equal(handleA.doc().answers['c8-booth-floor'], undefined, 'the forged ans
 const { violations } = await api(tokenA, '/api/v1/violations');
 assert.ok(!violations.some((v) => v.answer_key === 'c8-booth-floor'), 'nor the office');
 
+// Counts as a JavaScript developer writes them (issue 17, input 2): automerge-js 3.5 stores
+// `0` as an f64 (and 2 or 5 as int); the server takes any whole number as a count, read the
+// same as Rust's uint.
+const count = (value) => ({ value, photos: [], by: str('wang'), at: new Date() });
+handleA.change((d) => { d.answers['c7-oil-filters'] = count(0); });
+await until(() => handleB.doc().answers['c7-oil-filters']?.value === 0, 'a count of 0 to reach client B through the server');
+await until(async () => {
+  const { violations } = await api(tokenA, '/api/v1/violations');
+  return violations.some((v) => v.doc_id === id && v.answer_key === 'c6-aisles-clear');
+}, 'the projection after the zero count');
+let rows = (await api(tokenA, '/api/v1/violations')).violations.filter((v) => v.doc_id === id);
+assert.ok(!rows.some((v) => v.answer_key === 'c7-oil-filters'), '0 oil filters is within the limit of 3');
+// (From client A: client B's copy holds the refused forged change, which every later change
+// of B depends on; docs/PROTOCOL.md says how a client recovers from that.)
+handleA.change((d) => { d.answers['c7-oil-filters'] = count(5); });
+await until(async () => {
+  const stored = (await api(tokenA, '/api/v1/violations')).violations;
+  return stored.some((v) => v.doc_id === id && v.answer_key === 'c7-oil-filters');
+}, 'a count of 5 to be stored');
+rows = (await api(tokenA, '/api/v1/violations')).violations.filter((v) => v.doc_id === id);
+assert.ok(rows.some((v) => v.answer_key === 'c7-oil-filters'), '5 oil filters over the limit of 3 are a violation');
+
 repoA.shutdown();
 repoB.shutdown();
-console.log('interop: 2 stock clients converged; forged change refused');
+console.log('interop: 2 stock clients converged; forged change refused; counts 0 and 5 read as counts');
 process.exit(0);
