@@ -106,3 +106,156 @@ fn times_and_layout_written_as_whole_f64s_are_read() {
     assert!(read.problems.is_empty(), "{:?}", read.problems);
     assert!(doc.get(ROOT, "layout").expect("reads").is_some());
 }
+
+// ---- every item kind, as automerge-js writes it and as Rust writes it ----
+
+use proptest::prelude::*;
+use shared::ids::{InspectionId, ItemId, SiteId};
+use shared::inspection::{AnswerKey, NewInspection, PhotoRef, write};
+use shared::template::{Item, Template};
+
+/// The walkaround with one item of every kind, asked once.
+fn every_kind() -> Template {
+    let mut template = builtin::find(builtin::WALKAROUND).expect("built-in");
+    let base = template
+        .items
+        .iter()
+        .find(|i| i.kind == ItemKind::PassFail && i.repeat == Repeat::Once)
+        .expect("a pass/fail item asked once")
+        .clone();
+    let kinds = [
+        ("k-pass", ItemKind::PassFail),
+        ("k-count", ItemKind::Count { max: 3 }),
+        (
+            "k-number",
+            ItemKind::Number {
+                min: -10.0,
+                max: 100.0,
+                unit: None,
+            },
+        ),
+        ("k-text", ItemKind::Text),
+        ("k-photo", ItemKind::Photo),
+        ("k-signature", ItemKind::Signature),
+    ];
+    template.items = kinds
+        .into_iter()
+        .map(|(id, kind)| Item {
+            id: ItemId::parse(id).expect("valid"),
+            photo_required_on_fail: false,
+            note_required_on_fail: false,
+            fine: if kind.can_fail() {
+                base.fine
+            } else {
+                shared::catalog::Fine::None
+            },
+            kind,
+            ..base.clone()
+        })
+        .collect();
+    template
+}
+
+/// A number as JavaScript hands it to automerge-js 3.5: whole numbers as `int` (but `0`,
+/// and at random any other whole number, as `f64`, as some expressions produce), the rest as
+/// `f64`.
+fn js_number(x: f64, as_f64: bool) -> ScalarValue {
+    if x.fract() == 0.0 && x != 0.0 && !as_f64 {
+        ScalarValue::Int(x as i64)
+    } else {
+        ScalarValue::F64(x)
+    }
+}
+
+fn kind_and_value() -> impl Strategy<Value = (&'static str, AnswerValue, ScalarValue)> {
+    let photo = PhotoRef::parse("ab".repeat(32)).expect("valid");
+    prop_oneof![
+        prop::sample::select(vec!["pass", "fail", "not_applicable"]).prop_map(|s| {
+            let v = match s {
+                "pass" => AnswerValue::Pass,
+                "fail" => AnswerValue::Fail,
+                _ => AnswerValue::NotApplicable,
+            };
+            ("k-pass", v, ScalarValue::Str(s.into()))
+        }),
+        (0u32..20, any::<bool>()).prop_map(|(n, as_f64)| (
+            "k-count",
+            AnswerValue::Count(n),
+            js_number(f64::from(n), as_f64)
+        )),
+        (
+            prop_oneof![(-10i32..=100).prop_map(f64::from), -10.0f64..100.0],
+            any::<bool>()
+        )
+            .prop_map(|(x, as_f64)| (
+                "k-number",
+                AnswerValue::Number(x),
+                js_number(x, as_f64)
+            )),
+        ".{0,40}".prop_map(|s: String| (
+            "k-text",
+            AnswerValue::Text(s.clone()),
+            ScalarValue::Str(s.into())
+        )),
+        Just(("k-photo", AnswerValue::Photo, ScalarValue::Null)),
+        Just((
+            "k-signature",
+            AnswerValue::Signature(photo.clone()),
+            ScalarValue::Str(photo.as_str().into())
+        )),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// Issue 17, input 2, for every kind: a record written the way automerge-js writes it
+    /// (numbers as JavaScript numbers, strings, a `Date`) is allowed by the policy and read
+    /// exactly as the record Rust's writer makes for the same answer.
+    #[test]
+    fn every_kind_written_as_javascript_does_reads_as_rust_writes_it(
+        (item, value, raw) in kind_and_value()
+    ) {
+        let m = manager();
+        let new = NewInspection {
+            id: InspectionId::parse("every-kind").expect("valid"),
+            site: SiteId::parse(SITE).expect("valid"),
+            template: every_kind(),
+            areas: areas(),
+            created_by: m.id.clone(),
+            created_at: t(0),
+        };
+        let base = write::create(&new, actor(0)).expect("creates");
+        let key = AnswerKey::parse(item).expect("key");
+        let photos = [photo(1)];
+
+        let mut rust = base.clone();
+        write::answer(&mut rust, &m.id, t(1), &key, &value, None, &photos).expect("answers");
+        let mut js = base.clone();
+        let mut tx = js.transaction();
+        let answers = match tx.get(ROOT, "answers").expect("reads") {
+            Some((_, id)) => id,
+            None => panic!("the layout has answers"),
+        };
+        let record = tx.put_object(&answers, item, ObjType::Map).expect("puts");
+        if raw != ScalarValue::Null {
+            tx.put(&record, "value", raw.clone()).expect("puts");
+        }
+        let list = tx.put_object(&record, "photos", ObjType::List).expect("puts");
+        tx.insert(&list, 0, photo(1).as_str()).expect("inserts");
+        tx.put(&record, "by", "wang").expect("puts");
+        tx.put(&record, "at", ScalarValue::Timestamp(t(1).timestamp_millis())).expect("puts");
+        tx.commit();
+
+        for doc in [&rust, &js] {
+            let verdict = judge_change(&m, &base, &last_change(doc)).map_err(|d| d.to_string());
+            prop_assert_eq!(verdict, Ok(()), "{:?} as {:?}", value, raw);
+        }
+        let (a, b) = (read(&rust), read(&js));
+        prop_assert!(b.problems.is_empty(), "{:?}", b.problems);
+        let values = |i: &shared::inspection::Inspection| {
+            i.answers[&key].iter().map(|r| (r.value.clone(), r.photos.clone(), r.at)).collect::<Vec<_>>()
+        };
+        prop_assert_eq!(values(&a), values(&b));
+    }
+}

@@ -1,4 +1,4 @@
-// Helpers shared by the security tests of the web app (session, csp, sinks): Chromium, a
+// Helpers shared by the browser tests of the web app: Debian's Chromium, a
 // login, waiting for a screen to settle, and a recorder of Content-Security-Policy
 // violations installed before any script of the page runs.
 import assert from 'node:assert/strict';

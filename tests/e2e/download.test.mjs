@@ -3,18 +3,14 @@
 // against a server seeded with the demo's six weeks of history.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
+import { launch } from './browser.mjs';
 
 const base = process.env.WALKAROUND_URL;
 const password = process.env.WALKAROUND_PASSWORD;
 
 let browser;
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launch();
 });
 after(async () => { await browser?.close(); });
 

@@ -1,14 +1,10 @@
 // Time from navigation to a usable app in Debian's Chromium: cold (empty cache, login
 // form shown) and warm (logged in, service worker installed, home screen shown).
 //   WALKAROUND_URL=http://127.0.0.1:8080 node tests/e2e/time-to-usable.mjs
-import { chromium } from 'playwright-core';
+import { launch } from './browser.mjs';
 
 const base = process.env.WALKAROUND_URL || 'http://127.0.0.1:8080';
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launch();
 const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
 const page = await context.newPage();
 let started = Date.now();
