@@ -221,7 +221,10 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
                     demo::seed_history(app.store(), chrono::Utc::now()).await?;
                     println!("{}", demo::logins());
                 } else {
-                    println!("{}", demo::existing_store());
+                    let binary = std::env::current_exe()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_else(|_| "walkaround".to_string());
+                    println!("{}", demo::existing_store(&binary));
                 }
             }
             tracing::info!(address = %app.address(), "walkaround is listening");

@@ -160,11 +160,13 @@ pub fn logins() -> String {
 
 /// What `serve --demo` prints for a store that already has users: it is left as it is,
 /// so the way in is an existing login or a new user added from the command line.
-pub fn existing_store() -> String {
+/// `binary` is how to call this program (`cargo xtask run` puts no `walkaround` on the
+/// PATH, so the message names the binary that is running).
+pub fn existing_store(binary: &str) -> String {
     format!(
         "This store already has users, so no demo workshop was added. Log in with one of them \
          (the demo's logins use the password {DEMO_PASSWORD}), or add one with\n  \
-         walkaround user add --username NAME --role workshop_manager --site SITE [--data-dir DIR] \
+         {binary} user add --username NAME --role workshop_manager --site SITE [--data-dir DIR] \
          (the password is read from standard input)\n"
     )
 }

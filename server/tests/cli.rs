@@ -210,3 +210,54 @@ fn every_documented_command_line_is_one_the_binary_accepts() {
         }
     }
 }
+
+/// Starts `walkaround serve --demo` on `dir`, reads what it prints until it says where it
+/// runs, stops it, and returns the text.
+fn serve_demo_once(dir: &std::path::Path) -> String {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_walkaround"))
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("runs");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut text = String::new();
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.expect("reads");
+        text.push_str(&line);
+        text.push('\n');
+        if line.starts_with("Walkaround is running at") {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    text
+}
+
+#[test]
+fn the_demo_is_seeded_on_an_empty_store_only_and_a_second_run_says_how_to_add_a_user() {
+    let dir = std::env::temp_dir().join(format!("walkaround-cli-demo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let first = serve_demo_once(&dir);
+    assert!(
+        first.contains("password: walkaround-demo") && first.contains("wang"),
+        "{first}"
+    );
+    let second = serve_demo_once(&dir);
+    assert!(!second.contains("Log in as any of these"), "{second}");
+    assert!(second.contains("already has users"), "{second}");
+    // The way to add a user names the binary that runs, which `cargo xtask run` does not
+    // put on the PATH.
+    assert!(
+        second.contains(&format!("{} user add", env!("CARGO_BIN_EXE_walkaround"))),
+        "{second}"
+    );
+    assert!(
+        second.contains("Walkaround is running at http://127.0.0.1:"),
+        "{second}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

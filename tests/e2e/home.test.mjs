@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { launch } from './browser.mjs';
+import { launch, png } from './browser.mjs';
 
 const base = process.env.WALKAROUND_URL;
 const password = process.env.WALKAROUND_PASSWORD;
@@ -110,4 +110,38 @@ test('the office sees a walkaround read-only: it reviews, it does not answer', a
   await office.screenshot({ path: `${shots}/office-read-only.png` });
   await manager.close();
   await desk.close();
+});
+
+test('a note typed and then a photo taken straight away are both kept', async () => {
+  const context = await browser.newContext(TABLET);
+  const page = await context.newPage();
+  await page.goto(base);
+  await page.fill('input[name=username]', 'wang');
+  await page.fill('input[name=password]', password);
+  await page.click('button[type=submit]');
+  await page.locator('[data-testid=new-walkaround]').tap();
+  const key = 'c8-booth-floor';
+  await page.waitForSelector(`[data-key="${key}"]`);
+  const id = page.url().split('/inspect/')[1];
+  await page.locator(`[data-key="${key}"] button[data-answer=fail]`).tap();
+  await page.locator(`[data-testid="note-${key}"]`).tap();
+  await page.keyboard.type('地面有报纸');
+  await page.waitForTimeout(500);
+  // Straight to the camera: leaving the note saves it and redraws the screen while the
+  // camera is open; the photo then arrives at the input the user tapped.
+  const chooser = page.waitForEvent('filechooser');
+  await page.locator(`[data-key="${key}"] label.photo-button`).tap();
+  const picked = await chooser;
+  await page.waitForTimeout(2500);
+  await picked.setFiles({ name: 'floor.png', mimeType: 'image/png', buffer: png });
+  await page.waitForSelector(`[data-key="${key}"] img`);
+  assert.equal(await page.locator(`[data-testid="note-${key}"]`).inputValue(), '地面有报纸');
+  await page.waitForFunction(() => { const s = window.walkaround.state(); return s.link === 'online' && s.pending === 0; }, null, { timeout: 20000 });
+  const office = await token('office');
+  const { violations } = await (await fetch(`${base}/api/v1/violations?site=demo-site`, { headers: { authorization: `Bearer ${office}` } })).json();
+  const row = violations.find((v) => v.doc_id === id && v.answer_key === key);
+  assert.ok(row, 'the failed item reached the office');
+  assert.equal(row.evidence[0].note, '地面有报纸', 'the note is kept');
+  assert.equal(row.evidence[0].photos.length, 1, 'and the photo');
+  await context.close();
 });
