@@ -626,7 +626,7 @@ function loadDashboard() {
   dashboardAt = Date.now();
   const forSite = siteId;
   api(`/api/v1/routines/status?site=${encodeURIComponent(forSite)}`).then((body) => {
-    dashboard = { site: forSite, missed: body.occurrences.filter((o) => o.status === 'missed').reverse() };
+    dashboard = { site: forSite, occurrences: body.occurrences, missed: body.occurrences.filter((o) => o.status === 'missed').reverse() };
     render();
   }).catch((e) => console.warn('dashboard', e));
 }
@@ -637,8 +637,17 @@ function homeView() {
   const all = inspections();
   const today = dayKey(new Date().toISOString());
   const routines = mine.filter((tpl) => tpl.cadence !== 'ad_hoc');
+  // Which inspection did today's routine: the server's routine status has the last word,
+  // since it dates an inspection by when it received it where the tablet's clock ran ahead
+  // (issue 17, input 4); an inspection it counts for another day is not today's, whatever
+  // date its tablet wrote. Offline, or for a routine without a schedule, the tablet's dates.
+  loadDashboard();
+  const occurrences = dashboard?.site === siteId ? dashboard.occurrences : [];
+  const otherDays = new Set(occurrences.filter((o) => o.date !== today && o.doc_id).map((o) => o.doc_id));
   const routineCards = routines.map((tpl) => {
-    const doc = all.find((x) => x.state.template.id === tpl.id && dayKey(x.state.created_at) === today);
+    const counted = occurrences.find((o) => o.template_id === tpl.id && o.date === today && o.doc_id);
+    const doc = (counted && all.find((x) => x.id === counted.doc_id))
+      || all.find((x) => x.state.template.id === tpl.id && dayKey(x.state.created_at) === today && !otherDays.has(x.id));
     const status = doc ? statusOf(doc.state) : 'notStarted';
     return h('div', { class: 'card' },
       h('div', { class: 'row spread' }, h('h3', {}, templateName(tpl)), h('span', { class: `chip ${status === 'submitted' ? 'green' : status === 'inProgress' ? 'amber' : ''}` }, t(status))),
@@ -652,7 +661,6 @@ function homeView() {
     .sort((a, b) => Number(b.id === WALKAROUND_ID) - Number(a.id === WALKAROUND_ID));
   let office = null;
   if (OFFICE_ROLES.includes(role)) {
-    loadDashboard();
     const missed = dashboard?.site === siteId ? dashboard.missed : [];
     office = h('div', {},
       h('div', { class: 'row office-links' },

@@ -145,3 +145,55 @@ test('a note typed and then a photo taken straight away are both kept', async ()
   assert.equal(row.evidence[0].photos.length, 1, 'and the photo');
   await context.close();
 });
+
+test("a routine done on a tablet whose clock is a day ahead is not tomorrow's on the home screen", async () => {
+  const office = await token('office');
+  const put = await fetch(`${base}/api/v1/routines?site=demo-site`, {
+    method: 'PUT', headers: { authorization: `Bearer ${office}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ schedule: [{ template_id: 'closing-routine', weekday: null, due_minute: 1439 }] }),
+  });
+  assert.equal(put.status, 200, await put.text());
+  const DAY = 24 * 3600 * 1000;
+  // A tablet whose clock runs a day ahead: every Date in the page (and in the wasm, through
+  // js-sys) is shifted.
+  const ahead = async () => {
+    const context = await browser.newContext(TABLET);
+    await context.addInitScript((shift) => {
+      const Real = Date;
+      class Shifted extends Real {
+        constructor(...args) { super(...(args.length ? args : [Real.now() + shift])); }
+        static now() { return Real.now() + shift; }
+      }
+      window.Date = Shifted;
+    }, DAY);
+    const page = await context.newPage();
+    await page.goto(base);
+    await page.fill('input[name=username]', 'li');
+    await page.fill('input[name=password]', password);
+    await page.click('button[type=submit]');
+    await page.waitForSelector('[data-testid=sync-state][data-link=online]', { timeout: 15000 });
+    return { context, page };
+  };
+  const a = await ahead();
+  const card = (page) => page.locator('.card').filter({ hasText: '收工检查' }).first();
+  await card(a.page).getByRole('button').first().tap();
+  await a.page.waitForURL(/#\/inspect\//);
+  const id = a.page.url().split('/inspect/')[1];
+  await a.page.waitForSelector('[data-key] button[data-answer=pass]');
+  for (const key of await a.page.locator('[data-key]').evaluateAll((cards) => cards.map((c) => c.dataset.key))) {
+    await a.page.locator(`[data-key="${key}"] button[data-answer=pass]`).tap();
+  }
+  await a.page.locator('[data-testid=submit]').tap();
+  await a.page.locator('[data-testid=submit]').waitFor({ state: 'detached' });
+  await a.page.waitForFunction(() => { const s = window.walkaround.state(); return s.link === 'online' && s.pending === 0; }, null, { timeout: 20000 });
+  await a.context.close();
+
+  // "Tomorrow" (by that clock) on a tablet: the server counted the routine for today, so
+  // tomorrow's closing routine is still to be started.
+  const b = await ahead();
+  await b.page.waitForFunction((doc) => window.walkaround?.held && window.walkaround.held().includes(doc), id, { timeout: 30000 });
+  await b.page.waitForFunction(() => [...document.querySelectorAll('.card')]
+    .some((c) => c.textContent.includes('收工检查') && c.querySelector('button.primary')), null, { timeout: 20000 });
+  await b.page.screenshot({ path: `${shots}/home-clock-ahead.png` });
+  await b.context.close();
+});
