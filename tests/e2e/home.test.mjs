@@ -5,11 +5,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { launch, png } from './browser.mjs';
+import { base, launch, logIn, online, password, png, shots } from './browser.mjs';
 
-const base = process.env.WALKAROUND_URL;
-const password = process.env.WALKAROUND_PASSWORD;
-const shots = process.env.WALKAROUND_SCREENSHOTS;
 mkdirSync(shots, { recursive: true });
 
 let browser;
@@ -35,10 +32,8 @@ test('the header shows nothing absent as "null", before and after login, in both
   assert.doesNotMatch(await page.locator('#bar').innerText(), /null|undefined/);
   assert.match(await page.locator('#bar').innerText(), /中文|English|语言|Language/);
   await page.screenshot({ path: `${shots}/login-bar.png` });
-  await page.fill('input[name=username]', 'wang');
-  await page.fill('input[name=password]', password);
-  await page.click('button[type=submit]');
-  await page.waitForSelector('[data-testid=sync-state][data-link=online]', { timeout: 15000 });
+  await logIn(page, 'wang');
+  await online(page);
   assert.doesNotMatch(await page.locator('#bar').innerText(), /null|undefined/);
   await context.close();
 });
@@ -59,10 +54,8 @@ test('an ad-hoc template the office adds can be started on the tablet of a role 
 
   const context = await browser.newContext(TABLET);
   const page = await context.newPage();
-  await page.goto(base);
-  await page.fill('input[name=username]', 'wang');
-  await page.fill('input[name=password]', password);
-  await page.click('button[type=submit]');
+  await logIn(page, 'wang');
+  await online(page);
   await page.waitForSelector('[data-testid=new-walkaround]', { timeout: 15000 });
   const start = page.locator('[data-testid=new-bay-spot-check]');
   await start.waitFor({ timeout: 15000 });
@@ -80,10 +73,8 @@ test('an ad-hoc template the office adds can be started on the tablet of a role 
 test('the office sees a walkaround read-only: it reviews, it does not answer', async () => {
   const manager = await browser.newContext(TABLET);
   const tablet = await manager.newPage();
-  await tablet.goto(base);
-  await tablet.fill('input[name=username]', 'wang');
-  await tablet.fill('input[name=password]', password);
-  await tablet.click('button[type=submit]');
+  await logIn(tablet, 'wang');
+  await online(tablet);
   await tablet.locator('[data-testid=new-walkaround]').tap();
   await tablet.waitForSelector('[data-key="c8-booth-floor"]');
   const id = tablet.url().split('/inspect/')[1];
@@ -95,11 +86,8 @@ test('the office sees a walkaround read-only: it reviews, it does not answer', a
 
   const desk = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'zh-CN' });
   const office = await desk.newPage();
-  await office.goto(base);
-  await office.fill('input[name=username]', 'office');
-  await office.fill('input[name=password]', password);
-  await office.click('button[type=submit]');
-  await office.waitForSelector('[data-testid=sync-state][data-link=online]', { timeout: 15000 });
+  await logIn(office, 'office');
+  await online(office);
   await office.goto(`${base}/#/inspect/${id}`);
   await office.waitForSelector('[data-testid=read-only]', { timeout: 20000 });
   const buttons = office.locator('button[data-answer]');
@@ -115,10 +103,8 @@ test('the office sees a walkaround read-only: it reviews, it does not answer', a
 test('a note typed and then a photo taken straight away are both kept', async () => {
   const context = await browser.newContext(TABLET);
   const page = await context.newPage();
-  await page.goto(base);
-  await page.fill('input[name=username]', 'wang');
-  await page.fill('input[name=password]', password);
-  await page.click('button[type=submit]');
+  await logIn(page, 'wang');
+  await online(page);
   await page.locator('[data-testid=new-walkaround]').tap();
   const key = 'c8-booth-floor';
   await page.waitForSelector(`[data-key="${key}"]`);
@@ -167,11 +153,8 @@ test("a routine done on a tablet whose clock is a day ahead is not tomorrow's on
       window.Date = Shifted;
     }, DAY);
     const page = await context.newPage();
-    await page.goto(base);
-    await page.fill('input[name=username]', 'li');
-    await page.fill('input[name=password]', password);
-    await page.click('button[type=submit]');
-    await page.waitForSelector('[data-testid=sync-state][data-link=online]', { timeout: 15000 });
+    await logIn(page, 'li');
+    await online(page);
     return { context, page };
   };
   const a = await ahead();

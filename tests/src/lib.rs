@@ -380,6 +380,45 @@ pub async fn spawn_cluster(n: usize) -> Vec<TestApp> {
     apps
 }
 
+/// Runs one browser test file of `tests/e2e` (node's test runner, playwright-core and
+/// Debian's Chromium) against `app`, and fails with its output unless every test passed.
+/// Screenshots land in `target/screenshots/`; what the file reports on `# ` lines is
+/// printed (shown with `--nocapture`).
+pub async fn run_browser_test(app: &TestApp, file: &str) {
+    let has_bundle = server::http::web::ASSETS
+        .iter()
+        .any(|(name, _, _)| *name == "pkg/client_wasm_bg.wasm");
+    assert!(
+        has_bundle,
+        "this server build has no web bundle: run the tests with `cargo xtask test`"
+    );
+    assert!(
+        std::path::Path::new("/usr/bin/chromium").exists(),
+        "Debian's chromium is needed (cargo xtask test installs it)"
+    );
+    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
+    let (ok, out) = run_node(
+        "e2e",
+        &["--test", file],
+        vec![
+            ("WALKAROUND_URL", format!("http://{}", app.address)),
+            ("WALKAROUND_PASSWORD", PASSWORD.to_string()),
+            ("WALKAROUND_SCREENSHOTS", shots.display().to_string()),
+        ],
+    )
+    .await;
+    assert!(
+        ok && out.contains("# fail 0"),
+        "browser tests failed:\n{out}"
+    );
+    for line in out
+        .lines()
+        .filter(|l| l.starts_with("# ") && !l.starts_with("# Subtest"))
+    {
+        println!("{line}");
+    }
+}
+
 /// Taken by [`run_node`] for the whole run of one Node process.
 static NODE_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 

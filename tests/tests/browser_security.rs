@@ -9,51 +9,19 @@
 //! Run with `cargo test -p walkaround-tests --test browser_security` (the wasm bundle must
 //! be built first: `cargo xtask wasm`). Screenshots land in `target/screenshots/`.
 
-use std::path::Path;
-
 use shared::ids::SiteId;
-use walkaround_tests::{Db, PASSWORD, TestApp, run_node, spawn};
+use walkaround_tests::{Db, run_browser_test, spawn};
 
 /// Runs one test file of `tests/e2e` against a fresh server and fails with its output.
-async fn run_browser_test(file: &str) {
+async fn run_on_a_fresh_server(file: &str) {
     let app = spawn(Db::Sqlite).await;
-    run_against(&app, file).await;
+    run_browser_test(&app, file).await;
     app.stop().await;
-}
-
-/// Runs one test file of `tests/e2e` against `app` and fails with its output.
-async fn run_against(app: &TestApp, file: &str) {
-    let has_bundle = server::http::web::ASSETS
-        .iter()
-        .any(|(name, _, _)| *name == "pkg/client_wasm_bg.wasm");
-    assert!(
-        has_bundle,
-        "this server build has no web bundle: run `cargo xtask wasm` first"
-    );
-    assert!(
-        Path::new("/usr/bin/chromium").exists(),
-        "Debian's chromium is needed (cargo xtask test installs it)"
-    );
-    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
-    let (ok, out) = run_node(
-        "e2e",
-        &["--test", file],
-        vec![
-            ("WALKAROUND_URL", format!("http://{}", app.address)),
-            ("WALKAROUND_PASSWORD", PASSWORD.to_string()),
-            ("WALKAROUND_SCREENSHOTS", shots.display().to_string()),
-        ],
-    )
-    .await;
-    assert!(
-        ok && out.contains("# fail 0"),
-        "browser tests failed:\n{out}"
-    );
 }
 
 #[tokio::test]
 async fn the_app_refreshes_its_token_once_and_refuses_a_script_as_a_photo_in_chromium() {
-    run_browser_test("session.test.mjs").await;
+    run_on_a_fresh_server("session.test.mjs").await;
 }
 
 #[tokio::test]
@@ -72,11 +40,11 @@ async fn every_page_of_the_app_keeps_to_the_content_security_policy_in_chromium(
             .expect("edits")
             .expect("the demo user exists");
     }
-    run_against(&app, "csp.test.mjs").await;
+    run_browser_test(&app, "csp.test.mjs").await;
     app.stop().await;
 }
 
 #[tokio::test]
 async fn markup_in_every_free_text_field_stays_text_on_every_screen_in_chromium() {
-    run_browser_test("sinks.test.mjs").await;
+    run_on_a_fresh_server("sinks.test.mjs").await;
 }

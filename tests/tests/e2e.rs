@@ -2,70 +2,13 @@
 //! against the real server with the demo workshop. Screenshots of the main screens land in
 //! `target/screenshots/`.
 
-use std::path::Path;
-
-use walkaround_tests::{Db, PASSWORD, run_node, spawn};
+use walkaround_tests::{Db, run_browser_test, spawn};
 
 #[tokio::test]
 async fn the_tablet_app_works_offline_and_merges_in_chromium() {
-    let has_bundle = server::http::web::ASSETS
-        .iter()
-        .any(|(name, _, _)| *name == "pkg/client_wasm_bg.wasm");
-    assert!(
-        has_bundle,
-        "this server build has no web bundle: run the tests with `cargo xtask test`"
-    );
-    assert!(
-        Path::new("/usr/bin/chromium").exists(),
-        "Debian's chromium is needed (.ci/run installs it)"
-    );
-    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
     let app = spawn(Db::Sqlite).await;
-    let (ok, out) = run_node(
-        "e2e",
-        &["--test", "app.test.mjs"],
-        vec![
-            ("WALKAROUND_URL", format!("http://{}", app.address)),
-            ("WALKAROUND_PASSWORD", PASSWORD.to_string()),
-            ("WALKAROUND_SCREENSHOTS", shots.display().to_string()),
-        ],
-    )
-    .await;
-    assert!(
-        ok && out.contains("# fail 0"),
-        "browser tests failed:\n{out}"
-    );
+    run_browser_test(&app, "app.test.mjs").await;
     app.stop().await;
-}
-
-/// Runs one test file of `tests/e2e` against `app`.
-async fn run_browser_test(app: &walkaround_tests::TestApp, file: &str) {
-    assert!(
-        Path::new("/usr/bin/chromium").exists(),
-        "Debian's chromium is needed (.ci/run installs it)"
-    );
-    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
-    let (ok, out) = run_node(
-        "e2e",
-        &["--test", file],
-        vec![
-            ("WALKAROUND_URL", format!("http://{}", app.address)),
-            ("WALKAROUND_PASSWORD", PASSWORD.to_string()),
-            ("WALKAROUND_SCREENSHOTS", shots.display().to_string()),
-        ],
-    )
-    .await;
-    assert!(
-        ok && out.contains("# fail 0"),
-        "browser tests failed:\n{out}"
-    );
-    // What the tests measured (shown with --nocapture).
-    for line in out
-        .lines()
-        .filter(|l| l.starts_with("# ") && !l.starts_with("# Subtest"))
-    {
-        println!("{line}");
-    }
 }
 
 #[tokio::test]

@@ -3,13 +3,14 @@
 
 use walkaround_tests::{Db, PASSWORD, demo_areas, run_node, spawn};
 
-#[tokio::test]
-async fn stock_automerge_repo_clients_sync_through_the_server() {
+/// Runs one script of `tests/interop` against a fresh server with the demo workshop and
+/// fails with its output unless it printed `done`.
+async fn run_stock_clients(script: &str, done: &str) {
     let app = spawn(Db::Sqlite).await;
     let areas = serde_json::to_string(&demo_areas()).expect("serializes");
     let (ok, out) = run_node(
         "interop",
-        &["stock-clients.mjs"],
+        &[script],
         vec![
             ("WALKAROUND_URL", format!("http://{}", app.address)),
             ("WALKAROUND_PASSWORD", PASSWORD.to_string()),
@@ -17,11 +18,13 @@ async fn stock_automerge_repo_clients_sync_through_the_server() {
         ],
     )
     .await;
-    assert!(
-        ok && out.contains("converged"),
-        "stock clients failed:\n{out}"
-    );
+    assert!(ok && out.contains(done), "stock clients failed:\n{out}");
     app.stop().await;
+}
+
+#[tokio::test]
+async fn stock_automerge_repo_clients_sync_through_the_server() {
+    run_stock_clients("stock-clients.mjs", "converged").await;
 }
 
 /// The side-by-side benchmark harness (`tests/bench/harness.mjs`, docs/BENCHMARKS.md) at a
@@ -76,21 +79,5 @@ async fn the_benchmark_harness_runs_against_both_servers() {
 /// and never to a stock client of another site (`tests/interop/waiting-and-presence.mjs`).
 #[tokio::test]
 async fn stock_clients_get_a_document_opened_before_it_existed_and_see_each_others_presence() {
-    let app = spawn(Db::Sqlite).await;
-    let areas = serde_json::to_string(&demo_areas()).expect("serializes");
-    let (ok, out) = run_node(
-        "interop",
-        &["waiting-and-presence.mjs"],
-        vec![
-            ("WALKAROUND_URL", format!("http://{}", app.address)),
-            ("WALKAROUND_PASSWORD", PASSWORD.to_string()),
-            ("WALKAROUND_AREAS", areas),
-        ],
-    )
-    .await;
-    assert!(
-        ok && out.contains("waiting and presence: ok"),
-        "stock clients failed:\n{out}"
-    );
-    app.stop().await;
+    run_stock_clients("waiting-and-presence.mjs", "waiting and presence: ok").await;
 }
