@@ -708,13 +708,7 @@ function itemCard(id, state, item, key) {
   const current = records.length === 1 ? records[0] : null;
   const value = valueOf(current);
   const isFailing = failing(item, value);
-  // The record as it is when a handler runs, not as it was when this card was drawn: a
-  // photo picked after the note was saved (which redraws the screen) must keep that note.
-  const latest = () => {
-    const now = client.has(id) ? (client.state(id).answers[key] || []) : records;
-    return now.length === 1 ? now[0] : null;
-  };
-  const write = (v, note = latest()?.note, photos = latest()?.photos || []) =>
+  const write = (v, note = current?.note, photos = current?.photos || []) =>
     edit(id, () => client.answer(id, user().id, key, v, note || undefined, photos));
   const controls = [];
   if (item.kind.type === 'pass_fail') {
@@ -743,10 +737,7 @@ function itemCard(id, state, item, key) {
       photos,
       frozen ? null : h('label', { class: 'photo-button' }, `📷 ${t('photo')}${item.photo_required_on_fail ? ` (${t('required')})` : ''}`,
         h('input', { type: 'file', accept: 'image/*', capture: 'environment', 'data-testid': `photo-${key}`, onchange: async (e) => {
-          await attachPhoto(e.target.files[0], (sha) => {
-            const now = latest() || current;
-            return write(valueOf(now) ?? value, now.note, keepPhotos([...now.photos, sha]));
-          });
+          await attachPhoto(e.target.files[0], (sha) => write(value, current.note, keepPhotos([...current.photos, sha])));
         } }))));
   }
   if (item.kind.type === 'photo' && !current && !frozen) {
