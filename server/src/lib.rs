@@ -12,7 +12,6 @@ pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod demo;
-pub mod error;
 pub mod http;
 pub mod metrics;
 pub mod routines;

@@ -18,7 +18,9 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub mod extract;
+mod user;
+
+pub use user::{AuthUser, authenticate};
 
 /// How long an access token lives.
 pub const ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
@@ -60,6 +62,9 @@ pub enum AuthError {
     /// Hashing failed (a bug or resource exhaustion).
     #[error("password hashing failed: {0}")]
     Hash(String),
+    /// The user or login could not be read.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// The claims of an access token.

@@ -9,9 +9,9 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::auth::extract::AuthUser;
+use crate::auth::AuthUser;
 use crate::auth::{self, REFRESH_GRACE, REFRESH_TTL};
-use crate::error::{ApiJson, AppError};
+use crate::http::error::{ApiJson, AppError};
 use crate::state::AppState;
 use crate::store::now_ms;
 use crate::store::users::{Rotation, UserRecord};

@@ -26,8 +26,8 @@ use shared::inspection::PhotoRef;
 use shared::policy::{self, Action};
 use tower_http::limit::RequestBodyLimitLayer;
 
-use crate::auth::extract::AuthUser;
-use crate::error::AppError;
+use crate::auth::AuthUser;
+use crate::http::error::AppError;
 use crate::state::AppState;
 
 /// The largest blob accepted, in bytes (10 MiB: a tablet camera photo).

@@ -9,8 +9,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use shared::policy::{self, Action};
 
-use crate::auth::extract::AuthUser;
-use crate::error::AppError;
+use crate::auth::AuthUser;
+use crate::http::error::AppError;
 use crate::state::AppState;
 use crate::store::projection::{COUNT_LIMIT, ViolationFilter};
 

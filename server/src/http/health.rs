@@ -5,7 +5,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use crate::error::AppError;
+use crate::http::error::AppError;
 use crate::state::AppState;
 
 pub(super) fn router() -> Router<AppState> {

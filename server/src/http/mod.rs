@@ -1,4 +1,8 @@
 //! The HTTP API: one module per resource, merged into one router here.
+//!
+//! This is the edge of the server, and the only layer that knows HTTP: [`error`] maps
+//! every failure to a status code, [`extract`] reads the caller's token, and [`sync`]
+//! upgrades `/sync` to a WebSocket whose frames it hands to the sync layer.
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
@@ -12,10 +16,13 @@ use crate::state::AppState;
 mod auth;
 pub mod blobs;
 mod documents;
+pub mod error;
+mod extract;
 mod health;
 mod reports;
 mod reviews;
 mod sites;
+pub mod sync;
 mod templates;
 mod users;
 pub mod web;
@@ -73,10 +80,7 @@ pub fn router(state: AppState) -> Router {
         .merge(reviews::router())
         .merge(reports::router())
         .merge(users::router())
-        .route(
-            "/sync",
-            axum::routing::get(crate::sync::connection::upgrade),
-        )
+        .route("/sync", axum::routing::get(sync::upgrade))
         .fallback(web::asset_or_not_found)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
     let app = Router::new()

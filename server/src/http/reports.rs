@@ -17,8 +17,8 @@ use shared::policy::{self, Action};
 use shared::template::FieldError;
 
 use super::documents::{ViolationsQuery, readable_sites, violation_filter};
-use crate::auth::extract::AuthUser;
-use crate::error::{ApiJson, AppError};
+use crate::auth::AuthUser;
+use crate::http::error::{ApiJson, AppError};
 use crate::routines::{self, Occurrence, RoutineStatus};
 use crate::state::AppState;
 use crate::store::reports::{AssignOutcome, FineGroup, RoutineSchedule};

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use shared::ids::SiteId;
 use shared::policy::{self, Action};
 
-use crate::auth::extract::AuthUser;
-use crate::error::{ApiJson, AppError};
+use crate::auth::AuthUser;
+use crate::http::error::{ApiJson, AppError};
 use crate::state::AppState;
 use crate::store::reviews::ReviewOutcome;
 

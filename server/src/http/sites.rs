@@ -6,8 +6,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use crate::auth::extract::AuthUser;
-use crate::error::AppError;
+use crate::auth::AuthUser;
+use crate::http::error::AppError;
 use crate::state::AppState;
 
 pub(super) fn router() -> Router<AppState> {

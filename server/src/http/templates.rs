@@ -10,8 +10,8 @@ use shared::ids::TemplateId;
 use shared::policy::{self, Action};
 use shared::template::{FieldError, Template};
 
-use crate::auth::extract::AuthUser;
-use crate::error::{ApiJson, AppError};
+use crate::auth::AuthUser;
+use crate::http::error::{ApiJson, AppError};
 use crate::state::AppState;
 
 pub(super) fn router() -> Router<AppState> {

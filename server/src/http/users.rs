@@ -15,8 +15,8 @@ use shared::policy::{self, Action};
 use shared::role::Role;
 
 use crate::auth;
-use crate::auth::extract::AuthUser;
-use crate::error::{ApiJson, AppError};
+use crate::auth::AuthUser;
+use crate::http::error::{ApiJson, AppError};
 use crate::state::AppState;
 use crate::store::users::UserRecord;
 

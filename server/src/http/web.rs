@@ -4,7 +4,7 @@ use axum::extract::Request;
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::error::AppError;
+use crate::http::error::AppError;
 
 include!(concat!(env!("OUT_DIR"), "/web_assets.rs"));
 

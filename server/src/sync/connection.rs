@@ -1,8 +1,9 @@
-//! One WebSocket connection: `GET /sync?token=JWT`.
+//! One sync connection: the task behind a WebSocket of `GET /sync?token=JWT`.
 //!
-//! The token is checked before the upgrade (a bad one is a 401 with a JSON body). After
-//! it, the task runs the shared protocol session over binary frames and keeps one automerge
-//! sync state per document the peer touches. It closes the connection when the token
+//! The upgrade and its checks live in `http/sync.rs`, which hands this task the socket as
+//! a sink and a stream of [`Frame`]s, so nothing here knows axum. The task runs the shared
+//! protocol session over binary frames and keeps one automerge sync state per document the
+//! peer touches. It closes the connection when the token
 //! expires, and within [`REVOCATION_CHECK`] of the login being revoked or the user
 //! disabled.
 //!
@@ -17,25 +18,20 @@
 //! longer belong to stop being sent.
 
 use std::collections::{BTreeSet, HashMap};
+use std::fmt::Display;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use automerge::sync::State as SyncState;
-use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
-use axum::http::HeaderMap;
-use axum::response::Response;
-use futures_util::{SinkExt, StreamExt};
-use serde::Deserialize;
+use bytes::Bytes;
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use shared::protocol::{self, DocumentId, Event, Message, ServerSession};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use super::MAX_FRAME_BYTES;
 use super::hub::{DocEntry, PeerSync, Received, SyncError};
 use super::relay::Ephemeral;
-use crate::auth::extract::{AuthUser, authenticate};
-use crate::error::AppError;
+use crate::auth::AuthUser;
 use crate::state::AppState;
 
 mod relayed;
@@ -43,89 +39,29 @@ mod relayed;
 /// How often an open connection re-checks that its login is still live.
 pub const REVOCATION_CHECK: Duration = Duration::from_secs(2);
 
-/// Query of `/sync`.
-#[derive(Debug, Deserialize)]
-pub struct SyncQuery {
-    /// The access token (stock clients cannot set headers on a WebSocket).
-    token: Option<String>,
+/// A WebSocket frame as the connection sees it, whatever carries it: axum's WebSocket in
+/// `http/sync.rs`, channels in a test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// A protocol message (CBOR).
+    Binary(Bytes),
+    /// Text, which the protocol does not use: answered with an error.
+    Text(String),
+    /// A ping: the connection sends one to learn whether the peer still reads.
+    Ping(Bytes),
+    /// The answer to a ping.
+    Pong(Bytes),
+    /// The closing handshake, with a code and reason when the sender gave one.
+    Close(Option<CloseFrame>),
 }
 
-/// The read buffer a connection starts with: a typical sync message fits.
-const READ_BUFFER_BYTES: usize = 16 * 1024;
-
-/// `GET /sync`: authenticates, then upgrades to the sync protocol.
-pub async fn upgrade(
-    ws: WebSocketUpgrade,
-    State(state): State<AppState>,
-    Query(query): Query<SyncQuery>,
-    headers: HeaderMap,
-) -> Result<Response, AppError> {
-    let bearer = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .map(str::to_string);
-    let token = query.token.or(bearer).ok_or_else(|| {
-        AppError::Unauthorized("missing token: connect to /sync?token=<access token>".to_string())
-    })?;
-    let auth = authenticate(&state, &token).await?;
-    let slot = ConnectionSlot::take(&state, auth.user.id.as_str())?;
-    Ok(ws
-        .max_message_size(MAX_FRAME_BYTES)
-        .max_frame_size(MAX_FRAME_BYTES)
-        // tungstenite allocates the whole read buffer per connection up front (128 KiB by
-        // default), which made most of an idle tablet's cost on the server; it grows for
-        // a larger frame when one comes.
-        .read_buffer_size(READ_BUFFER_BYTES)
-        .on_upgrade(move |socket| async move {
-            Connection::new(state, auth).run(socket).await;
-            drop(slot);
-        }))
-}
-
-/// One of a user's open connections on this instance; released when dropped.
-struct ConnectionSlot {
-    state: AppState,
-    user: String,
-}
-
-impl ConnectionSlot {
-    /// Takes a slot, or refuses with 429 when the user already has as many connections as
-    /// the limit allows.
-    fn take(state: &AppState, user: &str) -> Result<ConnectionSlot, AppError> {
-        let mut open = state
-            .connections
-            .lock()
-            .map_err(|_| AppError::Internal("connection table poisoned".to_string()))?;
-        let count = open.entry(user.to_string()).or_insert(0);
-        if *count >= state.limits.connections_per_user {
-            return Err(AppError::TooManyRequests {
-                message: format!(
-                    "at most {} open sync connections per user",
-                    state.limits.connections_per_user
-                ),
-                retry_after: 30,
-            });
-        }
-        *count += 1;
-        Ok(ConnectionSlot {
-            state: state.clone(),
-            user: user.to_string(),
-        })
-    }
-}
-
-impl Drop for ConnectionSlot {
-    fn drop(&mut self) {
-        if let Ok(mut open) = self.state.connections.lock()
-            && let Some(count) = open.get_mut(&self.user)
-        {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                open.remove(&self.user);
-            }
-        }
-    }
+/// The code and reason of a closing frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseFrame {
+    /// The status code (1000 for a normal closure).
+    pub code: u16,
+    /// Why, for people reading logs.
+    pub reason: String,
 }
 
 /// Documents changed since the connection last looked, each once however often it
@@ -165,7 +101,8 @@ struct PeerDoc {
     forward: JoinHandle<()>,
 }
 
-struct Connection {
+/// One peer's connection: its session, documents and limits.
+pub struct Connection {
     state: AppState,
     auth: AuthUser,
     session: ServerSession,
@@ -184,7 +121,8 @@ enum Flow {
 }
 
 impl Connection {
-    fn new(state: AppState, auth: AuthUser) -> Connection {
+    /// A connection for a user whose token was checked at the upgrade.
+    pub fn new(state: AppState, auth: AuthUser) -> Connection {
         let session = ServerSession::new(state.peer_id.to_string(), state.storage_id.to_string());
         let burst = state.limits.frame_burst;
         let relayed = relayed::Relayed::new(state.hub.clone());
@@ -204,8 +142,14 @@ impl Connection {
         }
     }
 
-    async fn run(mut self, socket: WebSocket) {
-        let (mut sink, mut stream) = socket.split();
+    /// Runs the connection until the peer leaves, its token expires, its login ends, it
+    /// stops reading or answering, or the server shuts down; then saves its sync states.
+    pub async fn run<Si, St, E>(mut self, mut sink: Si, mut stream: St)
+    where
+        Si: Sink<Frame> + Unpin,
+        St: Stream<Item = Result<Frame, E>> + Unpin,
+        E: Display,
+    {
         let expires_in = (self.auth.claims.exp - chrono::Utc::now().timestamp()).max(0) as u64;
         let expiry = tokio::time::sleep(
             Duration::from_secs(expires_in) + Duration::from_secs(crate::auth::LEEWAY_SECS),
@@ -225,17 +169,17 @@ impl Connection {
                 frame = stream.next() => {
                     heard = Instant::now();
                     match frame {
-                        Some(Ok(WsMessage::Binary(bytes))) => {
+                        Some(Ok(Frame::Binary(bytes))) => {
                             self.throttle().await;
                             self.on_frame(&bytes).await
                         }
-                        Some(Ok(WsMessage::Text(_))) => {
+                        Some(Ok(Frame::Text(_))) => {
                             self.throttle().await;
                             self.outbox.push(self.session.error("frames must be binary CBOR".to_string(), None));
                             Flow::Continue
                         }
-                        Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => Flow::Continue,
-                        Some(Ok(WsMessage::Close(_))) | None => Flow::Close("peer closed".to_string()),
+                        Some(Ok(Frame::Ping(_) | Frame::Pong(_))) => Flow::Continue,
+                        Some(Ok(Frame::Close(_))) | None => Flow::Close("peer closed".to_string()),
                         Some(Err(e)) => Flow::Close(format!("read error: {e}")),
                     }
                 },
@@ -258,7 +202,7 @@ impl Connection {
                     if heard.elapsed() > 2 * limits.ping_interval {
                         Flow::Close("peer silent".to_string())
                     } else {
-                        match tokio::time::timeout(limits.write_timeout, sink.send(WsMessage::Ping(Vec::new().into()))).await {
+                        match tokio::time::timeout(limits.write_timeout, sink.send(Frame::Ping(Bytes::new()))).await {
                             Ok(Ok(())) => Flow::Continue,
                             Ok(Err(_)) => Flow::Close("write error".to_string()),
                             Err(_) => Flow::Close("peer not reading".to_string()),
@@ -269,7 +213,7 @@ impl Connection {
             };
             let mut flow = flow;
             for message in self.outbox.drain(..) {
-                let frame = WsMessage::Binary(protocol::encode(&message).into());
+                let frame = Frame::Binary(protocol::encode(&message).into());
                 match tokio::time::timeout(limits.write_timeout, sink.send(frame)).await {
                     Ok(Ok(())) => {}
                     Ok(Err(_)) => {
@@ -289,9 +233,9 @@ impl Connection {
         };
         let _ = tokio::time::timeout(
             Duration::from_secs(1),
-            sink.send(WsMessage::Close(Some(CloseFrame {
+            sink.send(Frame::Close(Some(CloseFrame {
                 code: 1000,
-                reason: close_reason.clone().into(),
+                reason: close_reason.clone(),
             }))),
         )
         .await;

@@ -70,6 +70,7 @@ impl From<AuthError> for AppError {
     fn from(e: AuthError) -> Self {
         match e {
             AuthError::Hash(detail) => AppError::Internal(detail),
+            AuthError::Store(e) => AppError::from(e),
             other => AppError::Unauthorized(other.to_string()),
         }
     }
