@@ -6,6 +6,7 @@ use shared::i18n::Localized;
 use shared::ids::{AreaId, SiteId, UserId};
 use shared::role::Role;
 use shared::site::{Area, AreaKind, Site};
+use shared::time::CHINA;
 
 use crate::auth;
 use crate::startup::StartupError;
@@ -234,7 +235,6 @@ pub async fn seed_history(
     use shared::builtin::{CLOSING, FRONT_DESK, LUNCH, OPENING, PARTS_AUDIT, WALKAROUND};
 
     let site = demo_site()?;
-    let config = |e: String| StartupError::Config(e);
     let photo = include_bytes!("../../client-wasm/web/icon-192.png");
     let photo_ref = {
         use sha2::Digest;
@@ -247,15 +247,14 @@ pub async fn seed_history(
         .set_routine_schedule(DEMO_SITE, &crate::routines::default_schedule())
         .await?;
 
-    let china = chrono::FixedOffset::east_opt(8 * 3600).ok_or_else(|| config("offset".into()))?;
-    let today = now.with_timezone(&china).date_naive();
+    let today = now.with_timezone(&CHINA).date_naive();
     let mut dice = Dice(20_261_127);
     let mut runs: Vec<Run> = Vec::new();
     for back in (0..HISTORY_DAYS).rev() {
         let day = today - Duration::days(back);
         let at = |h: u32, m: u32| {
             day.and_hms_opt(h, m, 0)
-                .and_then(|t| china.from_local_datetime(&t).single())
+                .and_then(|t| CHINA.from_local_datetime(&t).single())
                 .map(|t| t.with_timezone(&chrono::Utc))
         };
         let weekday = chrono::Datelike::weekday(&day).number_from_monday();

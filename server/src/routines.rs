@@ -8,6 +8,7 @@
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone};
 use serde::Serialize;
+use shared::time::CHINA;
 
 use crate::store::reports::{RoutineRun, RoutineSchedule};
 
@@ -42,15 +43,10 @@ pub struct Occurrence {
     pub submitted_by: Option<String>,
 }
 
-fn china() -> chrono::FixedOffset {
-    chrono::FixedOffset::east_opt(8 * 3600)
-        .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("zero offset is valid"))
-}
-
 /// Midnight of `date` in China Standard Time, ms.
 pub fn day_start(date: NaiveDate) -> i64 {
     date.and_hms_opt(0, 0, 0)
-        .and_then(|t| china().from_local_datetime(&t).single())
+        .and_then(|t| CHINA.from_local_datetime(&t).single())
         .map(|t: DateTime<_>| t.timestamp_millis())
         .unwrap_or(0)
 }
@@ -58,7 +54,7 @@ pub fn day_start(date: NaiveDate) -> i64 {
 /// The day (China Standard Time) of a time in ms.
 pub fn date_of(ms: i64) -> NaiveDate {
     DateTime::from_timestamp_millis(ms)
-        .map(|t| t.with_timezone(&china()).date_naive())
+        .map(|t| t.with_timezone(&CHINA).date_naive())
         .unwrap_or_default()
 }
 

@@ -13,6 +13,7 @@
 //! - [`policy`]: who may do what, and the judge of every incoming change.
 //! - [`protocol`]: the automerge-repo wire protocol and its per-connection state machine.
 //! - [`chunk_guard`]: the check of untrusted automerge bytes before automerge parses them.
+//! - [`time`]: the workshop's clock, China Standard Time.
 
 pub mod builtin;
 pub mod catalog;
@@ -26,3 +27,4 @@ pub mod role;
 pub mod rules;
 pub mod site;
 pub mod template;
+pub mod time;

@@ -6,10 +6,11 @@
 
 use std::time::Duration;
 
-use chrono::{Days, FixedOffset, NaiveTime, TimeZone, Utc};
+use chrono::{Days, NaiveTime, TimeZone, Utc};
 use serde_json::{Value, json};
 use shared::inspection::{AnswerValue, NewInspection, PhotoRef, write};
 use shared::template::ItemKind;
+use shared::time::CHINA;
 use walkaround_tests::tablet::{Tablet, access_token};
 use walkaround_tests::{Db, PASSWORD, demo_areas, spawn};
 
@@ -27,16 +28,16 @@ async fn a_tablet_clock_a_day_ahead_is_recorded_at_the_servers_time(db: Db) {
     assert_eq!(status, 200);
 
     // Tomorrow 17:00 China Standard Time, on the tablet's clock.
-    let cst = FixedOffset::east_opt(8 * 3600).expect("offset");
-    let today = Utc::now().with_timezone(&cst).date_naive();
+    let today = Utc::now().with_timezone(&CHINA).date_naive();
     let tomorrow = today.checked_add_days(Days::new(1)).expect("date");
     let at = |minute: u32| {
-        cst.from_local_datetime(
-            &tomorrow.and_time(NaiveTime::from_hms_opt(17, minute, 0).expect("time")),
-        )
-        .single()
-        .expect("time")
-        .with_timezone(&Utc)
+        CHINA
+            .from_local_datetime(
+                &tomorrow.and_time(NaiveTime::from_hms_opt(17, minute, 0).expect("time")),
+            )
+            .single()
+            .expect("time")
+            .with_timezone(&Utc)
     };
 
     let mut lead = Tablet::login(&app, "li", PASSWORD).await;

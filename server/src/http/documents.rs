@@ -4,10 +4,11 @@
 use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::{DateTime, FixedOffset, NaiveDate};
+use chrono::{DateTime, NaiveDate};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use shared::policy::{self, Action};
+use shared::time::CHINA;
 
 use crate::auth::AuthUser;
 use crate::http::error::AppError;
@@ -104,12 +105,6 @@ pub(super) struct ViolationsQuery {
     offset: Option<i64>,
 }
 
-/// The workshop's clock: dates without a time are days in China Standard Time.
-pub(super) fn china() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600)
-        .unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset is valid"))
-}
-
 /// Parses an RFC 3339 time or a `YYYY-MM-DD` date (midnight, China Standard Time) to ms.
 pub(super) fn parse_time(field: &str, s: &str) -> Result<i64, AppError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
@@ -118,7 +113,7 @@ pub(super) fn parse_time(field: &str, s: &str) -> Result<i64, AppError> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .ok()
         .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .and_then(|t| t.and_local_timezone(china()).single())
+        .and_then(|t| t.and_local_timezone(CHINA).single())
         .map(|t| t.timestamp_millis())
         .ok_or_else(|| {
             AppError::BadRequest(format!(

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use shared::ids::SiteId;
 use shared::policy::{self, Action};
 use shared::template::FieldError;
+use shared::time::CHINA;
 
 use super::documents::{ViolationsQuery, readable_sites, violation_filter};
 use crate::auth::AuthUser;
@@ -124,16 +125,8 @@ fn rule_title(rule: &str) -> String {
 
 fn beijing_time(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| {
-            t.with_timezone(&routines_china())
-                .format("%Y-%m-%d %H:%M")
-                .to_string()
-        })
+        .map(|t| t.with_timezone(&CHINA).format("%Y-%m-%d %H:%M").to_string())
         .unwrap_or_default()
-}
-
-fn routines_china() -> chrono::FixedOffset {
-    super::documents::china()
 }
 
 async fn violations_csv(
