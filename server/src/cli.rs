@@ -11,12 +11,13 @@ use shared::ids::{AreaId, SiteId, UserId};
 use shared::role::Role;
 use shared::site::{Area, AreaKind, Site};
 
+use crate::auth::Password;
 use crate::config::{Config, Database};
+use crate::demo;
 use crate::startup::{Application, StartupError};
 use crate::store::Store;
 use crate::store::users::UserRecord;
 use crate::telemetry::LogFormat;
-use crate::{auth, demo};
 
 /// Walkaround: workshop inspections that work offline.
 #[derive(Debug, Parser)]
@@ -254,12 +255,10 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
                 .lock()
                 .read_line(&mut password)
                 .map_err(config_err)?;
-            let password = password.trim_end_matches(['\r', '\n']).to_string();
-            if password.chars().count() < 8 {
-                return Err(config_err(
-                    "the password (first line of standard input) needs at least 8 characters",
-                ));
-            }
+            let password =
+                Password::parse(password.trim_end_matches(['\r', '\n'])).map_err(|e| {
+                    config_err(format!("the password (first line of standard input) {e}"))
+                })?;
             let store = open(&store).await?;
             for site in &sites {
                 if store.site(site).await?.is_none() {
@@ -268,7 +267,7 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
                     )));
                 }
             }
-            let password_hash = auth::hash_password(&password).map_err(config_err)?;
+            let password_hash = password.hash().map_err(config_err)?;
             let record = UserRecord {
                 id,
                 display_name: name.unwrap_or_else(|| username.clone()),

@@ -18,8 +18,10 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+mod password;
 mod user;
 
+pub use password::{MIN_PASSWORD_CHARS, Password, PasswordError};
 pub use user::{AuthUser, authenticate};
 
 /// How long an access token lives.

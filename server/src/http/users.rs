@@ -14,8 +14,7 @@ use shared::ids::{SiteId, UserId};
 use shared::policy::{self, Action};
 use shared::role::Role;
 
-use crate::auth;
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, Password};
 use crate::http::error::{ApiJson, AppError};
 use crate::state::AppState;
 use crate::store::users::UserRecord;
@@ -103,11 +102,12 @@ async fn create(
             format!("must be one of {}", Role::ALL.map(Role::as_str).join(", ")),
         ));
     }
-    if body.password.chars().count() < 8 {
-        errors.push(("password", "needs at least 8 characters".to_string()));
-    }
+    let password = Password::parse(body.password)
+        .map_err(|e| errors.push(("password", e.to_string())))
+        .ok();
     let sites = parse_sites(&body.sites, &mut errors);
-    let (Some(id), Some(role), true) = (id, role, errors.is_empty()) else {
+    let (Some(id), Some(role), Some(password), true) = (id, role, password, errors.is_empty())
+    else {
         return Err(invalid(errors));
     };
     may_manage(&auth, &sites)?;
@@ -116,8 +116,7 @@ async fn create(
             return Err(invalid(vec![("sites", format!("there is no site {site}"))]));
         }
     }
-    let password = body.password;
-    let password_hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
+    let password_hash = tokio::task::spawn_blocking(move || password.hash())
         .await
         .map_err(|e| AppError::Internal(e.to_string()))??;
     let record = UserRecord {
@@ -187,20 +186,20 @@ async fn update(
         parsed
     });
     let sites = body.sites.map(|raw| parse_sites(&raw, &mut errors));
-    if body
+    let password = body
         .password
-        .as_ref()
-        .is_some_and(|p| p.chars().count() < 8)
-    {
-        errors.push(("password", "needs at least 8 characters".to_string()));
-    }
+        .map(Password::parse)
+        .transpose()
+        .map_err(|e| errors.push(("password", e.to_string())))
+        .ok()
+        .flatten();
     if !errors.is_empty() {
         return Err(invalid(errors));
     }
     // Argon2 is slow on purpose: hashed before the transaction, so no lock waits for it.
-    let hash = match body.password {
+    let hash = match password {
         Some(p) => Some(
-            tokio::task::spawn_blocking(move || auth::hash_password(&p))
+            tokio::task::spawn_blocking(move || p.hash())
                 .await
                 .map_err(|e| AppError::Internal(e.to_string()))??,
         ),
