@@ -9,6 +9,12 @@
 //! every conflicting answer is kept as evidence, and the violation is marked `conflict`.
 //! Letting the passing answer win instead would let the later tablet erase an observed
 //! failure without having seen it, which is the one outcome the office cannot detect.
+//!
+//! Answers to an item asked only for occupied bays count only while their bay is
+//! occupied ([`Inspection::is_occupied`]: a disagreement counts as occupied). Marking the
+//! bay empty again keeps the answers in the document but takes their violations away, on
+//! the tablet, in the server's projection and so in the office alike; marking it occupied
+//! again brings them back.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -19,6 +25,7 @@ use crate::ids::{InspectionId, ItemId, RuleId, SiteId, TemplateId, UserId};
 use crate::inspection::{AnswerKey, AnswerValue, Inspection, PhotoRef};
 use crate::role::Role;
 use crate::site::Area;
+use crate::template::Repeat;
 
 /// What a violation costs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -124,6 +131,17 @@ pub fn evaluate(inspection: &Inspection) -> Vec<Violation> {
         let Ok(item) = inspection.item_for(key) else {
             continue;
         };
+        // An occupied-bay item's answers count only while the bay is occupied: marked
+        // empty again, they stay in the document (and count again if it is marked occupied
+        // again), but an empty bay has no car to cover.
+        if item.repeat == Repeat::PerOccupiedBay
+            && key
+                .area
+                .as_ref()
+                .is_some_and(|bay| !inspection.is_occupied(bay))
+        {
+            continue;
+        }
         // The worst answer decides; ties go to the earliest, then to the record id, so
         // every replica picks the same one.
         let worst = answers

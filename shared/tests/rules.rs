@@ -82,6 +82,11 @@ fn every_item_that_can_fail_gives_one_violation_of_its_rule_with_its_fine() {
                 Some(shared::site::AreaKind::Room) => format!("{}@tool-room", item.id),
                 Some(shared::site::AreaKind::Entrance) => format!("{}@east-gate", item.id),
             };
+            if item.repeat == Repeat::PerOccupiedBay {
+                // Answers for an occupied bay count only while it is occupied.
+                let bay = "bay-2".parse().expect("id");
+                write::set_occupied(&mut doc, &who.id, t(4), &bay, true).expect("marks");
+            }
             answer(&mut doc, &who, 5, &k, value);
             let violations = evaluate(&read(&doc));
             assert_eq!(violations.len(), 1, "{} {}", tpl.id, item.id);
@@ -638,4 +643,103 @@ fn of_two_offline_submissions_the_earliest_counts_and_the_other_is_kept() {
         );
         assert!(inspection.problems.is_empty(), "{:?}", inspection.problems);
     }
+}
+
+#[test]
+fn answers_of_a_bay_marked_empty_again_are_kept_but_do_not_count_until_it_is_occupied_again() {
+    let m = manager();
+    let mut doc = create(WALKAROUND, &m);
+    let bay = "bay-2".parse().expect("id");
+    write::set_occupied(&mut doc, &m.id, t(1), &bay, true).expect("marks");
+    answer(&mut doc, &m, 2, "c2-fender-covers@bay-2", AnswerValue::Fail);
+    assert_eq!(evaluate(&read(&doc)).len(), 1);
+
+    write::set_occupied(&mut doc, &m.id, t(3), &bay, false).expect("marks empty");
+    let inspection = read(&doc);
+    assert!(
+        inspection
+            .answers
+            .contains_key(&key("c2-fender-covers@bay-2")),
+        "the answer is kept in the document"
+    );
+    assert_eq!(evaluate(&inspection), vec![], "but does not count");
+    assert!(
+        !inspection
+            .submission_problems()
+            .iter()
+            .any(|p| p.starts_with("c2-fender-covers@bay-2")),
+        "nor is it asked for"
+    );
+
+    write::set_occupied(&mut doc, &m.id, t(4), &bay, true).expect("marks again");
+    let v = evaluate(&read(&doc));
+    assert_eq!(v.len(), 1, "it counts again");
+    assert_eq!(v[0].key, key("c2-fender-covers@bay-2"));
+}
+
+#[test]
+fn an_occupancy_disagreement_is_listed_and_blocks_submission_until_someone_picks_one() {
+    let m = manager();
+    let other = user("zhao", Role::WorkshopManager);
+    let bay = "bay-2".parse().expect("id");
+    let mut a = create(WALKAROUND, &m);
+    let mut b = replica(&a, 1);
+    // Offline: A marks the bay occupied; B marks it occupied, then empty again.
+    write::set_occupied(&mut a, &m.id, t(1), &bay, true).expect("marks");
+    write::set_occupied(&mut b, &other.id, t(1), &bay, true).expect("marks");
+    write::set_occupied(&mut b, &other.id, t(2), &bay, false).expect("marks empty");
+    a.merge(&mut b).expect("merges");
+    b.merge(&mut a).expect("merges");
+
+    for doc in [&a, &b] {
+        let inspection = read(doc);
+        assert_eq!(inspection.occupied[&bay].len(), 2, "both records are kept");
+        assert_eq!(inspection.occupancy_disagreements(), vec![&bay]);
+        assert!(
+            inspection.is_occupied(&bay),
+            "a disagreement counts as occupied"
+        );
+        assert_eq!(
+            inspection.submission_problems()[0],
+            "occupied@bay-2: occupancy disagrees, pick one"
+        );
+    }
+    let mut submitting = a.clone();
+    assert!(matches!(
+        write::submit(&mut submitting, &m.id, t(3)),
+        Err(write::EditError::Incomplete(_))
+    ));
+
+    // B looks again and picks: the bay is empty. The new record replaces both.
+    write::set_occupied(&mut b, &other.id, t(4), &bay, false).expect("picks");
+    let inspection = read(&b);
+    assert!(inspection.occupancy_disagreements().is_empty());
+    assert!(!inspection.is_occupied(&bay));
+    assert!(
+        !inspection
+            .submission_problems()
+            .iter()
+            .any(|p| p.starts_with("occupied@"))
+    );
+}
+
+#[test]
+fn two_tablets_marking_a_bay_the_same_way_do_not_disagree() {
+    let m = manager();
+    let other = user("zhao", Role::WorkshopManager);
+    let bay = "bay-2".parse().expect("id");
+    let mut a = create(WALKAROUND, &m);
+    let mut b = replica(&a, 1);
+    write::set_occupied(&mut a, &m.id, t(1), &bay, true).expect("marks");
+    write::set_occupied(&mut b, &other.id, t(2), &bay, true).expect("marks");
+    a.merge(&mut b).expect("merges");
+    let inspection = read(&a);
+    assert_eq!(inspection.occupied[&bay].len(), 2, "two concurrent records");
+    assert!(inspection.occupancy_disagreements().is_empty());
+    assert!(
+        !inspection
+            .submission_problems()
+            .iter()
+            .any(|p| p.starts_with("occupied@"))
+    );
 }

@@ -336,6 +336,22 @@ impl Inspection {
             .is_some_and(|records| records.iter().any(|r| r.occupied))
     }
 
+    /// Bays whose occupancy records disagree, in the order of the site's areas: tablets
+    /// that marked the bay concurrently, one occupied and one empty, and nobody has picked
+    /// one since. Concurrent records that say the same thing are not a disagreement. Shown
+    /// like an answer conflict and resolved the same way: a new record replaces them all.
+    pub fn occupancy_disagreements(&self) -> Vec<&AreaId> {
+        self.areas
+            .iter()
+            .filter(|area| {
+                self.occupied.get(&area.id).is_some_and(|records| {
+                    records.iter().any(|r| r.occupied) && records.iter().any(|r| !r.occupied)
+                })
+            })
+            .map(|area| &area.id)
+            .collect()
+    }
+
     /// Every answer key the inspection asks for, in template order.
     pub fn expected_keys(&self) -> Vec<AnswerKey> {
         use crate::template::Repeat;
@@ -366,9 +382,15 @@ impl Inspection {
     }
 
     /// What stands between this inspection and its submission; empty when it may be
-    /// submitted. Reasons are short English sentences naming the answer key.
+    /// submitted. Each is `key: reason`, a short English reason after the answer key, or
+    /// after `occupied@<bay>` for a bay whose occupancy disagrees (listed first: which
+    /// items a bay asks for depends on it).
     pub fn submission_problems(&self) -> Vec<String> {
-        let mut problems = Vec::new();
+        let mut problems: Vec<String> = self
+            .occupancy_disagreements()
+            .into_iter()
+            .map(|bay| format!("{}@{bay}: occupancy disagrees, pick one", keys::OCCUPIED))
+            .collect();
         for key in self.expected_keys() {
             let Some(item) = self.template.item(&key.item) else {
                 continue;
