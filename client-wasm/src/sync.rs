@@ -63,6 +63,10 @@ struct Outcome {
     refused: Vec<ErrorReport>,
     /// The server closed the session (or refused the handshake).
     closed: bool,
+    /// Documents whose content did not change but whose acknowledged heads did (the
+    /// server now has more of our changes): save them (`save` and `acked`), so the count
+    /// of pending changes survives a reload.
+    acknowledged: Vec<String>,
     /// Documents whose other peers (`peers`) changed: one came, moved or left.
     presence: Vec<String>,
     /// Documents on which a peer not known before spoke: send our presence for them now
@@ -112,6 +116,18 @@ pub struct SyncClient {
 
 fn doc_id(id: &str) -> Result<DocumentId, JsError> {
     DocumentId::parse(id).map_err(js_err)
+}
+
+/// The server's last reported heads that this tablet holds (the server may report changes
+/// it has and the tablet has not received yet).
+fn acked_heads(tracked: &Tracked) -> Vec<ChangeHash> {
+    tracked
+        .server_heads
+        .iter()
+        .flatten()
+        .filter(|h| tracked.doc.get_change_by_hash(h).is_some())
+        .copied()
+        .collect()
 }
 
 fn sorted(mut heads: Vec<ChangeHash>) -> Vec<ChangeHash> {
@@ -202,6 +218,7 @@ impl SyncClient {
                     };
                     let message = SyncMessage::decode(&data).map_err(js_err)?;
                     let before = tracked.doc.get_heads();
+                    let acked_before = tracked.server_heads.clone();
                     tracked.server_heads = Some(sorted(message.heads.clone()));
                     tracked
                         .doc
@@ -212,6 +229,8 @@ impl SyncClient {
                     }
                     if tracked.doc.get_heads() != before {
                         outcome.changed.push(document_id.to_string());
+                    } else if tracked.server_heads != acked_before {
+                        outcome.acknowledged.push(document_id.to_string());
                     }
                 }
                 Event::Unavailable { document_id } => {
@@ -332,13 +351,7 @@ impl SyncClient {
         };
         let server_reason = message.strip_prefix(REFUSED).unwrap_or(message).to_string();
         // What the server has of it: the heads it last reported that this tablet holds.
-        let acked: Vec<ChangeHash> = tracked
-            .server_heads
-            .iter()
-            .flatten()
-            .filter(|h| tracked.doc.get_change_by_hash(h).is_some())
-            .copied()
-            .collect();
+        let acked = acked_heads(tracked);
         let mut rebuilt =
             recover::rebuild(&tracked.doc, &acked, recover::judge_for(&user)).map_err(js_err)?;
         if rebuilt.dropped.is_empty() {
@@ -383,11 +396,60 @@ impl SyncClient {
             .collect()
     }
 
-    /// Adds a saved document (from IndexedDB).
+    /// How many of this tablet's changes the server has not acknowledged, over every
+    /// document: what "pending" means to the user (one answer, one bay marked, one
+    /// submission: one change each). A document the server never acknowledged counts all
+    /// of its changes.
+    #[wasm_bindgen(js_name = pendingChanges)]
+    pub fn pending_changes(&self) -> usize {
+        self.docs
+            .values()
+            .map(|t| {
+                let ours = sorted(t.doc.get_heads());
+                if ours.is_empty() || t.server_heads.as_ref() == Some(&ours) {
+                    return 0;
+                }
+                t.doc.get_changes(&acked_heads(t)).len()
+            })
+            .sum()
+    }
+
+    /// The heads the server last acknowledged of document `id`, as hex strings, or `null`
+    /// if it never did: saved with the document and given back to `load`, so a reload does
+    /// not count acknowledged changes as pending.
+    #[wasm_bindgen(js_name = acked)]
+    pub fn acked(&self, id: &str) -> Result<Option<Vec<String>>, JsError> {
+        let tracked = self.tracked(id)?;
+        Ok(tracked.server_heads.as_ref().map(|_| {
+            acked_heads(tracked)
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        }))
+    }
+
+    /// Adds a saved document (from IndexedDB) with the heads the server had acknowledged
+    /// when it was saved (`acked`; absent for a document saved before any acknowledgement).
+    /// Heads that are not change hashes of the document are ignored.
     #[wasm_bindgen(js_name = load)]
-    pub fn load(&mut self, id: &str, bytes: &[u8]) -> Result<(), JsError> {
+    pub fn load(
+        &mut self,
+        id: &str,
+        bytes: &[u8],
+        acked: Option<Vec<String>>,
+    ) -> Result<(), JsError> {
         let doc = Automerge::load(bytes).map_err(js_err)?;
-        self.docs.insert(doc_id(id)?, Tracked::new(doc));
+        let mut tracked = Tracked::new(doc);
+        tracked.server_heads = acked.map(|heads| {
+            sorted(
+                heads
+                    .iter()
+                    .filter_map(|h| h.parse::<ChangeHash>().ok())
+                    .filter(|h| tracked.doc.get_change_by_hash(h).is_some())
+                    .collect(),
+            )
+        });
+        self.docs.insert(doc_id(id)?, tracked);
         Ok(())
     }
 
@@ -543,6 +605,18 @@ impl SyncClient {
         Ok(inspection::read(&self.tracked(id)?.doc)
             .map_err(js_err)?
             .submission_problems())
+    }
+
+    /// The bays whose occupancy records disagree (tablets that marked one occupied and
+    /// one empty offline), shown like an answer conflict until someone picks one.
+    #[wasm_bindgen(js_name = occupancyDisagreements)]
+    pub fn occupancy_disagreements(&self, id: &str) -> Result<Vec<String>, JsError> {
+        let view = inspection::read(&self.tracked(id)?.doc).map_err(js_err)?;
+        Ok(view
+            .occupancy_disagreements()
+            .iter()
+            .map(ToString::to_string)
+            .collect())
     }
 
     /// The live violation list.

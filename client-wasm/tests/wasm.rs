@@ -139,6 +139,11 @@ fn a_walkaround_made_offline_syncs_and_is_acknowledged() {
         )
         .expect("answers");
     assert_eq!(client.unacknowledged(), vec![id.clone()]);
+    assert_eq!(
+        client.pending_changes(),
+        2,
+        "the walkaround's creation and its answer wait for the server"
+    );
 
     let mut server = FakeServer {
         session: ServerSession::new("server", "store"),
@@ -163,6 +168,11 @@ fn a_walkaround_made_offline_syncs_and_is_acknowledged() {
     assert!(
         client.unacknowledged().is_empty(),
         "the server reported our heads"
+    );
+    assert_eq!(
+        client.pending_changes(),
+        0,
+        "nothing pending once acknowledged"
     );
     let mut server_heads = server.doc.get_heads();
     server_heads.sort();
@@ -247,7 +257,7 @@ fn bad_input_is_an_error_and_changes_nothing() {
             .is_err()
     );
     assert!(client.receive(&[0xff, 0x00]).is_err());
-    assert!(client.load("not-an-id", &[1, 2, 3]).is_err());
+    assert!(client.load("not-an-id", &[1, 2, 3], None).is_err());
     assert!(
         client
             .create_inspection("site-1", JsValue::from_str("x"), areas(), "wang")
@@ -466,4 +476,57 @@ fn presence_shows_the_other_tablet_where_it_is_until_it_says_goodbye() {
         serde_wasm_bindgen::from_value(b.peers(&id, js_sys::Date::now()).expect("peers"))
             .expect("JSON");
     assert_eq!(gone, serde_json::json!([]));
+}
+
+#[wasm_bindgen_test]
+fn pending_changes_count_what_the_server_lacks_and_survive_a_reload() {
+    let mut client = SyncClient::new("tablet-1", "tablet-1");
+    let id = client
+        .create_inspection("site-1", walkaround(), areas(), "wang")
+        .expect("creates");
+    let mut server = FakeServer {
+        session: ServerSession::new("server", "store"),
+        doc: Automerge::new(),
+        state: SyncState::new(),
+        user: None,
+    };
+    let join = client.join();
+    exchange(&mut client, &mut server, vec![join]);
+    assert_eq!(client.pending_changes(), 0, "acknowledged");
+    let acked = client.acked(&id).expect("held").expect("acknowledged once");
+    assert!(!acked.is_empty());
+
+    // Reloaded with what it had acknowledged: nothing pending, not every document.
+    let mut reloaded = SyncClient::new("tablet-1", "tablet-1");
+    reloaded
+        .load(&id, &client.save(&id).expect("saves"), Some(acked.clone()))
+        .expect("loads");
+    assert_eq!(reloaded.pending_changes(), 0);
+    // Two answers made offline, then a reload: two pending, before and after.
+    for key in ["c8-booth-floor", "c8-mixing-table"] {
+        reloaded
+            .answer(&id, "wang", key, answer("pass"), None, vec![])
+            .expect("answers");
+    }
+    assert_eq!(reloaded.pending_changes(), 2);
+    let saved_acked = reloaded.acked(&id).expect("held");
+    let mut again = SyncClient::new("tablet-1", "tablet-1");
+    again
+        .load(&id, &reloaded.save(&id).expect("saves"), saved_acked)
+        .expect("loads");
+    assert_eq!(again.pending_changes(), 2);
+    // Heads that are not the document's are ignored; without any, all of it is pending.
+    let mut unknown = SyncClient::new("tablet-1", "tablet-1");
+    unknown
+        .load(
+            &id,
+            &reloaded.save(&id).expect("saves"),
+            Some(vec!["not-a-hash".into(), "00".repeat(32)]),
+        )
+        .expect("loads");
+    assert_eq!(
+        unknown.pending_changes(),
+        3,
+        "the creation and both answers"
+    );
 }

@@ -71,8 +71,8 @@ await init({ module_or_path: new URL('./pkg/client_wasm_bg.wasm', import.meta.ur
 // The office's current templates when the server has been reached, else the built-ins.
 let templates = stored('templates', null) || builtinTemplates();
 const client = new SyncClient(`tablet-${device}`, `tablet-${device}`);
-for (const { id, bytes } of await dbAll('docs')) {
-  try { client.load(id, bytes); } catch (e) { console.warn('cannot load', id, e); }
+for (const { id, bytes, acked } of await dbAll('docs')) {
+  try { client.load(id, bytes, acked ?? undefined); } catch (e) { console.warn('cannot load', id, e); }
 }
 for (const id of wanted) {
   if (client.has(id)) wanted.delete(id);
@@ -197,7 +197,7 @@ async function connect() {
       sendPresence();
     }
     heardPresence(outcome);
-    for (const id of outcome.changed) await persist(id);
+    for (const id of [...outcome.changed, ...outcome.acknowledged]) await persist(id);
     for (const id of outcome.unavailable) {
       client.forget(id);
       if (wanted.delete(id)) saveWantedSoon();
@@ -346,7 +346,9 @@ function refusalsView() {
 
 async function persist(id) {
   if (!client.has(id)) return;
-  await dbPut('docs', { id, bytes: client.save(id) });
+  // With the heads the server has acknowledged: after a reload, what is pending is still
+  // only what the server lacks (issue 20, item 4).
+  await dbPut('docs', { id, bytes: client.save(id), acked: client.acked(id) ?? null });
   // Stored: it no longer needs asking for after a reload.
   if (wanted.delete(id)) saveWantedSoon();
 }
@@ -509,6 +511,17 @@ function photoUrl(sha) {
  * A photo as an element: an <img> once its bytes are here. A photo not on the server yet
  * (the other device is still uploading it) is asked for again while the element is shown.
  */
+/**
+ * Opens a photo full size over the whole screen (outside the redrawn screen, so a sync
+ * does not close it); a tap or Escape closes it.
+ */
+const viewer = h('div', { class: 'viewer', 'data-testid': 'photo-viewer', hidden: true, role: 'dialog', onclick: () => { viewer.hidden = true; } });
+document.body.append(viewer);
+document.addEventListener('keydown', (e) => { if (e.key === 'Escape') viewer.hidden = true; });
+function showPhoto(url, sha) {
+  viewer.replaceChildren(h('img', { src: url, alt: sha.slice(0, 8), 'data-sha': sha }));
+  viewer.hidden = false;
+}
 function photoElement(sha) {
   const frame = h('span', { class: 'photo', 'data-photo': sha });
   let wait = 2000;
@@ -516,8 +529,7 @@ function photoElement(sha) {
     if (url === REFUSED) {
       frame.replaceChildren(h('span', { class: 'chip red', 'data-testid': 'photo-refused' }, t('photoRefused')));
     } else if (url) {
-      const img = h('img', { src: url, alt: sha.slice(0, 8), 'data-sha': sha });
-      img.addEventListener('click', () => img.classList.toggle('zoomed'));
+      const img = h('img', { src: url, alt: sha.slice(0, 8), 'data-sha': sha, onclick: () => showPhoto(url, sha) });
       frame.replaceChildren(img);
     } else {
       setTimeout(() => { if (frame.isConnected) attempt(); }, wait);
@@ -545,6 +557,7 @@ async function login(username, password) {
   connect();
 }
 function logout() {
+  saveTyped();
   if (session) {
     fetch('/api/v1/auth/logout', {
       method: 'POST', headers: { 'content-type': 'application/json' },
@@ -580,7 +593,8 @@ async function edit(id, fn) {
 // ---------------------------------------------------------------- views
 function renderBar() {
   const bar = $('#bar');
-  const pending = client.unacknowledged().length;
+  // The user's own changes the server has not acknowledged: answers, bays, submissions.
+  const pending = client.pendingChanges();
   // `replaceChildren` writes a null argument as the text "null": leave the absent ones out.
   bar.replaceChildren(...[
     h('h1', {}, t('appName'), site() ? ` · ${site().name}` : ''),
@@ -702,13 +716,97 @@ function failing(item, value) {
   return false;
 }
 
+// Text is saved as it is typed (SAVE_TYPED_MS after the last keystroke), when its field is
+// left, and when the page is hidden or closed: never only on leaving the field, which a tablet
+// that locks or an app that is closed never does (issue 20, item 3). Each keystroke also
+// keeps the field's text as a draft in localStorage, written at once: a save still on its
+// way to IndexedDB when the page goes is made again from the draft when the app opens.
+const SAVE_TYPED_MS = 400;
+/** Saves not yet made, by field id: each a function that makes it now. */
+const unsaved = new Map();
+/** Typed text not yet stored in its document, by field id: `{ doc, key, what, text }`. */
+const drafts = stored('drafts', {});
+const fieldId = ({ doc, key, what }) => `${doc}/${key}/${what}`;
+/**
+ * Stores typed text in its answer (`what`: `note`, or the value of a `text` or `number`
+ * item), keeping the rest of the answer as it is now; nothing if it is already there.
+ * Resolves once stored on this device.
+ */
+async function saveText({ doc, key, what }, text) {
+  if (!client.has(doc)) return;
+  const state = client.state(doc);
+  if (state.submitted) return;
+  const records = state.answers[key] || [];
+  const record = records.length === 1 ? records[0] : null;
+  let value;
+  if (what === 'note') {
+    if (!record || (record.note || '') === text) return;
+    value = record.value;
+  } else if (what === 'text') {
+    if (records.length > 1 || (record?.value?.value ?? '') === text) return;
+    value = { type: 'text', value: text };
+  } else {
+    const n = Number(text);
+    if (text === '' || !Number.isFinite(n) || records.length > 1 || record?.value?.value === n) return;
+    value = { type: 'number', value: n };
+  }
+  const note = what === 'note' ? text : record?.note;
+  await edit(doc, () => client.answer(doc, user().id, key, value, note || undefined, record?.photos || []));
+}
+/**
+ * The handlers of a text field (`{ doc, key, what }`, as `saveText` takes it): a draft on
+ * each keystroke, a save after SAVE_TYPED_MS of quiet, on change, and from `saveTyped()`
+ * when the page goes away.
+ */
+function typed(field) {
+  const id = fieldId(field);
+  const now = (text) => {
+    const pending = unsaved.get(id);
+    if (pending) { clearTimeout(pending.timer); unsaved.delete(id); }
+    saveText(field, text).then(() => {
+      if (drafts[id]?.text === text) { delete drafts[id]; store('drafts', drafts); }
+    }).catch(console.warn);
+  };
+  return {
+    oninput: (e) => {
+      const text = e.target.value;
+      drafts[id] = { ...field, text };
+      store('drafts', drafts);
+      clearTimeout(unsaved.get(id)?.timer);
+      unsaved.set(id, { timer: setTimeout(() => now(text), SAVE_TYPED_MS), now: () => now(text) });
+    },
+    onchange: (e) => now(e.target.value),
+  };
+}
+/** Makes every save still waiting for its debounce, now. */
+function saveTyped() {
+  for (const pending of [...unsaved.values()]) pending.now();
+}
+/** Stores the drafts a closed page left (see above), then forgets them. */
+async function restoreDrafts() {
+  if (!session) return;
+  for (const [id, draft] of Object.entries(drafts)) {
+    try { await saveText(draft, draft.text); } catch (e) { console.warn('draft', id, e); }
+    delete drafts[id];
+  }
+  store('drafts', drafts);
+}
+window.addEventListener('pagehide', saveTyped);
+document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'hidden') saveTyped(); });
+
 function itemCard(id, state, item, key) {
   const records = state.answers[key] || [];
   const frozen = Boolean(state.submitted) || state.readOnly;
   const current = records.length === 1 ? records[0] : null;
   const value = valueOf(current);
   const isFailing = failing(item, value);
-  const write = (v, note = current?.note, photos = current?.photos || []) =>
+  // The record as it is when a handler runs, not as it was when this card was drawn: a
+  // note saved, a photo attached or a remote answer merged since then must be kept.
+  const latest = () => {
+    const now = client.has(id) ? (client.state(id).answers[key] || []) : records;
+    return now.length === 1 ? now[0] : null;
+  };
+  const write = (v, note = latest()?.note, photos = latest()?.photos || []) =>
     edit(id, () => client.answer(id, user().id, key, v, note || undefined, photos));
   const controls = [];
   if (item.kind.type === 'pass_fail') {
@@ -717,27 +815,43 @@ function itemCard(id, state, item, key) {
   } else if (item.kind.type === 'count') {
     const n = value?.value ?? 0;
     controls.push(h('div', { class: 'stepper' },
-      h('button', { disabled: frozen || n === 0, onclick: () => write({ type: 'count', value: Math.max(0, n - 1) }) }, '−'),
+      h('button', { disabled: frozen || n === 0, onclick: () => write({ type: 'count', value: Math.max(0, (valueOf(latest())?.value ?? n) - 1) }) }, '−'),
       h('output', {}, value ? String(n) : '–', h('span', { class: 'muted' }, ` / ${t('max')} ${item.kind.max}`)),
-      h('button', { disabled: frozen, onclick: () => write({ type: 'count', value: n + 1 }) }, '+')));
+      h('button', { disabled: frozen, onclick: () => write({ type: 'count', value: (valueOf(latest())?.value ?? n) + 1 }) }, '+')));
     if (!value) controls.push(h('button', { disabled: frozen, onclick: () => write({ type: 'count', value: 0 }) }, '0'));
   } else if (item.kind.type === 'number') {
     controls.push(h('input', { type: 'number', step: 'any', value: value?.value ?? '', disabled: frozen,
-      onchange: (e) => e.target.value !== '' && write({ type: 'number', value: Number(e.target.value) }) }));
+      ...typed({ doc: id, key, what: 'number' }) }));
   } else if (item.kind.type === 'text') {
-    controls.push(h('textarea', { disabled: frozen, onchange: (e) => write({ type: 'text', value: e.target.value }) }, value?.value ?? ''));
+    controls.push(h('textarea', { disabled: frozen,
+      ...typed({ doc: id, key, what: 'text' }) },
+    value?.value ?? ''));
   }
   const evidence = [];
   const wantsEvidence = isFailing || item.kind.type === 'photo';
   if (wantsEvidence && current) {
-    const photos = h('div', { class: 'photos' }, current.photos.map(photoElement));
+    // A note or photo keeps the answer as it is now, not as it was when the card was drawn.
+    const keepAnswer = (now) => valueOf(now) ?? value;
+    // Until submission a photo taken by mistake can be taken off the answer.
+    const photos = h('div', { class: 'photos' }, current.photos.map((sha) => (frozen ? photoElement(sha)
+      : h('span', { class: 'photo-wrap' }, photoElement(sha),
+        h('button', { class: 'remove-photo', 'data-testid': `remove-photo-${key}`, 'aria-label': t('removePhoto'), title: t('removePhoto'),
+          onclick: () => { const now = latest(); if (now) write(keepAnswer(now), now.note, now.photos.filter((x) => x !== sha)); } }, '×')))));
     evidence.push(h('div', { class: 'evidence' },
       isFailing ? h('textarea', { placeholder: `${t('note')}${item.note_required_on_fail ? ` (${t('required')})` : ''}`, disabled: frozen,
-        'data-testid': `note-${key}`, onchange: (e) => write(value, e.target.value) }, current.note || '') : null,
+        'data-testid': `note-${key}`,
+        ...typed({ doc: id, key, what: 'note' }) },
+      current.note || '') : null,
       photos,
-      frozen ? null : h('label', { class: 'photo-button' }, `📷 ${t('photo')}${item.photo_required_on_fail ? ` (${t('required')})` : ''}`,
+      // "(required)" only while the required photo is missing.
+      frozen ? null : h('label', { class: 'photo-button' }, `📷 ${t('photo')}${item.photo_required_on_fail && !current.photos.length ? ` (${t('required')})` : ''}`,
         h('input', { type: 'file', accept: 'image/*', capture: 'environment', 'data-testid': `photo-${key}`, onchange: async (e) => {
-          await attachPhoto(e.target.files[0], (sha) => write(value, current.note, keepPhotos([...current.photos, sha])));
+          // A note still being typed is saved first, so the photo's write carries it.
+          saveTyped();
+          await attachPhoto(e.target.files[0], (sha) => {
+            const now = latest() || current;
+            return write(keepAnswer(now), now.note, keepPhotos([...now.photos, sha]));
+          });
         } }))));
   }
   if (item.kind.type === 'photo' && !current && !frozen) {
@@ -769,8 +883,11 @@ function problemText(state, problem) {
     'a failed answer needs a note': t('noteRequired'),
     'a failed answer needs a photo': t('photoRequired'),
     'conflicting answers, pick one': t('conflictShort'),
+    'occupancy disagrees, pick one': t('occupancyConflictShort'),
   };
-  return `${item ? local(item.text) : itemId}${area ? ` · ${local(area.name)}` : ''}: ${reasons[reason] ?? reason}`;
+  // `occupied@<bay>` names a bay's occupancy, not an item.
+  const what = itemId === 'occupied' && !item ? t('occupancy') : item ? local(item.text) : itemId;
+  return `${what}${area ? ` · ${local(area.name)}` : ''}: ${reasons[reason] ?? reason}`;
 }
 
 function describe(item, value) {
@@ -780,6 +897,15 @@ function describe(item, value) {
   if (value.type === 'not_applicable') return t('na');
   if ('value' in value) return String(value.value);
   return t('photo');
+}
+
+/**
+ * How many of the items the inspection asks for are answered, overall or (with `area`) in
+ * one bay, room or entrance: `{ answered, asked }`.
+ */
+function progress(id, state, area = null) {
+  const keys = client.expectedKeys(id).filter((k) => area === null || k.endsWith(`@${area}`));
+  return { answered: keys.filter((k) => (state.answers[k] || []).length > 0).length, asked: keys.length };
 }
 
 function inspectView(id) {
@@ -792,6 +918,7 @@ function inspectView(id) {
   state.readOnly = !frozen && !client.mayAnswer(id, user());
   const onceItems = tpl.items.filter((i) => i.repeat === 'once');
   const sections = [h('h2', {}, t('general')), h('div', { class: 'grid' }, onceItems.map((i) => itemCard(id, state, i, i.id)))];
+  const disagreements = client.occupancyDisagreements(id);
   const group = (kind, title, repeats) => {
     const items = tpl.items.filter((i) => repeats.includes(i.repeat));
     if (!items.length) return;
@@ -800,11 +927,22 @@ function inspectView(id) {
       const occupiedRecords = state.occupied[area.id] || [];
       const occupied = occupiedRecords.some((r) => r.occupied);
       const shown = items.filter((i) => i.repeat !== 'per_occupied_bay' || occupied);
+      // Answers of an empty bay's occupied-only items are kept but do not count (shared::rules).
+      const keptAnswers = !occupied && items.some((i) => i.repeat === 'per_occupied_bay' && (state.answers[`${i.id}@${area.id}`] || []).length > 0);
+      // Two tablets marked the bay differently offline: shown like an answer conflict (issue 20, item 6).
+      const disagrees = disagreements.includes(area.id);
+      const mayEdit = !frozen && !state.readOnly;
       sections.push(h('div', { class: 'card', 'data-area': area.id },
         h('div', { class: 'row spread' }, h('h3', {}, local(area.name)),
-          kind === 'bay' && items.some((i) => i.repeat === 'per_occupied_bay') ? h('button', { disabled: frozen || state.readOnly, class: occupied ? 'primary' : '',
+          kind === 'bay' && items.some((i) => i.repeat === 'per_occupied_bay') ? h('button', { disabled: !mayEdit, class: `${occupied ? 'primary' : ''} ${disagrees ? 'conflict' : ''}`,
             'data-testid': `occupied-${area.id}`, onclick: () => edit(id, () => client.setOccupied(id, user().id, area.id, !occupied)) },
           occupied ? `🚗 ${t('occupied')}` : t('empty')) : null),
+        disagrees ? h('div', { class: 'evidence', 'data-testid': `occupancy-conflict-${area.id}` }, h('strong', {}, t('occupancyConflict')), occupiedRecords.map((r) =>
+          h('div', { class: 'row spread card flush' },
+            h('span', {}, `${r.occupied ? t('occupied') : t('empty')} · ${t('by')} ${r.by} · ${fmtDate(r.at)}`),
+            mayEdit ? h('button', { 'data-testid': `keep-occupied-${area.id}`, 'data-occupied': String(r.occupied),
+              onclick: () => edit(id, () => client.setOccupied(id, user().id, area.id, r.occupied)) }, t('keepOccupancy')) : null))) : null,
+        keptAnswers ? h('p', { class: 'muted', 'data-testid': `kept-answers-${area.id}` }, t('emptyBayAnswersKept')) : null,
         h('div', { class: 'grid' }, shown.map((i) => itemCard(id, state, i, `${i.id}@${area.id}`)))));
     }
   };
@@ -816,9 +954,11 @@ function inspectView(id) {
   const total = violations.reduce((sum, v) => sum + (v.fine.type === 'yuan' ? v.fine.amount : 0), 0);
   const fineText = (v) => (v.fine.type === 'yuan' ? fmtYuan(v.fine.amount) : v.fine.type === 'dismissal_review' ? t('dismissal') : v.fine.type === 'replace_tool' ? t('replaceTool') : '');
   const problems = frozen || state.readOnly ? [] : client.submissionProblems(id);
+  const { answered, asked } = progress(id, state);
   return h('div', {},
     h('div', { class: 'row spread' }, h('button', { onclick: () => { location.hash = '#/'; } }, `← ${t('back')}`),
       h('h2', {}, local(tpl.name)),
+      h('span', { class: `chip ${answered === asked ? 'green' : ''}`, 'data-testid': 'progress' }, t('progress').replace('{a}', answered).replace('{n}', asked)),
       frozen ? h('span', { class: 'chip green' }, `${t('submitted')} · ${state.submitted.by} · ${fmtDate(state.submitted.at)}`) : null,
       presenceBar,
       // Submissions made offline on other tablets without seeing this one (issue 17, input 3).
@@ -829,12 +969,47 @@ function inspectView(id) {
       violations.length ? h('ul', { class: 'violations' }, violations.map((v) => h('li', {},
         `${v.rule} · ${local(v.item_text)}${v.area ? ` · ${local(v.area.name)}` : ''} · ×${v.occurrences} ${fineText(v)}${v.conflict ? ' ⚠' : ''}`))) : h('p', { class: 'muted' }, t('noViolations')),
       h('p', {}, h('strong', {}, `${t('fineTotal')}: ${fmtYuan(total)}`))),
-    frozen ? null : state.readOnly ? h('p', { class: 'card muted', 'data-testid': 'read-only' }, t('readOnly')) : h('div', { class: 'card' },
-      problems.length ? h('div', { class: 'problems' }, h('p', {}, t('submitProblems')),
-        h('ul', {}, problems.slice(0, 8).map((p) => h('li', {}, problemText(state, p)))),
-        problems.length > 8 ? h('p', {}, `… +${problems.length - 8}`) : null) : null,
-      h('button', { class: 'primary', disabled: problems.length > 0, 'data-testid': 'submit',
-        onclick: () => edit(id, () => client.submit(id, user().id)) }, t('submit'))));
+    frozen ? null : state.readOnly ? h('p', { class: 'card muted', 'data-testid': 'read-only' }, t('readOnly')) : submitCard(id, state, problems));
+}
+
+/** Scrolls to what a submission problem (`key: reason`) is about and marks it briefly. */
+function jumpTo(problem) {
+  const [key] = problem.split(': ');
+  const [itemId, area] = key.split('@');
+  const target = itemId === 'occupied' && area ? document.querySelector(`[data-area="${CSS.escape(area)}"]`)
+    : document.querySelector(`[data-key="${CSS.escape(key)}"]`);
+  if (!target) return;
+  target.scrollIntoView({ block: 'center', behavior: 'smooth' });
+  target.classList.add('flash');
+  setTimeout(() => target.classList.remove('flash'), 1600);
+}
+/** The inspection whose submission waits for the user's confirmation. */
+let confirmingSubmit = null;
+/**
+ * What stands between the inspection and its submission, every problem, each a link to
+ * its item; the submit button (disabled with the reason while anything is missing), then a
+ * confirmation, then a word that it is done.
+ */
+function submitCard(id, state, problems) {
+  if (problems.length && confirmingSubmit === id) confirmingSubmit = null;
+  const submit = async () => {
+    confirmingSubmit = null;
+    await edit(id, () => client.submit(id, user().id));
+    if (client.has(id) && client.state(id).submitted) toast(t('submittedDone'));
+  };
+  return h('div', { class: 'card', 'data-testid': 'submit-card' },
+    problems.length ? h('div', { class: 'problems' }, h('p', {}, t('submitProblems')),
+      h('ul', { 'data-testid': 'problems' }, problems.map((p) => h('li', {},
+        h('button', { class: 'link', 'data-problem': p.split(': ')[0], onclick: () => jumpTo(p) }, problemText(state, p)))))) : null,
+    confirmingSubmit === id
+      ? h('div', { class: 'confirm', role: 'alertdialog', 'data-testid': 'confirm' }, h('p', {}, t('confirmSubmit')),
+        h('div', { class: 'row' },
+          h('button', { class: 'primary', 'data-testid': 'confirm-submit', onclick: submit }, t('confirmSubmitYes')),
+          h('button', { 'data-testid': 'cancel-submit', onclick: () => { confirmingSubmit = null; render(); } }, t('cancel'))))
+      : h('div', { class: 'row' },
+        h('button', { class: 'primary', disabled: problems.length > 0, 'data-testid': 'submit',
+          onclick: () => { confirmingSubmit = id; render(); } }, t('submit')),
+        problems.length ? h('span', { class: 'muted', 'data-testid': 'submit-why' }, t('submitBlocked').replace('{n}', String(problems.length))) : null));
 }
 
 // What the office screens need from the app.
@@ -852,8 +1027,29 @@ function renderSoon() {
   setTimeout(() => { renderQueued = false; render(); }, 100);
 }
 
-function render() {
+/**
+ * The text field on the main screen the user is typing into, if any. Redrawing the screen
+ * replaces every element; while a field has the focus, a redraw waits until it loses it,
+ * so an answer arriving from another tablet never takes the focus (or the keystrokes after
+ * it) from a note being typed. What the user types is saved as it is typed (`typed`).
+ */
+function typingIn() {
+  const el = document.activeElement;
+  if (!el || !$('#app').contains(el)) return null;
+  if (el.tagName === 'TEXTAREA') return el;
+  return el.tagName === 'INPUT' && !['button', 'checkbox', 'radio', 'file', 'submit', 'reset'].includes(el.type) ? el : null;
+}
+let renderHeld = false;
+document.addEventListener('focusout', () => {
+  // After the focus has moved: to another field, the redraw waits for that one.
+  if (renderHeld) setTimeout(() => { if (renderHeld && !typingIn()) render(); }, 0);
+});
+
+/** Redraws the screen; `{ now: true }` (a new route) even while the user is typing. */
+function render({ now = false } = {}) {
   renderBar();
+  if (!now && typingIn()) { renderHeld = true; return; }
+  renderHeld = false;
   const app = $('#app');
   const route = location.hash.replace(/^#\/?/, '');
   let view;
@@ -868,8 +1064,9 @@ function render() {
   followPresence();
 }
 
-window.addEventListener('hashchange', () => { render(); window.scrollTo(0, 0); });
+window.addEventListener('hashchange', () => { saveTyped(); render({ now: true }); window.scrollTo(0, 0); });
 setLang(lang);
+await restoreDrafts();
 render();
 connect();
 setInterval(() => { if (link === 'online') uploadPhotos().catch(() => {}); }, 15_000);
@@ -877,7 +1074,7 @@ if ('serviceWorker' in navigator) navigator.serviceWorker.register('sw.js').catc
 // For tests and diagnostics.
 window.walkaround = {
   client,
-  state: () => ({ link, pending: client.unacknowledged().length, lastSynced }),
+  state: () => ({ link, pending: client.pendingChanges(), lastSynced }),
   // The documents stored on this device and those still to fetch.
   held: () => client.ids().filter((id) => client.has(id)),
   wanted: () => [...wanted],

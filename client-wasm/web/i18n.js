@@ -26,6 +26,10 @@ const STRINGS = {
     duplicateSubmission: '另由 {by} 于 {at} 提交（重复）',
     readOnly: '此检查由其他岗位作答；你的岗位只查看和审核。',
     alsoHere: '同时在看：',
+    occupancy: '占用状态', occupancyConflict: '占用状态冲突：两台平板标记不一致，请选择保留哪一个', occupancyConflictShort: '标记不一致，请选择', keepOccupancy: '保留此状态',
+    emptyBayAnswersKept: '此工位已标为空闲：在修车辆的检查项答案仍保留，但在空闲期间不计入违规。',
+    removePhoto: '删除照片', progress: '已答 {a} / {n}', submitBlocked: '还有 {n} 项未完成，完成后才能提交',
+    confirmSubmit: '提交后答案不能再修改。确认提交？', confirmSubmitYes: '确认提交', cancel: '取消', submittedDone: '已提交',
   },
   en: {
     appName: 'Walkaround', login: 'Log in', username: 'User name', password: 'Password', logout: 'Log out',
@@ -52,6 +56,10 @@ const STRINGS = {
     duplicateSubmission: 'also submitted by {by} at {at} (duplicate)',
     readOnly: 'Other roles answer this inspection; yours reads and reviews it.',
     alsoHere: 'Also here:',
+    occupancy: 'Occupancy', occupancyConflict: 'Occupancy conflict: two tablets marked this bay differently; pick the one that stands', occupancyConflictShort: 'marked differently, pick one', keepOccupancy: 'Keep this',
+    emptyBayAnswersKept: 'This bay is marked empty: the answers for a car under repair are kept but do not count while it is empty.',
+    removePhoto: 'Remove photo', progress: '{a} / {n} answered', submitBlocked: '{n} still to do before it can be submitted',
+    confirmSubmit: 'Answers cannot be changed after submission. Submit now?', confirmSubmitYes: 'Submit', cancel: 'Cancel', submittedDone: 'Submitted',
   },
 };
 

@@ -118,6 +118,8 @@ const itemText = (templateId, itemId) => {
 };
 const ruleTitle = (id) => local(regulation?.find((r) => r.id === id)?.title) || '';
 const fineText = (v) => (v.fine_type === 'yuan' ? fmtYuan(v.fine_yuan) : v.fine_type === 'dismissal_review' ? t('dismissal') : v.fine_type === 'replace_tool' ? t('replaceTool') : '—');
+/** `text` cut to `n` characters, ending in "…" when cut (for <option>s, which CSS cannot clip). */
+const clip = (text, n) => ([...text].length > n ? `${[...text].slice(0, n - 1).join('')}…` : text);
 const statusChip = (s) => env.h('span', { class: `chip ${s === 'open' ? 'red' : s === 'waived' ? '' : 'green'}`, 'data-status': s }, w(`status_${s}`));
 const china = (ms) => new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(new Date(ms));
 const thisMonth = () => china(Date.now()).slice(0, 7);
@@ -179,7 +181,7 @@ async function violationsScreen(q, body) {
   h('label', {}, w('site'), select('site', site, [['', w('allSites')], ...env.sites().map((s) => [s.id, s.name])])),
   h('label', {}, w('from'), h('input', { type: 'date', name: 'from', value: q.from ?? '' })),
   h('label', {}, w('to'), h('input', { type: 'date', name: 'to', value: q.to ?? '' })),
-  h('label', {}, w('rule'), select('rule', q.rule, [['', w('any')], ...regulation.map((r) => [r.id, `${r.id} ${local(r.title).slice(0, 14)}`])])),
+  h('label', {}, w('rule'), select('rule', q.rule, [['', w('any')], ...regulation.map((r) => [r.id, `${r.id} ${clip(local(r.title), 14)}`])])),
   h('label', {}, w('area'), select('area', q.area, [['', w('any')], ...areas.map((a) => [a.id, local(a.name)])])),
   h('label', {}, w('role'), select('role', q.role, [['', w('any')], ...ROLES.map((r) => [r, roleName(r)])])),
   h('label', {}, w('person'), select('person', q.person, [['*', w('any')], ['', w('unassigned')], ...who.map((p) => [p.id, p.display_name])])),
@@ -194,13 +196,13 @@ async function violationsScreen(q, body) {
   const list = await get(`/api/v1/violations?${query}&limit=${PAGE}&offset=${offset}`);
   const rows = list.violations.map((v) => {
     const row = h('tr', { class: 'clickable', 'data-key': `${v.doc_id}/${v.answer_key}`, onclick: () => toggleDetail(row, v) },
-      h('td', {}, fmtDate(v.recorded_at)),
-      h('td', {}, h('strong', {}, v.rule_id), ' ', h('span', { class: 'muted' }, ruleTitle(v.rule_id).slice(0, 18))),
+      h('td', { class: 'nowrap' }, fmtDate(v.recorded_at)),
+      h('td', { class: 'nowrap' }, h('strong', {}, v.rule_id), ' ', h('span', { class: 'muted clip', title: ruleTitle(v.rule_id) }, ruleTitle(v.rule_id))),
       h('td', {}, itemText(v.template_id, v.item_id)),
-      h('td', {}, areaName(v.site_id, v.area_id)),
-      h('td', {}, v.responsible_name ?? h('span', { class: 'muted' }, w('unassigned')), h('div', { class: 'muted' }, roleName(v.responsible_role))),
-      h('td', {}, `${fineText(v)}${v.occurrences > 1 ? ` ×${v.occurrences}` : ''}`),
-      h('td', {}, statusChip(v.status)));
+      h('td', { class: 'nowrap' }, areaName(v.site_id, v.area_id)),
+      h('td', { class: 'nowrap' }, v.responsible_name ?? h('span', { class: 'muted' }, w('unassigned')), h('div', { class: 'muted' }, roleName(v.responsible_role))),
+      h('td', { class: 'nowrap' }, `${fineText(v)}${v.occurrences > 1 ? ` ×${v.occurrences}` : ''}`),
+      h('td', { class: 'nowrap' }, statusChip(v.status)));
     return row;
   });
   const pager = h('div', { class: 'row spread' },
@@ -212,21 +214,30 @@ async function violationsScreen(q, body) {
   fill(body, form, h('div', { class: 'card table-wrap' },
     h('table', { class: 'list' }, h('thead', {}, h('tr', {}, [w('time'), w('rule'), w('item'), w('area'), w('person'), w('fine'), w('status')].map((c) => h('th', {}, c)))),
       h('tbody', {}, rows)), pager));
+  // The violation whose detail was open stays open after an action redraws the list
+  // (issue 20, item 15), with what the action changed.
+  const open = rows.find((row) => row.dataset.key === openDetail);
+  if (open) toggleDetail(open, list.violations[rows.indexOf(open)]);
 }
 
+/** The violation (`doc/answer key`) whose detail panel is open. */
+let openDetail = null;
 async function toggleDetail(row, v) {
   const { h } = env;
-  if (row.nextSibling?.classList?.contains('detail')) { row.nextSibling.remove(); return; }
+  if (row.nextSibling?.classList?.contains('detail')) { row.nextSibling.remove(); openDetail = null; return; }
+  openDetail = row.dataset.key;
   const cell = h('td', { colspan: 7 }, t('connecting'));
   const detail = h('tr', { class: 'detail', 'data-testid': 'violation-detail' }, cell);
   row.after(detail);
   const path = `/api/v1/violations/${encodeURIComponent(v.doc_id)}/${encodeURIComponent(v.answer_key)}`;
   const [trail, who] = await Promise.all([get(`${path}/reviews`), sitePeople(v.site_id)]);
+  // People by name, never by login id (issue 20, item 11); an id no longer known stays an id.
+  const nameOf = (id) => (id ? who.find((p) => p.id === id)?.display_name ?? id : w('none'));
   const evidence = v.evidence.map((e) => {
     const photos = h('div', { class: 'photos' }, e.photos.map(env.photoElement));
     return h('div', { class: 'card evidence-card' },
       h('div', {}, h('strong', {}, e.value?.type === 'fail' ? t('fail') : JSON.stringify(e.value?.value ?? e.value?.type)), ' · ',
-        `${w('recordedBy')} ${e.by} · ${fmtDate(e.at)}${e.late ? ` · ${t('late')}` : ''}`),
+        `${w('recordedBy')} ${nameOf(e.by)} · ${fmtDate(e.at)}${e.late ? ` · ${t('late')}` : ''}`),
       e.note ? h('p', { class: 'note' }, e.note) : null, photos);
   });
   const reason = h('input', { name: 'reason', placeholder: w('waiveReason'), 'data-testid': 'waive-reason' });
@@ -250,8 +261,8 @@ async function toggleDetail(row, v) {
     } }, h('option', { value: '' }, w('unassigned')), who.filter((p) => !p.disabled).map((p) =>
       h('option', { value: p.id, selected: p.id === v.responsible_user }, `${p.display_name} (${roleName(p.role)})`)))) : null;
   const history = [
-    ...trail.reviews.map((r) => ({ at: r.at, text: `${r.user_id}: ${w(`status_${r.status_before}`)} → ${w(`status_${r.status_after}`)}${r.reason ? ` · ${r.reason}` : ''}` })),
-    ...trail.assignments.map((a) => ({ at: a.at, text: `${a.user_id}: ${w('person')} ${a.before_user ?? w('none')} → ${a.after_user ?? w('none')}` })),
+    ...trail.reviews.map((r) => ({ at: r.at, text: `${nameOf(r.user_id)}: ${w(`status_${r.status_before}`)} → ${w(`status_${r.status_after}`)}${r.reason ? ` · ${r.reason}` : ''}` })),
+    ...trail.assignments.map((a) => ({ at: a.at, text: `${nameOf(a.user_id)}: ${w('person')} ${nameOf(a.before_user)} → ${nameOf(a.after_user)}` })),
   ].sort((a, b) => a.at - b.at);
   fill(cell, 
     h('div', { class: 'row spread' }, h('h3', {}, `${v.rule_id} ${ruleTitle(v.rule_id)}`),
@@ -280,7 +291,7 @@ function reportTables(report) {
     h('tfoot', {}, h('tr', {}, h('th', {}, w('total')), tally(report.total).map((c) => h('th', {}, String(c)))))),
     h('h3', {}, w('perRule')),
     h('table', { class: 'list', 'data-testid': 'per-rule' }, head(w('rule')), h('tbody', {},
-      report.rules.map((r) => h('tr', {}, h('td', {}, `${r.rule_id} ${ruleTitle(r.rule_id).slice(0, 24)}`), tally(r.tally).map((c) => h('td', {}, String(c))))))),
+      report.rules.map((r) => h('tr', {}, h('td', {}, h('strong', {}, r.rule_id), ' ', h('span', { class: 'clip', title: ruleTitle(r.rule_id) }, ruleTitle(r.rule_id))), tally(r.tally).map((c) => h('td', {}, String(c))))))),
     report.total.dismissal_reviews || report.total.tools_to_replace ? h('p', {},
       `${w('dismissalReviews')}: ${report.total.dismissal_reviews} · ${w('toolsToReplace')}: ${report.total.tools_to_replace}`) : null,
     h('h3', {}, w('missedRoutines')),

@@ -167,7 +167,8 @@ test("a routine done on a tablet whose clock is a day ahead is not tomorrow's on
     await a.page.locator(`[data-key="${key}"] button[data-answer=pass]`).tap();
   }
   await a.page.locator('[data-testid=submit]').tap();
-  await a.page.locator('[data-testid=submit]').waitFor({ state: 'detached' });
+  await a.page.locator('[data-testid=confirm-submit]').tap();
+  await a.page.waitForSelector('[data-testid=submit-card]', { state: 'detached' });
   await a.page.waitForFunction(() => { const s = window.walkaround.state(); return s.link === 'online' && s.pending === 0; }, null, { timeout: 20000 });
   await a.context.close();
 

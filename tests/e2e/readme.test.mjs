@@ -179,7 +179,10 @@ test("README.md's run command gives a working demo: a walkaround on a tablet rea
   await page.screenshot({ path: join(shots, 'readme-walkaround.png') });
   assert.equal(await submit.isEnabled(), true, `every asked item is answered: ${await page.locator('.problems').allTextContents()}`);
   await submit.tap();
-  await submit.waitFor({ state: 'detached', timeout: 10000 });
+  // Submitting asks once more, then says it is done.
+  await page.locator('[data-testid=confirm-submit]').tap();
+  await page.waitForSelector('[data-testid=submit-card]', { state: 'detached', timeout: 10000 });
+  await page.waitForSelector('#toast.show');
   await page.waitForFunction(() => { const s = window.walkaround.state(); return s.link === 'online' && s.pending === 0; }, null, { timeout: 30000 });
   assert.deepEqual(tablet.errors, [], 'no script errors on the tablet');
 

@@ -56,3 +56,39 @@ async fn two_tablets_on_one_inspection_see_who_else_is_there_and_where_in_chromi
     run_browser_test(&app, "presence.test.mjs").await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_note_typed_while_another_tablet_answers_or_the_app_closes_is_kept_in_chromium() {
+    let app = spawn(Db::Sqlite).await;
+    run_browser_test(&app, "typing.test.mjs").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn pending_counts_unacknowledged_answers_across_reloads_in_chromium() {
+    let app = spawn(Db::Sqlite).await;
+    run_browser_test(&app, "pending.test.mjs").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn progress_problems_photos_and_a_confirmed_submission_in_chromium() {
+    let app = spawn(Db::Sqlite).await;
+    run_browser_test(&app, "submit.test.mjs").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_office_detail_stays_open_through_its_actions_and_names_people_in_chromium() {
+    let app = spawn(Db::Sqlite).await;
+    run_browser_test(&app, "office.test.mjs").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_bay_marked_empty_keeps_answers_without_their_violation_and_occupancy_disagreements_are_shown_in_chromium()
+ {
+    let app = spawn(Db::Sqlite).await;
+    run_browser_test(&app, "bays.test.mjs").await;
+    app.stop().await;
+}

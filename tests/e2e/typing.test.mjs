@@ -1,0 +1,128 @@
+// Nothing a user types is lost (issue 18, "nothing typed is lost"; issue 20, item 3): a note
+// typed character by character on tablet A while tablet B answers other items of the same
+// inspection every 200 ms keeps every character, its focus and its caret, and is saved as
+// it is typed, without leaving the field; a note typed and the app closed straight away is
+// there when the app opens again. Run by tests/tests/e2e.rs with WALKAROUND_URL,
+// WALKAROUND_PASSWORD and WALKAROUND_SCREENSHOTS.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { base, launch, logIn, online, settled, shots } from './browser.mjs';
+
+mkdirSync(shots, { recursive: true });
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+const LANDSCAPE = { viewport: { width: 1024, height: 768 }, hasTouch: true, locale: 'zh-CN' };
+const PORTRAIT = { viewport: { width: 820, height: 1180 }, hasTouch: true, locale: 'zh-CN' };
+
+async function tablet(username, options) {
+  const context = await browser.newContext(options);
+  const page = await context.newPage();
+  page.errors = [];
+  page.on('pageerror', (e) => page.errors.push(e.message));
+  await logIn(page, username);
+  await online(page);
+  await settled(page);
+  return { context, page };
+}
+/** The note stored on this tablet for `key` of inspection `id` (what a sync would send). */
+const storedNote = (page, id, key) => page.evaluate(([doc, k]) => {
+  const records = window.walkaround.client.state(doc).answers[k] || [];
+  return records.length === 1 ? records[0].note ?? '' : null;
+}, [id, key]);
+
+test('a note typed on A while B answers the same inspection every 200 ms keeps every character, the focus and the caret', async () => {
+  const a = await tablet('wang', LANDSCAPE);
+  const b = await tablet('wang', PORTRAIT);
+  await a.page.locator('[data-testid=new-walkaround]').tap();
+  await a.page.waitForSelector('[data-key="c8-booth-floor"]');
+  const id = a.page.url().split('/inspect/')[1];
+  const key = 'c8-booth-floor';
+  await a.page.locator(`[data-key="${key}"] button[data-answer=fail]`).tap();
+  await settled(a.page);
+
+  await b.page.goto(`${base}/#/inspect/${id}`);
+  await b.page.waitForSelector(`[data-key="${key}"].failing`, { timeout: 15_000 });
+  // B's items to answer: every pass/fail item but the one A writes a note on.
+  const others = await b.page.locator('[data-key]').evaluateAll((cards, mine) => cards
+    .filter((c) => c.dataset.key !== mine && c.querySelector('button[data-answer=pass]'))
+    .map((c) => c.dataset.key), key);
+  assert.ok(others.length >= 10, `B has items to answer: ${others.length}`);
+
+  const note = `C8 喷漆房地面有报纸和胶带，需立即清理 — checked by wang at bay 4`;
+  const field = a.page.locator(`[data-testid="note-${key}"]`);
+  await field.tap();
+  let answering = true;
+  let answered = 0;
+  const bAnswers = (async () => {
+    for (const other of others) {
+      if (!answering) break;
+      await b.page.locator(`[data-key="${other}"] button[data-answer=pass]`).click();
+      answered += 1;
+      await b.page.waitForTimeout(200);
+    }
+  })();
+  // Every character, with the focus checked after each one.
+  const lostFocusAt = [];
+  for (const [i, ch] of [...note].entries()) {
+    await a.page.keyboard.type(ch);
+    await a.page.waitForTimeout(60);
+    const focused = await a.page.evaluate((k) => document.activeElement?.dataset?.testid === `note-${k}`, key);
+    if (!focused) lostFocusAt.push(i);
+  }
+  answering = false;
+  await bAnswers;
+  assert.ok(answered >= 10, `B answered while A typed: ${answered}`);
+  assert.deepEqual(lostFocusAt, [], 'the note field kept the focus after every character');
+  assert.equal(await field.inputValue(), note, 'every character is in the field');
+  const caret = await field.evaluate((el) => [el.selectionStart, el.selectionEnd, el.value.length]);
+  assert.deepEqual(caret, [note.length, note.length, note.length], 'the caret stayed at the end of the text');
+  await a.page.screenshot({ path: `${shots}/typing-while-b-answers.png` });
+
+  // Saved as typed: stored on A without leaving the field, and it reaches B.
+  await a.page.waitForFunction(([doc, k, text]) => {
+    const records = window.walkaround.client.state(doc).answers[k] || [];
+    return records.length === 1 && records[0].note === text;
+  }, [id, key, note], { timeout: 5000 });
+  assert.equal(await a.page.evaluate((k) => document.activeElement?.dataset?.testid === `note-${k}`, key), true, 'still typing');
+  await b.page.waitForFunction(([doc, k, text]) => {
+    const records = window.walkaround.client.state(doc).answers[k] || [];
+    return records.length === 1 && records[0].note === text;
+  }, [id, key, note], { timeout: 15_000 });
+
+  // Leaving the field shows what B answered meanwhile; the note is kept as typed.
+  await a.page.locator('h2').first().tap();
+  const passed = others.slice(0, answered);
+  await a.page.waitForFunction((keys) => keys.every((k) => document.querySelector(`[data-key="${k}"] button[data-answer=pass].on`)), passed, { timeout: 15_000 });
+  assert.equal(await field.inputValue(), note);
+  assert.deepEqual(a.page.errors, [], 'no script errors on A');
+  assert.deepEqual(b.page.errors, [], 'no script errors on B');
+  await a.context.close();
+  await b.context.close();
+});
+
+test('a note typed and the app closed at once, offline, is there when the app opens again', async () => {
+  const a = await tablet('wang', LANDSCAPE);
+  await a.page.locator('[data-testid=new-walkaround]').tap();
+  const key = 'c8-booth-floor';
+  await a.page.waitForSelector(`[data-key="${key}"]`);
+  const id = a.page.url().split('/inspect/')[1];
+  await a.page.locator(`[data-key="${key}"] button[data-answer=fail]`).tap();
+  await settled(a.page);
+  await a.context.setOffline(true);
+  const note = '报纸未清理';
+  await a.page.locator(`[data-testid="note-${key}"]`).tap();
+  await a.page.keyboard.type(note);
+  // Closed (reloaded) before the field is left and before the save's debounce ends.
+  await a.page.reload();
+  await a.page.waitForSelector(`[data-testid="note-${key}"]`, { timeout: 15_000 });
+  assert.equal(await a.page.locator(`[data-testid="note-${key}"]`).inputValue(), note);
+  assert.equal(await storedNote(a.page, id, key), note);
+  await a.context.setOffline(false);
+  await settled(a.page);
+  assert.deepEqual(a.page.errors, [], 'no script errors');
+  await a.context.close();
+});
