@@ -354,6 +354,68 @@ fn a_conflict_containing_a_fail_is_a_violation_until_resolved() {
 }
 
 #[test]
+fn two_tablets_that_answer_alike_agree_and_only_a_difference_is_a_conflict() {
+    let m = manager();
+    let other = user("zhao", Role::WorkshopManager);
+    let mut a = create(WALKAROUND, &m);
+    let mut b = replica(&a, 1);
+    // The same failed item, offline on both tablets, the same note: one answer.
+    for (doc, who, at) in [(&mut a, &m, 1), (&mut b, &other, 2)] {
+        write::answer(
+            doc,
+            &who.id,
+            t(at),
+            &key("c8-booth-floor"),
+            &AnswerValue::Fail,
+            Some("地面有报纸"),
+            &[],
+        )
+        .expect("answers");
+    }
+    // Both passed the mixing table; one of them also noted something: that differs.
+    answer(&mut a, &m, 3, "c8-mixing-table", AnswerValue::Pass);
+    answer(&mut b, &other, 4, "c8-mixing-table", AnswerValue::Pass);
+    a.merge(&mut b).expect("merges");
+    b.merge(&mut a).expect("merges");
+    for doc in [&a, &b] {
+        let inspection = read(doc);
+        let floor = &inspection.answers[&key("c8-booth-floor")];
+        assert_eq!(floor.len(), 1, "alike answers are one answer");
+        assert_eq!(floor[0].by, m.id, "the earliest is kept, on every replica");
+        let table = &inspection.answers[&key("c8-mixing-table")];
+        assert_eq!(table.len(), 1);
+        assert!(inspection.conflicts().is_empty());
+        let v = evaluate(&inspection);
+        assert_eq!(v.len(), 1);
+        assert!(!v[0].conflict);
+    }
+    // A different note is a difference.
+    let mut c = replica(&a, 2);
+    write::answer(
+        &mut a,
+        &m.id,
+        t(5),
+        &key("c8-booth-floor"),
+        &AnswerValue::Fail,
+        Some("地面有报纸和胶带"),
+        &[],
+    )
+    .expect("answers");
+    write::answer(
+        &mut c,
+        &other.id,
+        t(6),
+        &key("c8-booth-floor"),
+        &AnswerValue::Fail,
+        Some("地面有报纸"),
+        &[],
+    )
+    .expect("answers");
+    a.merge(&mut c).expect("merges");
+    assert_eq!(read(&a).conflicts().len(), 1);
+}
+
+#[test]
 fn in_a_conflict_of_counts_the_worst_count_decides() {
     let p = user("yuan", Role::PartsManager);
     let q = user("qian", Role::PartsManager);

@@ -152,7 +152,7 @@ pub fn read(doc: &Automerge) -> Result<Inspection, ReadError> {
                 }
             }
             if !records.is_empty() {
-                inspection.answers.insert(key, records);
+                inspection.answers.insert(key, agreed(records));
             }
         }
     }
@@ -484,4 +484,35 @@ fn heads_in_doc(doc: &Automerge, heads: &[String]) -> Option<Vec<ChangeHash>> {
                 .filter(|h| doc.get_change_meta_by_hash(h).is_some())
         })
         .collect()
+}
+
+/// Concurrent records of one answer that say the same thing (value, note and photos, by
+/// whoever) are one answer, not a conflict: two tablets that both passed an item offline
+/// agree. The record kept is the earliest of those on time (not late), then by time and
+/// object id, so every replica keeps the same one. Records that differ are all kept: a
+/// conflict someone must resolve.
+fn agreed(mut records: Vec<super::Answer>) -> Vec<super::Answer> {
+    if records.len() < 2 {
+        return records;
+    }
+    let same = |a: &super::Answer, b: &super::Answer| {
+        let mut pa = a.photos.clone();
+        let mut pb = b.photos.clone();
+        pa.sort();
+        pb.sort();
+        a.value == b.value
+            && a.note.as_deref().unwrap_or("") == b.note.as_deref().unwrap_or("")
+            && pa == pb
+    };
+    if !records.iter().all(|r| same(r, &records[0])) {
+        return records;
+    }
+    records.sort_by(|a, b| {
+        a.late
+            .cmp(&b.late)
+            .then(a.at.cmp(&b.at))
+            .then(a.obj.cmp(&b.obj))
+    });
+    records.truncate(1);
+    records
 }
