@@ -388,6 +388,13 @@ async function refreshSitesAndTemplates() {
   store('sites', sites);
   templates = (await (await fetch('/api/v1/templates')).json()).templates;
   store('templates', templates);
+  // The people of the user's sites, so records name them (kept for offline use).
+  try {
+    const known = {};
+    for (const p of (await api('/api/v1/people')).people) known[p.id] = p.display_name || p.id;
+    people = known;
+    store('people', people);
+  } catch (e) { console.warn('people', e); }
   renderSoon();
 }
 setInterval(() => {
@@ -558,6 +565,8 @@ async function login(username, password) {
 }
 function logout() {
   saveTyped();
+  people = {};
+  store('people', null);
   if (session) {
     fetch('/api/v1/auth/logout', {
       method: 'POST', headers: { 'content-type': 'application/json' },
@@ -573,6 +582,13 @@ function logout() {
 
 // ---------------------------------------------------------------- model helpers
 const user = () => session?.user;
+/** The people of the user's sites by id (`GET /api/v1/people`), as last fetched. */
+let people = stored('people', {});
+/**
+ * A person's name for a user id in a record (issue 20, item 11): from the site's people,
+ * or the user's own, or a peer's presence; the id itself only if nobody knows it.
+ */
+const nameOf = (id) => people[id] || (id === user()?.id ? user()?.display_name : null) || id;
 const site = () => sites.find((s) => s.id === siteId);
 const templateName = (tpl) => local(tpl.name);
 function inspections() {
@@ -698,7 +714,7 @@ function homeView() {
       const v = client.violations(id);
       const fines = v.reduce((sum, x) => sum + (x.fine.type === 'yuan' ? x.fine.amount : 0), 0);
       return h('div', { class: 'card row spread clickable', 'data-doc': id, onclick: () => { location.hash = `#/inspect/${id}`; } },
-        h('div', {}, h('h3', {}, local(state.template.name)), h('span', { class: 'muted' }, `${fmtDate(state.created_at)} · ${state.created_by}`)),
+        h('div', {}, h('h3', {}, local(state.template.name)), h('span', { class: 'muted' }, `${fmtDate(state.created_at)} · ${nameOf(state.created_by)}`)),
         h('div', { class: 'row' },
           v.length ? h('span', { class: 'chip red' }, `${v.length} ${t('violationsCount')}`) : null,
           fines ? h('span', { class: 'chip red' }, fmtYuan(fines)) : null,
@@ -860,7 +876,7 @@ function itemCard(id, state, item, key) {
   }
   const conflict = records.length > 1 ? h('div', { class: 'evidence' }, h('strong', {}, t('conflict')), records.map((r) =>
     h('div', { class: 'row spread card flush' },
-      h('span', {}, `${describe(item, r.value)} · ${t('by')} ${r.by} · ${fmtDate(r.at)}${r.note ? ` · ${r.note}` : ''}`),
+      h('span', {}, `${describe(item, r.value)} · ${t('by')} ${nameOf(r.by)} · ${fmtDate(r.at)}${r.note ? ` · ${r.note}` : ''}`),
       frozen ? null : h('button', { 'data-testid': `keep-${key}`, onclick: () => write(r.value, r.note, r.photos) }, t('keep'))))) : null;
   const late = records.some((r) => r.late);
   return h('div', { class: `card item ${isFailing ? 'failing' : ''} ${records.length > 1 ? 'conflict' : ''}`, 'data-key': key },
@@ -868,7 +884,7 @@ function itemCard(id, state, item, key) {
       h('div', { class: 'row' }, h('span', { class: 'chip' }, `${t('rule')} ${item.rule}`),
         item.fine.type === 'per_occurrence' ? h('span', { class: 'chip amber' }, `${fmtYuan(item.fine.yuan)}/次`) : null,
         late ? h('span', { class: 'chip amber' }, t('late')) : null)),
-    current ? h('p', { class: 'muted' }, `${t('by')} ${current.by} · ${fmtDate(current.at)}`) : null,
+    current ? h('p', { class: 'muted' }, `${t('by')} ${nameOf(current.by)} · ${fmtDate(current.at)}`) : null,
     controls, evidence, conflict);
 }
 
@@ -900,11 +916,11 @@ function describe(item, value) {
 }
 
 /**
- * How many of the items the inspection asks for are answered, overall or (with `area`) in
- * one bay, room or entrance: `{ answered, asked }`.
+ * How many of the items the inspection asks for (`expected`, its answer keys) are answered,
+ * overall or (with `area`) in one bay, room or entrance: `{ answered, asked }`.
  */
-function progress(id, state, area = null) {
-  const keys = client.expectedKeys(id).filter((k) => area === null || k.endsWith(`@${area}`));
+function progress(expected, state, area = null) {
+  const keys = expected.filter((k) => area === null || k.endsWith(`@${area}`));
   return { answered: keys.filter((k) => (state.answers[k] || []).length > 0).length, asked: keys.length };
 }
 
@@ -919,6 +935,7 @@ function inspectView(id) {
   const onceItems = tpl.items.filter((i) => i.repeat === 'once');
   const sections = [h('h2', {}, t('general')), h('div', { class: 'grid' }, onceItems.map((i) => itemCard(id, state, i, i.id)))];
   const disagreements = client.occupancyDisagreements(id);
+  const expected = client.expectedKeys(id);
   const group = (kind, title, repeats) => {
     const items = tpl.items.filter((i) => repeats.includes(i.repeat));
     if (!items.length) return;
@@ -932,14 +949,17 @@ function inspectView(id) {
       // Two tablets marked the bay differently offline: shown like an answer conflict (issue 20, item 6).
       const disagrees = disagreements.includes(area.id);
       const mayEdit = !frozen && !state.readOnly;
+      const inArea = progress(expected, state, area.id);
       sections.push(h('div', { class: 'card', 'data-area': area.id },
-        h('div', { class: 'row spread' }, h('h3', {}, local(area.name)),
+        h('div', { class: 'row spread' }, h('div', { class: 'row' }, h('h3', {}, local(area.name)),
+          inArea.asked ? h('span', { class: `chip ${inArea.answered === inArea.asked ? 'green' : ''}`, 'data-testid': `progress-${area.id}` },
+            t('progress').replace('{a}', inArea.answered).replace('{n}', inArea.asked)) : null),
           kind === 'bay' && items.some((i) => i.repeat === 'per_occupied_bay') ? h('button', { disabled: !mayEdit, class: `${occupied ? 'primary' : ''} ${disagrees ? 'conflict' : ''}`,
             'data-testid': `occupied-${area.id}`, onclick: () => edit(id, () => client.setOccupied(id, user().id, area.id, !occupied)) },
           occupied ? `🚗 ${t('occupied')}` : t('empty')) : null),
         disagrees ? h('div', { class: 'evidence', 'data-testid': `occupancy-conflict-${area.id}` }, h('strong', {}, t('occupancyConflict')), occupiedRecords.map((r) =>
           h('div', { class: 'row spread card flush' },
-            h('span', {}, `${r.occupied ? t('occupied') : t('empty')} · ${t('by')} ${r.by} · ${fmtDate(r.at)}`),
+            h('span', {}, `${r.occupied ? t('occupied') : t('empty')} · ${t('by')} ${nameOf(r.by)} · ${fmtDate(r.at)}`),
             mayEdit ? h('button', { 'data-testid': `keep-occupied-${area.id}`, 'data-occupied': String(r.occupied),
               onclick: () => edit(id, () => client.setOccupied(id, user().id, area.id, r.occupied)) }, t('keepOccupancy')) : null))) : null,
         keptAnswers ? h('p', { class: 'muted', 'data-testid': `kept-answers-${area.id}` }, t('emptyBayAnswersKept')) : null,
@@ -954,16 +974,16 @@ function inspectView(id) {
   const total = violations.reduce((sum, v) => sum + (v.fine.type === 'yuan' ? v.fine.amount : 0), 0);
   const fineText = (v) => (v.fine.type === 'yuan' ? fmtYuan(v.fine.amount) : v.fine.type === 'dismissal_review' ? t('dismissal') : v.fine.type === 'replace_tool' ? t('replaceTool') : '');
   const problems = frozen || state.readOnly ? [] : client.submissionProblems(id);
-  const { answered, asked } = progress(id, state);
+  const { answered, asked } = progress(expected, state);
   return h('div', {},
     h('div', { class: 'row spread' }, h('button', { onclick: () => { location.hash = '#/'; } }, `← ${t('back')}`),
       h('h2', {}, local(tpl.name)),
       h('span', { class: `chip ${answered === asked ? 'green' : ''}`, 'data-testid': 'progress' }, t('progress').replace('{a}', answered).replace('{n}', asked)),
-      frozen ? h('span', { class: 'chip green' }, `${t('submitted')} · ${state.submitted.by} · ${fmtDate(state.submitted.at)}`) : null,
+      frozen ? h('span', { class: 'chip green' }, `${t('submitted')} · ${nameOf(state.submitted.by)} · ${fmtDate(state.submitted.at)}`) : null,
       presenceBar,
       // Submissions made offline on other tablets without seeing this one (issue 17, input 3).
       (state.duplicate_submissions || []).map((d) => h('span', { class: 'chip amber', 'data-testid': 'duplicate-submission' },
-        t('duplicateSubmission').replace('{by}', d.by).replace('{at}', fmtDate(d.at))))),
+        t('duplicateSubmission').replace('{by}', nameOf(d.by)).replace('{at}', fmtDate(d.at))))),
     sections,
     h('div', { class: 'card', 'data-testid': 'violations' }, h('h2', {}, `${t('violations')} (${violations.length})`),
       violations.length ? h('ul', { class: 'violations' }, violations.map((v) => h('li', {},

@@ -116,8 +116,8 @@ test('two tablets that mark a bay differently offline both show the disagreement
     await t.page.waitForSelector('[data-testid="occupied-bay-4"].conflict');
     const records = await t.page.locator('[data-testid="occupancy-conflict-bay-4"] .row').allInnerTexts();
     assert.equal(records.length, 2, records.join(' | '));
-    assert.ok(records.some((r) => r.includes('有在修车辆') && r.includes('wang')), records.join(' | '));
-    assert.ok(records.some((r) => r.includes('空闲') && r.includes('wang')), records.join(' | '));
+    assert.ok(records.some((r) => r.includes('有在修车辆') && r.includes('王强')), records.join(' | '));
+    assert.ok(records.some((r) => r.includes('空闲') && r.includes('王强')), records.join(' | '));
     assert.equal(await t.page.locator('[data-testid="keep-occupied-bay-4"]').count(), 2);
     assert.match(await t.page.locator('body').innerText(), /占用状态 · 4号工位: 标记不一致，请选择/, 'the submit list names it');
     assert.ok(await t.page.locator('[data-testid=submit]').isDisabled());

@@ -71,7 +71,7 @@ test('two offline submissions of one closing routine: the later one shows as a d
     await d.page.waitForFunction((doc) => window.walkaround.client.state(doc).duplicate_submissions.length === 1, id, { timeout: 20000 });
     const chip = d.page.locator('[data-testid=duplicate-submission]');
     await chip.waitFor();
-    assert.match(await chip.innerText(), /^另由 li 于 .+ 提交（重复）$/);
+    assert.match(await chip.innerText(), /^另由 班组长 李军 于 .+ 提交（重复）$/);
   }
   await b.page.screenshot({ path: `${shots}/duplicate-submission.png` });
   for (const d of [a, b]) await d.context.close();

@@ -56,6 +56,9 @@ for (const [name, viewport] of [['landscape', { width: 1024, height: 768 }], ['p
     const card = page.locator(`[data-key="${key}"]`);
     await card.locator('button[data-answer=fail]').tap();
     assert.match(await card.locator('label.photo-button').innerText(), /必填/);
+    // Who answered, by name (issue 20, item 11), and each area's own progress.
+    await page.waitForFunction((k) => /记录人 车间经理 王强/.test(document.querySelector(`[data-key="${k}"]`)?.innerText), key);
+    assert.match(await page.locator('[data-testid="progress-bay-1"]').innerText(), /^已答 0 \/ \d+$/);
     await card.locator(`[data-testid="note-${key}"]`).tap();
     await page.keyboard.type('地面有报纸');
     // From the note straight to the camera, as on a tablet.
@@ -99,6 +102,7 @@ for (const [name, viewport] of [['landscape', { width: 1024, height: 768 }], ['p
       else await page.locator(`[data-key="${other}"]`).getByRole('button', { name: '0', exact: true }).tap();
     }
     await page.waitForFunction((text) => document.querySelector('[data-testid=progress]')?.textContent === text, `已答 ${asked} / ${asked}`);
+    assert.match(await page.locator('[data-testid="progress-bay-1"]').innerText(), /^已答 (\d+) \/ \1$/);
     assert.equal(await page.locator('[data-testid=problems]').count(), 0);
 
     // Submitting asks first; cancelling changes nothing.
