@@ -2,7 +2,7 @@
 // the wasm client (client-wasm, built on the shared crate); this file does what only a
 // browser can: the screen, IndexedDB, the WebSocket, the camera, timers.
 import init, { SyncClient, builtinTemplates, sha256Hex } from './pkg/client_wasm.js';
-import { t, local, lang, setLang, fmtDate, fmtYuan } from './i18n.js';
+import { t, local, lang, setLang, fmtDate, fmtYuan, explainResponse } from './i18n.js';
 import { officeView, OFFICE_ROLES } from './office.js';
 
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -153,7 +153,12 @@ async function authFetch(path, options = {}) {
 }
 async function api(path, options = {}) {
   const r = await authFetch(path, options);
-  if (!r.ok) throw new Error(`${path}: ${r.status}`);
+  if (!r.ok) {
+    // The server's refusal in the user's language (its reason), never its English message.
+    const error = new Error(await explainResponse(r));
+    Object.assign(error, { path, status: r.status });
+    throw error;
+  }
   return r.headers.get('content-type')?.includes('json') ? r.json() : r;
 }
 
@@ -554,7 +559,8 @@ async function login(username, password) {
     method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }),
   });
   if (r.status === 429) throw new Error(t('tooMany'));
-  if (!r.ok) throw new Error(t('loginFailed'));
+  if (r.status === 401) throw new Error(t('loginFailed'));
+  if (!r.ok) throw new Error(await explainResponse(r));
   saveSession(await r.json());
   const body = await api('/api/v1/sites');
   sites = body.sites;
@@ -585,8 +591,8 @@ const user = () => session?.user;
 /** The people of the user's sites by id (`GET /api/v1/people`), as last fetched. */
 let people = stored('people', {});
 /**
- * A person's name for a user id in a record (issue 20, item 11): from the site's people,
- * or the user's own, or a peer's presence; the id itself only if nobody knows it.
+ * A person's name for a user id in a record (issue 20, item 11): from the sites' people,
+ * or the user's own; the id itself only if neither knows it.
  */
 const nameOf = (id) => people[id] || (id === user()?.id ? user()?.display_name : null) || id;
 const site = () => sites.find((s) => s.id === siteId);
@@ -1079,7 +1085,11 @@ function render({ now = false } = {}) {
   else if (route.startsWith('office/')) view = officeView(route, officeEnv);
   else view = homeView();
   const scroll = window.scrollY;
-  app.replaceChildren(...[session ? refusalsView() : null, view].filter(Boolean));
+  const children = [session ? refusalsView() : null, view].filter(Boolean);
+  // The office keeps its screen element while the route stays: putting the same element
+  // back would detach it and take the focus from a field in it.
+  const same = children.length === app.children.length && children.every((c, i) => c === app.children[i]);
+  if (!same) app.replaceChildren(...children);
   window.scrollTo(0, scroll);
   followPresence();
 }

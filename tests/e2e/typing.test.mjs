@@ -126,3 +126,66 @@ test('a note typed and the app closed at once, offline, is there when the app op
   assert.deepEqual(a.page.errors, [], 'no script errors');
   await a.context.close();
 });
+
+test("the office's waive reason and template editor keep every character, the focus and the caret while a tablet answers", async () => {
+  const b = await tablet('wang', PORTRAIT);
+  await b.page.locator('[data-testid=new-walkaround]').tap();
+  await b.page.waitForSelector('[data-key="c8-booth-floor"]');
+  await b.page.locator('[data-key="c8-booth-floor"] button[data-answer=fail]').tap();
+  await b.page.locator('[data-testid="note-c8-booth-floor"]').fill('地面有报纸');
+  await b.page.locator('[data-testid="note-c8-booth-floor"]').blur();
+  await settled(b.page);
+  const id = b.page.url().split('/inspect/')[1];
+  const others = await b.page.locator('[data-key]').evaluateAll((cards) => cards
+    .filter((c) => c.querySelector('button[data-answer=pass]') && c.dataset.key !== 'c8-booth-floor').map((c) => c.dataset.key));
+
+  const o = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'zh-CN' });
+  const page = await o.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await logIn(page, 'office');
+  await page.goto(`${base}/#/office/violations?site=demo-site&rule=C8`);
+  await page.locator(`tr[data-key="${id}/c8-booth-floor"]`).click();
+
+  /** Types `text` into `selector` one character at a time while B answers every 200 ms. */
+  async function typeWhileBAnswers(selector, text, from) {
+    let answering = true;
+    const answers = (async () => {
+      for (const key of others.slice(from)) {
+        if (!answering) break;
+        await b.page.locator(`[data-key="${key}"] button[data-answer=pass]`).click();
+        await b.page.waitForTimeout(200);
+      }
+    })();
+    const lost = [];
+    for (const [i, ch] of [...text].entries()) {
+      await page.keyboard.type(ch);
+      await page.waitForTimeout(40);
+      if (!(await page.evaluate((sel) => document.activeElement === document.querySelector(sel), selector))) lost.push(i);
+    }
+    answering = false;
+    await answers;
+    return lost;
+  }
+
+  const reason = page.locator('[data-testid=violation-detail] [data-testid=waive-reason]');
+  await reason.click();
+  const words = '首次违规，口头警告；已当场整改 — waived by office';
+  assert.deepEqual(await typeWhileBAnswers('[data-testid=violation-detail] [data-testid=waive-reason]', words, 0), [], 'the reason kept the focus');
+  assert.equal(await reason.inputValue(), words);
+  assert.deepEqual(await reason.evaluate((el) => [el.selectionStart, el.value.length]), [words.length, words.length], 'the caret stayed at the end');
+
+  await page.goto(`${base}/#/office/templates`);
+  const editor = page.locator('[data-testid=template-json]');
+  await editor.waitFor();
+  await editor.click();
+  await page.keyboard.press('Control+Home');
+  const added = '{"_comment": "夜班也要检查", ';
+  // The editor's text starts with "{": what is typed goes in front of it.
+  assert.deepEqual(await typeWhileBAnswers('[data-testid=template-json]', added, 8), [], 'the editor kept the focus');
+  assert.ok((await editor.inputValue()).startsWith(added), 'every character, in place');
+  assert.equal(await editor.evaluate((el) => el.selectionStart), added.length, 'the caret stayed where the typing was');
+  assert.deepEqual(errors, []);
+  await o.close();
+  await b.context.close();
+});
