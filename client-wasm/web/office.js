@@ -2,7 +2,7 @@
 // monthly reports with a weekly trend, CSV and a print page; routine schedules and missed
 // routines; users; templates. Everything here is online (the office works at a desk); the
 // server enforces every permission, the screens only hide what a role cannot do.
-import { t, local, lang, fmtDate, fmtYuan } from './i18n.js';
+import { t, local, lang, fmtDate, fmtYuan, explain, explainAll, explainField, roleName } from './i18n.js';
 
 const WORDS = {
   'zh-CN': {
@@ -61,13 +61,6 @@ function fmtDuration(ms) {
 /** Roles that see the office screens (the server's reviewing roles). */
 export const OFFICE_ROLES = ['office_admin', 'workshop_manager', 'service_manager', 'parts_manager'];
 const ROLES = ['office_admin', 'workshop_manager', 'team_lead', 'service_manager', 'parts_manager', 'customer_service_supervisor', 'technician'];
-const ROLE_NAMES = {
-  office_admin: { zh: '办公室管理员', en: 'Office admin' }, workshop_manager: { zh: '车间经理', en: 'Workshop manager' },
-  team_lead: { zh: '班组长', en: 'Team lead' }, service_manager: { zh: '服务经理', en: 'Service manager' },
-  parts_manager: { zh: '备件经理', en: 'Parts manager' }, customer_service_supervisor: { zh: '客服主管', en: 'Customer-service supervisor' },
-  technician: { zh: '技师', en: 'Technician' },
-};
-const roleName = (r) => local(ROLE_NAMES[r]) || r;
 
 let env; // { h, authFetch, user, sites, templates, toast, photoElement, render }
 let regulation = null;
@@ -86,13 +79,13 @@ async function call(method, path, body) {
 }
 async function get(path) {
   const { status, body } = await call('GET', path);
-  if (status !== 200) throw new Error(body?.error?.message || `${w('loadFailed')} (${status})`);
+  if (status !== 200) throw new Error(`${w('loadFailed')}: ${explain(body?.error, status)}`);
   return body;
 }
 /** Downloads a CSV export (the browser cannot send the token with a plain link). */
 async function download(path, filename) {
   const { status, body } = await call('GET', path);
-  if (status !== 200) { env.toast(`${w('loadFailed')} (${status})`); return; }
+  if (status !== 200) { env.toast(`${w('loadFailed')}: ${explain(body?.error, status)}`); return; }
   const a = env.h('a', { href: URL.createObjectURL(body), download: filename });
   document.body.append(a);
   a.click();
@@ -243,7 +236,7 @@ async function toggleDetail(row, v) {
   const reason = h('input', { name: 'reason', placeholder: w('waiveReason'), 'data-testid': 'waive-reason' });
   const review = async (action) => {
     const { status, body } = await call('POST', `${path}/review`, { action, reason: reason.value });
-    if (status !== 200) { env.toast(body?.error?.message || String(status)); return; }
+    if (status !== 200) { env.toast(explain(body?.error, status)); return; }
     env.toast(w(`status_${body.status}`));
     refreshOffice();
   };
@@ -256,7 +249,7 @@ async function toggleDetail(row, v) {
   const assign = canReview ? h('label', { class: 'row' }, w('assign'),
     h('select', { 'data-testid': 'assign', onchange: async (e) => {
       const { status, body } = await call('PUT', `${path}/responsible`, { user_id: e.target.value || null });
-      if (status !== 200) { env.toast(body?.error?.message || String(status)); return; }
+      if (status !== 200) { env.toast(explain(body?.error, status)); return; }
       refreshOffice();
     } }, h('option', { value: '' }, w('unassigned')), who.filter((p) => !p.disabled).map((p) =>
       h('option', { value: p.id, selected: p.id === v.responsible_user }, `${p.display_name} (${roleName(p.role)})`)))) : null;
@@ -414,7 +407,7 @@ async function routinesScreen(q, body) {
     });
     const { status, body: res } = await call('PUT', `/api/v1/routines?site=${encodeURIComponent(site)}`, { schedule: entries });
     if (status === 200) { env.toast(w('saved')); refreshOffice(); return; }
-    problems.replaceChildren(h('p', {}, w('problems')), h('ul', {}, (res?.error?.fields ?? [{ field: '', message: res?.error?.message ?? status }]).map((f) => h('li', {}, `${f.field} ${f.message}`))));
+    problems.replaceChildren(h('p', {}, w('problems')), h('ul', {}, explainAll(res?.error, status).map((text) => h('li', {}, text))));
   };
   const occurrences = status.occurrences.slice().reverse();
   fill(body,
@@ -439,7 +432,8 @@ async function usersScreen(q, body) {
   const problems = h('div', { class: 'problems', role: 'alert' });
   const siteBoxes = (chosen = []) => h('div', { class: 'row' }, env.sites().map((s) =>
     h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'sites', value: s.id, checked: chosen.includes(s.id) }), s.name)));
-  const showError = (res, status) => problems.replaceChildren(h('p', {}, `${w('problems')} ${res?.error?.message ?? status}`));
+  const showError = (res, status) => problems.replaceChildren(h('p', {}, w('problems')),
+    h('ul', { 'data-testid': 'user-problems' }, explainAll(res?.error, status).map((text) => h('li', {}, text))));
   const form = h('form', { class: 'card filters', onsubmit: async (e) => {
     e.preventDefault();
     const data = new FormData(form);
@@ -489,11 +483,12 @@ async function templatesScreen(q, body) {
   editor.value = JSON.stringify(chosen ?? { ...templates[0], id: 'my-template', name: { zh: '新模板', en: 'New template' } }, null, 2);
   const save = async () => {
     let parsed;
-    try { parsed = JSON.parse(editor.value); } catch (e) { problems.replaceChildren(h('p', {}, `JSON: ${e.message}`)); return; }
+    try { parsed = JSON.parse(editor.value); } catch (e) { problems.replaceChildren(h('p', {}, explain({ reason: 'malformed_json' })), h('p', { class: 'muted' }, e.message)); return; }
     const { status, body: res } = await call('PUT', `/api/v1/templates/${encodeURIComponent(parsed.id)}`, parsed);
     if (status === 200) { env.toast(`${w('saved')} · ${w('version')} ${res.template.version}`); go('templates', { id: parsed.id }); refreshOffice(); return; }
-    problems.replaceChildren(h('p', {}, w('problems')), h('ul', {}, (res?.error?.fields ?? [{ field: '', message: res?.error?.message ?? status }]).map((f) =>
-      h('li', {}, h('code', {}, f.field), ` ${f.message}`))));
+    problems.replaceChildren(h('p', {}, w('problems')), h('ul', {}, res?.error?.fields?.length
+      ? res.error.fields.map((f) => h('li', { 'data-field': f.field }, explainField(f)))
+      : h('li', {}, explain(res?.error, status))));
   };
   fill(body, 
     h('div', { class: 'card' }, h('table', { class: 'list' }, h('thead', {}, h('tr', {}, [w('templatesTab'), 'id', w('version'), ''].map((c) => h('th', {}, c)))),

@@ -6,7 +6,7 @@
 //! inspection copies the version it started with into its own document, so editing a
 //! template never changes an inspection already under way.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -150,13 +150,37 @@ pub struct Template {
     pub items: Vec<Item>,
 }
 
-/// One problem with a template, located by a path such as `items[3].kind.max`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One problem with a template (or another body), located by a path such as
+/// `items[3].kind.max`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldError {
     /// Where the problem is, as a JSON-like path.
     pub field: String,
+    /// What is wrong, as a stable snake_case code the app translates (docs/API.md).
+    pub reason: &'static str,
+    /// The values the reason's sentence names, besides the field.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, serde_json::Value>,
     /// What is wrong, in English.
     pub message: String,
+}
+
+impl FieldError {
+    /// A problem with `field`, for `reason`, said in English by `message`.
+    pub fn new(field: impl Into<String>, reason: &'static str, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            reason,
+            params: BTreeMap::new(),
+            message: message.into(),
+        }
+    }
+
+    /// This problem with one more value its sentence names.
+    pub fn with(mut self, name: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.params.insert(name.to_string(), value.into());
+        self
+    }
 }
 
 impl Template {
@@ -168,65 +192,79 @@ impl Template {
     /// Checks everything serde cannot: every problem is reported, each with its field.
     pub fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
-        let mut err = |field: String, message: &str| {
-            errors.push(FieldError {
-                field,
-                message: message.to_string(),
-            })
+        let mut err = |field: String, reason: &'static str, message: &str| {
+            errors.push(FieldError::new(field, reason, message))
         };
         if self.version == 0 {
-            err("version".into(), "must be 1 or more");
+            err("version".into(), "version_below_one", "must be 1 or more");
         }
         if self.name.zh.trim().is_empty() {
-            err("name.zh".into(), "must not be empty");
+            err("name.zh".into(), "empty", "must not be empty");
         }
         if self.name.en.trim().is_empty() {
-            err("name.en".into(), "must not be empty");
+            err("name.en".into(), "empty", "must not be empty");
         }
         if self.run_by.is_empty() {
-            err("run_by".into(), "must name at least one role");
+            err("run_by".into(), "no_roles", "must name at least one role");
         }
         if self.items.is_empty() {
-            err("items".into(), "a template needs at least one item");
+            err(
+                "items".into(),
+                "no_items",
+                "a template needs at least one item",
+            );
         }
         let mut seen = BTreeSet::new();
         for (n, item) in self.items.iter().enumerate() {
             let at = |f: &str| format!("items[{n}].{f}");
             if !seen.insert(&item.id) {
-                err(at("id"), "is used by an earlier item");
+                err(at("id"), "duplicate_item_id", "is used by an earlier item");
             }
             if item.text.zh.trim().is_empty() {
-                err(at("text.zh"), "must not be empty");
+                err(at("text.zh"), "empty", "must not be empty");
             }
             if item.text.en.trim().is_empty() {
-                err(at("text.en"), "must not be empty");
+                err(at("text.en"), "empty", "must not be empty");
             }
             match catalog::find(&item.rule) {
-                None => err(at("rule"), "is not a rule of the regulation"),
+                None => err(
+                    at("rule"),
+                    "unknown_rule",
+                    "is not a rule of the regulation",
+                ),
                 Some(rule) => {
                     if item.fine != Fine::None && item.fine != rule.fine {
-                        err(at("fine"), "must be the rule's own fine, or none");
+                        err(
+                            at("fine"),
+                            "fine_not_the_rules",
+                            "must be the rule's own fine, or none",
+                        );
                     }
                 }
             }
             if let ItemKind::Number { min, max, .. } = &item.kind {
                 if !min.is_finite() {
-                    err(at("kind.min"), "must be a finite number");
+                    err(at("kind.min"), "not_finite", "must be a finite number");
                 }
                 if !max.is_finite() {
-                    err(at("kind.max"), "must be a finite number");
+                    err(at("kind.max"), "not_finite", "must be a finite number");
                 }
                 if min > max {
-                    err(at("kind.max"), "must not be below min");
+                    err(at("kind.max"), "max_below_min", "must not be below min");
                 }
             }
             let fails = item.kind.can_fail();
             if !fails && item.fine != Fine::None {
-                err(at("fine"), "an item that cannot fail cannot carry a fine");
+                err(
+                    at("fine"),
+                    "fine_on_item_that_cannot_fail",
+                    "an item that cannot fail cannot carry a fine",
+                );
             }
             if !fails && (item.photo_required_on_fail || item.note_required_on_fail) {
                 err(
                     at("kind"),
+                    "evidence_on_item_that_cannot_fail",
                     "evidence on fail only applies to pass/fail, count and number items",
                 );
             }

@@ -95,7 +95,8 @@ async fn the_office_saves_new_template_versions_with_field_level_errors() {
     let (status, body) = put(&app, "office", "workshop-walkaround", json!({"name": "no"})).await;
     assert_eq!(
         (status, body["error"]["fields"][0]["field"].as_str()),
-        (422, Some("template"))
+        (422, Some("name")),
+        "the field that does not fit, not the whole template"
     );
 
     // A new template starts at version 1.

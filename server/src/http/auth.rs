@@ -103,7 +103,9 @@ async fn login(
         return Err(AppError::TooManyRequests {
             message: "too many failed logins; wait and try again".to_string(),
             retry_after: (WINDOW_MS / 1000) as u64,
-        });
+        }
+        .because("too_many_logins")
+        .with("retry_after", WINDOW_MS / 1000));
     }
     let user = state.store.user_by_username(&body.username).await?;
     let password = body.password;
@@ -152,17 +154,20 @@ async fn refresh(
         .await?;
     let (user_id, family) = match rotation {
         Rotation::Unknown => {
-            return Err(AppError::Unauthorized("unknown refresh token".to_string()));
+            return Err(AppError::Unauthorized("unknown refresh token".to_string())
+                .because("unknown_refresh_token"));
         }
         Rotation::Expired => {
-            return Err(AppError::Unauthorized(
-                "the refresh token has expired".to_string(),
-            ));
+            return Err(
+                AppError::Unauthorized("the refresh token has expired".to_string())
+                    .because("refresh_token_expired"),
+            );
         }
         Rotation::Reused => {
             return Err(AppError::Unauthorized(
                 "the refresh token was already used or revoked".to_string(),
-            ));
+            )
+            .because("refresh_token_reused"));
         }
         Rotation::Issued {
             user_id, family, ..
@@ -173,7 +178,9 @@ async fn refresh(
         .user_by_id(&user_id)
         .await?
         .filter(|u| !u.disabled)
-        .ok_or_else(|| AppError::Unauthorized("the user is disabled".to_string()))?;
+        .ok_or_else(|| {
+            AppError::Unauthorized("the user is disabled".to_string()).because("user_disabled")
+        })?;
     Ok(Json(token_body(&state, &user, &family, &successor)?))
 }
 

@@ -108,10 +108,14 @@ async fn upload(
     Query(q): Query<UploadQuery>,
     body: Bytes,
 ) -> Result<impl IntoResponse, AppError> {
-    let site = SiteId::parse(q.site).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let site = SiteId::parse(q.site.clone()).map_err(|e| {
+        AppError::BadRequest(e.to_string())
+            .because("unknown_site")
+            .with("site", q.site)
+    })?;
     policy::authorize(&auth.user, Action::Answer, Some(&site))?;
     if body.is_empty() {
-        return Err(AppError::BadRequest("the body is empty".to_string()));
+        return Err(AppError::BadRequest("the body is empty".to_string()).because("empty_body"));
     }
     // The uploader's Content-Type is deliberately not read: it is whatever they claim.
     let kind = ImageKind::recognise(&body).ok_or_else(|| {
@@ -152,13 +156,14 @@ async fn download(
     auth: AuthUser,
     Path(sha256): Path<String>,
 ) -> Result<impl IntoResponse, AppError> {
-    let reference = PhotoRef::parse(sha256).map_err(AppError::BadRequest)?;
+    let reference =
+        PhotoRef::parse(sha256).map_err(|e| AppError::BadRequest(e).because("bad_photo_ref"))?;
     let sites: Vec<String> = auth.user.sites.iter().map(ToString::to_string).collect();
     let blob = state
         .store
         .blob(reference.as_str(), &sites)
         .await?
-        .ok_or_else(|| AppError::NotFound("no such blob".to_string()))?;
+        .ok_or_else(|| AppError::NotFound("no such blob".to_string()).because("no_such_blob"))?;
     // The stored type is not trusted: blobs stored before uploads were judged by their
     // bytes carry whatever type their uploader claimed (`image/svg+xml`, say). The bytes
     // decide, and what is not a recognised image is offered as a download of inert bytes.

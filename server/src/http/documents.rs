@@ -35,9 +35,11 @@ fn page(limit: Option<i64>, default: i64) -> Result<i64, AppError> {
     match limit {
         None => Ok(default),
         Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
-        Some(_) => Err(AppError::BadRequest(format!(
-            "limit must be between 1 and {MAX_PAGE}"
-        ))),
+        Some(_) => Err(
+            AppError::BadRequest(format!("limit must be between 1 and {MAX_PAGE}"))
+                .because("bad_limit")
+                .with("max", MAX_PAGE),
+        ),
     }
 }
 
@@ -46,8 +48,11 @@ pub(super) fn readable_sites(auth: &AuthUser, site: Option<&str>) -> Result<Vec<
     match site {
         None => Ok(auth.user.sites.iter().map(ToString::to_string).collect()),
         Some(s) => {
-            let id =
-                shared::ids::SiteId::parse(s).map_err(|e| AppError::BadRequest(e.to_string()))?;
+            let id = shared::ids::SiteId::parse(s).map_err(|e| {
+                AppError::BadRequest(e.to_string())
+                    .because("unknown_site")
+                    .with("site", s)
+            })?;
             policy::authorize(&auth.user, Action::Read, Some(&id))?;
             Ok(vec![s.to_string()])
         }
@@ -63,7 +68,8 @@ async fn documents(
     if since < 0 {
         return Err(AppError::BadRequest(
             "since must be 0 or a cursor returned earlier".to_string(),
-        ));
+        )
+        .because("bad_cursor"));
     }
     let limit = page(q.limit, MAX_PAGE)?;
     let sites = readable_sites(&auth, None)?;
@@ -103,6 +109,9 @@ pub(super) struct ViolationsQuery {
     person: Option<String>,
     limit: Option<i64>,
     offset: Option<i64>,
+    /// The CSV export's header row: `codes` for English codes, Chinese otherwise (the list
+    /// ignores it).
+    pub(super) headers: Option<String>,
 }
 
 /// Parses an RFC 3339 time or a `YYYY-MM-DD` date (midnight, China Standard Time) to ms.
@@ -119,6 +128,8 @@ pub(super) fn parse_time(field: &str, s: &str) -> Result<i64, AppError> {
             AppError::BadRequest(format!(
                 "{field} must be an RFC 3339 time or a YYYY-MM-DD date"
             ))
+            .because("bad_time")
+            .with("field", field)
         })
 }
 
@@ -139,19 +150,22 @@ pub(super) fn violation_filter(
         .transpose()?;
     let to = q.to.as_deref().map(|s| parse_time("to", s)).transpose()?;
     if let Some(rule) = &q.rule {
-        let id = shared::ids::RuleId::parse(rule.clone())
-            .map_err(|e| AppError::BadRequest(e.to_string()))?;
+        let unknown = |message: String| {
+            AppError::BadRequest(message)
+                .because("unknown_rule")
+                .with("rule", rule.as_str())
+        };
+        let id = shared::ids::RuleId::parse(rule.clone()).map_err(|e| unknown(e.to_string()))?;
         if shared::catalog::find(&id).is_none() {
-            return Err(AppError::BadRequest(format!(
-                "{rule} is not a rule of the regulation"
-            )));
+            return Err(unknown(format!("{rule} is not a rule of the regulation")));
         }
     }
     if q.status.as_deref().is_some_and(|s| !STATUSES.contains(&s)) {
-        return Err(AppError::BadRequest(format!(
-            "status must be one of {}",
-            STATUSES.join(", ")
-        )));
+        return Err(
+            AppError::BadRequest(format!("status must be one of {}", STATUSES.join(", ")))
+                .because("unknown_status")
+                .with("status", q.status.unwrap_or_default()),
+        );
     }
     if q.role
         .as_deref()
@@ -160,11 +174,15 @@ pub(super) fn violation_filter(
         return Err(AppError::BadRequest(format!(
             "role must be one of {}",
             shared::role::Role::ALL.map(|r| r.as_str()).join(", ")
-        )));
+        ))
+        .because("unknown_role")
+        .with("role", q.role.unwrap_or_default()));
     }
     let offset = q.offset.unwrap_or(0);
     if offset < 0 {
-        return Err(AppError::BadRequest("offset must be 0 or more".to_string()));
+        return Err(
+            AppError::BadRequest("offset must be 0 or more".to_string()).because("bad_offset")
+        );
     }
     Ok(ViolationFilter {
         sites,

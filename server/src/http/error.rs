@@ -2,6 +2,12 @@
 //!
 //! Internal errors are logged here with their detail and reach the client only as a
 //! generic message, so no database text or path ever leaks out.
+//!
+//! Every error body is `{"error": {"code", "reason", "params", "message", …}}`: `code` is
+//! the broad kind (one per status), `reason` a stable snake_case code for what exactly was
+//! refused and `params` the values its sentence names. The app shows the sentence of
+//! `reason` in the user's language; `message` is English for logs and scripts. Every
+//! reason is listed in docs/API.md.
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
@@ -9,7 +15,8 @@ use axum::extract::{FromRequest, Request};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
+use shared::template::FieldError;
 
 use crate::auth::AuthError;
 use crate::store::StoreError;
@@ -58,6 +65,88 @@ pub enum AppError {
     /// Something failed inside the server.
     #[error("{0}")]
     Internal(String),
+    /// One of the errors above with a specific reason (see [`AppError::because`]).
+    #[error("{}", .0.error)]
+    Refused(Box<Refusal>),
+}
+
+/// An error with its stable reason code, the values its sentence names, and for a 422 the
+/// fields at fault.
+#[derive(Debug)]
+pub struct Refusal {
+    /// The error that sets the status, the `code` and the English message.
+    pub error: AppError,
+    /// The stable snake_case reason the app translates.
+    pub reason: &'static str,
+    /// The values the reason's sentence names (`{"user": "wang"}`).
+    pub params: Map<String, Value>,
+    /// Fields at fault, each with its own reason (sent as `error.fields`).
+    pub fields: Vec<FieldError>,
+}
+
+impl AppError {
+    /// This error, refused for a specific `reason` (snake_case, listed in docs/API.md).
+    pub fn because(self, reason: &'static str) -> AppError {
+        match self {
+            AppError::Refused(mut r) => {
+                r.reason = reason;
+                AppError::Refused(r)
+            }
+            error => AppError::Refused(Box::new(Refusal {
+                error,
+                reason,
+                params: Map::new(),
+                fields: Vec::new(),
+            })),
+        }
+    }
+
+    /// This error with one more value its reason's sentence names.
+    pub fn with(self, name: &str, value: impl Into<Value>) -> AppError {
+        let mut refused = self.refusal();
+        refused.params.insert(name.to_string(), value.into());
+        AppError::Refused(refused)
+    }
+
+    /// This error with the fields at fault listed.
+    pub fn fields(self, fields: Vec<FieldError>) -> AppError {
+        let mut refused = self.refusal();
+        refused.fields = fields;
+        AppError::Refused(refused)
+    }
+
+    fn refusal(self) -> Box<Refusal> {
+        match self {
+            AppError::Refused(r) => r,
+            error => {
+                let reason = error.status_and_code().1;
+                Box::new(Refusal {
+                    error,
+                    reason,
+                    params: Map::new(),
+                    fields: Vec::new(),
+                })
+            }
+        }
+    }
+
+    /// Field errors as one 422 `invalid_body` (the users API's code, kept for its clients),
+    /// whose reason and params are the first field's.
+    pub fn invalid_body(fields: Vec<FieldError>) -> AppError {
+        let text = fields
+            .iter()
+            .map(|f| format!("{}: {}", f.field, f.message))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut error = AppError::Unprocessable(text);
+        if let Some(first) = fields.first() {
+            error = error.because(first.reason);
+            for (name, value) in &first.params {
+                error = error.with(name, value.clone());
+            }
+        }
+        error.fields(fields)
+    }
 }
 
 impl From<StoreError> for AppError {
@@ -71,14 +160,30 @@ impl From<AuthError> for AppError {
         match e {
             AuthError::Hash(detail) => AppError::Internal(detail),
             AuthError::Store(e) => AppError::from(e),
-            other => AppError::Unauthorized(other.to_string()),
+            other => {
+                let reason = match other {
+                    AuthError::BadCredentials => "bad_credentials",
+                    AuthError::BadToken(_) => "bad_token",
+                    _ => "session_ended",
+                };
+                AppError::Unauthorized(other.to_string()).because(reason)
+            }
         }
     }
 }
 
 impl From<shared::policy::Denial> for AppError {
     fn from(d: shared::policy::Denial) -> Self {
-        AppError::Forbidden(d.to_string())
+        use shared::policy::Denial;
+        let error = AppError::Forbidden(d.to_string()).because(d.code());
+        match &d {
+            Denial::NotMemberOfSite { site, .. } => error.with("site", site.as_str()),
+            Denial::RoleNotAllowed { role, .. } => error.with("role", role.as_str()),
+            Denial::TemplateNotForRole { role, template, .. } => error
+                .with("role", role.as_str())
+                .with("template", template.as_str()),
+            _ => error,
+        }
     }
 }
 
@@ -97,6 +202,7 @@ impl AppError {
             AppError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            AppError::Refused(r) => r.error.status_and_code(),
         }
     }
 }
@@ -104,19 +210,44 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        let message = match &self {
+        let refusal = match self {
+            AppError::Refused(r) => *r,
+            AppError::Invalid(fields) => {
+                let first = fields.first();
+                Refusal {
+                    reason: first.map_or("invalid_fields", |f| f.reason),
+                    params: first
+                        .map(|f| f.params.clone().into_iter().collect())
+                        .unwrap_or_default(),
+                    fields: fields.clone(),
+                    error: AppError::Invalid(fields),
+                }
+            }
+            error => Refusal {
+                reason: code,
+                params: Map::new(),
+                fields: Vec::new(),
+                error,
+            },
+        };
+        let message = match &refusal.error {
             AppError::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
                 "internal server error".to_string()
             }
             other => other.to_string(),
         };
-        let mut error = json!({ "code": code, "message": message });
-        if let AppError::Invalid(fields) = &self {
-            error["fields"] = json!(fields);
+        let mut error = json!({
+            "code": code,
+            "reason": refusal.reason,
+            "params": refusal.params,
+            "message": message,
+        });
+        if !refusal.fields.is_empty() {
+            error["fields"] = json!(refusal.fields);
         }
         let body = Json(json!({ "error": error }));
-        match self {
+        match refusal.error {
             AppError::TooManyRequests { retry_after, .. } => (
                 status,
                 [(header::RETRY_AFTER, retry_after.to_string())],
@@ -150,6 +281,43 @@ fn holds_nul(value: &Value) -> bool {
     }
 }
 
+/// Deserializes `value` as a `T`, or says which field does not fit and why, with the
+/// field's path (`items[0].rule`) and a reason code, never serde's own text:
+/// `wrong_type`, `missing_field`, `unknown_field`, `unknown_value` (a name not among the
+/// allowed ones) or `invalid_value` (the right type, but not a valid value).
+pub fn from_json<T: DeserializeOwned>(value: Value) -> Result<T, FieldError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let text = e.inner().to_string();
+        // serde's error constructors (`invalid_type`, `missing_field`, …) each start their
+        // text with a fixed phrase; serde_json keeps no other record of which one it was.
+        let quoted = || text.split('`').nth(1).unwrap_or_default().to_string();
+        let join = |parent: &str, name: &str| match parent {
+            "." | "" => name.to_string(),
+            parent => format!("{parent}.{name}"),
+        };
+        let (reason, field, message) = if text.starts_with("invalid type") {
+            ("wrong_type", path, "has the wrong type")
+        } else if text.starts_with("missing field") {
+            ("missing_field", join(&path, &quoted()), "is missing")
+        } else if text.starts_with("unknown field") {
+            let name = quoted();
+            let field = if path.ends_with(&name) {
+                path
+            } else {
+                join(&path, &name)
+            };
+            ("unknown_field", field, "is not a field here")
+        } else if text.starts_with("unknown variant") {
+            ("unknown_value", path, "is not one of the allowed values")
+        } else {
+            ("invalid_value", path, "is not a valid value")
+        };
+        let field = if field == "." { String::new() } else { field };
+        FieldError::new(field.clone(), reason, message).with("field", field)
+    })
+}
+
 impl<S, T> FromRequest<S> for ApiJson<T>
 where
     T: DeserializeOwned,
@@ -162,17 +330,24 @@ where
             .await
             .map_err(|rejection| match &rejection {
                 JsonRejection::MissingJsonContentType(_) => {
-                    AppError::UnsupportedMediaType(rejection.body_text())
+                    AppError::UnsupportedMediaType(rejection.body_text()).because("not_json")
                 }
-                _ => AppError::BadRequest(rejection.body_text()),
+                _ => AppError::BadRequest(rejection.body_text()).because("malformed_json"),
             })?;
         if holds_nul(&value) {
             return Err(AppError::Unprocessable(
                 "text in the body must not contain the NUL character".to_string(),
-            ));
+            )
+            .because("nul_in_text"));
         }
-        serde_json::from_value(value)
-            .map(ApiJson)
-            .map_err(|e| AppError::Unprocessable(format!("the body does not fit: {e}")))
+        from_json(value).map(ApiJson).map_err(|field| {
+            AppError::Unprocessable(format!(
+                "the body does not fit: {} {}",
+                field.field, field.message
+            ))
+            .because(field.reason)
+            .with("field", field.field.clone())
+            .fields(vec![field])
+        })
     }
 }

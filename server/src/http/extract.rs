@@ -20,6 +20,7 @@ impl FromRequestParts<AppState> for AuthUser {
     ) -> Result<Self, Self::Rejection> {
         let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
             AppError::Unauthorized("missing Authorization: Bearer token".to_string())
+                .because("missing_token")
         })?;
         let token = header
             .to_str()
@@ -29,6 +30,7 @@ impl FromRequestParts<AppState> for AuthUser {
                 AppError::Unauthorized(
                     "the Authorization header must be `Bearer <token>`".to_string(),
                 )
+                .because("malformed_authorization")
             })?;
         Ok(authenticate(&state.keys, &state.store, token.trim()).await?)
     }

@@ -129,33 +129,88 @@ fn beijing_time(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// Which header row a CSV export has: Chinese for the office (the default), or the English
+/// codes scripts read (`?headers=codes`). The columns and their order are the same.
+fn header_row<'a>(
+    headers: Option<&str>,
+    columns: &[(&'a str, &'a str)],
+) -> Result<Vec<&'a str>, AppError> {
+    match headers {
+        None | Some("" | "zh") => Ok(columns.iter().map(|(_, zh)| *zh).collect()),
+        Some("codes") => Ok(columns.iter().map(|(code, _)| *code).collect()),
+        Some(other) => Err(AppError::BadRequest(format!(
+            "headers must be codes or zh, not {other}"
+        ))
+        .because("unknown_headers")
+        .with("headers", other)),
+    }
+}
+
+/// The Chinese name of a violation's review status.
+fn status_zh(status: &str) -> &str {
+    match status {
+        "open" => "待处理",
+        "acknowledged" => "已确认",
+        "corrected" => "已整改",
+        "waived" => "已免罚",
+        other => other,
+    }
+}
+
+/// The Chinese name of a fine type.
+fn fine_type_zh(fine_type: &str) -> &str {
+    match fine_type {
+        "none" => "无罚款",
+        "yuan" => "罚款",
+        "dismissal_review" => "开除审查",
+        "replace_tool" => "照价赔偿",
+        other => other,
+    }
+}
+
+/// The violations export's columns: code header, Chinese header. The first sixteen are
+/// the export's columns as they always were; the names come after them, so that a reader
+/// of the old columns by position still reads the same cells.
+const VIOLATION_COLUMNS: [(&str, &str); 20] = [
+    ("recorded_at", "记录时间"),
+    ("site", "门店"),
+    ("rule", "条款"),
+    ("rule_title", "条款名称"),
+    ("area", "区域"),
+    ("item", "检查项"),
+    ("responsible_role", "责任岗位代码"),
+    ("responsible_user", "责任人账号"),
+    ("responsible_name", "责任人"),
+    ("occurrences", "次数"),
+    ("fine_type", "罚款类型代码"),
+    ("fine_yuan", "罚款金额（元）"),
+    ("status", "状态代码"),
+    ("recorded_by", "记录人账号"),
+    ("note", "备注"),
+    ("inspection", "所属检查"),
+    ("responsible_role_name", "责任岗位"),
+    ("fine_type_name", "罚款类型"),
+    ("status_name", "状态"),
+    ("recorded_by_name", "记录人"),
+];
+
 async fn violations_csv(
     State(state): State<AppState>,
     auth: AuthUser,
-    Query(q): Query<ViolationsQuery>,
+    Query(mut q): Query<ViolationsQuery>,
 ) -> Result<Response, AppError> {
+    let header = header_row(q.headers.take().as_deref(), &VIOLATION_COLUMNS)?;
     let mut filter = violation_filter(&auth, q, 50)?;
     filter.limit = MAX_CSV_ROWS;
     filter.offset = 0;
     let (rows, _) = state.store.violations(&filter).await?;
-    let header = [
-        "recorded_at",
-        "site",
-        "rule",
-        "rule_title",
-        "area",
-        "item",
-        "responsible_role",
-        "responsible_user",
-        "responsible_name",
-        "occurrences",
-        "fine_type",
-        "fine_yuan",
-        "status",
-        "recorded_by",
-        "note",
-        "inspection",
-    ];
+    let names: BTreeMap<String, String> = state
+        .store
+        .users_of_sites(&filter.sites)
+        .await?
+        .into_iter()
+        .map(|u| (u.id.to_string(), u.display_name))
+        .collect();
     let mut out: Vec<Vec<Cell>> = Vec::with_capacity(rows.len());
     for r in rows {
         let note = r
@@ -168,6 +223,15 @@ async fn violations_csv(
                     .join(" / ")
             })
             .unwrap_or_default();
+        let role_name = shared::role::Role::parse(&r.responsible_role)
+            .map(|role| role.name().zh)
+            .unwrap_or_else(|| r.responsible_role.clone());
+        let fine_type_name = fine_type_zh(&r.fine_type).to_string();
+        let status_name = status_zh(&r.status).to_string();
+        let recorder_name = names
+            .get(&r.recorded_by)
+            .cloned()
+            .unwrap_or_else(|| r.recorded_by.clone());
         out.push(vec![
             beijing_time(r.recorded_at).into(),
             r.site_id.into(),
@@ -185,6 +249,10 @@ async fn violations_csv(
             r.recorded_by.into(),
             note.into(),
             r.doc_id.into(),
+            role_name.into(),
+            fine_type_name.into(),
+            status_name.into(),
+            recorder_name.into(),
         ]);
     }
     csv_response("violations.csv", &header, out)
@@ -202,7 +270,8 @@ async fn assign(
     Path((doc, key)): Path<(String, String)>,
     ApiJson(body): ApiJson<AssignBody>,
 ) -> Result<Json<Value>, AppError> {
-    let missing = || AppError::NotFound("no such violation".to_string());
+    let missing =
+        || AppError::NotFound("no such violation".to_string()).because("no_such_violation");
     let (site, _) = state
         .store
         .violation_site_and_status(&doc, &key)
@@ -221,10 +290,15 @@ async fn assign(
             .await?
             .is_some_and(|u| u.sites.contains(&site));
         if !known {
-            return Err(AppError::Invalid(vec![FieldError {
-                field: "user_id".to_string(),
-                message: format!("{person} is not a user of site {site}"),
-            }]));
+            return Err(AppError::Invalid(vec![
+                FieldError::new(
+                    "user_id",
+                    "not_user_of_site",
+                    format!("{person} is not a user of site {site}"),
+                )
+                .with("user", person.as_str())
+                .with("site", site.as_str()),
+            ]));
         }
     }
     match state
@@ -233,10 +307,15 @@ async fn assign(
         .await?
     {
         AssignOutcome::NotFound => Err(missing()),
-        AssignOutcome::Already => Err(AppError::Conflict(match &person {
-            Some(person) => format!("the violation is already assigned to {person}"),
-            None => "the violation is already unassigned".to_string(),
-        })),
+        AssignOutcome::Already => Err(match &person {
+            Some(person) => {
+                AppError::Conflict(format!("the violation is already assigned to {person}"))
+                    .because("already_assigned")
+                    .with("user", person.as_str())
+            }
+            None => AppError::Conflict("the violation is already unassigned".to_string())
+                .because("already_unassigned"),
+        }),
         AssignOutcome::Done => Ok(Json(
             json!({ "doc_id": doc, "answer_key": key, "responsible_user": person }),
         )),
@@ -255,7 +334,11 @@ fn one_site(auth: &AuthUser, site: Option<&str>) -> Result<String, AppError> {
         Some(s) => s.to_string(),
         None => match auth.user.sites.iter().next() {
             Some(s) if auth.user.sites.len() == 1 => s.to_string(),
-            _ => return Err(AppError::BadRequest("site is required".to_string())),
+            _ => {
+                return Err(
+                    AppError::BadRequest("site is required".to_string()).because("site_required")
+                );
+            }
         },
     };
     readable_sites(auth, Some(&site))?;
@@ -284,13 +367,33 @@ struct MonthQuery {
     site: Option<String>,
     /// `YYYY-MM`; the current month (China Standard Time) if omitted.
     month: Option<String>,
+    /// The CSV's header row: `codes` for English codes, Chinese otherwise.
+    headers: Option<String>,
 }
+
+/// The monthly report export's columns: code header, Chinese header.
+const MONTHLY_COLUMNS: [(&str, &str); 11] = [
+    ("month", "月份"),
+    ("user_id", "责任人账号"),
+    ("name", "责任人"),
+    ("rule", "条款"),
+    ("rule_title", "条款名称"),
+    ("violations", "违规数"),
+    ("fine_yuan", "应罚金额（元）"),
+    ("waived", "免罚数"),
+    ("waived_yuan", "免罚金额（元）"),
+    ("dismissal_reviews", "开除审查"),
+    ("tools_to_replace", "照价赔偿"),
+];
 
 /// The first day of a `YYYY-MM` month and of the next.
 fn month_bounds(month: Option<&str>) -> Result<(NaiveDate, NaiveDate), AppError> {
     let first = match month {
-        Some(m) => NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d")
-            .map_err(|_| AppError::BadRequest("month must be YYYY-MM".to_string()))?,
+        Some(m) => NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d").map_err(|_| {
+            AppError::BadRequest("month must be YYYY-MM".to_string())
+                .because("bad_month")
+                .with("month", m)
+        })?,
         None => {
             let today = routines::date_of(crate::store::now_ms());
             today.with_day(1).unwrap_or(today)
@@ -301,7 +404,9 @@ fn month_bounds(month: Option<&str>) -> Result<(NaiveDate, NaiveDate), AppError>
     } else {
         NaiveDate::from_ymd_opt(first.year(), first.month() + 1, 1)
     }
-    .ok_or_else(|| AppError::BadRequest("month out of range".to_string()))?;
+    .ok_or_else(|| {
+        AppError::BadRequest("month out of range".to_string()).because("month_out_of_range")
+    })?;
     Ok((first, next))
 }
 
@@ -474,20 +579,8 @@ async fn monthly_csv(
     auth: AuthUser,
     Query(q): Query<MonthQuery>,
 ) -> Result<Response, AppError> {
+    let header = header_row(q.headers.as_deref(), &MONTHLY_COLUMNS)?;
     let report = monthly_report(&state, &auth, q).await?;
-    let header = [
-        "month",
-        "user_id",
-        "name",
-        "rule",
-        "rule_title",
-        "violations",
-        "fine_yuan",
-        "waived",
-        "waived_yuan",
-        "dismissal_reviews",
-        "tools_to_replace",
-    ];
     let mut rows: Vec<Vec<Cell>> = Vec::new();
     let line = |user: &str, name: &str, rule: &str, t: &Tally| {
         vec![
@@ -532,9 +625,12 @@ async fn trend(
     let sites = readable_sites(&auth, q.site.as_deref())?;
     let weeks = q.weeks.unwrap_or(12);
     if !(1..=52).contains(&weeks) {
-        return Err(AppError::BadRequest(
-            "weeks must be between 1 and 52".to_string(),
-        ));
+        return Err(
+            AppError::BadRequest("weeks must be between 1 and 52".to_string())
+                .because("weeks_out_of_range")
+                .with("min", 1)
+                .with("max", 52),
+        );
     }
     let today = routines::date_of(crate::store::now_ms());
     let this_monday = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
@@ -588,7 +684,11 @@ async fn set_schedule(
     ApiJson(body): ApiJson<ScheduleBody>,
 ) -> Result<Json<Value>, AppError> {
     let site = one_site(&auth, q.site.as_deref())?;
-    let site_id = SiteId::parse(site.clone()).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let site_id = SiteId::parse(site.clone()).map_err(|e| {
+        AppError::BadRequest(e.to_string())
+            .because("unknown_site")
+            .with("site", site.as_str())
+    })?;
     policy::authorize(&auth.user, Action::ManageUsers, Some(&site_id))?;
     let templates = super::templates::current_templates(&state).await?;
     let mut errors = Vec::new();
@@ -596,28 +696,38 @@ async fn set_schedule(
     for (i, s) in body.schedule.iter().enumerate() {
         let field = |name: &str| format!("schedule[{i}].{name}");
         if !templates.iter().any(|t| t.id.as_str() == s.template_id) {
-            errors.push(FieldError {
-                field: field("template_id"),
-                message: format!("no template {}", s.template_id),
-            });
+            errors.push(
+                FieldError::new(
+                    field("template_id"),
+                    "unknown_template",
+                    format!("no template {}", s.template_id),
+                )
+                .with("template", s.template_id.as_str()),
+            );
         }
         if !seen.insert(s.template_id.clone()) {
-            errors.push(FieldError {
-                field: field("template_id"),
-                message: "each template may be scheduled once".to_string(),
-            });
+            errors.push(
+                FieldError::new(
+                    field("template_id"),
+                    "template_scheduled_twice",
+                    "each template may be scheduled once",
+                )
+                .with("template", s.template_id.as_str()),
+            );
         }
         if s.weekday.is_some_and(|w| !(1..=7).contains(&w)) {
-            errors.push(FieldError {
-                field: field("weekday"),
-                message: "must be 1 (Monday) to 7 (Sunday), or null for every day".to_string(),
-            });
+            errors.push(FieldError::new(
+                field("weekday"),
+                "bad_weekday",
+                "must be 1 (Monday) to 7 (Sunday), or null for every day",
+            ));
         }
         if !(0..1440).contains(&s.due_minute) {
-            errors.push(FieldError {
-                field: field("due_minute"),
-                message: "must be 0 to 1439 minutes after midnight".to_string(),
-            });
+            errors.push(FieldError::new(
+                field("due_minute"),
+                "bad_due_minute",
+                "must be 0 to 1439 minutes after midnight",
+            ));
         }
     }
     if !errors.is_empty() {
@@ -648,8 +758,11 @@ async fn routine_status(
 ) -> Result<Json<Value>, AppError> {
     let site = one_site(&auth, q.site.as_deref())?;
     let day = |field: &str, s: &str| {
-        NaiveDate::parse_from_str(s, "%Y-%m-%d")
-            .map_err(|_| AppError::BadRequest(format!("{field} must be a YYYY-MM-DD date")))
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+            AppError::BadRequest(format!("{field} must be a YYYY-MM-DD date"))
+                .because("bad_date")
+                .with("field", field)
+        })
     };
     let last = match q.to.as_deref() {
         Some(s) => day("to", s)?,
@@ -662,7 +775,9 @@ async fn routine_status(
     if first > last || (last - first).num_days() > 92 {
         return Err(AppError::BadRequest(
             "from must be on or before to, at most 93 days apart".to_string(),
-        ));
+        )
+        .because("bad_date_range")
+        .with("max_days", 93));
     }
     let occurrences = site_occurrences(&state, &site, first, last + Duration::days(1)).await?;
     let missed = occurrences

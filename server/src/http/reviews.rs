@@ -46,7 +46,8 @@ async fn visible_site(
     doc: &str,
     key: &str,
 ) -> Result<(SiteId, String), AppError> {
-    let missing = || AppError::NotFound("no such violation".to_string());
+    let missing =
+        || AppError::NotFound("no such violation".to_string()).because("no_such_violation");
     let (site, status) = state
         .store
         .violation_site_and_status(doc, key)
@@ -75,9 +76,10 @@ async fn review(
     };
     policy::authorize(&auth.user, needed, Some(&site))?;
     if action == "waive" && reason.is_empty() {
-        return Err(AppError::Unprocessable(
-            "a waiver needs a reason".to_string(),
-        ));
+        return Err(
+            AppError::Unprocessable("a waiver needs a reason".to_string())
+                .because("waive_needs_reason"),
+        );
     }
     // Whether the violation is already `after` is decided inside the write transaction:
     // a status read here could be stale by the time of the write.
@@ -86,10 +88,14 @@ async fn review(
         .review_violation(&doc, &key, auth.user.id.as_str(), action, after, &reason)
         .await?
     {
-        ReviewOutcome::NotFound => Err(AppError::NotFound("no such violation".to_string())),
+        ReviewOutcome::NotFound => {
+            Err(AppError::NotFound("no such violation".to_string()).because("no_such_violation"))
+        }
         ReviewOutcome::Already(status) => Err(AppError::Conflict(format!(
             "the violation is already {status}"
-        ))),
+        ))
+        .because("already_in_status")
+        .with("status", status)),
         ReviewOutcome::Done(status) => Ok(Json(
             json!({ "doc_id": doc, "answer_key": key, "status": status }),
         )),

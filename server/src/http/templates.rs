@@ -8,10 +8,10 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use shared::ids::TemplateId;
 use shared::policy::{self, Action};
-use shared::template::{FieldError, Template};
+use shared::template::Template;
 
 use crate::auth::AuthUser;
-use crate::http::error::{ApiJson, AppError};
+use crate::http::error::{ApiJson, AppError, from_json};
 use crate::state::AppState;
 
 pub(super) fn router() -> Router<AppState> {
@@ -51,7 +51,8 @@ async fn save(
     ApiJson(mut body): ApiJson<Value>,
 ) -> Result<Json<Value>, AppError> {
     policy::authorize(&auth.user, Action::EditTemplate, None)?;
-    let id = TemplateId::parse(id).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let id = TemplateId::parse(id)
+        .map_err(|e| AppError::BadRequest(e.to_string()).because("invalid_template_id"))?;
     let current = current_templates(&state).await?;
     let version = current
         .iter()
@@ -61,12 +62,8 @@ async fn save(
         object.insert("id".into(), json!(id));
         object.insert("version".into(), json!(version));
     }
-    let template: Template = serde_json::from_value(body).map_err(|e| {
-        AppError::Invalid(vec![FieldError {
-            field: "template".into(),
-            message: e.to_string(),
-        }])
-    })?;
+    // A body that does not fit names its field (`items[0].rule`) and why, never serde's text.
+    let template: Template = from_json(body).map_err(|field| AppError::Invalid(vec![field]))?;
     template.validate().map_err(AppError::Invalid)?;
     let json = serde_json::to_string(&template).map_err(|e| AppError::Internal(e.to_string()))?;
     if !state
@@ -81,7 +78,9 @@ async fn save(
     {
         return Err(AppError::Conflict(
             "someone saved this template at the same time; reload and retry".to_string(),
-        ));
+        )
+        .because("template_saved_meanwhile")
+        .with("template", id.as_str()));
     }
     Ok(Json(json!({ "template": template })))
 }

@@ -13,8 +13,9 @@ use serde_json::{Value, json};
 use shared::ids::{SiteId, UserId};
 use shared::policy::{self, Action};
 use shared::role::Role;
+use shared::template::FieldError;
 
-use crate::auth::{AuthUser, Password};
+use crate::auth::{AuthUser, MIN_PASSWORD_CHARS, Password, PasswordError};
 use crate::http::error::{ApiJson, AppError};
 use crate::state::AppState;
 use crate::store::users::UserRecord;
@@ -31,14 +32,22 @@ fn user_json(u: &UserRecord) -> Value {
     json!({ "id": u.id, "username": u.username, "display_name": u.display_name, "role": u.role, "sites": u.sites, "disabled": u.disabled })
 }
 
-/// Field-level validation errors, as one 422.
-fn invalid(errors: Vec<(&str, String)>) -> AppError {
-    let text = errors
-        .iter()
-        .map(|(f, m)| format!("{f}: {m}"))
-        .collect::<Vec<_>>()
-        .join("; ");
-    AppError::Unprocessable(text)
+/// Field-level validation errors, as one 422 (`invalid_body`, as this API always said).
+fn invalid(errors: Vec<FieldError>) -> AppError {
+    AppError::invalid_body(errors)
+}
+
+fn unknown_role(role: &str) -> FieldError {
+    FieldError::new(
+        "role",
+        "unknown_role",
+        format!("must be one of {}", Role::ALL.map(Role::as_str).join(", ")),
+    )
+    .with("role", role)
+}
+
+fn short_password(e: PasswordError) -> FieldError {
+    FieldError::new("password", "password_too_short", e.to_string()).with("min", MIN_PASSWORD_CHARS)
 }
 
 /// The caller manages users, and every site named is one of theirs.
@@ -50,18 +59,24 @@ fn may_manage(auth: &AuthUser, sites: &BTreeSet<SiteId>) -> Result<(), AppError>
     Ok(())
 }
 
-fn parse_sites(raw: &[String], errors: &mut Vec<(&'static str, String)>) -> BTreeSet<SiteId> {
+fn parse_sites(raw: &[String], errors: &mut Vec<FieldError>) -> BTreeSet<SiteId> {
     let mut sites = BTreeSet::new();
     for s in raw {
         match SiteId::parse(s.clone()) {
             Ok(id) => {
                 sites.insert(id);
             }
-            Err(e) => errors.push(("sites", e.to_string())),
+            Err(e) => errors.push(
+                FieldError::new("sites", "unknown_site", e.to_string()).with("site", s.as_str()),
+            ),
         }
     }
     if raw.is_empty() {
-        errors.push(("sites", "name at least one site".to_string()));
+        errors.push(FieldError::new(
+            "sites",
+            "no_sites",
+            "name at least one site",
+        ));
     }
     sites
 }
@@ -93,17 +108,20 @@ async fn create(
 ) -> Result<(StatusCode, Json<Value>), AppError> {
     let mut errors = Vec::new();
     let id = UserId::parse(body.username.clone())
-        .map_err(|e| errors.push(("username", e.to_string())))
+        .map_err(|e| {
+            errors.push(FieldError::new(
+                "username",
+                "invalid_username",
+                e.to_string(),
+            ))
+        })
         .ok();
     let role = Role::parse(&body.role);
     if role.is_none() {
-        errors.push((
-            "role",
-            format!("must be one of {}", Role::ALL.map(Role::as_str).join(", ")),
-        ));
+        errors.push(unknown_role(&body.role));
     }
     let password = Password::parse(body.password)
-        .map_err(|e| errors.push(("password", e.to_string())))
+        .map_err(|e| errors.push(short_password(e)))
         .ok();
     let sites = parse_sites(&body.sites, &mut errors);
     let (Some(id), Some(role), Some(password), true) = (id, role, password, errors.is_empty())
@@ -113,7 +131,10 @@ async fn create(
     may_manage(&auth, &sites)?;
     for site in &sites {
         if state.store.site(site).await?.is_none() {
-            return Err(invalid(vec![("sites", format!("there is no site {site}"))]));
+            return Err(invalid(vec![
+                FieldError::new("sites", "unknown_site", format!("there is no site {site}"))
+                    .with("site", site.as_str()),
+            ]));
         }
     }
     let password_hash = tokio::task::spawn_blocking(move || password.hash())
@@ -135,7 +156,9 @@ async fn create(
         Err(e) if e.is_unique_violation() => Err(AppError::Conflict(format!(
             "a user {} already exists",
             record.username
-        ))),
+        ))
+        .because("user_exists")
+        .with("user", record.username.as_str())),
         Err(e) => Err(e.into()),
         Ok(()) => Ok((StatusCode::CREATED, Json(user_json(&record)))),
     }
@@ -155,7 +178,7 @@ async fn managed_user(state: &AppState, auth: &AuthUser, id: &str) -> Result<Use
     policy::authorize(&auth.user, Action::ManageUsers, None)?;
     let user = state.store.user_by_id(id).await?;
     user.filter(|u| u.sites.iter().any(|s| auth.user.belongs_to(s)))
-        .ok_or_else(|| AppError::NotFound("no such user".to_string()))
+        .ok_or_else(|| AppError::NotFound("no such user".to_string()).because("no_such_user"))
 }
 
 async fn update(
@@ -173,15 +196,16 @@ async fn update(
         .as_ref()
         .is_some_and(|name| name.trim().is_empty())
     {
-        errors.push(("display_name", "must not be empty".to_string()));
+        errors.push(FieldError::new(
+            "display_name",
+            "display_name_empty",
+            "must not be empty",
+        ));
     }
     let role = body.role.as_deref().and_then(|role| {
         let parsed = Role::parse(role);
         if parsed.is_none() {
-            errors.push((
-                "role",
-                format!("must be one of {}", Role::ALL.map(Role::as_str).join(", ")),
-            ));
+            errors.push(unknown_role(role));
         }
         parsed
     });
@@ -190,7 +214,7 @@ async fn update(
         .password
         .map(Password::parse)
         .transpose()
-        .map_err(|e| errors.push(("password", e.to_string())))
+        .map_err(|e| errors.push(short_password(e)))
         .ok()
         .flatten();
     if !errors.is_empty() {
@@ -210,7 +234,7 @@ async fn update(
         .store
         .edit_user(&id, hash.as_deref(), |user| {
             if !user.sites.iter().any(|s| auth.user.belongs_to(s)) {
-                return Err(AppError::NotFound("no such user".to_string()));
+                return Err(AppError::NotFound("no such user".to_string()).because("no_such_user"));
             }
             if let Some(name) = display_name {
                 user.display_name = name;
@@ -224,7 +248,8 @@ async fn update(
             may_manage(&auth, &user.sites)
         })
         .await??;
-    let user = edited.ok_or_else(|| AppError::NotFound("no such user".to_string()))?;
+    let user = edited
+        .ok_or_else(|| AppError::NotFound("no such user".to_string()).because("no_such_user"))?;
     Ok(Json(user_json(&user)))
 }
 
@@ -236,9 +261,10 @@ async fn set_disabled(
 ) -> Result<Json<Value>, AppError> {
     let mut user = managed_user(state, auth, id).await?;
     if disabled && user.id == auth.user.id {
-        return Err(AppError::Conflict(
-            "you cannot disable yourself".to_string(),
-        ));
+        return Err(
+            AppError::Conflict("you cannot disable yourself".to_string())
+                .because("cannot_disable_self"),
+        );
     }
     state.store.set_user_disabled(id, disabled).await?;
     user.disabled = disabled;

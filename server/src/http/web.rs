@@ -17,7 +17,9 @@ pub async fn asset_or_not_found(request: Request) -> Response {
     let path = request.uri().path().trim_start_matches('/');
     let is_api = path.starts_with("api/") || path == "sync";
     if !(request.method() == Method::GET || request.method() == Method::HEAD) || is_api {
-        return AppError::NotFound(format!("no route for /{path}")).into_response();
+        return AppError::NotFound(format!("no route for /{path}"))
+            .because("no_route")
+            .into_response();
     }
     let name = if path.is_empty() { "index.html" } else { path };
     if name == "index.html" && !HAS_BUNDLE {
@@ -39,6 +41,8 @@ pub async fn asset_or_not_found(request: Request) -> Response {
             *bytes,
         )
             .into_response(),
-        None => AppError::NotFound(format!("no route for /{path}")).into_response(),
+        None => AppError::NotFound(format!("no route for /{path}"))
+            .because("no_route")
+            .into_response(),
     }
 }
