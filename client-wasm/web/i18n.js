@@ -88,3 +88,134 @@ export function fmtDate(value) {
 export function fmtYuan(amount) {
   return new Intl.NumberFormat(lang, { style: 'currency', currency: 'CNY', maximumFractionDigits: 0 }).format(amount);
 }
+
+// ---------------------------------------------------------------- the server's refusals
+// Every error the server sends has a stable `reason` (and `params`, the values its sentence
+// names; docs/API.md lists them). The app says the sentence of the reason in the user's
+// language and never shows the server's English `message`; a reason it does not know yet
+// falls back to the sentence of the error's broad `code`, then to a generic one.
+const REASONS = {
+  'zh-CN': {
+    // Broad codes, when no reason is known.
+    bad_request: '请求有误，请检查后重试。', unauthorized: '登录已失效，请重新登录。', forbidden: '您没有权限进行此操作。',
+    not_found: '找不到要操作的内容。', not_json: '请求格式有误。', not_an_image: '这个文件不是照片（只接受 JPEG、PNG、WebP、HEIC）。',
+    invalid_body: '提交的内容有误，请检查后重试。', invalid_fields: '提交的内容有误，请检查后重试。', conflict: '与当前数据冲突，请刷新后重试。',
+    rate_limited: '尝试次数过多，请稍后再试。', unavailable: '服务器暂时不可用，请稍后再试。', internal: '服务器出错了，请稍后再试。',
+    other: '服务器没有接受这个操作（{status}）。',
+    // Reviews and assignment.
+    waive_needs_reason: '免罚需要填写原因。', already_in_status: '这条违规已经是「{status}」状态。', no_such_violation: '找不到这条违规。',
+    already_assigned: '这条违规已经指定给 {user}。', already_unassigned: '这条违规本来就没有指定责任人。',
+    not_user_of_site: '{user} 不是门店 {site} 的用户。',
+    // Users.
+    user_exists: '用户 {user} 已存在。', invalid_username: '用户名只能使用字母、数字和 - _ .', unknown_role: '没有「{role}」这个岗位。',
+    password_too_short: '密码至少需要 {min} 个字符。', no_sites: '请至少选择一家门店。', unknown_site: '没有门店「{site}」。',
+    display_name_empty: '姓名不能为空。', no_such_user: '找不到这个用户。', cannot_disable_self: '不能停用自己的账号。',
+    // Templates and bodies that do not fit.
+    wrong_type: '「{field}」的类型不对。', missing_field: '缺少「{field}」。', unknown_field: '「{field}」不是这里可以填写的字段。',
+    unknown_value: '「{field}」的值不在可选范围内。', invalid_value: '「{field}」的值无效。', empty: '「{field}」不能为空。',
+    version_below_one: '「{field}」必须从 1 开始。', no_roles: '请至少指定一个执行岗位（{field}）。', no_items: '模板至少需要一个检查项（{field}）。',
+    duplicate_item_id: '「{field}」与前面的检查项编号重复。', unknown_rule: '「{field}」不是制度中的条款。',
+    fine_not_the_rules: '「{field}」只能是该条款本身的罚款，或不罚款。', not_finite: '「{field}」必须是有限的数字。',
+    max_below_min: '「{field}」不能小于下限。', fine_on_item_that_cannot_fail: '「{field}」：不会不合格的检查项不能设置罚款。',
+    evidence_on_item_that_cannot_fail: '「{field}」：只有合格/不合格、数量和数值类检查项才能要求不合格证据。',
+    template_saved_meanwhile: '有人同时保存了这个模板，请刷新后重试。', invalid_template_id: '模板编号只能使用字母、数字和 - _ .',
+    malformed_json: '内容不是有效的 JSON。', nul_in_text: '文字中含有不允许的字符。',
+    // Routines.
+    unknown_template: '没有模板「{template}」。', template_scheduled_twice: '模板「{template}」只能安排一次。',
+    bad_weekday: '星期必须是周一到周日，或每天。', bad_due_minute: '截止时间必须在 00:00 到 23:59 之间。',
+    // Filters and reports.
+    site_required: '请选择门店。', bad_month: '月份格式应为 年-月（如 2026-03）。', month_out_of_range: '月份超出范围。',
+    weeks_out_of_range: '周数必须在 {min} 到 {max} 之间。', bad_date: '日期格式应为 年-月-日。', bad_date_range: '开始日期不能晚于结束日期，且最多相隔 {max_days} 天。',
+    bad_time: '时间格式不正确。', bad_limit: '每页条数必须在 1 到 {max} 之间。', bad_offset: '页码不正确。', bad_cursor: '同步位置不正确。',
+    unknown_status: '没有「{status}」这个状态。', unknown_headers: 'CSV 表头只能是中文或代码。',
+    // Photos.
+    empty_body: '上传的内容是空的。', bad_photo_ref: '照片编号不正确。', no_such_blob: '找不到这张照片。',
+    // Logins and permissions.
+    bad_credentials: '用户名或密码错误。', bad_token: '登录已失效，请重新登录。', session_ended: '登录已结束，请重新登录。',
+    missing_token: '请先登录。', malformed_authorization: '请先登录。', unknown_refresh_token: '登录已失效，请重新登录。',
+    refresh_token_expired: '登录已过期，请重新登录。', refresh_token_reused: '登录已在别处更新，请重新登录。', user_disabled: '这个账号已停用。',
+    too_many_logins: '尝试次数过多，请稍后再试。', not_member_of_site: '您不属于门店「{site}」。',
+    role_not_allowed: '您的岗位（{role}）不能进行此操作。', template_not_for_role: '您的岗位（{role}）不能进行这类检查。',
+    no_route: '找不到这个页面。',
+  },
+  en: {
+    bad_request: 'The request is not right; check it and try again.', unauthorized: 'Your login has ended; log in again.', forbidden: 'You may not do this.',
+    not_found: 'Not found.', not_json: 'The request is not in the expected format.', not_an_image: 'This file is not a photo (JPEG, PNG, WebP or HEIC only).',
+    invalid_body: 'Something in what you sent is not right; check it and try again.', invalid_fields: 'Something in what you sent is not right; check it and try again.',
+    conflict: 'This conflicts with the current data; reload and try again.', rate_limited: 'Too many attempts, try again later.',
+    unavailable: 'The server is not available right now; try again later.', internal: 'The server failed; try again later.',
+    other: 'The server did not accept this ({status}).',
+    waive_needs_reason: 'A waiver needs a reason.', already_in_status: 'This violation is already {status}.', no_such_violation: 'No such violation.',
+    already_assigned: 'This violation is already assigned to {user}.', already_unassigned: 'Nobody is assigned to this violation already.',
+    not_user_of_site: '{user} is not a user of site {site}.',
+    user_exists: 'A user {user} already exists.', invalid_username: 'A user name may only hold letters, digits and - _ .', unknown_role: 'There is no role “{role}”.',
+    password_too_short: 'A password needs at least {min} characters.', no_sites: 'Choose at least one site.', unknown_site: 'There is no site “{site}”.',
+    display_name_empty: 'The name must not be empty.', no_such_user: 'No such user.', cannot_disable_self: 'You cannot disable yourself.',
+    wrong_type: '{field} has the wrong type.', missing_field: '{field} is missing.', unknown_field: '{field} is not a field here.',
+    unknown_value: '{field} is not one of the allowed values.', invalid_value: '{field} is not a valid value.', empty: '{field} must not be empty.',
+    version_below_one: '{field} must be 1 or more.', no_roles: 'Name at least one role that runs it ({field}).', no_items: 'A template needs at least one item ({field}).',
+    duplicate_item_id: '{field} is used by an earlier item.', unknown_rule: '{field} is not a rule of the regulation.',
+    fine_not_the_rules: "{field} must be the rule's own fine, or none.", not_finite: '{field} must be a finite number.',
+    max_below_min: '{field} must not be below the minimum.', fine_on_item_that_cannot_fail: '{field}: an item that cannot fail cannot carry a fine.',
+    evidence_on_item_that_cannot_fail: '{field}: only pass/fail, count and number items can require evidence on fail.',
+    template_saved_meanwhile: 'Someone saved this template at the same time; reload and try again.', invalid_template_id: 'A template id may only hold letters, digits and - _ .',
+    malformed_json: 'This is not valid JSON.', nul_in_text: 'The text holds a character that is not allowed.',
+    unknown_template: 'There is no template “{template}”.', template_scheduled_twice: 'Template “{template}” may be scheduled only once.',
+    bad_weekday: 'The weekday must be Monday to Sunday, or every day.', bad_due_minute: 'The deadline must be between 00:00 and 23:59.',
+    site_required: 'Choose a site.', bad_month: 'A month is written YYYY-MM (2026-03).', month_out_of_range: 'The month is out of range.',
+    weeks_out_of_range: 'Weeks must be between {min} and {max}.', bad_date: 'A date is written YYYY-MM-DD.', bad_date_range: 'The first day must not be after the last, at most {max_days} days apart.',
+    bad_time: 'The time is not right.', bad_limit: 'A page holds 1 to {max} rows.', bad_offset: 'The page is not right.', bad_cursor: 'The sync position is not right.',
+    unknown_status: 'There is no status “{status}”.', unknown_headers: 'CSV headers are Chinese or codes.',
+    empty_body: 'Nothing was uploaded.', bad_photo_ref: 'The photo reference is not right.', no_such_blob: 'No such photo.',
+    bad_credentials: 'Wrong user name or password.', bad_token: 'Your login has ended; log in again.', session_ended: 'Your login has ended; log in again.',
+    missing_token: 'Log in first.', malformed_authorization: 'Log in first.', unknown_refresh_token: 'Your login has ended; log in again.',
+    refresh_token_expired: 'Your login has expired; log in again.', refresh_token_reused: 'Your login was renewed elsewhere; log in again.', user_disabled: 'This account is disabled.',
+    too_many_logins: 'Too many attempts, try again later.', not_member_of_site: 'You do not belong to site “{site}”.',
+    role_not_allowed: 'Your role ({role}) may not do this.', template_not_for_role: 'Your role ({role}) may not run this kind of inspection.',
+    no_route: 'No such page.',
+  },
+};
+
+/** Roles by their code, in both languages. */
+export const ROLE_NAMES = {
+  office_admin: { zh: '办公室管理员', en: 'Office admin' }, workshop_manager: { zh: '车间经理', en: 'Workshop manager' },
+  team_lead: { zh: '班组长', en: 'Team lead' }, service_manager: { zh: '服务经理', en: 'Service manager' },
+  parts_manager: { zh: '备件经理', en: 'Parts manager' }, customer_service_supervisor: { zh: '客服主管', en: 'Customer-service supervisor' },
+  technician: { zh: '技师', en: 'Technician' },
+};
+/** A role's name in the current language (its code if unknown). */
+export const roleName = (r) => local(ROLE_NAMES[r]) || r;
+const STATUS_NAMES = {
+  open: { zh: '待处理', en: 'open' }, acknowledged: { zh: '已确认', en: 'acknowledged' },
+  corrected: { zh: '已整改', en: 'corrected' }, waived: { zh: '已免罚', en: 'waived' },
+};
+
+/**
+ * The sentence for a server error body's `error` (`{code, reason, params}`) in the current
+ * language. `status` (the HTTP status) only shows in the generic sentence.
+ */
+export function explain(error, status = '') {
+  const table = REASONS[lang] ?? REASONS['zh-CN'];
+  const params = { status, ...(error?.params ?? {}) };
+  if (params.role) params.role = roleName(params.role);
+  if (STATUS_NAMES[params.status]) params.status = local(STATUS_NAMES[params.status]);
+  let text = table[error?.reason] ?? table[error?.code] ?? table.other;
+  for (const [k, v] of Object.entries(params)) text = text.replaceAll(`{${k}}`, String(v));
+  return text;
+}
+
+/** The sentence for one of `error.fields` (`{field, reason, params}`), naming its field. */
+export function explainField(f) {
+  return explain({ reason: f.reason, params: { field: f.field, ...(f.params ?? {}) } });
+}
+
+/** Every sentence of an error: one per field if it lists fields, else its own. */
+export function explainAll(error, status = '') {
+  return error?.fields?.length ? error.fields.map(explainField) : [explain(error, status)];
+}
+
+/** The sentence for a failed `Response`, read from its JSON error body if it has one. */
+export async function explainResponse(response) {
+  const body = await response.json().catch(() => null);
+  return explain(body?.error, response.status);
+}
