@@ -3,12 +3,14 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use axum::extract::FromRef;
 use tokio::sync::watch;
 
 use crate::auth::Keys;
 use crate::config::SyncLimits;
 use crate::metrics::Metrics;
 use crate::store::Store;
+use crate::sync::SyncContext;
 use crate::sync::hub::Hub;
 
 /// Cheap to clone: everything inside is a pool or an `Arc`.
@@ -32,4 +34,19 @@ pub struct AppState {
     pub limits: SyncLimits,
     /// Open sync connections per user on this instance.
     pub connections: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+/// A sync connection gets only what it runs on (`State<SyncContext>` in `http/sync.rs`).
+impl FromRef<AppState> for SyncContext {
+    fn from_ref(state: &AppState) -> SyncContext {
+        SyncContext {
+            store: state.store.clone(),
+            hub: state.hub.clone(),
+            peer_id: state.peer_id.clone(),
+            storage_id: state.storage_id.clone(),
+            limits: state.limits,
+            metrics: state.metrics.clone(),
+            shutdown: state.shutdown.subscribe(),
+        }
+    }
 }

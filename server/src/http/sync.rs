@@ -1,6 +1,9 @@
 //! `GET /sync?token=JWT`: authenticates, takes a connection slot, upgrades to a WebSocket
 //! and hands its frames to a [`Connection`].
 //!
+//! The connection gets a [`SyncContext`] (taken from `AppState` by axum's `FromRef`), not
+//! the whole state: the keys and the slot table stay here.
+//!
 //! The token is checked before the upgrade (a bad one is a 401 with a JSON body, like every
 //! other HTTP error), and a user with too many open connections gets a 429. After the
 //! upgrade this module only translates between axum's WebSocket messages and the sync
@@ -20,8 +23,8 @@ use serde::Deserialize;
 use super::error::AppError;
 use crate::auth::authenticate;
 use crate::state::AppState;
-use crate::sync::MAX_FRAME_BYTES;
 use crate::sync::connection::{CloseFrame, Connection, Frame};
+use crate::sync::{MAX_FRAME_BYTES, SyncContext};
 
 /// Query of `/sync`.
 #[derive(Debug, Deserialize)]
@@ -37,6 +40,7 @@ const READ_BUFFER_BYTES: usize = 16 * 1024;
 pub async fn upgrade(
     ws: WebSocketUpgrade,
     State(state): State<AppState>,
+    State(context): State<SyncContext>,
     Query(query): Query<SyncQuery>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
@@ -59,7 +63,7 @@ pub async fn upgrade(
         .read_buffer_size(READ_BUFFER_BYTES)
         .on_upgrade(move |socket| async move {
             let (sink, stream) = frames(socket);
-            Connection::new(state, auth).run(sink, stream).await;
+            Connection::new(context, auth).run(sink, stream).await;
             drop(slot);
         }))
 }

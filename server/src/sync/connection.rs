@@ -29,10 +29,10 @@ use shared::protocol::{self, DocumentId, Event, Message, ServerSession};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
+use super::context::SyncContext;
 use super::hub::{DocEntry, PeerSync, Received, SyncError};
 use super::relay::Ephemeral;
 use crate::auth::AuthUser;
-use crate::state::AppState;
 
 mod relayed;
 
@@ -103,7 +103,7 @@ struct PeerDoc {
 
 /// One peer's connection: its session, documents and limits.
 pub struct Connection {
-    state: AppState,
+    context: SyncContext,
     auth: AuthUser,
     session: ServerSession,
     storage_id: Option<String>,
@@ -122,12 +122,13 @@ enum Flow {
 
 impl Connection {
     /// A connection for a user whose token was checked at the upgrade.
-    pub fn new(state: AppState, auth: AuthUser) -> Connection {
-        let session = ServerSession::new(state.peer_id.to_string(), state.storage_id.to_string());
-        let burst = state.limits.frame_burst;
-        let relayed = relayed::Relayed::new(state.hub.clone());
+    pub fn new(context: SyncContext, auth: AuthUser) -> Connection {
+        let session =
+            ServerSession::new(context.peer_id.to_string(), context.storage_id.to_string());
+        let burst = context.limits.frame_burst;
+        let relayed = relayed::Relayed::new(context.hub.clone());
         Connection {
-            state,
+            context,
             auth,
             session,
             storage_id: None,
@@ -156,14 +157,14 @@ impl Connection {
         );
         tokio::pin!(expiry);
         let mut revocation = tokio::time::interval(REVOCATION_CHECK);
-        let limits = self.state.limits;
+        let limits = self.context.limits;
         let mut ping = tokio::time::interval(limits.ping_interval);
         ping.tick().await;
         let mut heard = Instant::now();
-        let mut shutdown = self.state.shutdown.subscribe();
+        let mut shutdown = self.context.shutdown.clone();
         let changed = self.changed.clone();
         let inbox = self.relayed.inbox.clone();
-        self.state.metrics.connections.inc();
+        self.context.metrics.connections.inc();
         let close_reason = loop {
             let flow = tokio::select! {
                 frame = stream.next() => {
@@ -247,14 +248,14 @@ impl Connection {
     /// `frames_per_second`. While it waits the connection reads nothing, so a flooding
     /// peer is slowed by TCP itself and costs the others nothing.
     async fn throttle(&mut self) {
-        let limits = self.state.limits;
+        let limits = self.context.limits;
         let now = Instant::now();
         let refill = now.duration_since(self.bucket.at).as_secs_f64() * limits.frames_per_second;
         self.bucket.tokens = (self.bucket.tokens + refill).min(limits.frame_burst);
         self.bucket.at = now;
         if self.bucket.tokens < 1.0 {
             let wait = (1.0 - self.bucket.tokens) / limits.frames_per_second;
-            self.state.metrics.throttled.inc();
+            self.context.metrics.throttled.inc();
             tokio::time::sleep(Duration::from_secs_f64(wait)).await;
             self.bucket.tokens = 1.0;
             self.bucket.at = Instant::now();
@@ -267,7 +268,7 @@ impl Connection {
     async fn check_revocation(&mut self) -> Flow {
         let live = match self.reload_user().await {
             Ok(true) => self
-                .state
+                .context
                 .store
                 .family_active(&self.auth.claims.sid)
                 .await
@@ -287,7 +288,7 @@ impl Connection {
     /// false if they no longer exist or are disabled.
     async fn reload_user(&mut self) -> Result<bool, crate::store::StoreError> {
         match self
-            .state
+            .context
             .store
             .user_by_id(self.auth.user.id.as_str())
             .await?
@@ -316,7 +317,7 @@ impl Connection {
         for id in hidden {
             if let Some(peer) = self.docs.remove(&id) {
                 peer.forward.abort();
-                self.state.hub.forget_if_empty(&peer.entry).await;
+                self.context.hub.forget_if_empty(&peer.entry).await;
             }
         }
     }
@@ -394,7 +395,7 @@ impl Connection {
             std::collections::hash_map::Entry::Vacant(v) => {
                 let stored = match &self.storage_id {
                     Some(storage) => self
-                        .state
+                        .context
                         .store
                         .sync_state(&id.to_string(), storage)
                         .await
@@ -433,7 +434,7 @@ impl Connection {
         // exist. A `sync` for a document the server has not seen may be one a tablet
         // created offline: it gets a provisional entry (visible to nobody else) and its
         // creation is judged when the changes arrive.
-        let entry = match self.state.hub.get(&id).await {
+        let entry = match self.context.hub.get(&id).await {
             Ok(Some(entry)) => match entry.site().await {
                 Some(site) if self.auth.user.sites.iter().any(|s| s.as_str() == site) => entry,
                 None if !request => entry,
@@ -454,7 +455,7 @@ impl Connection {
                 self.wait_for(id).await;
                 return;
             }
-            Ok(None) => match self.state.hub.get_or_new(&id) {
+            Ok(None) => match self.context.hub.get_or_new(&id) {
                 Ok(entry) => entry,
                 Err(e) => {
                     tracing::error!(error = %e, "document map unavailable");
@@ -470,7 +471,7 @@ impl Connection {
                 return;
             }
         };
-        let hub = self.state.hub.clone();
+        let hub = self.context.hub.clone();
         let user = self.auth.user.clone();
         let started = std::time::Instant::now();
         let peer = self.peer_doc(entry.clone()).await;
@@ -478,21 +479,21 @@ impl Connection {
         match result {
             Ok(Received::Accepted { new_changes }) => {
                 self.push_sync(&id).await;
-                self.state
+                self.context
                     .metrics
                     .changes_applied
                     .inc_by(new_changes as u64);
-                self.state
+                self.context
                     .metrics
                     .sync_latency
                     .observe(started.elapsed().as_secs_f64());
             }
             Ok(Received::Refused(denial)) => {
-                self.state.metrics.changes_rejected.inc();
+                self.context.metrics.changes_rejected.inc();
                 hub.forget_if_empty(&entry).await;
                 tracing::info!(user = %user.id, doc = %id, code = denial.code(), "change refused");
                 if let Err(e) = self
-                    .state
+                    .context
                     .store
                     .audit(
                         Some(user.id.as_str()),
@@ -554,7 +555,7 @@ impl Connection {
 
     /// Saves the sync states of a peer that has storage, and stops the forwarders.
     async fn finish(mut self) {
-        let metrics = self.state.metrics.clone();
+        let metrics = self.context.metrics.clone();
         self.save_states().await;
         metrics.connections.dec();
     }
@@ -563,7 +564,7 @@ impl Connection {
         let mut states = Vec::new();
         for (id, peer) in self.docs.drain() {
             peer.forward.abort();
-            self.state.hub.forget_if_empty(&peer.entry).await;
+            self.context.hub.forget_if_empty(&peer.entry).await;
             if self.storage_id.is_none() || peer.entry.site().await.is_none() {
                 continue;
             }
@@ -572,7 +573,7 @@ impl Connection {
         let Some(storage) = &self.storage_id else {
             return;
         };
-        if let Err(e) = self.state.store.put_sync_states(storage, &states).await {
+        if let Err(e) = self.context.store.put_sync_states(storage, &states).await {
             tracing::warn!(error = %e, "cannot save sync states");
         }
     }

@@ -1,15 +1,19 @@
-//! Document sync: the WebSocket endpoint and the documents it serves.
+//! Document sync: the connections behind `GET /sync` and the documents they serve.
 //!
 //! - [`hub`]: documents in memory, one lock each; validates and persists incoming changes.
 //! - [`connection`]: one task per WebSocket: the protocol session, per-document sync
 //!   states, fan-out of other peers' changes, token expiry and revocation.
+//! - [`context`]: [`SyncContext`], the part of the server's state a connection runs on.
 //! - [`relay`]: what connections hand each other: documents a peer waited for, presence.
 //! - [`fanout`]: other instances' changes, on PostgreSQL.
 
 pub mod connection;
+pub mod context;
 pub mod fanout;
 pub mod hub;
 pub mod relay;
+
+pub use context::SyncContext;
 
 /// The largest WebSocket message accepted, in bytes (16 MiB); larger frames close the
 /// connection.

@@ -86,7 +86,7 @@ impl Connection {
             }
             self.relayed.waiting.push_back(id);
         }
-        self.state.hub.waiting.add(id, &self.relayed.inbox);
+        self.context.hub.waiting.add(id, &self.relayed.inbox);
         match self.lookup(id).await {
             Lookup::Missing => {}
             Lookup::Attached | Lookup::Nothing => self.relayed.stop_waiting(&id),
@@ -94,7 +94,7 @@ impl Connection {
     }
 
     async fn lookup(&mut self, id: DocumentId) -> Lookup {
-        let entry = match self.state.hub.get(&id).await {
+        let entry = match self.context.hub.get(&id).await {
             Ok(Some(entry)) => entry,
             Ok(None) => return Lookup::Missing,
             Err(e) => {
