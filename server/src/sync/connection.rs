@@ -35,6 +35,8 @@ use super::relay::Ephemeral;
 use crate::auth::AuthUser;
 
 mod relayed;
+#[cfg(test)]
+mod tests;
 
 /// How often an open connection re-checks that its login is still live.
 pub const REVOCATION_CHECK: Duration = Duration::from_secs(2);
