@@ -1,39 +1,35 @@
-//! Documents in memory and the acceptance of incoming changes.
+//! The document cache: every document this instance knows, in memory or evicted, one
+//! async lock each, with the peers subscribed to it.
 //!
-//! An incoming automerge sync message is applied to a *fork* of the document. The changes
-//! it adds are judged one by one, in dependency order, by the shared permission policy
-//! against the document at each change's dependencies. Only if every change is allowed is
-//! the fork persisted (one transaction: the new chunk, the document's metadata and the
-//! office's projection) and then swapped in; only then is the sender answered. A refused
-//! message leaves the stored document and the one in memory untouched.
+//! A document is loaded from the store on its first use and kept up to date with what
+//! other instances store ([`Hub::refresh`]). Memory is bounded by *eviction*: a document
+//! nobody has touched for a while is dropped from memory (its entry, which connections
+//! subscribe to, stays while anyone holds it) and loaded again from the store on its next
+//! use. [`Hub::evict`] does it; the server runs it periodically with the limits in
+//! [`crate::config::DocumentMemory`].
 //!
-//! Memory is bounded by *eviction*: a document nobody has touched for a while is dropped
-//! from memory (its entry, which connections subscribe to, stays while anyone holds it) and
-//! loaded again from the store on its next use. [`Hub::evict`] does it; the server runs it
-//! periodically with the limits in [`crate::config::DocumentMemory`].
+//! What comes in is accepted (or refused) in [`accept`]: guard → fork → judge → persist →
+//! swap, [`Hub::receive`].
 
-use std::collections::{HashMap, HashSet};
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use automerge::sync::{Message as SyncMessage, State as SyncState, SyncDoc};
-use automerge::{Automerge, Change, ChangeHash, ReadDoc};
-use shared::chunk_guard;
-use shared::inspection;
-use shared::policy::{self, Denial, User};
+use automerge::sync::{Message as SyncMessage, SyncDoc};
+use automerge::{Automerge, ChangeHash, ReadDoc};
 use shared::protocol::DocumentId;
-use shared::rules;
 use tokio::sync::broadcast;
 
 use super::relay::{Ephemeral, Inbox, Listeners, Waiting};
-use crate::store::documents::DocWrite;
-use crate::store::projection::Projection;
 use crate::store::{Store, StoreError};
 
-/// After this many incremental chunks a document is compacted into one snapshot.
-pub const COMPACT_AFTER_CHUNKS: usize = 64;
+pub mod accept;
+
+use accept::load_chunks;
+pub use accept::{
+    COMPACT_AFTER_CHUNKS, MAX_INFLATED_BYTES, MAX_PENDING_BYTES, PeerSync, Received, SyncError,
+};
 
 /// A document known to this instance: loaded in memory, or evicted and loaded again on
 /// its next use.
@@ -62,111 +58,9 @@ struct DocInner {
     seqs: Vec<i64>,
 }
 
-/// Most bytes the compressed parts of one sync message may inflate to: a few times more
-/// than the largest frame, which legitimate documents (compressing about 3:1) stay far
-/// below and a deflate bomb (up to 1000:1) exceeds early.
-pub const MAX_INFLATED_BYTES: usize = 4 * super::MAX_FRAME_BYTES;
-
-/// Most bytes of change data one peer may leave waiting for missing dependencies.
-pub const MAX_PENDING_BYTES: usize = 16 * 1024 * 1024;
-
-/// One peer's side of the sync of one document: the automerge sync state, and the change
-/// chunks that peer sent which still wait for a dependency.
-///
-/// Automerge's sync protocol recovers from a Bloom-filter false positive (the sender
-/// wrongly believes we have a change, so it sends only that change's descendants) by the
-/// receiver *queueing* the orphans and asking for their missing dependencies. The shared
-/// copy of a document must never hold such a queue: a later load would apply the queued
-/// changes without the policy judging them. So the orphans wait here, per peer, are fed
-/// again with the peer's next message and are judged only once they apply. Dropping them
-/// instead leaves the peer believing it sent them and the exchange never settles.
-#[derive(Default)]
-pub struct PeerSync {
-    /// The automerge sync state.
-    pub state: SyncState,
-    pending: Vec<Vec<u8>>,
-}
-
-impl PeerSync {
-    /// A peer starting from a (possibly stored) sync state.
-    pub fn new(state: SyncState) -> PeerSync {
-        PeerSync {
-            state,
-            pending: Vec::new(),
-        }
-    }
-
-    /// Bytes of change data waiting for dependencies.
-    pub fn pending_bytes(&self) -> usize {
-        self.pending.iter().map(Vec::len).sum()
-    }
-}
-
-/// Loads chunks into a document, turning automerge errors and panics into `Invalid`.
-fn load_chunks<'a>(
-    doc: &mut Automerge,
-    chunks: impl IntoIterator<Item = &'a [u8]>,
-) -> Result<(), SyncError> {
-    for chunk in chunks {
-        match catch_unwind(AssertUnwindSafe(|| doc.load_incremental(chunk))) {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => return Err(SyncError::Invalid(e.to_string())),
-            Err(_) => {
-                return Err(SyncError::Invalid(
-                    "automerge could not load the changes".to_string(),
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Applies a peer's sync message to `doc`. automerge has been seen to panic on hostile
-/// input; a panic here must cost this message, not the process or the other peers of the
-/// document.
-fn apply_sync_message(
-    doc: &mut Automerge,
-    state: &mut SyncState,
-    message: SyncMessage,
-) -> Result<(), SyncError> {
-    match catch_unwind(AssertUnwindSafe(|| {
-        doc.receive_sync_message(state, message)
-    })) {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(SyncError::Invalid(e.to_string())),
-        Err(_) => Err(SyncError::Invalid(
-            "automerge could not apply the message".to_string(),
-        )),
-    }
-}
-
 /// Whether a document holds changes waiting for missing dependencies.
 fn has_orphans(doc: &Automerge) -> bool {
     !ReadDoc::get_missing_deps(doc, &[]).is_empty()
-}
-
-/// What became of an incoming sync message.
-#[derive(Debug)]
-pub enum Received {
-    /// Applied (and, if it carried changes, persisted).
-    Accepted {
-        /// How many new changes it added.
-        new_changes: usize,
-    },
-    /// Refused by the policy; nothing changed.
-    Refused(Denial),
-}
-
-/// Why an incoming message could not be handled at all.
-#[derive(Debug, thiserror::Error)]
-pub enum SyncError {
-    /// The message is not a valid automerge sync message, or automerge failed (or
-    /// panicked) applying it.
-    #[error("invalid sync data: {0}")]
-    Invalid(String),
-    /// The store failed; nothing was acknowledged.
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
 
 /// All documents in memory.
@@ -310,35 +204,6 @@ impl DocEntry {
     pub async fn save(&self) -> Result<Vec<u8>, StoreError> {
         Ok(self.loaded().await?.doc.save())
     }
-}
-
-fn sorted(mut heads: Vec<ChangeHash>) -> Vec<ChangeHash> {
-    heads.sort_unstable();
-    heads
-}
-
-/// Orders changes so that each comes after those of its dependencies that are among them.
-fn topological(changes: Vec<Change>) -> Vec<Change> {
-    let mut pending: Vec<Change> = changes;
-    let hashes: HashSet<ChangeHash> = pending.iter().map(Change::hash).collect();
-    let mut done: HashSet<ChangeHash> = HashSet::new();
-    let mut ordered = Vec::with_capacity(pending.len());
-    while !pending.is_empty() {
-        let (ready, rest): (Vec<Change>, Vec<Change>) = pending.into_iter().partition(|c| {
-            c.deps()
-                .iter()
-                .all(|d| !hashes.contains(d) || done.contains(d))
-        });
-        if ready.is_empty() {
-            // A cycle cannot occur in a hash graph; keep the rest as they are.
-            ordered.extend(rest);
-            break;
-        }
-        done.extend(ready.iter().map(Change::hash));
-        ordered.extend(ready);
-        pending = rest;
-    }
-    ordered
 }
 
 impl Hub {
@@ -527,139 +392,5 @@ impl Hub {
             });
         }
         evicted
-    }
-
-    /// Applies one sync message from `user` to the document, judging and persisting the
-    /// changes it carries. `peer` is the sender's sync state, updated only on success.
-    pub async fn receive(
-        &self,
-        entry: &DocEntry,
-        user: &User,
-        peer: &mut PeerSync,
-        data: &[u8],
-    ) -> Result<Received, SyncError> {
-        let message = SyncMessage::decode(data).map_err(|e| SyncError::Invalid(e.to_string()))?;
-        // automerge would abort the process on some hostile chunks (see `chunk_guard`):
-        // they are refused before it parses them.
-        let mut budget = MAX_INFLATED_BYTES;
-        for chunk in message.changes.iter() {
-            budget -= chunk_guard::check(chunk, budget)
-                .map_err(|refused| SyncError::Invalid(refused.to_string()))?;
-        }
-        let incoming: Vec<Vec<u8>> = message.changes.iter().map(<[u8]>::to_vec).collect();
-        let peer_heads = sorted(message.heads.clone());
-        let peer_last_sync: Vec<Vec<ChangeHash>> = message
-            .have
-            .iter()
-            .map(|have| sorted(have.last_sync.clone()))
-            .collect();
-        let peer_needs = !message.need.is_empty();
-        let mut inner = entry.loaded().await?;
-        let mut next_state = peer.state.clone();
-        let in_step = |doc: &Automerge, state: &mut SyncState| {
-            // A peer back on a new connection opens with its heads and what it last synced
-            // with us. When both are exactly our heads and it needs nothing, it already
-            // knows everything an answer would say; answering would cost one message per
-            // document it holds in a reconnect storm. Recording our heads as told keeps
-            // automerge silent until they change.
-            // `get_heads` is sorted; what the peer sent is sorted above to compare.
-            let ours = doc.get_heads();
-            if !peer_needs && peer_heads == ours && peer_last_sync == [ours.clone()] {
-                state.last_sent_heads = ours;
-                state.have_responded = true;
-            }
-        };
-        if message.changes.is_empty() && peer.pending.is_empty() {
-            // Most messages carry no changes (the opening of a sync, acknowledgements):
-            // automerge only updates the sync state for them and leaves the document as it
-            // is, so no copy of the document is needed to be able to refuse it.
-            apply_sync_message(&mut inner.doc, &mut next_state, message)?;
-            in_step(&inner.doc, &mut next_state);
-            peer.state = next_state;
-            return Ok(Received::Accepted { new_changes: 0 });
-        }
-        let mut fork = inner.doc.clone();
-        load_chunks(&mut fork, peer.pending.iter().map(Vec::as_slice))?;
-        apply_sync_message(&mut fork, &mut next_state, message)?;
-        let pending = if has_orphans(&fork) {
-            let mut pending = std::mem::take(&mut peer.pending);
-            pending.extend(incoming);
-            if pending.iter().map(Vec::len).sum::<usize>() > MAX_PENDING_BYTES {
-                peer.pending.clear();
-                return Err(SyncError::Invalid(
-                    "too many changes whose dependencies never arrived".to_string(),
-                ));
-            }
-            pending
-        } else {
-            Vec::new()
-        };
-        let added = topological(inner.doc.get_changes_added(&fork));
-        if added.is_empty() {
-            in_step(&inner.doc, &mut next_state);
-            peer.state = next_state;
-            peer.pending = pending;
-            return Ok(Received::Accepted { new_changes: 0 });
-        }
-        // `working` is the stored document plus exactly the judged changes, without the
-        // fork's queue of orphans: it is what gets stored and shared.
-        let mut working = inner.doc.clone();
-        let verdict = catch_unwind(AssertUnwindSafe(|| {
-            policy::judge_and_apply(user, &mut working, &added)
-        }))
-        .unwrap_or_else(|_| {
-            Err(Denial::InvalidChange(
-                "the change could not be replayed".to_string(),
-            ))
-        });
-        let view = match verdict {
-            Err(denial) => {
-                peer.pending.clear();
-                return Ok(Received::Refused(denial));
-            }
-            Ok(Some(view)) => view,
-            Ok(None) => {
-                inspection::read(&working).map_err(|e| SyncError::Invalid(e.to_string()))?
-            }
-        };
-        let violations = rules::evaluate(&view);
-        let projection = Projection::new(&view, &violations);
-        let chunk = working.save_after(&inner.doc.get_heads());
-        let snapshot = (inner.seqs.len() + 1 >= COMPACT_AFTER_CHUNKS).then(|| working.save());
-        let id = entry.id.to_string();
-        let site = view.site.to_string();
-        let seq = self
-            .store
-            .write_doc(&DocWrite {
-                id: &id,
-                kind: "inspection",
-                site_id: Some(&site),
-                template_id: Some(view.template.id.as_str()),
-                created_by: Some(view.created_by.as_str()),
-                chunk: &chunk,
-                snapshot: snapshot.as_deref(),
-                replaces: &inner.seqs,
-                origin: &self.peer_id,
-                projection: Some(&projection),
-            })
-            .await?;
-        inner.doc = working;
-        let created = inner.site.is_none();
-        inner.site = Some(site);
-        if snapshot.is_some() {
-            inner.seqs.clear();
-        }
-        inner.seqs.push(seq);
-        peer.state = next_state;
-        peer.pending = pending;
-        drop(inner);
-        let _ = entry.changed.send(());
-        if created {
-            // Peers told `doc-unavailable` before now get it, as the reference server does.
-            self.waiting.wake(&entry.id);
-        }
-        Ok(Received::Accepted {
-            new_changes: added.len(),
-        })
     }
 }

@@ -1,6 +1,8 @@
 //! Document sync: the connections behind `GET /sync` and the documents they serve.
 //!
-//! - [`hub`]: documents in memory, one lock each; validates and persists incoming changes.
+//! - [`hub`]: the document cache: documents in memory, one lock each, evicted when idle;
+//!   [`hub::accept`] judges and persists incoming changes (guard → fork → judge → persist
+//!   → swap).
 //! - [`connection`]: one task per WebSocket: the protocol session, per-document sync
 //!   states, fan-out of other peers' changes, token expiry and revocation.
 //! - [`context`]: [`SyncContext`], the part of the server's state a connection runs on.

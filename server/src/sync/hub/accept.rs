@@ -1,0 +1,420 @@
+//! The acceptance of an incoming sync message, in five steps:
+//! [`guard`] → [`fork`] → [`judge`] → [`persist`] → [`swap`].
+//!
+//! An incoming automerge sync message is checked before automerge parses it (guard), then
+//! applied to a *fork* of the document. The changes it adds are judged one by one, in
+//! dependency order, by the shared permission policy against the document at each change's
+//! dependencies (judge). Only if every change is allowed is the result persisted (one
+//! transaction: the new chunk, the document's metadata and the office's projection) and
+//! then swapped in, and the document's other peers told; only then is the sender
+//! answered. A refused message leaves the stored document and the one in memory
+//! untouched. [`Hub::receive`] runs the steps with the document's lock held throughout, so
+//! the document a change is judged against is the one it is stored onto.
+
+use std::collections::HashSet;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use automerge::sync::{Message as SyncMessage, State as SyncState, SyncDoc};
+use automerge::{Automerge, Change, ChangeHash};
+use shared::chunk_guard;
+use shared::inspection::{self, Inspection};
+use shared::policy::{self, Denial, User};
+use shared::protocol::DocumentId;
+use shared::rules;
+use tokio::sync::MutexGuard;
+
+use super::{DocEntry, DocInner, Hub, has_orphans};
+use crate::store::documents::DocWrite;
+use crate::store::projection::Projection;
+use crate::store::{Store, StoreError};
+use crate::sync::relay::Waiting;
+
+/// After this many incremental chunks a document is compacted into one snapshot.
+pub const COMPACT_AFTER_CHUNKS: usize = 64;
+
+/// Most bytes the compressed parts of one sync message may inflate to: a few times more
+/// than the largest frame, which legitimate documents (compressing about 3:1) stay far
+/// below and a deflate bomb (up to 1000:1) exceeds early.
+pub const MAX_INFLATED_BYTES: usize = 4 * crate::sync::MAX_FRAME_BYTES;
+
+/// Most bytes of change data one peer may leave waiting for missing dependencies.
+pub const MAX_PENDING_BYTES: usize = 16 * 1024 * 1024;
+
+/// One peer's side of the sync of one document: the automerge sync state, and the change
+/// chunks that peer sent which still wait for a dependency.
+///
+/// Automerge's sync protocol recovers from a Bloom-filter false positive (the sender
+/// wrongly believes we have a change, so it sends only that change's descendants) by the
+/// receiver *queueing* the orphans and asking for their missing dependencies. The shared
+/// copy of a document must never hold such a queue: a later load would apply the queued
+/// changes without the policy judging them. So the orphans wait here, per peer, are fed
+/// again with the peer's next message and are judged only once they apply. Dropping them
+/// instead leaves the peer believing it sent them and the exchange never settles.
+#[derive(Default)]
+pub struct PeerSync {
+    /// The automerge sync state.
+    pub state: SyncState,
+    pub(super) pending: Vec<Vec<u8>>,
+}
+
+impl PeerSync {
+    /// A peer starting from a (possibly stored) sync state.
+    pub fn new(state: SyncState) -> PeerSync {
+        PeerSync {
+            state,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Bytes of change data waiting for dependencies.
+    pub fn pending_bytes(&self) -> usize {
+        self.pending.iter().map(Vec::len).sum()
+    }
+}
+
+/// Loads chunks into a document, turning automerge errors and panics into `Invalid`.
+pub(super) fn load_chunks<'a>(
+    doc: &mut Automerge,
+    chunks: impl IntoIterator<Item = &'a [u8]>,
+) -> Result<(), SyncError> {
+    for chunk in chunks {
+        match catch_unwind(AssertUnwindSafe(|| doc.load_incremental(chunk))) {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(SyncError::Invalid(e.to_string())),
+            Err(_) => {
+                return Err(SyncError::Invalid(
+                    "automerge could not load the changes".to_string(),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Applies a peer's sync message to `doc`. automerge has been seen to panic on hostile
+/// input; a panic here must cost this message, not the process or the other peers of the
+/// document.
+fn apply_sync_message(
+    doc: &mut Automerge,
+    state: &mut SyncState,
+    message: SyncMessage,
+) -> Result<(), SyncError> {
+    match catch_unwind(AssertUnwindSafe(|| {
+        doc.receive_sync_message(state, message)
+    })) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(SyncError::Invalid(e.to_string())),
+        Err(_) => Err(SyncError::Invalid(
+            "automerge could not apply the message".to_string(),
+        )),
+    }
+}
+
+/// What became of an incoming sync message.
+#[derive(Debug)]
+pub enum Received {
+    /// Applied (and, if it carried changes, persisted).
+    Accepted {
+        /// How many new changes it added.
+        new_changes: usize,
+    },
+    /// Refused by the policy; nothing changed.
+    Refused(Denial),
+}
+
+/// Why an incoming message could not be handled at all.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The message is not a valid automerge sync message, or automerge failed (or
+    /// panicked) applying it.
+    #[error("invalid sync data: {0}")]
+    Invalid(String),
+    /// The store failed; nothing was acknowledged.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Hub {
+    /// Applies one sync message from `user` to the document, judging and persisting the
+    /// changes it carries. `peer` is the sender's sync state, updated only on success.
+    pub async fn receive(
+        &self,
+        entry: &DocEntry,
+        user: &User,
+        peer: &mut PeerSync,
+        data: &[u8],
+    ) -> Result<Received, SyncError> {
+        let message = guard(data)?;
+        let told = Told::of(&message);
+        let mut inner = entry.loaded().await?;
+        let mut next_state = peer.state.clone();
+        if message.changes.is_empty() && peer.pending.is_empty() {
+            // Most messages carry no changes (the opening of a sync, acknowledgements):
+            // automerge only updates the sync state for them and leaves the document as it
+            // is, so no fork is needed to be able to refuse it.
+            apply_sync_message(&mut inner.doc, &mut next_state, message)?;
+            told.settle(&inner.doc, &mut next_state);
+            peer.state = next_state;
+            return Ok(Received::Accepted { new_changes: 0 });
+        }
+        let Forked { added, pending } = fork(&inner.doc, peer, &mut next_state, message)?;
+        if added.is_empty() {
+            told.settle(&inner.doc, &mut next_state);
+            peer.state = next_state;
+            peer.pending = pending;
+            return Ok(Received::Accepted { new_changes: 0 });
+        }
+        let judged = match judge(user, &inner.doc, &added)? {
+            Verdict::Allowed(judged) => *judged,
+            Verdict::Refused(denial) => {
+                peer.pending.clear();
+                return Ok(Received::Refused(denial));
+            }
+        };
+        let write = Write::of(&entry.id, &inner, &judged);
+        let seq = persist(&self.store, &self.peer_id, &write).await?;
+        peer.state = next_state;
+        peer.pending = pending;
+        swap(entry, &self.waiting, inner, judged.working, write, seq);
+        Ok(Received::Accepted {
+            new_changes: added.len(),
+        })
+    }
+}
+
+/// Step 1, guard: decodes the sync message and checks every change chunk it carries
+/// before automerge parses it. automerge would abort the process on some hostile chunks
+/// (see `chunk_guard`), and the compressed parts of all the message's chunks together may
+/// inflate to at most [`MAX_INFLATED_BYTES`].
+fn guard(data: &[u8]) -> Result<SyncMessage, SyncError> {
+    let message = SyncMessage::decode(data).map_err(|e| SyncError::Invalid(e.to_string()))?;
+    let mut budget = MAX_INFLATED_BYTES;
+    for chunk in message.changes.iter() {
+        budget -= chunk_guard::check(chunk, budget)
+            .map_err(|refused| SyncError::Invalid(refused.to_string()))?;
+    }
+    Ok(message)
+}
+
+/// What a peer's message says it has: its heads, what it last synced with us, and whether
+/// it needs anything.
+struct Told {
+    heads: Vec<ChangeHash>,
+    last_sync: Vec<Vec<ChangeHash>>,
+    needs: bool,
+}
+
+impl Told {
+    fn of(message: &SyncMessage) -> Told {
+        Told {
+            heads: sorted(message.heads.clone()),
+            last_sync: message
+                .have
+                .iter()
+                .map(|have| sorted(have.last_sync.clone()))
+                .collect(),
+            needs: !message.need.is_empty(),
+        }
+    }
+
+    /// A peer back on a new connection opens with its heads and what it last synced with
+    /// us. When both are exactly our heads and it needs nothing, it already knows
+    /// everything an answer would say; answering would cost one message per document it
+    /// holds in a reconnect storm. Recording our heads as told keeps automerge silent
+    /// until they change.
+    fn settle(&self, doc: &Automerge, state: &mut SyncState) {
+        // `get_heads` is sorted; what the peer sent is sorted in `of` to compare.
+        let ours = doc.get_heads();
+        if !self.needs && self.heads == ours && self.last_sync == [ours.clone()] {
+            state.last_sent_heads = ours;
+            state.have_responded = true;
+        }
+    }
+}
+
+/// What a fork found in a message: the changes it adds, and the peer's chunks still
+/// waiting for dependencies.
+struct Forked {
+    /// The new changes, each after those of its dependencies among them.
+    added: Vec<Change>,
+    /// The chunks to keep for the peer's next message (none if nothing is orphaned).
+    pending: Vec<Vec<u8>>,
+}
+
+/// Step 2, fork: applies the message, after the peer's chunks still waiting for their
+/// dependencies, to a copy of the stored document, and lists the changes it adds in
+/// dependency order. If some still lack a dependency, all the peer's unapplied chunks are
+/// kept for its next message (within [`MAX_PENDING_BYTES`]); the shared copy never holds
+/// them. `state` is the peer's next sync state, kept only if the message is accepted.
+fn fork(
+    stored: &Automerge,
+    peer: &mut PeerSync,
+    state: &mut SyncState,
+    message: SyncMessage,
+) -> Result<Forked, SyncError> {
+    let incoming: Vec<Vec<u8>> = message.changes.iter().map(<[u8]>::to_vec).collect();
+    let mut fork = stored.clone();
+    load_chunks(&mut fork, peer.pending.iter().map(Vec::as_slice))?;
+    apply_sync_message(&mut fork, state, message)?;
+    let pending = if has_orphans(&fork) {
+        let mut pending = std::mem::take(&mut peer.pending);
+        pending.extend(incoming);
+        if pending.iter().map(Vec::len).sum::<usize>() > MAX_PENDING_BYTES {
+            peer.pending.clear();
+            return Err(SyncError::Invalid(
+                "too many changes whose dependencies never arrived".to_string(),
+            ));
+        }
+        pending
+    } else {
+        Vec::new()
+    };
+    let added = topological(stored.get_changes_added(&fork));
+    Ok(Forked { added, pending })
+}
+
+/// The policy's answer to a message's changes.
+enum Verdict {
+    /// Every change is allowed.
+    Allowed(Box<Judged>),
+    /// One is not; nothing of the message may be kept.
+    Refused(Denial),
+}
+
+/// A message's changes, allowed.
+struct Judged {
+    /// The stored document plus exactly the judged changes, without the fork's queue of
+    /// orphans: what gets stored and shared.
+    working: Automerge,
+    /// The inspection it now holds.
+    view: Inspection,
+}
+
+/// Step 3, judge: replays the added changes onto a copy of the stored document, each
+/// judged by the shared policy against the document at its dependencies with the user's
+/// current rights. A panic while replaying refuses the message rather than costing the
+/// process.
+fn judge(user: &User, stored: &Automerge, added: &[Change]) -> Result<Verdict, SyncError> {
+    let mut working = stored.clone();
+    let verdict = catch_unwind(AssertUnwindSafe(|| {
+        policy::judge_and_apply(user, &mut working, added)
+    }))
+    .unwrap_or_else(|_| {
+        Err(Denial::InvalidChange(
+            "the change could not be replayed".to_string(),
+        ))
+    });
+    let view = match verdict {
+        Err(denial) => return Ok(Verdict::Refused(denial)),
+        Ok(Some(view)) => view,
+        Ok(None) => inspection::read(&working).map_err(|e| SyncError::Invalid(e.to_string()))?,
+    };
+    Ok(Verdict::Allowed(Box::new(Judged { working, view })))
+}
+
+/// What one accepted message writes: the document's new chunk (and snapshot, when it is
+/// compacted), its metadata and the office's projection.
+struct Write {
+    id: String,
+    site: String,
+    template: String,
+    created_by: String,
+    chunk: Vec<u8>,
+    snapshot: Option<Vec<u8>>,
+    /// The stored chunks this copy holds, which a snapshot replaces.
+    replaces: Vec<i64>,
+    projection: Projection,
+}
+
+impl Write {
+    fn of(id: &DocumentId, inner: &DocInner, judged: &Judged) -> Write {
+        let violations = rules::evaluate(&judged.view);
+        let snapshot =
+            (inner.seqs.len() + 1 >= COMPACT_AFTER_CHUNKS).then(|| judged.working.save());
+        Write {
+            id: id.to_string(),
+            site: judged.view.site.to_string(),
+            template: judged.view.template.id.as_str().to_string(),
+            created_by: judged.view.created_by.as_str().to_string(),
+            chunk: judged.working.save_after(&inner.doc.get_heads()),
+            snapshot,
+            replaces: inner.seqs.clone(),
+            projection: Projection::new(&judged.view, &violations),
+        }
+    }
+}
+
+/// Step 4, persist: writes the new chunk, the document's metadata and its projection in
+/// one transaction, compacting into a snapshot after [`COMPACT_AFTER_CHUNKS`] chunks.
+/// Returns the new chunk's number. Until it returns nothing in memory has changed, so a
+/// failed write leaves the document as it was and the sender unanswered.
+async fn persist(store: &Store, origin: &str, write: &Write) -> Result<i64, StoreError> {
+    store
+        .write_doc(&DocWrite {
+            id: &write.id,
+            kind: "inspection",
+            site_id: Some(&write.site),
+            template_id: Some(&write.template),
+            created_by: Some(&write.created_by),
+            chunk: &write.chunk,
+            snapshot: write.snapshot.as_deref(),
+            replaces: &write.replaces,
+            origin,
+            projection: Some(&write.projection),
+        })
+        .await
+}
+
+/// Step 5, swap: the committed document replaces the one in memory, with the numbers of
+/// the chunks it now holds; the lock is released and the document's peers are told. Peers
+/// told `doc-unavailable` before its creation get it now, as the reference server does.
+fn swap(
+    entry: &DocEntry,
+    waiting: &Waiting,
+    mut inner: MutexGuard<'_, DocInner>,
+    working: Automerge,
+    write: Write,
+    seq: i64,
+) {
+    inner.doc = working;
+    let created = inner.site.is_none();
+    inner.site = Some(write.site);
+    if write.snapshot.is_some() {
+        inner.seqs.clear();
+    }
+    inner.seqs.push(seq);
+    drop(inner);
+    let _ = entry.changed.send(());
+    if created {
+        waiting.wake(&entry.id);
+    }
+}
+
+fn sorted(mut heads: Vec<ChangeHash>) -> Vec<ChangeHash> {
+    heads.sort_unstable();
+    heads
+}
+
+/// Orders changes so that each comes after those of its dependencies that are among them.
+fn topological(changes: Vec<Change>) -> Vec<Change> {
+    let mut pending: Vec<Change> = changes;
+    let hashes: HashSet<ChangeHash> = pending.iter().map(Change::hash).collect();
+    let mut done: HashSet<ChangeHash> = HashSet::new();
+    let mut ordered = Vec::with_capacity(pending.len());
+    while !pending.is_empty() {
+        let (ready, rest): (Vec<Change>, Vec<Change>) = pending.into_iter().partition(|c| {
+            c.deps()
+                .iter()
+                .all(|d| !hashes.contains(d) || done.contains(d))
+        });
+        if ready.is_empty() {
+            // A cycle cannot occur in a hash graph; keep the rest as they are.
+            ordered.extend(rest);
+            break;
+        }
+        done.extend(ready.iter().map(Change::hash));
+        ordered.extend(ready);
+        pending = rest;
+    }
+    ordered
+}
