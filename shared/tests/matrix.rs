@@ -61,3 +61,30 @@ fn every_role_action_and_site_is_allowed_or_denied_as_the_table_says() {
     }
     assert_eq!(checked, 7 * 8 * 2);
 }
+
+#[test]
+fn a_refusal_reads_as_a_sentence_never_as_rust_names() {
+    let lead = User {
+        id: UserId::parse("li").expect("valid"),
+        role: Role::TeamLead,
+        sites: BTreeSet::from([SiteId::parse("demo-site").expect("valid")]),
+    };
+    let denial =
+        authorize(&lead, Action::Waive, lead.sites.first()).expect_err("a team lead may not waive");
+    assert_eq!(denial.to_string(), "a team lead may not waive a fine");
+    for role in Role::ALL {
+        for action in Action::ALL {
+            let user = User {
+                role,
+                ..lead.clone()
+            };
+            if let Err(denial) = authorize(&user, action, user.sites.first()) {
+                let text = denial.to_string();
+                assert!(
+                    !text.chars().any(|c| c.is_ascii_uppercase()),
+                    "{text}: no CamelCase role or action names"
+                );
+            }
+        }
+    }
+}

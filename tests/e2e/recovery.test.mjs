@@ -84,7 +84,7 @@ test('a change refused after a demotion offline is dropped and shown; the allowe
   await notice.waitFor({ timeout: 20000 });
   const text = await notice.innerText();
   assert.match(text, /新建的「车间巡检」未被接受：您现在的角色（班组长）不能进行这类检查/);
-  assert.match(text, /服务器原话: .*TeamLead may not start a workshop-walkaround inspection/);
+  assert.match(text, /服务器原话: .*a team lead may not start a workshop-walkaround inspection/);
   await settled(page);
   console.log(`recovered and nothing pending ${Date.now() - back} ms after coming back online`);
   await page.screenshot({ path: `${shots}/recovery-refusal.png` });
