@@ -106,6 +106,18 @@ pub fn builtin_templates() -> Result<JsValue, JsError> {
     to_js(&shared::builtin::templates())
 }
 
+/// Whether this device keeps every inspection of the user's sites (`user` a user object,
+/// `templates` the current template objects; `shared::policy::keeps_site_documents`): yes
+/// for the roles that run inspections on the floor, whose discovery fetches each document
+/// it lists; no for the office and for roles that run no template, whose devices hold only
+/// the inspections opened (fetched on demand) or started on them.
+#[wasm_bindgen(js_name = keepsSiteDocuments)]
+pub fn keeps_site_documents(user: JsValue, templates: JsValue) -> Result<bool, JsError> {
+    let user: shared::policy::User = from_js(user, "user")?;
+    let templates: Vec<shared::template::Template> = from_js(templates, "templates")?;
+    Ok(shared::policy::keeps_site_documents(&user, &templates))
+}
+
 /// The regulation's rules, as plain objects.
 #[wasm_bindgen(js_name = regulation)]
 pub fn regulation() -> Result<JsValue, JsError> {

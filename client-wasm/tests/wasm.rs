@@ -272,6 +272,27 @@ fn bad_input_is_an_error_and_changes_nothing() {
 }
 
 #[wasm_bindgen_test]
+fn only_the_roles_that_run_inspections_on_the_floor_keep_their_sites_documents() {
+    let templates = js(&shared::builtin::templates());
+    // As the app holds its user: the login's object, with more fields than the policy's.
+    let user = |role: &str| {
+        js(&serde_json::json!({
+            "id": "u1", "role": role, "sites": ["demo-site"], "display_name": "某人",
+        }))
+    };
+    let keeps = |role| client_wasm::keeps_site_documents(user(role), templates.clone()).ok();
+    assert_eq!(keeps("workshop_manager"), Some(true));
+    assert_eq!(keeps("team_lead"), Some(true));
+    assert_eq!(
+        keeps("office_admin"),
+        Some(false),
+        "the office opens on demand"
+    );
+    assert_eq!(keeps("technician"), Some(false), "runs no template");
+    assert!(keeps("janitor").is_none(), "an unknown role is an error");
+}
+
+#[wasm_bindgen_test]
 fn photo_references_are_sha256_hex() {
     assert_eq!(
         sha256_hex(b"abc"),

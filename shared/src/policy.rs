@@ -284,6 +284,16 @@ pub fn may_answer(user: &User, inspection: &Inspection) -> bool {
         && authorize(user, Action::Answer, Some(&inspection.site)).is_ok()
 }
 
+/// Whether a device keeps every inspection of its user's sites, fetching each one that
+/// discovery lists (bounded sync, issue 18). It does for the roles that run inspections on
+/// the floor (some template's `run_by`), who start, resume and answer them offline. The
+/// office (`OfficeAdmin`) works online from the office's screens and the HTTP API, and a
+/// role that runs no template only reads: their devices keep only the inspections they open
+/// (fetched on demand) or start themselves.
+pub fn keeps_site_documents(user: &User, templates: &[crate::template::Template]) -> bool {
+    user.role != Role::OfficeAdmin && templates.iter().any(|t| t.run_by.contains(&user.role))
+}
+
 /// Whether `user` may turn the inspection `before` (None: the empty document) into `after`.
 pub fn check_inspection_change(
     user: &User,

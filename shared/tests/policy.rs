@@ -627,3 +627,25 @@ fn judging_a_batch_agrees_with_judging_each_change() {
     );
     assert_eq!(one_by_one, "forged_author");
 }
+
+#[test]
+fn devices_keep_their_sites_inspections_only_for_the_roles_that_run_them_on_the_floor() {
+    let templates = shared::builtin::templates();
+    let keeps = |role| shared::policy::keeps_site_documents(&user("u", role), &templates);
+    for role in [
+        Role::WorkshopManager,
+        Role::TeamLead,
+        Role::ServiceManager,
+        Role::PartsManager,
+        Role::CustomerServiceSupervisor,
+    ] {
+        assert!(keeps(role), "{role:?} runs inspections and keeps them");
+    }
+    // The office runs the parts-store audit too, but works online and opens on demand.
+    assert!(!keeps(Role::OfficeAdmin));
+    assert!(!keeps(Role::Technician), "runs no template");
+    assert!(
+        !shared::policy::keeps_site_documents(&user("u", Role::WorkshopManager), &[]),
+        "no template, nothing to run"
+    );
+}

@@ -3,7 +3,8 @@
 //! - `test`: everything the README promises: the wasm bundle, its wasm-bindgen tests and
 //!   its JavaScript API tests in Node, then
 //!   every test of the workspace (unit, property, integration on SQLite and PostgreSQL).
-//! - `wasm`: builds `client-wasm` for the browser into `target/web/pkg` and reports its size.
+//! - `wasm`: builds `client-wasm` for the browser into `target/web/pkg`, optimizes it with
+//!   `wasm-opt` (npm's `binaryen`, pinned in `xtask/wasm-opt/`) and reports its size.
 //! - `run`: builds and runs the server with the demo workshop (`walkaround serve --demo`:
 //!   seeded only on an empty store), passing on any options, with or without a `--`.
 //! - `test` first installs what the tests need and the machine lacks (Chromium and CJK
@@ -116,14 +117,145 @@ fn wasm() -> Result<PathBuf> {
     let bound = out.join("client_wasm_bg.wasm");
     let bytes =
         std::fs::read(&bound).map_err(|e| format!("cannot read {}: {e}", bound.display()))?;
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    gz.write_all(&bytes).map_err(|e| e.to_string())?;
-    let gzipped = gz.finish().map_err(|e| e.to_string())?.len();
+    let optimized = wasm_opt(&bytes)?;
+    std::fs::write(&bound, &optimized)
+        .map_err(|e| format!("cannot write {}: {e}", bound.display()))?;
     eprintln!(
-        "xtask: client-wasm: {raw} bytes from rustc, {} bytes after wasm-bindgen, {gzipped} bytes gzip",
-        bytes.len()
+        "xtask: client-wasm: {raw} bytes from rustc; after wasm-bindgen {} bytes ({} gzip); \
+         after wasm-opt {} bytes ({} gzip)",
+        bytes.len(),
+        gzip_len(&bytes)?,
+        optimized.len(),
+        gzip_len(&optimized)?,
     );
     Ok(out)
+}
+
+/// The size of `bytes` gzipped at the best level, as a server would send them.
+fn gzip_len(bytes: &[u8]) -> Result<usize> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(bytes).map_err(|e| e.to_string())?;
+    Ok(gz.finish().map_err(|e| e.to_string())?.len())
+}
+
+/// What `wasm-opt` is told: optimize for size, and exactly the wasm features rustc's
+/// `wasm32-unknown-unknown` target emits and every browser the app supports runs
+/// (wasm-bindgen's externref table needs reference types). Naming them rather than
+/// trusting binaryen's defaults makes a feature the bundle starts to use fail here, at
+/// validation, instead of in a browser.
+const WASM_OPT_FLAGS: [&str; 8] = [
+    "-Oz",
+    "--mvp-features",
+    "--enable-mutable-globals",
+    "--enable-sign-ext",
+    "--enable-nontrapping-float-to-int",
+    "--enable-bulk-memory",
+    "--enable-reference-types",
+    "--enable-multivalue",
+];
+
+/// Runs `wasm-opt` over the bound module and returns the optimized bytes. It is npm's
+/// `binaryen`, pinned by `xtask/wasm-opt/package-lock.json` (Debian's binaryen 108 writes
+/// a bundle that fails to load). It takes about a minute on two cores, so the last input
+/// and output are kept in `target/web/wasm-opt/` and an unchanged input is not optimized
+/// again.
+fn wasm_opt(input: &[u8]) -> Result<Vec<u8>> {
+    let binary = ensure_wasm_opt()?;
+    let cache = target_dir().join("web").join("wasm-opt");
+    std::fs::create_dir_all(&cache).map_err(|e| format!("{}: {e}", cache.display()))?;
+    let (cached_in, cached_out, cached_key) = (
+        cache.join("input.wasm"),
+        cache.join("output.wasm"),
+        cache.join("key"),
+    );
+    let key = format!("{} {}", installed_binaryen()?, WASM_OPT_FLAGS.join(" "));
+    let same_input = std::fs::read(&cached_in).is_ok_and(|old| old == input);
+    let same_key = std::fs::read_to_string(&cached_key).is_ok_and(|old| old == key);
+    if same_input
+        && same_key
+        && let Ok(out) = std::fs::read(&cached_out)
+    {
+        eprintln!("xtask: wasm-opt: input unchanged, the optimized module is reused");
+        return Ok(out);
+    }
+    // Work on files of this process's own (two builds may run at once), keep them as the
+    // cache only once done, and write the key last: an interrupted run never leaves a pair
+    // that looks valid.
+    let pid = std::process::id();
+    let (work_in, work_out) = (
+        cache.join(format!("input.{pid}.wasm")),
+        cache.join(format!("output.{pid}.wasm")),
+    );
+    std::fs::write(&work_in, input).map_err(|e| format!("{}: {e}", work_in.display()))?;
+    let mut cmd = Command::new(&binary);
+    cmd.current_dir(root())
+        .args(WASM_OPT_FLAGS)
+        .arg(&work_in)
+        .arg("-o")
+        .arg(&work_out);
+    let ran = status(cmd, &format!("wasm-opt {}", WASM_OPT_FLAGS.join(" ")));
+    let out = ran.and_then(|()| {
+        std::fs::read(&work_out).map_err(|e| format!("{}: {e}", work_out.display()))
+    });
+    let _ = std::fs::remove_file(&cached_key);
+    let kept = std::fs::rename(&work_in, &cached_in).is_ok()
+        && out.is_ok()
+        && std::fs::rename(&work_out, &cached_out).is_ok();
+    if kept {
+        std::fs::write(&cached_key, key).map_err(|e| format!("{}: {e}", cached_key.display()))?;
+    }
+    let _ = std::fs::remove_file(&work_in);
+    let _ = std::fs::remove_file(&work_out);
+    out
+}
+
+/// The folder of the pinned `binaryen` npm package (`package.json` and its lockfile).
+fn wasm_opt_dir() -> PathBuf {
+    root().join("xtask").join("wasm-opt")
+}
+
+/// Installs the pinned `binaryen` with npm unless that version is installed already, and
+/// returns the path of its `wasm-opt`.
+fn ensure_wasm_opt() -> Result<PathBuf> {
+    let dir = wasm_opt_dir();
+    let lock = dir.join("package-lock.json");
+    let lock = std::fs::read_to_string(&lock).map_err(|e| format!("{}: {e}", lock.display()))?;
+    let pinned = binaryen_version(&lock)
+        .ok_or("xtask/wasm-opt/package-lock.json does not pin binaryen")?
+        .to_string();
+    let binary = dir.join("node_modules").join(".bin").join("wasm-opt");
+    if binary.exists() && installed_binaryen().is_ok_and(|v| v == pinned) {
+        return Ok(binary);
+    }
+    let mut npm = Command::new("npm");
+    npm.current_dir(&dir)
+        .args(["install", "--no-audit", "--no-fund"]);
+    status(
+        npm,
+        &format!("npm install binaryen {pinned} in xtask/wasm-opt"),
+    )?;
+    Ok(binary)
+}
+
+/// The version of `binaryen` npm installed in `xtask/wasm-opt/node_modules`, from the
+/// lockfile npm keeps there.
+fn installed_binaryen() -> Result<String> {
+    let path = wasm_opt_dir()
+        .join("node_modules")
+        .join(".package-lock.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    binaryen_version(&text)
+        .map(str::to_string)
+        .ok_or_else(|| format!("{} lists no binaryen", path.display()))
+}
+
+/// The `version` of the `node_modules/binaryen` entry of an npm lockfile.
+fn binaryen_version(lockfile: &str) -> Option<&str> {
+    let entry = &lockfile[lockfile.find("\"node_modules/binaryen\"")?..];
+    let field = &entry[entry.find("\"version\"")? + "\"version\"".len()..];
+    let start = field.find('"')? + 1;
+    let len = field[start..].find('"')?;
+    Some(&field[start..start + len])
 }
 
 /// The wasm tests run under `wasm-bindgen-test-runner`, which must match the
@@ -382,7 +514,24 @@ fn ensure_postgres() -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::serve_args;
+    use super::{binaryen_version, serve_args, wasm_opt_dir};
+
+    #[test]
+    fn the_committed_lockfile_pins_binaryen() {
+        let lock = std::fs::read_to_string(wasm_opt_dir().join("package-lock.json"))
+            .expect("xtask/wasm-opt/package-lock.json is committed");
+        let version = binaryen_version(&lock).expect("the lockfile pins binaryen");
+        assert!(
+            version.split('.').all(|part| part.parse::<u32>().is_ok()),
+            "{version}"
+        );
+        let manifest = std::fs::read_to_string(wasm_opt_dir().join("package.json"))
+            .expect("xtask/wasm-opt/package.json is committed");
+        assert!(
+            manifest.contains(&format!("\"binaryen\": \"{version}\"")),
+            "package.json pins the version its lockfile holds"
+        );
+    }
 
     fn strings(args: &[&str]) -> Vec<String> {
         args.iter().map(|a| (*a).to_string()).collect()
