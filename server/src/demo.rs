@@ -9,6 +9,7 @@ use shared::site::{Area, AreaKind, Site};
 use shared::time::CHINA;
 
 use crate::auth;
+use crate::office::review::{self, ReviewAction, ReviewStatus};
 use crate::startup::StartupError;
 use crate::store::Store;
 use crate::store::users::UserRecord;
@@ -244,7 +245,7 @@ pub async fn seed_history(
         .put_blob(&photo_ref, DEMO_SITE, "image/png", photo, "wang")
         .await?;
     store
-        .set_routine_schedule(DEMO_SITE, &crate::routines::default_schedule())
+        .set_routine_schedule(DEMO_SITE, &crate::office::routines::default_schedule())
         .await?;
 
     let today = now.with_timezone(&CHINA).date_naive();
@@ -434,14 +435,28 @@ async fn review_demo_violations(
     };
     let (rows, _) = store.violations(&filter).await?;
     for (i, v) in rows.iter().enumerate() {
-        let (action, status, reason) = match i % 5 {
-            0 | 1 => ("correct", "corrected", ""),
-            2 | 3 => ("acknowledge", "acknowledged", ""),
-            _ if i == 4 => ("waive", "waived", "首次违规，口头警告"),
+        let (action, reason) = match i % 5 {
+            0 | 1 => (ReviewAction::Correct, ""),
+            2 | 3 => (ReviewAction::Acknowledge, ""),
+            _ if i == 4 => (ReviewAction::Waive, "首次违规，口头警告"),
             _ => continue,
         };
+        // Each violation once, from open: the workflow cannot refuse these steps.
+        let decide = |before: &str| {
+            ReviewStatus::parse(before)
+                .ok_or(())
+                .and_then(|before| review::transition(before, action, reason).map_err(drop))
+                .map(ReviewStatus::as_str)
+        };
         store
-            .review_violation(&v.doc_id, &v.answer_key, "office", action, status, reason)
+            .review_violation(
+                &v.doc_id,
+                &v.answer_key,
+                "office",
+                action.as_str(),
+                reason,
+                decide,
+            )
             .await?;
     }
     Ok(())

@@ -4,7 +4,8 @@
 //! - [`startup`]: binds the listener, opens the store, runs the server until a signal.
 //! - [`store`]: the database behind one interface, SQLite by default, PostgreSQL on request.
 //! - [`http`]: the routes, and the one place where errors become status codes.
-//! - [`routines`]: which scheduled routines were done on time and which were missed.
+//! - [`office`]: the office's work on violations: the review workflow, assignment, the
+//!   monthly report and the scheduled routines.
 //! - [`state`]: the one `Clone` state every handler shares.
 
 pub mod auth;
@@ -14,7 +15,7 @@ pub mod config;
 pub mod demo;
 pub mod http;
 pub mod metrics;
-pub mod routines;
+pub mod office;
 pub mod startup;
 pub mod state;
 pub mod store;

@@ -13,6 +13,7 @@ use walkaround_tests::{Db, PASSWORD, TestApp, demo_areas, spawn};
 
 walkaround_tests::on_both_databases!(
     eight_identical_reviews_at_once_give_one_success_and_one_trail_entry,
+    two_office_users_acknowledging_at_once_give_one_success_and_one_already_in_status,
     eight_identical_assignments_at_once_give_one_success_and_one_trail_entry,
     edits_of_one_user_at_once_all_land,
     template_saves_at_once_never_share_a_version,
@@ -77,6 +78,43 @@ async fn eight_identical_reviews_at_once_give_one_success_and_one_trail_entry(db
     // And again for the next step, from a decided state.
     let statuses = eight_at_once(&app, &office, "POST", &path, json!({"action": "reopen"})).await;
     assert_eq!(statuses, ONE_WINS);
+    app.stop().await;
+}
+
+async fn two_office_users_acknowledging_at_once_give_one_success_and_one_already_in_status(db: Db) {
+    let app = spawn(db).await;
+    let (doc, key) = a_violation(&app).await;
+    let office = access_token(&app, "office", PASSWORD).await;
+    let fang = access_token(&app, "fang", PASSWORD).await;
+    let path = format!("/api/v1/violations/{doc}/{key}/review");
+    let body = json!({"action": "acknowledge"});
+    let (a, b) = tokio::join!(
+        app.call(&office, "POST", &path, Some(body.clone())),
+        app.call(&fang, "POST", &path, Some(body.clone())),
+    );
+    let mut answers = [a, b];
+    answers.sort_by_key(|(status, _)| *status);
+    let [(won, _), (lost, refusal)] = answers;
+    assert_eq!((won, lost), (200, 409), "{refusal}");
+    assert_eq!(refusal["error"]["reason"], "already_in_status", "{refusal}");
+    assert_eq!(
+        refusal["error"]["params"],
+        json!({"status": "acknowledged"}),
+        "{refusal}"
+    );
+    let (_, trail) = app
+        .call(
+            &office,
+            "GET",
+            &format!("/api/v1/violations/{doc}/{key}/reviews"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        trail["reviews"].as_array().map(Vec::len),
+        Some(1),
+        "{trail}"
+    );
     app.stop().await;
 }
 

@@ -19,6 +19,7 @@ use serde_json::{Map, Value, json};
 use shared::template::FieldError;
 
 use crate::auth::AuthError;
+use crate::office::{OfficeError, ReviewError};
 use crate::store::StoreError;
 
 /// What a handler can fail with.
@@ -152,6 +153,35 @@ impl AppError {
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         AppError::Internal(e.to_string())
+    }
+}
+
+impl From<OfficeError> for AppError {
+    fn from(e: OfficeError) -> Self {
+        match e {
+            OfficeError::NoSuchViolation => {
+                AppError::NotFound(e.to_string()).because("no_such_violation")
+            }
+            OfficeError::Denied(denial) => AppError::from(denial),
+            OfficeError::Review(ReviewError::NeedsReason) => {
+                AppError::Unprocessable(e.to_string()).because("waive_needs_reason")
+            }
+            OfficeError::Review(ReviewError::Already(status)) => AppError::Conflict(e.to_string())
+                .because("already_in_status")
+                .with("status", status.as_str()),
+            OfficeError::AlreadyAssigned(Some(person)) => {
+                AppError::Conflict(format!("the violation is already assigned to {person}"))
+                    .because("already_assigned")
+                    .with("user", person)
+            }
+            OfficeError::AlreadyAssigned(None) => {
+                AppError::Conflict("the violation is already unassigned".to_string())
+                    .because("already_unassigned")
+            }
+            OfficeError::Invalid(fields) => AppError::Invalid(fields),
+            OfficeError::Corrupt(detail) => AppError::Internal(detail),
+            OfficeError::Store(e) => AppError::from(e),
+        }
     }
 }
 

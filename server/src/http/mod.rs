@@ -17,14 +17,18 @@ mod auth;
 pub mod blobs;
 mod documents;
 pub mod error;
+mod export;
 mod extract;
 mod health;
+mod people;
+mod query;
 mod reports;
-mod reviews;
+mod routines;
 mod sites;
 pub mod sync;
 mod templates;
 mod users;
+mod violations;
 pub mod web;
 
 pub use blobs::MAX_BLOB_BYTES;
@@ -77,8 +81,10 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(documents::router())
         .merge(sites::router())
-        .merge(reviews::router())
+        .merge(violations::router())
+        .merge(people::router())
         .merge(reports::router())
+        .merge(routines::router())
         .merge(users::router())
         .route("/sync", axum::routing::get(sync::upgrade))
         .fallback(web::asset_or_not_found)

@@ -24,11 +24,11 @@ pub struct ReviewRecord {
 
 /// What a review changed.
 #[derive(Debug, Clone)]
-pub enum ReviewOutcome {
+pub enum ReviewOutcome<E> {
     /// No such violation.
     NotFound,
-    /// The violation already had the status asked for; nothing was written.
-    Already(String),
+    /// The decision refused the step on the status read; nothing was written.
+    Refused(E),
     /// Recorded; the new status.
     Done(String),
 }
@@ -49,22 +49,22 @@ impl Store {
         })
     }
 
-    /// Sets a violation's status and records the decision, in one transaction.
+    /// Sets a violation's status as `decide` says and records the step, in one transaction.
     ///
-    /// The precondition (the violation is not already in `status_after`) is decided inside
-    /// that transaction, on the row locked for it (`for update` on PostgreSQL; SQLite's
-    /// writers run one at a time), and the update is conditional on the status read. So of
-    /// several identical decisions at once exactly one is recorded; the others are
-    /// [`ReviewOutcome::Already`] and write nothing.
-    pub async fn review_violation(
+    /// `decide` gets the status read inside that transaction, on the row locked for it
+    /// (`for update` on PostgreSQL; SQLite's writers run one at a time), and returns the
+    /// status after the step or why it is refused; the update is conditional on the status
+    /// read. So of several steps to one status at once exactly one is recorded; `decide`
+    /// refuses the others ([`ReviewOutcome::Refused`]) and they write nothing.
+    pub async fn review_violation<E>(
         &self,
         doc_id: &str,
         key: &str,
         user: &str,
         action: &str,
-        status_after: &str,
         reason: &str,
-    ) -> Result<ReviewOutcome, StoreError> {
+        decide: impl Fn(&str) -> Result<&'static str, E>,
+    ) -> Result<ReviewOutcome<E>, StoreError> {
         let (begin, _turn) = self.begin_write().await;
         with_pool!(self, pool => {
             let mut tx = pool.begin_with(begin).await?;
@@ -79,9 +79,10 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?;
             let Some(before) = before else { return Ok(ReviewOutcome::NotFound) };
-            if before == status_after {
-                return Ok(ReviewOutcome::Already(before));
-            }
+            let status_after = match decide(&before) {
+                Ok(after) => after,
+                Err(refused) => return Ok(ReviewOutcome::Refused(refused)),
+            };
             let updated = sqlx::query(
                 "update violations set status = $1 where doc_id = $2 and answer_key = $3 and status = $4",
             )
@@ -94,8 +95,11 @@ impl Store {
             .rows_affected();
             if updated != 1 {
                 // Unreachable while the row is locked; kept so that the write never
-                // depends on a status it did not see.
-                return Ok(ReviewOutcome::Already(status_after.to_string()));
+                // depends on a status it did not see. Decided as if the step had landed.
+                return Ok(match decide(status_after) {
+                    Err(refused) => ReviewOutcome::Refused(refused),
+                    Ok(_) => ReviewOutcome::NotFound,
+                });
             }
             sqlx::query(
                 "insert into violation_reviews (doc_id, answer_key, at, user_id, action, reason, status_before, status_after) \

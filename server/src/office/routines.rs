@@ -6,11 +6,15 @@
 //! deadline. A routine not submitted by its deadline is missed, even if it is submitted
 //! later (the later submission is shown beside it).
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone};
 use serde::Serialize;
+use shared::template::{FieldError, Template};
 use shared::time::CHINA;
 
 use crate::store::reports::{RoutineRun, RoutineSchedule};
+use crate::store::{Store, StoreError};
 
 /// What became of one occurrence of a routine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -148,6 +152,90 @@ pub fn default_schedule() -> Vec<RoutineSchedule> {
         at(PARTS_AUDIT, Some(5), 17, 0),
         at(FRONT_DESK, Some(1), 11, 0),
     ]
+}
+
+/// The occurrences of `site`'s routines on the days `[from, to)`, as of now.
+pub async fn site_occurrences(
+    store: &Store,
+    site: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<Occurrence>, StoreError> {
+    let schedule = store.routine_schedule(site).await?;
+    let templates: Vec<String> = schedule.iter().map(|s| s.template_id.clone()).collect();
+    let runs = store
+        .routine_runs(site, &templates, runs_from(from), day_start(to))
+        .await?;
+    Ok(occurrences(
+        &schedule,
+        &runs,
+        from,
+        to,
+        crate::store::now_ms(),
+    ))
+}
+
+/// How many occurrences of each scheduled template were missed at `site` on `[from, to)`,
+/// by template id (every scheduled template, missed or not).
+pub async fn missed_routines(
+    store: &Store,
+    site: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<(String, usize)>, StoreError> {
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for o in site_occurrences(store, site, from, to).await? {
+        let missed = counts.entry(o.template_id).or_default();
+        if o.status == RoutineStatus::Missed {
+            *missed += 1;
+        }
+    }
+    Ok(counts.into_iter().collect())
+}
+
+/// What is wrong with a schedule, field by field (`schedule[i].name`): templates that do
+/// not exist or are scheduled twice, weekdays outside 1–7, deadlines outside the day.
+pub fn schedule_errors(templates: &[Template], schedule: &[RoutineSchedule]) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (i, s) in schedule.iter().enumerate() {
+        let field = |name: &str| format!("schedule[{i}].{name}");
+        if !templates.iter().any(|t| t.id.as_str() == s.template_id) {
+            errors.push(
+                FieldError::new(
+                    field("template_id"),
+                    "unknown_template",
+                    format!("no template {}", s.template_id),
+                )
+                .with("template", s.template_id.as_str()),
+            );
+        }
+        if !seen.insert(s.template_id.clone()) {
+            errors.push(
+                FieldError::new(
+                    field("template_id"),
+                    "template_scheduled_twice",
+                    "each template may be scheduled once",
+                )
+                .with("template", s.template_id.as_str()),
+            );
+        }
+        if s.weekday.is_some_and(|w| !(1..=7).contains(&w)) {
+            errors.push(FieldError::new(
+                field("weekday"),
+                "bad_weekday",
+                "must be 1 (Monday) to 7 (Sunday), or null for every day",
+            ));
+        }
+        if !(0..1440).contains(&s.due_minute) {
+            errors.push(FieldError::new(
+                field("due_minute"),
+                "bad_due_minute",
+                "must be 0 to 1439 minutes after midnight",
+            ));
+        }
+    }
+    errors
 }
 
 #[cfg(test)]
