@@ -60,7 +60,26 @@ pub enum Action {
     ManageUsers,
 }
 
+/// A role as an English sentence names it: "team lead", "office admin".
+fn role_words(role: Role) -> String {
+    role.name().en.to_lowercase()
+}
+
 impl Action {
+    /// The action as an English sentence names it, after "may not": "answer", "waive a fine".
+    pub fn words(self) -> &'static str {
+        match self {
+            Action::Read => "read this site's inspections",
+            Action::CreateInspection => "start an inspection",
+            Action::Answer => "answer",
+            Action::Submit => "submit",
+            Action::Review => "review",
+            Action::Waive => "waive a fine",
+            Action::EditTemplate => "edit templates",
+            Action::ManageUsers => "manage users and sites",
+        }
+    }
+
     /// Every action, in a stable order.
     pub const ALL: [Action; 8] = [
         Action::Read,
@@ -104,7 +123,7 @@ pub enum Denial {
         site: SiteId,
     },
     /// The role may not take the action.
-    #[error("a {role:?} may not {action:?}")]
+    #[error("a {} may not {}", role_words(*.role), .action.words())]
     RoleNotAllowed {
         /// The role.
         role: Role,
@@ -114,7 +133,7 @@ pub enum Denial {
     /// The role may not run this template: start it, answer it or submit it. Who runs a
     /// template is the template's `run_by`; reviewing roles read and review, they do not
     /// answer (issue 20, item 7).
-    #[error("a {role:?} may not {act} a {template} inspection")]
+    #[error("a {} may not {act} a {template} inspection", role_words(*.role))]
     TemplateNotForRole {
         /// What was attempted: `start`, `answer` or `submit`.
         act: &'static str,
