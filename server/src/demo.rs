@@ -451,7 +451,7 @@ async fn review_demo_violations(
         store
             .review_violation(
                 &v.doc_id,
-                &v.answer_key,
+                &v.row.answer_key,
                 "office",
                 action.as_str(),
                 reason,

@@ -201,9 +201,11 @@ async fn list_csv(
         .map(|u| (u.id.to_string(), u.display_name))
         .collect();
     let mut out: Vec<Vec<Cell>> = Vec::with_capacity(rows.len());
-    for r in rows {
+    for listed in rows {
+        let r = listed.row;
         let note = r
             .evidence
+            .json()
             .as_array()
             .map(|e| {
                 e.iter()
@@ -216,7 +218,7 @@ async fn list_csv(
             .map(|role| role.name().zh)
             .unwrap_or_else(|| r.responsible_role.clone());
         let fine_type_name = fine_type_zh(&r.fine_type).to_string();
-        let status_name = status_zh(&r.status).to_string();
+        let status_name = status_zh(&listed.status).to_string();
         let recorder_name = names
             .get(&r.recorded_by)
             .cloned()
@@ -229,15 +231,15 @@ async fn list_csv(
             r.area_id.unwrap_or_default().into(),
             r.item_id.into(),
             r.responsible_role.into(),
-            r.responsible_user.unwrap_or_default().into(),
-            r.responsible_name.unwrap_or_default().into(),
+            listed.responsible_user.unwrap_or_default().into(),
+            listed.responsible_name.unwrap_or_default().into(),
             r.occurrences.into(),
             r.fine_type.into(),
             r.fine_yuan.into(),
-            r.status.into(),
+            listed.status.into(),
             r.recorded_by.into(),
             note.into(),
-            r.doc_id.into(),
+            listed.doc_id.into(),
             role_name.into(),
             fine_type_name.into(),
             status_name.into(),

@@ -47,8 +47,9 @@ pub struct InspectionRow {
     pub fine_yuan: i64,
 }
 
-/// A `violations` row.
-#[derive(Debug, Clone, Serialize)]
+/// A violation's row in `violations`: what the rules found, as the projection writes it
+/// on every accepted change and the office's list reads it back ([`ListedViolation`]).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct ViolationRow {
     /// The answer key (`item` or `item@area`).
     pub answer_key: String,
@@ -74,12 +75,44 @@ pub struct ViolationRow {
     pub conflict: bool,
     /// Recorded after submission.
     pub after_submission: bool,
-    /// When recorded, ms.
+    /// When recorded, ms: as written, the tablet's time; as listed, the tablet's time, or
+    /// the server's receive time where the tablet's clock was ahead (see
+    /// [`ListedViolation::clock_ahead_ms`]).
     pub recorded_at: i64,
     /// Who recorded the failing answer.
     pub recorded_by: String,
-    /// The evidence, JSON.
-    pub evidence: String,
+    /// The evidence.
+    #[sqlx(try_from = "String")]
+    pub evidence: Evidence,
+}
+
+/// A violation's evidence (the failing answers: who, when, note, photos) as the JSON text
+/// its row stores. It is sent as that JSON (`null` if the text is not JSON).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evidence(String);
+
+impl Evidence {
+    /// The stored text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The evidence as JSON; `null` if the stored text is not JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.0).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl From<String> for Evidence {
+    fn from(text: String) -> Self {
+        Evidence(text)
+    }
+}
+
+impl Serialize for Evidence {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.json().serialize(serializer)
+    }
 }
 
 impl Projection {
@@ -133,7 +166,7 @@ fn violation_row(v: &Violation) -> ViolationRow {
             .first()
             .map(|e| e.by.to_string())
             .unwrap_or_default(),
-        evidence: serde_json::to_string(&v.evidence).unwrap_or_else(|_| "[]".to_string()),
+        evidence: Evidence(serde_json::to_string(&v.evidence).unwrap_or_else(|_| "[]".to_string())),
     }
 }
 
@@ -246,7 +279,7 @@ macro_rules! write_projection {
             .bind(v.after_submission)
             .bind(received_time(v.recorded_at, now))
             .bind(&v.recorded_by)
-            .bind(&v.evidence)
+            .bind(v.evidence.as_str())
             .bind(v.recorded_at)
             .bind(clock_ahead(v.recorded_at, now))
             .execute(&mut *$tx)
@@ -284,75 +317,25 @@ pub struct ViolationFilter {
     pub offset: i64,
 }
 
-/// A violation as the office lists it.
-#[derive(Debug, Clone, Serialize)]
-pub struct ViolationListRow {
+/// A violation as the office lists it: its row, with its document, review status and the
+/// person who answers for it (the row's fields sent alongside these, not nested).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct ListedViolation {
     /// The document (inspection).
     pub doc_id: String,
-    /// The answer key.
-    pub answer_key: String,
-    /// Site.
-    pub site_id: String,
-    /// Rule.
-    pub rule_id: String,
-    /// Template.
-    pub template_id: String,
-    /// Item.
-    pub item_id: String,
-    /// Area.
-    pub area_id: Option<String>,
-    /// Responsible role.
-    pub responsible_role: String,
-    /// Occurrences.
-    pub occurrences: i64,
-    /// Fine type.
-    pub fine_type: String,
-    /// Yuan.
-    pub fine_yuan: i64,
-    /// Conflict.
-    pub conflict: bool,
-    /// After submission.
-    pub after_submission: bool,
-    /// Recorded, ms: the tablet's time, or the server's receive time where the tablet's
-    /// clock was ahead (see `clock_ahead_ms`).
-    pub recorded_at: i64,
+    /// The violation.
+    #[serde(flatten)]
+    #[sqlx(flatten)]
+    pub row: ViolationRow,
     /// How far (ms) the recording tablet's clock was ahead of the server's when this was
     /// received, if beyond [`CLOCK_TOLERANCE_MS`]; `None` when its time was believed.
     pub clock_ahead_ms: Option<i64>,
-    /// By.
-    pub recorded_by: String,
-    /// Evidence (parsed JSON).
-    pub evidence: serde_json::Value,
     /// Review status.
     pub status: String,
     /// The person who answers for it, if known.
     pub responsible_user: Option<String>,
     /// That person's display name.
     pub responsible_name: Option<String>,
-}
-
-#[derive(sqlx::FromRow)]
-struct ListRow {
-    doc_id: String,
-    answer_key: String,
-    site_id: String,
-    rule_id: String,
-    template_id: String,
-    item_id: String,
-    area_id: Option<String>,
-    responsible_role: String,
-    occurrences: i64,
-    fine_type: String,
-    fine_yuan: i64,
-    conflict: bool,
-    after_submission: bool,
-    recorded_at: i64,
-    clock_ahead_ms: Option<i64>,
-    recorded_by: String,
-    evidence: String,
-    status: String,
-    responsible_user: Option<String>,
-    responsible_name: Option<String>,
 }
 
 /// A value bound to a filter's placeholder.
@@ -434,7 +417,7 @@ impl Store {
     pub async fn violations(
         &self,
         filter: &ViolationFilter,
-    ) -> Result<(Vec<ViolationListRow>, i64), StoreError> {
+    ) -> Result<(Vec<ListedViolation>, i64), StoreError> {
         if filter.sites.is_empty() {
             return Ok((Vec::new(), 0));
         }
@@ -486,7 +469,7 @@ impl Store {
                 q
             }};
         }
-        let (rows, total): (Vec<ListRow>, i64) = with_pool!(self, pool => {
+        let (rows, total): (Vec<ListedViolation>, i64) = with_pool!(self, pool => {
             let rows = bind_filters!(sqlx::query_as(sqlx::AssertSqlSafe(list_sql.clone())))
                 .bind(filter.limit)
                 .bind(filter.offset)
@@ -498,31 +481,6 @@ impl Store {
                 .await?;
             (rows, total)
         });
-        let rows = rows
-            .into_iter()
-            .map(|r| ViolationListRow {
-                evidence: serde_json::from_str(&r.evidence).unwrap_or(serde_json::Value::Null),
-                doc_id: r.doc_id,
-                answer_key: r.answer_key,
-                site_id: r.site_id,
-                rule_id: r.rule_id,
-                template_id: r.template_id,
-                item_id: r.item_id,
-                area_id: r.area_id,
-                responsible_role: r.responsible_role,
-                occurrences: r.occurrences,
-                fine_type: r.fine_type,
-                fine_yuan: r.fine_yuan,
-                conflict: r.conflict,
-                after_submission: r.after_submission,
-                recorded_at: r.recorded_at,
-                clock_ahead_ms: r.clock_ahead_ms,
-                recorded_by: r.recorded_by,
-                status: r.status,
-                responsible_user: r.responsible_user,
-                responsible_name: r.responsible_name,
-            })
-            .collect();
         Ok((rows, total))
     }
 }
