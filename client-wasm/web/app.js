@@ -1,7 +1,7 @@
 // The tablet app. Every decision about documents, rules and the sync protocol is made by
 // the wasm client (client-wasm, built on the shared crate); this file does what only a
 // browser can: the screen, IndexedDB, the WebSocket, the camera, timers.
-import init, { SyncClient, builtinTemplates, sha256Hex } from './pkg/client_wasm.js';
+import init, { SyncClient, builtinTemplates, keepsSiteDocuments, sha256Hex } from './pkg/client_wasm.js';
 import { t, local, lang, setLang, fmtDate, fmtYuan, explainResponse } from './i18n.js';
 import { officeView, OFFICE_ROLES } from './office.js';
 
@@ -369,7 +369,7 @@ function discover() {
   return discovering;
 }
 async function discoverPages() {
-  if (!session) return;
+  if (!session || !keepsAll()) return;
   let asked = false;
   for (;;) {
     const body = await api(`/api/v1/documents?since=${cursor}`);
@@ -386,6 +386,22 @@ async function discoverPages() {
     if (!body.more) break;
   }
   if (asked) flush();
+}
+/**
+ * Whether this device keeps every document of its sites (shared::policy::keeps_site_documents):
+ * the roles that run inspections on the floor do; the office's browser holds none and
+ * fetches an inspection when it is opened (`fetchOnDemand`; issue 18, bounded sync).
+ */
+function keepsAll() {
+  try { return keepsSiteDocuments(user(), templates); } catch (e) { console.warn('keepsSiteDocuments', e); return true; }
+}
+/** Asks the server for one document this device does not hold, to show it once it arrives. */
+function fetchOnDemand(id) {
+  if (client.has(id) || wanted.has(id)) return;
+  try { client.want(id); } catch { return; }
+  wanted.add(id);
+  saveWanted();
+  flush();
 }
 async function refreshSitesAndTemplates() {
   const fresh = await api('/api/v1/sites');
@@ -931,7 +947,7 @@ function progress(expected, state, area = null) {
 }
 
 function inspectView(id) {
-  if (!client.has(id)) return h('p', { class: 'loading' }, t('connecting'));
+  if (!client.has(id)) { fetchOnDemand(id); return h('p', { class: 'loading' }, t('connecting')); }
   const state = client.state(id);
   const tpl = state.template;
   const frozen = Boolean(state.submitted);

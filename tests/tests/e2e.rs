@@ -92,3 +92,21 @@ async fn a_bay_marked_empty_keeps_answers_without_their_violation_and_occupancy_
     run_browser_test(&app, "bays.test.mjs").await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_servers_refusals_are_said_in_the_language_of_the_screen_in_chromium() {
+    let app = spawn(Db::Sqlite).await;
+    run_browser_test(&app, "reasons.test.mjs").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_office_holds_no_document_until_it_opens_one_and_a_tablet_still_fetches_its_site_in_chromium()
+ {
+    let app = spawn(Db::Sqlite).await;
+    server::demo::seed_history(&app.state.store, chrono::Utc::now())
+        .await
+        .expect("seeds six weeks of history");
+    run_browser_test(&app, "office-docs.test.mjs").await;
+    app.stop().await;
+}
