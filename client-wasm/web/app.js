@@ -206,7 +206,9 @@ async function connect() {
     for (const id of outcome.unavailable) {
       client.forget(id);
       if (wanted.delete(id)) saveWantedSoon();
+      unavailable.add(id);
     }
+    if (outcome.unavailable.length) renderSoon();
     for (const e of outcome.errors) console.warn('server:', e.message);
     for (const r of outcome.refused) recoverFrom(r.documentId, r.message);
     flush();
@@ -396,9 +398,12 @@ function keepsAll() {
   try { return keepsSiteDocuments(user(), templates); } catch (e) { console.warn('keepsSiteDocuments', e); return true; }
 }
 /** Asks the server for one document this device does not hold, to show it once it arrives. */
+/** Documents the server said it does not have or will not show this user (this session). */
+const unavailable = new Set();
 function fetchOnDemand(id) {
   if (client.has(id) || wanted.has(id)) return;
-  try { client.want(id); } catch { return; }
+  // A malformed id (a mistyped address) is as unavailable as one the server refuses.
+  try { client.want(id); } catch { unavailable.add(id); renderSoon(); return; }
   wanted.add(id);
   saveWanted();
   flush();
@@ -947,7 +952,11 @@ function progress(expected, state, area = null) {
 }
 
 function inspectView(id) {
-  if (!client.has(id)) { fetchOnDemand(id); return h('p', { class: 'loading' }, t('connecting')); }
+  if (!client.has(id)) {
+    if (unavailable.has(id)) return h('p', { class: 'loading', 'data-testid': 'unavailable' }, t('docUnavailable'));
+    fetchOnDemand(id);
+    return h('p', { class: 'loading' }, t('connecting'));
+  }
   const state = client.state(id);
   const tpl = state.template;
   const frozen = Boolean(state.submitted);

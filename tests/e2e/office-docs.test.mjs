@@ -81,6 +81,11 @@ test('the office holds no document until it opens one, then exactly that one, re
   assert.deepEqual(await stored(page), [id], 'stores exactly the one opened');
   await page.waitForTimeout(4_000);
   assert.deepEqual(await page.evaluate(() => window.walkaround.held()), [id], 'and discovery adds none');
+  // An inspection that does not exist says so, instead of "connecting" for ever.
+  const missing = `${id.slice(0, -4)}${id.slice(-4) === 'zzzz' ? 'yyyy' : 'zzzz'}`;
+  await page.goto(`${base}/#/inspect/${missing}`);
+  await page.waitForSelector('[data-testid=unavailable]', { timeout: 15_000 });
+  assert.match(await page.locator('[data-testid=unavailable]').innerText(), /找不到这份检查/);
   assert.deepEqual(errors, []);
   console.log(`office: violations usable ${usable} ms after the login; ${all.size} documents on the site, 0 held, 1 after opening`);
   await context.close();
