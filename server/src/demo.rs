@@ -427,7 +427,7 @@ async fn review_demo_violations(
     store: &Store,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), StartupError> {
-    let filter = crate::store::projection::ViolationFilter {
+    let filter = crate::store::violations::ViolationFilter {
         sites: vec![DEMO_SITE.to_string()],
         to: Some((now - chrono::Duration::days(7)).timestamp_millis()),
         limit: 10_000,

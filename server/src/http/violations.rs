@@ -22,7 +22,7 @@ use crate::http::error::{ApiJson, AppError};
 use crate::office::report::rule_title;
 use crate::office::{self, ReviewAction, ReviewStatus};
 use crate::state::AppState;
-use crate::store::projection::{COUNT_LIMIT, ViolationFilter};
+use crate::store::violations::{COUNT_LIMIT, ViolationFilter};
 
 /// The most rows one CSV export of violations holds.
 pub const MAX_CSV_ROWS: i64 = 100_000;

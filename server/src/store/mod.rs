@@ -24,6 +24,7 @@ pub mod reviews;
 pub mod settings;
 pub mod templates;
 pub mod users;
+pub mod violations;
 
 /// Runs `$body` with `$pool` bound to the pool of whichever database the store holds.
 ///
