@@ -63,6 +63,7 @@ pub(crate) fn new_inspection(
 pub(crate) fn apply_answer(
     doc: &mut Automerge,
     user: &str,
+    device: Option<&str>,
     key: &str,
     value: JsValue,
     note: Option<&str>,
@@ -76,7 +77,7 @@ pub(crate) fn apply_answer(
         .collect::<Result<Vec<_>, _>>()
         .map_err(js_err)?;
     let user = UserId::parse(user).map_err(js_err)?;
-    write::answer(doc, &user, now(), &key, &value, note, &photos).map_err(js_err)?;
+    write::answer_from(doc, &user, device, now(), &key, &value, note, &photos).map_err(js_err)?;
     Ok(())
 }
 
@@ -180,7 +181,15 @@ impl InspectionDoc {
         note: Option<String>,
         photos: Vec<String>,
     ) -> Result<(), JsError> {
-        apply_answer(&mut self.doc, user, key, value, note.as_deref(), photos)?;
+        apply_answer(
+            &mut self.doc,
+            user,
+            None,
+            key,
+            value,
+            note.as_deref(),
+            photos,
+        )?;
         Ok(())
     }
 

@@ -42,6 +42,7 @@ enum Edit {
         note: Option<String>,
         photos: Vec<PhotoRef>,
         by: UserId,
+        device: Option<String>,
         at: DateTime<Utc>,
     },
     Occupied {
@@ -287,6 +288,7 @@ fn describe(doc: &Automerge, change: &Change) -> Result<Described, String> {
                 note: r.note.clone(),
                 photos: r.photos.clone(),
                 by: r.by.clone(),
+                device: r.device.clone(),
                 at: r.at,
             });
         }
@@ -357,9 +359,19 @@ fn remake(
                 note,
                 photos,
                 by,
+                device,
                 at,
             } => {
-                write::answer(&mut fork, by, *at, key, value, note.as_deref(), photos)?;
+                write::answer_from(
+                    &mut fork,
+                    by,
+                    device.as_deref(),
+                    *at,
+                    key,
+                    value,
+                    note.as_deref(),
+                    photos,
+                )?;
             }
             Edit::Occupied {
                 bay,

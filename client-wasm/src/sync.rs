@@ -532,7 +532,8 @@ impl SyncClient {
         Ok(id.to_string())
     }
 
-    /// Answers an item (see `InspectionDoc.answer`).
+    /// Answers an item (see `InspectionDoc.answer`); the record names this tablet (its
+    /// peer id) as the device that wrote it.
     #[wasm_bindgen(js_name = answer)]
     pub fn answer(
         &mut self,
@@ -543,9 +544,11 @@ impl SyncClient {
         note: Option<String>,
         photos: Vec<String>,
     ) -> Result<(), JsError> {
+        let device = self.peer_id.clone();
         apply_answer(
             &mut self.tracked_mut(id)?.doc,
             user,
+            Some(&device),
             key,
             value,
             note.as_deref(),

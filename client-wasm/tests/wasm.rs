@@ -530,6 +530,10 @@ fn pending_changes_count_what_the_server_lacks_and_survive_a_reload() {
             .expect("answers");
     }
     assert_eq!(reloaded.pending_changes(), 2);
+    // Each record names the tablet that wrote it (its peer id).
+    let state: serde_json::Value =
+        serde_wasm_bindgen::from_value(reloaded.state(&id).expect("reads")).expect("JSON");
+    assert_eq!(state["answers"]["c8-booth-floor"][0]["device"], "tablet-1");
     let saved_acked = reloaded.acked(&id).expect("held");
     let mut again = SyncClient::new("tablet-1", "tablet-1");
     again

@@ -616,6 +616,12 @@ let people = stored('people', {});
  * or the user's own; the id itself only if neither knows it.
  */
 const nameOf = (id) => people[id] || (id === user()?.id ? user()?.display_name : null) || id;
+/**
+ * Which tablet wrote a record, when it says (` · 本机`, ` · 平板 6a7b`): two tablets of one
+ * user are told apart (issue 20, item 11).
+ */
+const deviceText = (record) => (!record.device ? ''
+  : ` · ${record.device === `tablet-${device}` ? t('thisTablet') : t('tablet').replace('{0}', record.device.slice(-4))}`);
 const site = () => sites.find((s) => s.id === siteId);
 const templateName = (tpl) => local(tpl.name);
 function inspections() {
@@ -903,7 +909,7 @@ function itemCard(id, state, item, key) {
   }
   const conflict = records.length > 1 ? h('div', { class: 'evidence' }, h('strong', {}, t('conflict')), records.map((r) =>
     h('div', { class: 'row spread card flush' },
-      h('span', {}, `${describe(item, r.value)} · ${t('by')} ${nameOf(r.by)} · ${fmtDate(r.at)}${r.note ? ` · ${r.note}` : ''}`),
+      h('span', {}, `${describe(item, r.value)} · ${t('by')} ${nameOf(r.by)}${deviceText(r)} · ${fmtDate(r.at)}${r.note ? ` · ${r.note}` : ''}`),
       frozen ? null : h('button', { 'data-testid': `keep-${key}`, onclick: () => write(r.value, r.note, r.photos) }, t('keep'))))) : null;
   const late = records.some((r) => r.late);
   return h('div', { class: `card item ${isFailing ? 'failing' : ''} ${records.length > 1 ? 'conflict' : ''}`, 'data-key': key },
@@ -911,7 +917,7 @@ function itemCard(id, state, item, key) {
       h('div', { class: 'row' }, h('span', { class: 'chip' }, `${t('rule')} ${item.rule}`),
         item.fine.type === 'per_occurrence' ? h('span', { class: 'chip amber' }, `${fmtYuan(item.fine.yuan)}/次`) : null,
         late ? h('span', { class: 'chip amber' }, t('late')) : null)),
-    current ? h('p', { class: 'muted' }, `${t('by')} ${nameOf(current.by)} · ${fmtDate(current.at)}`) : null,
+    current ? h('p', { class: 'muted' }, `${t('by')} ${nameOf(current.by)}${deviceText(current)} · ${fmtDate(current.at)}`) : null,
     controls, evidence, conflict);
 }
 

@@ -230,7 +230,7 @@ async function toggleDetail(row, v) {
     const photos = h('div', { class: 'photos' }, e.photos.map(env.photoElement));
     return h('div', { class: 'card evidence-card' },
       h('div', {}, h('strong', {}, e.value?.type === 'fail' ? t('fail') : JSON.stringify(e.value?.value ?? e.value?.type)), ' · ',
-        `${w('recordedBy')} ${nameOf(e.by)} · ${fmtDate(e.at)}${e.late ? ` · ${t('late')}` : ''}`),
+        `${w('recordedBy')} ${nameOf(e.by)}${e.device ? ` · ${t('tablet').replace('{0}', e.device.slice(-4))}` : ''} · ${fmtDate(e.at)}${e.late ? ` · ${t('late')}` : ''}`),
       e.note ? h('p', { class: 'note' }, e.note) : null, photos);
   });
   const reason = h('input', { name: 'reason', placeholder: w('waiveReason'), 'data-testid': 'waive-reason' });

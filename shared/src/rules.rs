@@ -59,6 +59,9 @@ impl FineDue {
 pub struct Evidence {
     /// Who recorded it.
     pub by: UserId,
+    /// The device that wrote it, when known (the tablet's peer id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
     /// When.
     pub at: DateTime<Utc>,
     /// What they answered.
@@ -178,6 +181,7 @@ pub fn evaluate(inspection: &Inspection) -> Vec<Violation> {
                 .into_iter()
                 .map(|a| Evidence {
                     by: a.by.clone(),
+                    device: a.device.clone(),
                     at: a.at,
                     value: a.value.clone(),
                     note: a.note.clone(),

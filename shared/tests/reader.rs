@@ -259,3 +259,54 @@ proptest! {
         prop_assert_eq!(values(&a), values(&b));
     }
 }
+
+#[test]
+fn an_answer_names_the_device_that_wrote_it_when_its_writer_says() {
+    let m = manager();
+    let mut doc = create(builtin::WALKAROUND, &m);
+    shared::inspection::write::answer_from(
+        &mut doc,
+        &m.id,
+        Some("tablet-0a1b2c3d4e5f6a7b"),
+        t(1),
+        &key("c8-booth-floor"),
+        &AnswerValue::Pass,
+        None,
+        &[],
+    )
+    .expect("answers");
+    shared::inspection::write::answer(
+        &mut doc,
+        &m.id,
+        t(2),
+        &key("c8-mixing-table"),
+        &AnswerValue::Pass,
+        None,
+        &[],
+    )
+    .expect("answers");
+    let inspection = read(&doc);
+    assert_eq!(
+        inspection.answers[&key("c8-booth-floor")][0]
+            .device
+            .as_deref(),
+        Some("tablet-0a1b2c3d4e5f6a7b")
+    );
+    assert_eq!(inspection.answers[&key("c8-mixing-table")][0].device, None);
+    // The policy allows it like any other answer.
+    let before = create(builtin::WALKAROUND, &m);
+    let mut after = before.clone();
+    shared::inspection::write::answer_from(
+        &mut after,
+        &m.id,
+        Some("tablet-1"),
+        t(3),
+        &key("c8-booth-floor"),
+        &AnswerValue::Fail,
+        Some("seen"),
+        &[photo(1)],
+    )
+    .expect("answers");
+    let change = last_change(&after);
+    judge_change(&m, &before, &change).expect("allowed");
+}

@@ -79,6 +79,13 @@ test('two tablets answer offline, reconnect, and both show the merged walkaround
     await page.waitForSelector('[data-key="c9-masking"].conflict', { timeout: 15000 });
     await page.waitForSelector('[data-key="c8-booth-floor"].failing', { timeout: 15000 });
   }
+  // The two records are the same manager's: each names its tablet (issue 20, item 11).
+  for (const { page } of [a, b]) {
+    const rows = await page.locator('[data-key="c9-masking"] .conflict-row, [data-key="c9-masking"] .card.flush').allInnerTexts();
+    assert.equal(rows.length, 2, rows.join(' | '));
+    assert.equal(rows.filter((r) => r.includes('车间经理 王强 · 本机')).length, 1, rows.join(' | '));
+    assert.equal(rows.filter((r) => /车间经理 王强 · 平板 [0-9a-f]{4}/.test(r)).length, 1, rows.join(' | '));
+  }
   await a.page.locator('[data-key="c9-masking"]').scrollIntoViewIfNeeded();
   await a.page.screenshot({ path: `${shots}/conflict.png` });
   await a.page.locator('[data-testid=violations]').scrollIntoViewIfNeeded();

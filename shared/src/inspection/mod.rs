@@ -67,6 +67,9 @@ pub mod keys {
     pub const PHOTOS: &str = "photos";
     /// Record: the author's user id.
     pub const BY: &str = "by";
+    /// Answer record, optional: the device that wrote it (the tablet's peer id), so two
+    /// tablets of one user can be told apart (issue 20, item 11).
+    pub const DEVICE: &str = "device";
     /// Record: the time, a timestamp.
     pub const AT: &str = "at";
     /// Submission record: the heads the submitter saw, hex change hashes.
@@ -243,6 +246,9 @@ pub struct Answer {
     pub photos: Vec<PhotoRef>,
     /// Who answered.
     pub by: UserId,
+    /// The device that wrote the record, when its writer said (the tablet's peer id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
     /// When, by the answering tablet's clock.
     pub at: DateTime<Utc>,
     /// Written without knowledge of the submission: an amendment after submission.

@@ -356,12 +356,18 @@ fn read_answer(
         Some(ScalarValue::Str(s)) => Some(s.to_string()),
         Some(_) => return Err("`note` is not a string".to_string()),
     };
+    let device = match fields.scalar(keys::DEVICE) {
+        None => None,
+        Some(ScalarValue::Str(s)) => Some(s.to_string()),
+        Some(_) => return Err("`device` is not a string".to_string()),
+    };
     Ok(Answer {
         obj: obj.to_string(),
         value,
         note,
         photos,
         by: record_by(&fields)?,
+        device,
         at: record_at(&fields)?,
         late: false,
     })

@@ -134,6 +134,22 @@ pub fn answer(
     note: Option<&str>,
     photos: &[PhotoRef],
 ) -> Result<ChangeHash, EditError> {
+    answer_from(doc, by, None, at, key, value, note, photos)
+}
+
+/// `answer`, naming the device that writes it (`keys::DEVICE`: a tablet's peer id), so
+/// that two tablets of one user are told apart in conflicts and evidence.
+#[allow(clippy::too_many_arguments)]
+pub fn answer_from(
+    doc: &mut Automerge,
+    by: &UserId,
+    device: Option<&str>,
+    at: DateTime<Utc>,
+    key: &AnswerKey,
+    value: &AnswerValue,
+    note: Option<&str>,
+    photos: &[PhotoRef],
+) -> Result<ChangeHash, EditError> {
     let inspection = read(doc)?;
     if inspection.submitted.is_some() {
         return Err(EditError::Submitted);
@@ -164,6 +180,9 @@ pub fn answer(
         tx.insert(&list, i, photo.as_str())?;
     }
     tx.put(&record, keys::BY, by.as_str())?;
+    if let Some(device) = device.filter(|d| !d.is_empty()) {
+        tx.put(&record, keys::DEVICE, device)?;
+    }
     tx.put(
         &record,
         keys::AT,
