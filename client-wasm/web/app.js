@@ -756,7 +756,6 @@ function homeView() {
 }
 
 const valueOf = (answer) => answer?.value;
-const sameValue = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 function failing(item, value) {
   if (!value) return false;
   if (item.kind.type === 'pass_fail') return value.type === 'fail';
