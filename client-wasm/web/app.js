@@ -440,8 +440,20 @@ async function addPhoto(file) {
   const sha = sha256Hex(bytes);
   const known = await dbGet('photos', sha);
   if (known?.refused) { toast(t('photoRefused')); return null; }
-  if (!known) await dbPut('photos', { sha, site: siteId, bytes, uploaded: false });
+  if (!known) {
+    await dbPut('photos', { sha, site: siteId, bytes, uploaded: false });
+    photosWaiting += 1;
+    renderBar();
+  }
   return sha;
+}
+// Photos kept on this device that the server has neither stored nor refused. They count in
+// 待同步 beside the changes: 0 means the office and the other tablets can see every photo.
+let photosWaiting = 0;
+const waitingToUpload = (photo) => !photo.uploaded && !photo.refused;
+async function countPhotosWaiting() {
+  photosWaiting = (await dbAll('photos')).filter(waitingToUpload).length;
+  renderBar();
 }
 /**
  * The photos of an answer without those refused: a screen drawn before a refusal (its
@@ -469,8 +481,11 @@ function uploadPhotos() {
 }
 async function uploadPending() {
   if (link !== 'online') return;
+  try { await uploadEach(); } finally { await countPhotosWaiting(); }
+}
+async function uploadEach() {
   for (const photo of await dbAll('photos')) {
-    if (photo.uploaded || photo.refused) continue;
+    if (!waitingToUpload(photo)) continue;
     const r = await authFetch(`/api/v1/blobs?site=${encodeURIComponent(photo.site)}`, {
       method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: photo.bytes,
     });
@@ -640,10 +655,12 @@ async function edit(id, fn) {
 }
 
 // ---------------------------------------------------------------- views
+const pendingCount = () => client.pendingChanges() + photosWaiting;
 function renderBar() {
   const bar = $('#bar');
-  // The user's own changes the server has not acknowledged: answers, bays, submissions.
-  const pending = client.pendingChanges();
+  // The user's own changes the server has not acknowledged (answers, bays, submissions) and
+  // the photos it does not have yet.
+  const pending = pendingCount();
   // `replaceChildren` writes a null argument as the text "null": leave the absent ones out.
   bar.replaceChildren(...[
     h('h1', {}, t('appName'), site() ? ` · ${site().name}` : ''),
@@ -1127,6 +1144,7 @@ function render({ now = false } = {}) {
 window.addEventListener('hashchange', () => { saveTyped(); render({ now: true }); window.scrollTo(0, 0); });
 setLang(lang);
 await restoreDrafts();
+await countPhotosWaiting();
 render();
 connect();
 setInterval(() => { if (link === 'online') uploadPhotos().catch(() => {}); }, 15_000);
@@ -1134,7 +1152,7 @@ if ('serviceWorker' in navigator) navigator.serviceWorker.register('sw.js').catc
 // For tests and diagnostics.
 window.walkaround = {
   client,
-  state: () => ({ link, pending: client.pendingChanges(), lastSynced }),
+  state: () => ({ link, pending: pendingCount(), lastSynced }),
   // The documents stored on this device and those still to fetch.
   held: () => client.ids().filter((id) => client.has(id)),
   wanted: () => [...wanted],
