@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use automerge::{Automerge, Change};
+use automerge::{Automerge, Change, ChangeHash};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{SiteId, UserId};
@@ -463,25 +463,25 @@ pub fn check_inspection_change(
 }
 
 /// Judges one automerge change made by `user` to the document `doc` (which must already
-/// hold the change's dependencies): the change is replayed on the document as it was at
-/// its dependencies and the two states are compared with [`check_inspection_change`].
+/// hold the change's dependencies): the inspection as it was at the change's dependencies
+/// (what its author saw) and as it is with the change are compared with
+/// [`check_inspection_change`]. Both are read from a copy of `doc` with the change applied,
+/// with automerge's historical reads; the verdict is that of [`judge_change_by_replay`].
 pub fn judge_change(user: &User, doc: &Automerge, change: &Change) -> Result<(), Denial> {
+    let mut working = doc.clone();
+    judge_and_apply(user, &mut working, std::slice::from_ref(change)).map(drop)
+}
+
+/// [`judge_change`] as it was first written, kept as the reference the incremental judge
+/// is checked against (`shared/tests/judge.rs`): the change is replayed on a copy of the
+/// document built from its whole history up to the change's dependencies
+/// (`Automerge::fork_at`), which costs the whole history for every concurrent change.
+pub fn judge_change_by_replay(user: &User, doc: &Automerge, change: &Change) -> Result<(), Denial> {
     let deps = change.deps();
     if deps.is_empty() && !doc.get_heads().is_empty() {
-        // A second change without dependencies would be a second creation of the same
-        // document, racing the first for every fixed field.
-        return Err(Denial::InvalidChange(
-            "the document already exists; a change must depend on it".to_string(),
-        ));
+        return Err(already_exists());
     }
-    // Usually a change was made on top of the document's current heads; then the document
-    // itself is what its author saw, and replaying the history up to the dependencies
-    // (which costs the whole history) is not needed.
-    let mut heads = doc.get_heads();
-    heads.sort();
-    let mut wanted = deps.to_vec();
-    wanted.sort();
-    let mut at = if heads == wanted {
+    let mut at = if same_heads(&doc.get_heads(), deps) {
         doc.clone()
     } else {
         doc.fork_at(deps).map_err(|e| {
@@ -496,10 +496,28 @@ pub fn judge_change(user: &User, doc: &Automerge, change: &Change) -> Result<(),
     at.apply_changes([change.clone()])
         .map_err(|e| Denial::InvalidChange(e.to_string()))?;
     if !at.get_heads().contains(&change.hash()) {
-        return Err(Denial::InvalidChange("it was not applied".to_string()));
+        return Err(not_applied());
     }
     let after = inspection::read(&at)?;
     check_transition(user, before.as_ref(), &after, deps)
+}
+
+/// A second change without dependencies would be a second creation of the same document,
+/// racing the first for every fixed field.
+fn already_exists() -> Denial {
+    Denial::InvalidChange("the document already exists; a change must depend on it".to_string())
+}
+
+fn not_applied() -> Denial {
+    Denial::InvalidChange("it was not applied".to_string())
+}
+
+/// Whether two lists of heads name the same changes, in any order.
+fn same_heads(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
+    a.len() == b.len() && {
+        let a: BTreeSet<&ChangeHash> = a.iter().collect();
+        b.iter().all(|h| a.contains(h))
+    }
 }
 
 /// The comparison of the states before and after one change, shared by [`judge_change`]
@@ -526,41 +544,123 @@ fn check_transition(
 /// `doc`, with exactly the verdicts of [`judge_change`] one by one. Returns the inspection
 /// as it is after the last change when that was read on the way.
 ///
-/// It is [`judge_change`] without its per-change costs in the usual case of a change made
-/// on top of the document's current heads: the document is not copied (it is changed in
-/// place) and the state before a change is the state read after the previous one. On a
-/// denial `doc` is left part-way, so pass a scratch copy and drop it then.
+/// Each change is judged by what its author saw: the inspection at its dependencies is read
+/// with automerge's historical reads (no copy, no replay of the history), or, in the usual
+/// case of a change made on top of the document's current heads, is the state read after
+/// the previous change. On a denial `doc` is left part-way, so pass a scratch copy and drop
+/// it then.
 pub fn judge_and_apply(
     user: &User,
     doc: &mut Automerge,
     changes: &[Change],
 ) -> Result<Option<Inspection>, Denial> {
-    let mut current: Option<Inspection> = None;
+    judge_and_apply_from(user, doc, changes, None)
+}
+
+/// [`judge_and_apply`] with the inspection as `doc` holds it now, when the caller already
+/// has it (the server keeps it with each document in memory), so that the first change
+/// costs one read instead of two. `current` must be what [`inspection::read`] gives for
+/// `doc` as it is.
+pub fn judge_and_apply_from(
+    user: &User,
+    doc: &mut Automerge,
+    changes: &[Change],
+    mut current: Option<Inspection>,
+) -> Result<Option<Inspection>, Denial> {
     for change in changes {
         let deps = change.deps();
-        let mut heads = doc.get_heads();
-        heads.sort();
-        let mut wanted = deps.to_vec();
-        wanted.sort();
-        if deps.is_empty() || heads != wanted {
-            judge_change(user, doc, change)?;
+        let heads = doc.get_heads();
+        let before = if deps.is_empty() {
+            if !heads.is_empty() {
+                return Err(already_exists());
+            }
+            None
+        } else if !deps
+            .iter()
+            .all(|d| doc.get_change_meta_by_hash(d).is_some())
+        {
+            // Only the replay words this refusal (automerge's own message).
+            judge_change_by_replay(user, doc, change)?;
             doc.apply_changes([change.clone()])
                 .map_err(|e| Denial::InvalidChange(e.to_string()))?;
             current = None;
             continue;
-        }
-        let before = match current.take() {
-            Some(view) => view,
-            None => inspection::read(doc)?,
+        } else if same_heads(&heads, deps) {
+            Some(match current.take() {
+                Some(view) => view,
+                None => inspection::read(doc)?,
+            })
+        } else {
+            Some(inspection::read_at(doc, deps)?)
         };
         doc.apply_changes([change.clone()])
             .map_err(|e| Denial::InvalidChange(e.to_string()))?;
-        if !doc.get_heads().contains(&change.hash()) {
-            return Err(Denial::InvalidChange("it was not applied".to_string()));
+        let hash = change.hash();
+        if doc.get_change_meta_by_hash(&hash).is_none() {
+            return Err(not_applied());
         }
-        let after = inspection::read(doc)?;
-        check_transition(user, Some(&before), &after, deps)?;
-        current = Some(after);
+        // Read at the change itself: its dependencies' history and the change, whatever
+        // else the document holds.
+        let after = inspection::read_at(doc, &[hash])?;
+        check_transition(user, before.as_ref(), &after, deps)?;
+        current = (doc.get_heads() == [hash]).then_some(after);
     }
     Ok(current)
+}
+
+/// Judges `changes` (in dependency order) made by `user`, which `doc` already holds on top
+/// of the document as it was at `base` (its heads before them), with exactly the verdicts
+/// of [`judge_change`] applying them one by one onto that document. Returns the inspection
+/// as `doc` holds it when that was read on the way (as [`judge_and_apply`] does).
+///
+/// This is how the server judges a sync message: automerge applies the message to a copy
+/// of the stored document, and the changes it added are judged in that copy by historical
+/// reads, so no second copy is made and nothing is replayed. `base_view`, when given, must
+/// be the inspection at `base`.
+pub fn judge_applied(
+    user: &User,
+    doc: &Automerge,
+    changes: &[Change],
+    base: &[ChangeHash],
+    base_view: Option<Inspection>,
+) -> Result<Option<Inspection>, Denial> {
+    // The heads of the document as it would be with the changes judged so far applied.
+    let mut heads: BTreeSet<ChangeHash> = base.iter().copied().collect();
+    let mut current = base_view;
+    for change in changes {
+        let deps = change.deps();
+        let hash = change.hash();
+        let before = if deps.is_empty() {
+            if !heads.is_empty() {
+                return Err(already_exists());
+            }
+            None
+        } else if !deps
+            .iter()
+            .all(|d| doc.get_change_meta_by_hash(d).is_some())
+        {
+            return Err(Denial::InvalidChange(
+                "its dependencies are not all known".to_string(),
+            ));
+        } else if deps.len() == heads.len() && deps.iter().all(|d| heads.contains(d)) {
+            Some(match current.take() {
+                Some(view) => view,
+                None => inspection::read_at(doc, deps)?,
+            })
+        } else {
+            Some(inspection::read_at(doc, deps)?)
+        };
+        if doc.get_change_meta_by_hash(&hash).is_none() {
+            return Err(not_applied());
+        }
+        let after = inspection::read_at(doc, &[hash])?;
+        check_transition(user, before.as_ref(), &after, deps)?;
+        for d in deps {
+            heads.remove(d);
+        }
+        heads.insert(hash);
+        current = (heads.len() == 1).then_some(after);
+    }
+    let heads: Vec<ChangeHash> = heads.into_iter().collect();
+    Ok(current.filter(|_| doc.get_heads() == heads))
 }

@@ -56,6 +56,20 @@ struct DocInner {
     /// The numbers of the stored chunks this copy holds: exactly what a compaction by this
     /// instance may replace.
     seqs: Vec<i64>,
+    /// The inspection as `doc` held it at these heads, kept from the last accepted message
+    /// so that judging the next one on top of it reads the document once, not twice. Used
+    /// only while the heads are still the document's.
+    view: Option<(Vec<automerge::ChangeHash>, shared::inspection::Inspection)>,
+}
+
+impl DocInner {
+    /// The kept inspection, if it is still the document's (taken: judging consumes it).
+    fn take_view(&mut self) -> Option<shared::inspection::Inspection> {
+        match self.view.take() {
+            Some((heads, view)) if heads == self.doc.get_heads() => Some(view),
+            _ => None,
+        }
+    }
 }
 
 /// Whether a document holds changes waiting for missing dependencies.
@@ -106,6 +120,7 @@ impl DocEntry {
                 resident,
                 site,
                 seqs: Vec::new(),
+                view: None,
             }),
             changed,
             listeners: Listeners::default(),
@@ -137,6 +152,7 @@ impl DocEntry {
         }
         inner.doc = Automerge::new();
         inner.seqs = Vec::new();
+        inner.view = None;
         inner.resident = false;
         true
     }

@@ -157,16 +157,18 @@ impl Hub {
             peer.state = next_state;
             return Ok(Received::Accepted { new_changes: 0 });
         }
-        let Forked { added, pending } = fork(&inner.doc, peer, &mut next_state, message)?;
-        if added.is_empty() {
+        let forked = fork(&inner.doc, peer, &mut next_state, message)?;
+        if forked.added.is_empty() {
             told.settle(&inner.doc, &mut next_state);
             peer.state = next_state;
-            peer.pending = pending;
+            peer.pending = forked.pending;
             return Ok(Received::Accepted { new_changes: 0 });
         }
-        let judged = match judge(user, &inner.doc, &added)? {
-            Verdict::Allowed(judged) => *judged,
-            Verdict::Refused(denial) => {
+        let new_changes = forked.added.len();
+        let view = inner.take_view();
+        let (judged, pending) = match judge(user, &inner.doc, view, forked)? {
+            (Verdict::Allowed(judged), pending) => (*judged, pending),
+            (Verdict::Refused(denial), _) => {
                 peer.pending.clear();
                 return Ok(Received::Refused(denial));
             }
@@ -175,10 +177,8 @@ impl Hub {
         let seq = persist(&self.store, &self.peer_id, &write).await?;
         peer.state = next_state;
         peer.pending = pending;
-        swap(entry, &self.waiting, inner, judged.working, write, seq);
-        Ok(Received::Accepted {
-            new_changes: added.len(),
-        })
+        swap(entry, &self.waiting, inner, judged, write, seq);
+        Ok(Received::Accepted { new_changes })
     }
 }
 
@@ -232,9 +232,12 @@ impl Told {
     }
 }
 
-/// What a fork found in a message: the changes it adds, and the peer's chunks still
-/// waiting for dependencies.
+/// What a fork found in a message: the copy with the message applied, the changes it
+/// adds, and the peer's chunks still waiting for dependencies.
 struct Forked {
+    /// The stored document with the message applied (and, if `pending` is not empty, a
+    /// queue of changes still waiting for dependencies).
+    doc: Automerge,
     /// The new changes, each after those of its dependencies among them.
     added: Vec<Change>,
     /// The chunks to keep for the peer's next message (none if nothing is orphaned).
@@ -270,7 +273,11 @@ fn fork(
         Vec::new()
     };
     let added = topological(stored.get_changes_added(&fork));
-    Ok(Forked { added, pending })
+    Ok(Forked {
+        doc: fork,
+        added,
+        pending,
+    })
 }
 
 /// The policy's answer to a message's changes.
@@ -290,26 +297,54 @@ struct Judged {
     view: Inspection,
 }
 
-/// Step 3, judge: replays the added changes onto a copy of the stored document, each
-/// judged by the shared policy against the document at its dependencies with the user's
-/// current rights. A panic while replaying refuses the message rather than costing the
-/// process.
-fn judge(user: &User, stored: &Automerge, added: &[Change]) -> Result<Verdict, SyncError> {
-    let mut working = stored.clone();
-    let verdict = catch_unwind(AssertUnwindSafe(|| {
-        policy::judge_and_apply(user, &mut working, added)
-    }))
-    .unwrap_or_else(|_| {
+/// Step 3, judge: each added change is judged by the shared policy against the document
+/// at its dependencies, with the user's current rights. Usually the fork holds exactly the
+/// stored document and the added changes, and they are judged in it by historical reads
+/// (`policy::judge_applied`: no second copy, no replay). A fork that also holds a queue of
+/// orphans must not be stored, so then the added changes are replayed onto a copy of the
+/// stored document instead. `view` is the inspection as `stored` holds it, if known. A
+/// panic while judging refuses the message rather than costing the process. Returns the
+/// verdict and the peer's chunks still waiting.
+fn judge(
+    user: &User,
+    stored: &Automerge,
+    view: Option<Inspection>,
+    forked: Forked,
+) -> Result<(Verdict, Vec<Vec<u8>>), SyncError> {
+    let Forked {
+        doc: fork,
+        added,
+        pending,
+    } = forked;
+    let judged = if pending.is_empty() {
+        let base = stored.get_heads();
+        catch_unwind(AssertUnwindSafe(|| {
+            policy::judge_applied(user, &fork, &added, &base, view)
+        }))
+        .map(|verdict| verdict.map(|view| (fork, view)))
+    } else {
+        let mut working = stored.clone();
+        catch_unwind(AssertUnwindSafe(|| {
+            policy::judge_and_apply_from(user, &mut working, &added, view)
+        }))
+        .map(|verdict| verdict.map(|view| (working, view)))
+    };
+    let (working, view) = match judged.unwrap_or_else(|_| {
         Err(Denial::InvalidChange(
             "the change could not be replayed".to_string(),
         ))
-    });
-    let view = match verdict {
-        Err(denial) => return Ok(Verdict::Refused(denial)),
-        Ok(Some(view)) => view,
-        Ok(None) => inspection::read(&working).map_err(|e| SyncError::Invalid(e.to_string()))?,
+    }) {
+        Err(denial) => return Ok((Verdict::Refused(denial), pending)),
+        Ok(judged) => judged,
     };
-    Ok(Verdict::Allowed(Box::new(Judged { working, view })))
+    let view = match view {
+        Some(view) => view,
+        None => inspection::read(&working).map_err(|e| SyncError::Invalid(e.to_string()))?,
+    };
+    Ok((
+        Verdict::Allowed(Box::new(Judged { working, view })),
+        pending,
+    ))
 }
 
 /// What one accepted message writes: the document's new chunk (and snapshot, when it is
@@ -372,10 +407,12 @@ fn swap(
     entry: &DocEntry,
     waiting: &Waiting,
     mut inner: MutexGuard<'_, DocInner>,
-    working: Automerge,
+    judged: Judged,
     write: Write,
     seq: i64,
 ) {
+    let Judged { working, view } = judged;
+    inner.view = Some((working.get_heads(), view));
     inner.doc = working;
     let created = inner.site.is_none();
     inner.site = Some(write.site);

@@ -1,0 +1,439 @@
+//! Differential test of the incremental judge (issue 21): on generated histories, with
+//! concurrent branches, late answers, concurrent submissions, reviews and forged or
+//! malformed edits, every way the server and the tablet judge a change gives exactly the
+//! verdict of the reference, [`judge_change_by_replay`], which replays the history up to
+//! the change's dependencies:
+//!
+//! - [`judge_change`] (a copy, historical reads);
+//! - [`judge_and_apply_from`] with and without the inspection read before;
+//! - [`judge_applied`] on a document that already holds the change, one change at a time
+//!   and whole runs of changes at once (a sync message), where the verdict is the first
+//!   refusal and an inspection returned is the one read from the document.
+//!
+//! `PROPTEST_CASES` sets the number of cases (32 by default, about 45 s in a debug build;
+//! `PROPTEST_CASES=1000 cargo test -p shared --release --test judge` is the long run).
+
+mod support;
+
+use automerge::transaction::Transactable;
+use automerge::{Automerge, Change, ObjType, ROOT, ReadDoc, ScalarValue};
+use proptest::prelude::*;
+use shared::builtin::{CLOSING, WALKAROUND};
+use shared::inspection::{self, AnswerValue, keys, write};
+use shared::policy::{
+    Denial, User, judge_and_apply_from, judge_applied, judge_change, judge_change_by_replay,
+};
+use shared::role::Role;
+use support::*;
+
+/// Who holds the replicas: the creator's role runs the template; the others may not (a
+/// technician, an office admin) or work at another site.
+fn people(template: &str) -> Vec<User> {
+    let runner = if template == CLOSING {
+        Role::TeamLead
+    } else {
+        Role::WorkshopManager
+    };
+    vec![
+        user("u0", runner),
+        user("u1", runner),
+        user("u2", Role::Technician),
+        user("u3", Role::OfficeAdmin),
+        user_at("u4", runner, &["site-2"]),
+    ]
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    /// An honest answer with note and photo (value index into a few values).
+    Answer {
+        replica: usize,
+        key: usize,
+        value: u8,
+    },
+    /// An honest bay mark.
+    Occupy {
+        replica: usize,
+        bay: usize,
+        occupied: bool,
+    },
+    /// An honest submission (skipped where the writer refuses: incomplete, submitted).
+    Submit { replica: usize },
+    /// An honest review (skipped before a submission).
+    Review { replica: usize },
+    /// A raw edit a hostile or buggy client could make.
+    Raw {
+        replica: usize,
+        kind: u8,
+        key: usize,
+    },
+    /// `to` receives everything `from` holds.
+    Merge { from: usize, to: usize },
+}
+
+fn op(n: usize) -> impl Strategy<Value = Op> {
+    let r = 0..n;
+    prop_oneof![
+        6 => (r.clone(), 0..40usize, 0..5u8).prop_map(|(replica, key, value)| Op::Answer { replica, key, value }),
+        1 => (r.clone(), 0..3usize, any::<bool>()).prop_map(|(replica, bay, occupied)| Op::Occupy { replica, bay, occupied }),
+        2 => r.clone().prop_map(|replica| Op::Submit { replica }),
+        1 => r.clone().prop_map(|replica| Op::Review { replica }),
+        2 => (r.clone(), 0..8u8, 0..40usize).prop_map(|(replica, kind, key)| Op::Raw { replica, kind, key }),
+        4 => (r.clone(), r).prop_map(|(from, to)| Op::Merge { from, to }),
+    ]
+}
+
+fn scenario() -> impl Strategy<Value = (bool, bool, usize, Vec<Op>)> {
+    (any::<bool>(), any::<bool>(), 2..=5usize).prop_flat_map(|(closing, complete, n)| {
+        (
+            Just(closing),
+            Just(complete),
+            Just(n),
+            prop::collection::vec(op(n), 5..45),
+        )
+    })
+}
+
+fn value(kind: &shared::template::ItemKind, v: u8) -> AnswerValue {
+    use shared::template::ItemKind;
+    match kind {
+        ItemKind::Count { .. } => AnswerValue::Count(u32::from(v)),
+        ItemKind::Number { .. } => AnswerValue::Number(f64::from(v) / 2.0),
+        ItemKind::Text => AnswerValue::Text(format!("t{v}")),
+        _ => match v % 3 {
+            0 => AnswerValue::Pass,
+            1 => AnswerValue::Fail,
+            _ => AnswerValue::NotApplicable,
+        },
+    }
+}
+
+/// A raw edit: forged authors, wrong kinds, unknown keys, deletions, bad submissions.
+fn raw(doc: &mut Automerge, by: &User, minute: i64, kind: u8, key: &str) {
+    let at = ScalarValue::Timestamp(t(minute).timestamp_millis());
+    let mut tx = doc.transaction();
+    let answers = match tx.get(ROOT, keys::ANSWERS) {
+        Ok(Some((_, obj))) => obj,
+        _ => tx
+            .put_object(ROOT, keys::ANSWERS, ObjType::Map)
+            .expect("puts"),
+    };
+    match kind {
+        // An answer in someone else's name.
+        0 => {
+            let r = tx.put_object(&answers, key, ObjType::Map).expect("puts");
+            tx.put(&r, keys::VALUE, "pass").expect("puts");
+            let someone_else = if by.id.as_str() == "u1" { "u0" } else { "u1" };
+            tx.put(&r, keys::BY, someone_else).expect("puts");
+            tx.put(&r, keys::AT, at).expect("puts");
+        }
+        // A value of the wrong kind.
+        1 => {
+            let r = tx.put_object(&answers, key, ObjType::Map).expect("puts");
+            tx.put(&r, keys::VALUE, 3.5).expect("puts");
+            tx.put(&r, keys::BY, by.id.as_str()).expect("puts");
+            tx.put(&r, keys::AT, at).expect("puts");
+        }
+        // An answer deleted.
+        2 => {
+            let _ = tx.delete(&answers, key);
+        }
+        // A key the layout does not have.
+        3 => {
+            tx.put(ROOT, "extra", "x").expect("puts");
+        }
+        // A submission with heads that are not the change's dependencies.
+        4 => {
+            let s = tx
+                .put_object(ROOT, keys::SUBMITTED, ObjType::Map)
+                .expect("puts");
+            tx.put(&s, keys::BY, by.id.as_str()).expect("puts");
+            tx.put(&s, keys::AT, at).expect("puts");
+            let heads = tx.put_object(&s, keys::HEADS, ObjType::List).expect("puts");
+            tx.insert(&heads, 0, "00".repeat(32)).expect("puts");
+        }
+        // The template rewritten.
+        5 => {
+            tx.put(ROOT, keys::TEMPLATE, "{}").expect("puts");
+        }
+        // A field of an existing record changed in place.
+        6 => {
+            if let Ok(Some((_, r))) = tx.get(&answers, key) {
+                let _ = tx.put(&r, keys::NOTE, "changed");
+            }
+        }
+        // A review written without a submission, or over one.
+        _ => {
+            let r = tx
+                .put_object(ROOT, keys::REVIEW, ObjType::Map)
+                .expect("puts");
+            tx.put(&r, keys::BY, by.id.as_str()).expect("puts");
+            tx.put(&r, keys::AT, at).expect("puts");
+            tx.put(&r, keys::COMMENT, "ok").expect("puts");
+        }
+    }
+    tx.commit();
+}
+
+/// Every change of `doc` in an order where each comes after its dependencies.
+fn history(doc: &Automerge) -> Vec<Change> {
+    doc.get_changes(&[])
+}
+
+type Verdict = Result<(), Denial>;
+
+/// The reference verdicts of a run of changes judged one by one onto `base`: the first
+/// refusal, or allowed.
+fn reference_run(user: &User, base: &Automerge, run: &[Change]) -> Verdict {
+    let mut doc = base.clone();
+    for change in run {
+        judge_change_by_replay(user, &doc, change)?;
+        doc.apply_changes([change.clone()]).expect("applies");
+    }
+    Ok(())
+}
+
+fn check(closing: bool, complete: bool, n: usize, ops: &[Op]) -> Result<(), TestCaseError> {
+    let template = if closing { CLOSING } else { WALKAROUND };
+    let users = people(template);
+    let mut base = create(template, &users[0]);
+    let expected = read(&base).expected_keys();
+    if complete {
+        // Every item answered (the last left out when it is a walkaround, so a submission
+        // may still be refused as incomplete until someone answers it).
+        let skip = usize::from(!closing);
+        for k in &expected[..expected.len() - skip] {
+            let kind = read(&base).item_for(k).expect("item").kind.clone();
+            write::answer(
+                &mut base,
+                &users[0].id,
+                t(1),
+                k,
+                &value(&kind, 0),
+                Some("n"),
+                &[photo(1)],
+            )
+            .expect("answers");
+        }
+    }
+    let mut docs: Vec<Automerge> = (0..n).map(|i| replica(&base, i as u8 + 1)).collect();
+    let mut minute = 2;
+    for op in ops {
+        minute += 1;
+        match *op {
+            Op::Answer {
+                replica,
+                key,
+                value: v,
+            } => {
+                let k = &expected[key % expected.len()];
+                let kind = read(&base).item_for(k).expect("item").kind.clone();
+                let _ = write::answer(
+                    &mut docs[replica],
+                    &users[replica].id,
+                    t(minute),
+                    k,
+                    &value(&kind, v),
+                    Some("n"),
+                    &[photo(v)],
+                );
+            }
+            Op::Occupy {
+                replica,
+                bay,
+                occupied,
+            } => {
+                let bay = ["bay-1", "bay-2", "bay-3"][bay].parse().expect("id");
+                let _ = write::set_occupied(
+                    &mut docs[replica],
+                    &users[replica].id,
+                    t(minute),
+                    &bay,
+                    occupied,
+                );
+            }
+            Op::Submit { replica } => {
+                let _ = write::submit(&mut docs[replica], &users[replica].id, t(minute));
+            }
+            Op::Review { replica } => {
+                let _ = write::review(&mut docs[replica], &users[replica].id, t(minute), "seen");
+            }
+            Op::Raw { replica, kind, key } => {
+                let k = expected[key % expected.len()].to_string();
+                raw(&mut docs[replica], &users[replica], minute, kind, &k);
+            }
+            Op::Merge { from, to } if from != to => {
+                let mut source = docs[from].clone();
+                docs[to].merge(&mut source).expect("merges");
+            }
+            Op::Merge { .. } => {}
+        }
+    }
+    let mut all = Automerge::new();
+    for doc in &mut docs {
+        all.merge(doc).expect("merges");
+    }
+    let changes = history(&all);
+    prop_assert!(!changes.is_empty());
+
+    // One change at a time, every user, against the document holding every earlier change.
+    let mut prefix = Automerge::new();
+    for (i, change) in changes.iter().enumerate() {
+        let mut with = prefix.clone();
+        with.apply_changes([change.clone()]).expect("applies");
+        for user in &users {
+            let reference = judge_change_by_replay(user, &prefix, change);
+            prop_assert_eq!(
+                &judge_change(user, &prefix, change),
+                &reference,
+                "judge_change, change {} by {}",
+                i,
+                user.id
+            );
+            for known in [false, true] {
+                let current = if known {
+                    inspection::read(&prefix).ok()
+                } else {
+                    None
+                };
+                let mut working = prefix.clone();
+                let verdict =
+                    judge_and_apply_from(user, &mut working, std::slice::from_ref(change), current)
+                        .map(drop);
+                prop_assert_eq!(
+                    &verdict,
+                    &reference,
+                    "judge_and_apply_from, change {} by {} (view known: {})",
+                    i,
+                    user.id,
+                    known
+                );
+            }
+            let view = judge_applied(
+                user,
+                &with,
+                std::slice::from_ref(change),
+                &prefix.get_heads(),
+                None,
+            );
+            prop_assert_eq!(
+                &view.as_ref().map(drop).map_err(Clone::clone),
+                &reference,
+                "judge_applied, change {} by {}",
+                i,
+                user.id
+            );
+            if let Ok(Some(view)) = view {
+                prop_assert_eq!(Ok(view), inspection::read(&with).map_err(Denial::from));
+            }
+        }
+        prefix = with;
+    }
+
+    // Runs of changes at once, as a sync message carries them, from every starting point.
+    let mut prefix = Automerge::new();
+    for start in 0..changes.len() {
+        for len in [2usize, 5] {
+            let run = &changes[start..(start + len).min(changes.len())];
+            let mut with = prefix.clone();
+            with.apply_changes(run.iter().cloned()).expect("applies");
+            for user in &users[..2] {
+                let reference = reference_run(user, &prefix, run);
+                let current = inspection::read(&prefix).ok();
+                let view = judge_applied(user, &with, run, &prefix.get_heads(), current);
+                prop_assert_eq!(
+                    &view.as_ref().map(drop).map_err(Clone::clone),
+                    &reference,
+                    "run of {} from {} by {}",
+                    run.len(),
+                    start,
+                    user.id
+                );
+                if let Ok(Some(view)) = view {
+                    prop_assert_eq!(Ok(view), inspection::read(&with).map_err(Denial::from));
+                }
+            }
+        }
+        prefix
+            .apply_changes([changes[start].clone()])
+            .expect("applies");
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(32)
+    ))]
+
+    #[test]
+    fn the_incremental_judge_gives_the_verdicts_of_the_replay((closing, complete, n, ops) in scenario()) {
+        check(closing, complete, n, &ops)?;
+    }
+}
+
+/// The generator reaches what the property is about: concurrent changes (judged at
+/// dependencies that are not the document's heads), submissions, refusals and allowed
+/// changes all occur in a fixed sample.
+#[test]
+fn the_histories_have_concurrent_changes_submissions_and_refusals() {
+    let users = people(CLOSING);
+    let mut a = create(CLOSING, &users[0]);
+    let keys = read(&a).expected_keys();
+    for k in &keys {
+        let kind = read(&a).item_for(k).expect("item").kind.clone();
+        write::answer(
+            &mut a,
+            &users[0].id,
+            t(1),
+            k,
+            &value(&kind, 0),
+            None,
+            &[photo(1)],
+        )
+        .expect("answers");
+    }
+    let mut b = replica(&a, 2);
+    write::submit(&mut a, &users[0].id, t(20)).expect("submits");
+    let kind = read(&b).item_for(&keys[0]).expect("item").kind.clone();
+    write::answer(
+        &mut b,
+        &users[1].id,
+        t(30),
+        &keys[0],
+        &value(&kind, 1),
+        None,
+        &[photo(2)],
+    )
+    .expect("answers");
+    raw(&mut b, &users[1], 31, 0, &keys[1].to_string());
+    a.merge(&mut b).expect("merges");
+    let changes = history(&a);
+    let mut prefix = Automerge::new();
+    let (mut concurrent, mut refused, mut allowed) = (0, 0, 0);
+    for change in &changes {
+        let mut heads = prefix.get_heads();
+        heads.sort();
+        let mut deps = change.deps().to_vec();
+        deps.sort();
+        concurrent += usize::from(!deps.is_empty() && deps != heads);
+        let user = if change.actor_id() == b.get_actor() {
+            &users[1]
+        } else {
+            &users[0]
+        };
+        match judge_change(user, &prefix, change) {
+            Ok(()) => allowed += 1,
+            Err(_) => refused += 1,
+        }
+        assert_eq!(
+            judge_change(user, &prefix, change),
+            judge_change_by_replay(user, &prefix, change)
+        );
+        prefix.apply_changes([change.clone()]).expect("applies");
+    }
+    assert!(concurrent >= 1, "a change judged away from the heads");
+    assert!(refused >= 1, "the forged answer is refused");
+    assert!(allowed >= 3, "the honest changes are allowed");
+    assert!(read(&prefix).submitted.is_some());
+}
