@@ -3,7 +3,7 @@
 
 use super::projection::Projection;
 use super::{Store, StoreError, now_ms};
-use crate::with_pool;
+use crate::{with_pool, write_transaction};
 
 /// What the server knows about a document without loading it.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -149,9 +149,7 @@ impl Store {
             ),
         };
         let now = now_ms();
-        let (begin, _turn) = self.begin_write().await;
-        with_pool!(self, pool => {
-            let mut tx = pool.begin_with(begin).await?;
+        write_transaction!(self, tx => {
             // A new document's row starts at version 0 (never listed: cursors start at 0
             // and list what is above) and gets its version at the end of the transaction.
             sqlx::query(
@@ -205,8 +203,7 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
-            tx.commit().await?;
-            Ok(seq)
+            seq
         })
     }
 
@@ -261,10 +258,8 @@ impl Store {
         if states.is_empty() {
             return Ok(());
         }
-        let (begin, _turn) = self.begin_write().await;
-        let now = now_ms();
-        with_pool!(self, pool => {
-            let mut tx = pool.begin_with(begin).await?;
+        write_transaction!(self, tx => {
+            let now = now_ms();
             for (doc_id, state) in states {
                 sqlx::query(
                     "insert into sync_states (doc_id, storage_id, state, updated_at) values ($1, $2, $3, $4) \
@@ -277,8 +272,6 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            tx.commit().await?;
-            Ok(())
         })
     }
 }

@@ -40,6 +40,44 @@ macro_rules! with_pool {
     };
 }
 
+/// Runs `$body` inside a write transaction and commits it: the one way the store writes
+/// more than one statement at once.
+///
+/// ```ignore
+/// write_transaction!(self, tx => {
+///     sqlx::query("delete from t where id = $1").bind(id).execute(&mut *tx).await?;
+///     rows_deleted // the value; the macro commits, then evaluates to `Ok(rows_deleted)`
+/// })
+/// ```
+///
+/// It waits for the writer's turn ([`Store::begin_write`]), begins the transaction with the
+/// statement that turn names (`BEGIN IMMEDIATE` on SQLite, which takes the write lock up
+/// front instead of failing with "database is locked" when a deferred transaction that
+/// has read wants to write; `BEGIN` on PostgreSQL), binds it to `$tx` in `$body` (a
+/// `sqlx::Transaction` of the store's dialect, used as `&mut *tx`), commits after `$body`
+/// and evaluates to `Ok(value)` of `$body`'s value, a `Result<_, StoreError>`, so it is
+/// usually the last expression of a store method.
+///
+/// Errors: `?` in `$body`, as a failing `BEGIN` or `COMMIT`, returns the error from the
+/// enclosing function (which returns `Result<_, StoreError>`). A `?` or an early `return`
+/// in `$body` drops the transaction uncommitted, and sqlx rolls it back: a refusal decided
+/// inside returns early and writes nothing. The writer's turn is held until the enclosing
+/// function returns. Like [`with_pool!`], `$body` is written once and compiled
+/// for each dialect.
+#[macro_export]
+macro_rules! write_transaction {
+    ($store:expr, $tx:ident => $body:block) => {{
+        let store: &$crate::store::Store = $store;
+        let (begin, _turn) = store.begin_write().await;
+        $crate::with_pool!(store, pool => {
+            let mut $tx = pool.begin_with(begin).await?;
+            let value = $body;
+            $tx.commit().await?;
+            Ok(value)
+        })
+    }};
+}
+
 /// Milliseconds since the Unix epoch, the time format of every table.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()

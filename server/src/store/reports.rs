@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreError, now_ms};
-use crate::with_pool;
+use crate::{with_pool, write_transaction};
 
 /// One group of violations in a period: a person (or nobody yet), a rule, a review status
 /// and a kind of fine.
@@ -174,9 +174,7 @@ impl Store {
         site: &str,
         schedule: &[RoutineSchedule],
     ) -> Result<(), StoreError> {
-        let (begin, _turn) = self.begin_write().await;
-        with_pool!(self, pool => {
-            let mut tx = pool.begin_with(begin).await?;
+        write_transaction!(self, tx => {
             sqlx::query("delete from routine_schedules where site_id = $1")
                 .bind(site)
                 .execute(&mut *tx)
@@ -192,8 +190,6 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            tx.commit().await?;
-            Ok(())
         })
     }
 
@@ -233,9 +229,7 @@ impl Store {
         by: &str,
         person: Option<&str>,
     ) -> Result<AssignOutcome, StoreError> {
-        let (begin, _turn) = self.begin_write().await;
-        with_pool!(self, pool => {
-            let mut tx = pool.begin_with(begin).await?;
+        write_transaction!(self, tx => {
             // Only the static lock clause is interpolated; every value is bound.
             let select = sqlx::AssertSqlSafe(format!(
                 "select responsible_user from violations where doc_id = $1 and answer_key = $2{}",
@@ -268,8 +262,7 @@ impl Store {
             .bind(person)
             .execute(&mut *tx)
             .await?;
-            tx.commit().await?;
-            Ok(AssignOutcome::Done)
+            AssignOutcome::Done
         })
     }
 

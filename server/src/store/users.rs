@@ -8,7 +8,7 @@ use shared::role::Role;
 use shared::site::{Area, AreaKind, Site};
 
 use super::{Store, StoreError, now_ms};
-use crate::with_pool;
+use crate::{with_pool, write_transaction};
 
 /// A user as stored.
 #[derive(Debug, Clone)]
@@ -104,9 +104,7 @@ fn user_record(row: UserRow, sites: Vec<String>) -> Result<UserRecord, StoreErro
 impl Store {
     /// Adds a site with its areas, in one transaction.
     pub async fn add_site(&self, site: &Site) -> Result<(), StoreError> {
-        let (begin, _turn) = self.begin_write().await;
-        with_pool!(self, pool => {
-            let mut tx = pool.begin_with(begin).await?;
+        write_transaction!(self, tx => {
             sqlx::query("insert into sites (id, name) values ($1, $2)")
                 .bind(site.id.as_str())
                 .bind(&site.name)
@@ -124,8 +122,6 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
-            tx.commit().await?;
-            Ok(())
         })
     }
 
@@ -170,9 +166,7 @@ impl Store {
 
     /// Adds a user belonging to `sites`.
     pub async fn add_user(&self, user: &UserRecord) -> Result<(), StoreError> {
-        let (begin, _turn) = self.begin_write().await;
-        with_pool!(self, pool => {
-            let mut tx = pool.begin_with(begin).await?;
+        write_transaction!(self, tx => {
             sqlx::query("insert into users (id, username, display_name, role, password_hash, disabled, created_at) values ($1, $2, $3, $4, $5, $6, $7)")
                 .bind(user.id.as_str())
                 .bind(&user.username)
@@ -190,8 +184,6 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
-            tx.commit().await?;
-            Ok(())
         })
     }
 
@@ -241,9 +233,7 @@ impl Store {
 
     /// Disables or enables a user; disabling revokes every refresh token at once.
     pub async fn set_user_disabled(&self, id: &str, disabled: bool) -> Result<bool, StoreError> {
-        let (begin, _turn) = self.begin_write().await;
-        with_pool!(self, pool => {
-            let mut tx = pool.begin_with(begin).await?;
+        write_transaction!(self, tx => {
             let changed = sqlx::query("update users set disabled = $1 where id = $2")
                 .bind(disabled)
                 .bind(id)
@@ -257,8 +247,7 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
-            tx.commit().await?;
-            Ok(changed > 0)
+            changed > 0
         })
     }
 
@@ -319,9 +308,7 @@ impl Store {
         now: i64,
         grace_ms: i64,
     ) -> Result<Rotation, StoreError> {
-        let (begin, _turn) = self.begin_write().await;
-        with_pool!(self, pool => {
-            let mut tx = pool.begin_with(begin).await?;
+        write_transaction!(self, tx => {
             // Only the static lock clause is interpolated; every value is bound.
             let select = sqlx::AssertSqlSafe(format!(
                 "select user_id, family, expires_at, revoked_at from refresh_tokens where token_hash = $1{}",
@@ -337,6 +324,7 @@ impl Store {
             if expires_at <= now {
                 return Ok(Rotation::Expired);
             }
+            // `Some(grace)`: the token may have a successor; `None`: the login ends (committed).
             let grace = match revoked_at {
                 None => {
                     sqlx::query("update refresh_tokens set revoked_at = $1 where token_hash = $2 and revoked_at is null")
@@ -344,7 +332,7 @@ impl Store {
                         .bind(token_hash)
                         .execute(&mut *tx)
                         .await?;
-                    false
+                    Some(false)
                 }
                 Some(at) if at >= now - grace_ms => {
                     let live: i64 = sqlx::query_scalar(
@@ -358,7 +346,7 @@ impl Store {
                         // Logged out or disabled: the login is over, whatever the time.
                         return Ok(Rotation::Reused);
                     }
-                    true
+                    Some(true)
                 }
                 Some(_) => {
                     // A rotated token back after the window: someone else may hold its
@@ -368,20 +356,23 @@ impl Store {
                         .bind(&family)
                         .execute(&mut *tx)
                         .await?;
-                    tx.commit().await?;
-                    return Ok(Rotation::Reused);
+                    None
                 }
             };
-            sqlx::query("insert into refresh_tokens (token_hash, user_id, family, created_at, expires_at) values ($1, $2, $3, $4, $5)")
-                .bind(successor_hash)
-                .bind(&user_id)
-                .bind(&family)
-                .bind(now)
-                .bind(successor_expires_at)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok(Rotation::Issued { user_id, family, grace })
+            match grace {
+                None => Rotation::Reused,
+                Some(grace) => {
+                    sqlx::query("insert into refresh_tokens (token_hash, user_id, family, created_at, expires_at) values ($1, $2, $3, $4, $5)")
+                        .bind(successor_hash)
+                        .bind(&user_id)
+                        .bind(&family)
+                        .bind(now)
+                        .bind(successor_expires_at)
+                        .execute(&mut *tx)
+                        .await?;
+                    Rotation::Issued { user_id, family, grace }
+                }
+            }
         })
     }
 
@@ -490,9 +481,7 @@ impl Store {
         password_hash: Option<&str>,
         edit: impl FnOnce(&mut UserRecord) -> Result<(), E>,
     ) -> Result<Result<Option<UserRecord>, E>, StoreError> {
-        let (begin, _turn) = self.begin_write().await;
-        with_pool!(self, pool => {
-            let mut tx = pool.begin_with(begin).await?;
+        write_transaction!(self, tx => {
             // Only the static lock clause is interpolated; every value is bound.
             let select = sqlx::AssertSqlSafe(format!(
                 "select id, username, display_name, role, password_hash, disabled from users where id = $1{}",
@@ -529,8 +518,7 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
-            tx.commit().await?;
-            Ok(Ok(Some(user)))
+            Ok(Some(user))
         })
     }
 }
