@@ -1,8 +1,10 @@
 //! Automerge documents: metadata, stored bytes (a snapshot plus incremental chunks), and
 //! the sync states of peers that have a storage id.
 
+use sqlx::QueryBuilder;
+
 use super::projection::Projection;
-use super::{Store, StoreError, now_ms};
+use super::{Store, StoreError, now_ms, push_in_list};
 use crate::{with_pool, write_transaction};
 
 /// What the server knows about a document without loading it.
@@ -217,18 +219,16 @@ impl Store {
         if sites.is_empty() {
             return Ok(Vec::new());
         }
-        let placeholders: Vec<String> = (0..sites.len()).map(|i| format!("${}", i + 3)).collect();
-        // Only placeholders are interpolated; every value is bound.
-        let sql = format!(
-            "select {META_COLUMNS} from documents where version > $1 and site_id in ({}) order by version limit $2",
-            placeholders.join(", ")
-        );
         let rows: Vec<MetaRow> = with_pool!(self, pool => {
-            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(since).bind(limit);
-            for s in sites {
-                q = q.bind(s);
-            }
-            q.fetch_all(pool).await?
+            let mut query = QueryBuilder::new("select ");
+            query
+                .push(META_COLUMNS)
+                .push(" from documents where version > ")
+                .push_bind(since)
+                .push(" and site_id in ");
+            push_in_list(&mut query, sites);
+            query.push(" order by version limit ").push_bind(limit);
+            query.build_query_as().fetch_all(pool).await?
         });
         Ok(rows.into_iter().map(meta).collect())
     }

@@ -3,11 +3,15 @@
 //! Queries are written with sqlx's runtime-checked functions rather than its compile-time
 //! macros: the macros check against one database kind at build time, and this store
 //! serves two. Each dialect has its own migrations folder; both are embedded in the binary.
+//! A statement whose shape depends on its input (optional filters, `in` lists) is built
+//! with sqlx's `QueryBuilder` by a function generic over the database, so it too is written
+//! once; every value is bound, never written into the text.
 
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sqlx::QueryBuilder;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -76,6 +80,22 @@ macro_rules! write_transaction {
             Ok(value)
         })
     }};
+}
+
+/// Appends `(p1, p2, …)` to `query`: one bound placeholder per value, for an `in` list
+/// whose length is known only at run time. The values are bound, never written into the
+/// text. `values` must not be empty (`in ()` is not SQL); callers return early then.
+pub fn push_in_list<DB>(query: &mut QueryBuilder<DB>, values: &[String])
+where
+    DB: sqlx::Database,
+    for<'a> &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    query.push("(");
+    let mut list = query.separated(", ");
+    for value in values {
+        list.push_bind(value.as_str());
+    }
+    query.push(")");
 }
 
 /// Milliseconds since the Unix epoch, the time format of every table.
