@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::io::BufRead;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 use shared::i18n::Localized;
@@ -211,104 +211,19 @@ async fn open(store: &StoreArgs) -> Result<Store, StartupError> {
     Ok(Store::open(&store.database()?).await?)
 }
 
-/// Runs a parsed command line.
+/// Runs a parsed command line: one function per subcommand.
 pub async fn run(cli: Cli) -> Result<(), StartupError> {
     match cli.command {
-        Command::Serve(args) => {
-            let demo = args.demo;
-            let app = Application::build(args.into_config()?).await?;
-            if demo {
-                if demo::seed(app.store()).await? {
-                    demo::seed_history(app.store(), chrono::Utc::now()).await?;
-                    println!("{}", demo::logins());
-                } else {
-                    let binary = std::env::current_exe()
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_else(|_| "walkaround".to_string());
-                    println!("{}", demo::existing_store(&binary));
-                }
-            }
-            tracing::info!(address = %app.address(), "walkaround is listening");
-            println!("Walkaround is running at http://{}/", app.address());
-            app.run_until_stopped().await
-        }
+        Command::Serve(args) => serve(args).await,
         Command::User(UserCommand::Add {
             username,
             role,
             sites,
             name,
             store,
-        }) => {
-            let role = Role::parse(&role).ok_or_else(|| {
-                config_err(format!(
-                    "unknown role {role:?}; one of: {}",
-                    Role::ALL.map(Role::as_str).join(", ")
-                ))
-            })?;
-            let id = UserId::parse(username.clone()).map_err(config_err)?;
-            let sites = sites
-                .into_iter()
-                .map(|s| SiteId::parse(s).map_err(config_err))
-                .collect::<Result<BTreeSet<_>, _>>()?;
-            let mut password = String::new();
-            std::io::stdin()
-                .lock()
-                .read_line(&mut password)
-                .map_err(config_err)?;
-            let password =
-                Password::parse(password.trim_end_matches(['\r', '\n'])).map_err(|e| {
-                    config_err(format!("the password (first line of standard input) {e}"))
-                })?;
-            let store = open(&store).await?;
-            for site in &sites {
-                if store.site(site).await?.is_none() {
-                    return Err(config_err(format!(
-                        "there is no site {site}; add it first with `walkaround site add`"
-                    )));
-                }
-            }
-            let password_hash = password.hash().map_err(config_err)?;
-            let record = UserRecord {
-                id,
-                display_name: name.unwrap_or_else(|| username.clone()),
-                username: username.clone(),
-                role,
-                password_hash,
-                disabled: false,
-                sites,
-            };
-            match store.add_user(&record).await {
-                Err(e) if e.is_unique_violation() => {
-                    Err(config_err(format!("a user {username} already exists")))
-                }
-                other => other.map_err(Into::into),
-            }?;
-            println!("added user {username} ({})", role.as_str());
-            Ok(())
-        }
+        }) => user_add(username, &role, sites, name, &store).await,
         Command::User(UserCommand::Disable { username, store }) => {
-            let store = open(&store).await?;
-            let user = store
-                .user_by_username(&username)
-                .await?
-                .ok_or_else(|| config_err(format!("there is no user {username}")))?;
-            store.set_user_disabled(user.id.as_str(), true).await?;
-            println!("disabled user {username}; its sessions have ended");
-            Ok(())
-        }
-        Command::Backup { out, store } => {
-            crate::backup::backup(&store.database()?, &out)
-                .await
-                .map_err(config_err)?;
-            println!("backup written to {}", out.display());
-            Ok(())
-        }
-        Command::Restore { from, store } => {
-            crate::backup::restore(&store.database()?, &from)
-                .await
-                .map_err(config_err)?;
-            println!("restored {}", from.display());
-            Ok(())
+            user_disable(&username, &store).await
         }
         Command::Site(SiteCommand::Add {
             id,
@@ -319,40 +234,177 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
             entrances,
             store,
         }) => {
-            let mut areas = Vec::new();
-            for n in 1..=bays {
-                areas.push(Area {
-                    id: AreaId::parse(format!("bay-{n}")).map_err(config_err)?,
-                    kind: AreaKind::Bay,
-                    name: Localized::new(format!("{n}号工位"), format!("Bay {n}")),
-                    key_room: false,
-                });
-            }
-            for r in &rooms {
-                areas.push(named_area(r, AreaKind::Room, false)?);
-            }
-            for r in &key_rooms {
-                areas.push(named_area(r, AreaKind::Room, true)?);
-            }
-            for e in &entrances {
-                areas.push(named_area(e, AreaKind::Entrance, false)?);
-            }
-            let site = Site {
-                id: SiteId::parse(id.clone()).map_err(config_err)?,
-                name,
-                areas,
-            };
-            let store = open(&store).await?;
-            match store.add_site(&site).await {
-                Err(e) if e.is_unique_violation() => Err(config_err(format!(
-                    "a site {id} (or a duplicate area) already exists"
-                ))),
-                other => other.map_err(Into::into),
-            }?;
-            println!("added site {id} with {} areas", site.areas.len());
-            Ok(())
+            let areas = site_areas(bays, &rooms, &key_rooms, &entrances)?;
+            site_add(id, name, areas, &store).await
+        }
+        Command::Backup { out, store } => backup(&out, &store).await,
+        Command::Restore { from, store } => restore(&from, &store).await,
+    }
+}
+
+/// `walkaround serve`: builds the application, seeds the demo workshop when asked (on an
+/// empty store only), and serves until stopped.
+async fn serve(args: ServeArgs) -> Result<(), StartupError> {
+    let demo = args.demo;
+    let app = Application::build(args.into_config()?).await?;
+    if demo {
+        if demo::seed(app.store()).await? {
+            demo::seed_history(app.store(), chrono::Utc::now()).await?;
+            println!("{}", demo::logins());
+        } else {
+            let binary = std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| "walkaround".to_string());
+            println!("{}", demo::existing_store(&binary));
         }
     }
+    tracing::info!(address = %app.address(), "walkaround is listening");
+    println!("Walkaround is running at http://{}/", app.address());
+    app.run_until_stopped().await
+}
+
+/// `walkaround user add`: validates the arguments and the password (the first line of
+/// standard input) before opening the store, checks that every site exists, and adds the
+/// user.
+async fn user_add(
+    username: String,
+    role: &str,
+    sites: Vec<String>,
+    name: Option<String>,
+    store: &StoreArgs,
+) -> Result<(), StartupError> {
+    let role = Role::parse(role).ok_or_else(|| {
+        config_err(format!(
+            "unknown role {role:?}; one of: {}",
+            Role::ALL.map(Role::as_str).join(", ")
+        ))
+    })?;
+    let id = UserId::parse(username.clone()).map_err(config_err)?;
+    let sites = sites
+        .into_iter()
+        .map(|s| SiteId::parse(s).map_err(config_err))
+        .collect::<Result<BTreeSet<_>, _>>()?;
+    let password = read_password()?;
+    let store = open(store).await?;
+    for site in &sites {
+        if store.site(site).await?.is_none() {
+            return Err(config_err(format!(
+                "there is no site {site}; add it first with `walkaround site add`"
+            )));
+        }
+    }
+    let password_hash = password.hash().map_err(config_err)?;
+    let record = UserRecord {
+        id,
+        display_name: name.unwrap_or_else(|| username.clone()),
+        username: username.clone(),
+        role,
+        password_hash,
+        disabled: false,
+        sites,
+    };
+    match store.add_user(&record).await {
+        Err(e) if e.is_unique_violation() => {
+            Err(config_err(format!("a user {username} already exists")))
+        }
+        other => other.map_err(Into::into),
+    }?;
+    println!("added user {username} ({})", role.as_str());
+    Ok(())
+}
+
+/// The password of `walkaround user add`: the first line of standard input, without its
+/// line ending, held to the one password rule.
+fn read_password() -> Result<Password, StartupError> {
+    let mut password = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut password)
+        .map_err(config_err)?;
+    Password::parse(password.trim_end_matches(['\r', '\n']))
+        .map_err(|e| config_err(format!("the password (first line of standard input) {e}")))
+}
+
+/// `walkaround user disable`: no more logins, and every session of the user ends.
+async fn user_disable(username: &str, store: &StoreArgs) -> Result<(), StartupError> {
+    let store = open(store).await?;
+    let user = store
+        .user_by_username(username)
+        .await?
+        .ok_or_else(|| config_err(format!("there is no user {username}")))?;
+    store.set_user_disabled(user.id.as_str(), true).await?;
+    println!("disabled user {username}; its sessions have ended");
+    Ok(())
+}
+
+/// The areas `walkaround site add` names: bays `bay-1` … `bay-N`, then the rooms, key rooms
+/// and entrances in the order given.
+fn site_areas(
+    bays: u32,
+    rooms: &[String],
+    key_rooms: &[String],
+    entrances: &[String],
+) -> Result<Vec<Area>, StartupError> {
+    let mut areas = Vec::new();
+    for n in 1..=bays {
+        areas.push(Area {
+            id: AreaId::parse(format!("bay-{n}")).map_err(config_err)?,
+            kind: AreaKind::Bay,
+            name: Localized::new(format!("{n}号工位"), format!("Bay {n}")),
+            key_room: false,
+        });
+    }
+    for r in rooms {
+        areas.push(named_area(r, AreaKind::Room, false)?);
+    }
+    for r in key_rooms {
+        areas.push(named_area(r, AreaKind::Room, true)?);
+    }
+    for e in entrances {
+        areas.push(named_area(e, AreaKind::Entrance, false)?);
+    }
+    Ok(areas)
+}
+
+/// `walkaround site add`: adds the site with its areas.
+async fn site_add(
+    id: String,
+    name: String,
+    areas: Vec<Area>,
+    store: &StoreArgs,
+) -> Result<(), StartupError> {
+    let site = Site {
+        id: SiteId::parse(id.clone()).map_err(config_err)?,
+        name,
+        areas,
+    };
+    let store = open(store).await?;
+    match store.add_site(&site).await {
+        Err(e) if e.is_unique_violation() => Err(config_err(format!(
+            "a site {id} (or a duplicate area) already exists"
+        ))),
+        other => other.map_err(Into::into),
+    }?;
+    println!("added site {id} with {} areas", site.areas.len());
+    Ok(())
+}
+
+/// `walkaround backup`: a consistent backup of the store while it serves.
+async fn backup(out: &Path, store: &StoreArgs) -> Result<(), StartupError> {
+    crate::backup::backup(&store.database()?, out)
+        .await
+        .map_err(config_err)?;
+    println!("backup written to {}", out.display());
+    Ok(())
+}
+
+/// `walkaround restore`: a backup into an empty store.
+async fn restore(from: &Path, store: &StoreArgs) -> Result<(), StartupError> {
+    crate::backup::restore(&store.database()?, from)
+        .await
+        .map_err(config_err)?;
+    println!("restored {}", from.display());
+    Ok(())
 }
 
 #[cfg(test)]

@@ -14,7 +14,8 @@ use crate::auth::{self, REFRESH_GRACE, REFRESH_TTL};
 use crate::http::error::{ApiJson, AppError};
 use crate::state::AppState;
 use crate::store::now_ms;
-use crate::store::users::{Rotation, UserRecord};
+use crate::store::sessions::Rotation;
+use crate::store::users::UserRecord;
 
 /// Failed logins per user name allowed in [`WINDOW_MS`].
 pub const MAX_FAILURES_PER_USER: i64 = 5;

@@ -1,6 +1,8 @@
 //! Content-addressed blobs (photos, signatures), per site.
 
-use super::{Store, StoreError, now_ms};
+use sqlx::QueryBuilder;
+
+use super::{Store, StoreError, now_ms, push_in_list};
 use crate::with_pool;
 
 /// A stored blob.
@@ -47,18 +49,12 @@ impl Store {
         if sites.is_empty() {
             return Ok(None);
         }
-        let placeholders: Vec<String> = (0..sites.len()).map(|i| format!("${}", i + 2)).collect();
-        // Only placeholders are interpolated; every value is bound.
-        let sql = format!(
-            "select content_type, data from blobs where sha256 = $1 and site_id in ({}) limit 1",
-            placeholders.join(", ")
-        );
         let row: Option<(String, Vec<u8>)> = with_pool!(self, pool => {
-            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(sha256);
-            for s in sites {
-                q = q.bind(s);
-            }
-            q.fetch_optional(pool).await?
+            let mut query = QueryBuilder::new("select content_type, data from blobs where sha256 = ");
+            query.push_bind(sha256).push(" and site_id in ");
+            push_in_list(&mut query, sites);
+            query.push(" limit 1");
+            query.build_query_as().fetch_optional(pool).await?
         });
         Ok(row.map(|(content_type, data)| Blob { content_type, data }))
     }

@@ -1,9 +1,11 @@
 //! Automerge documents: metadata, stored bytes (a snapshot plus incremental chunks), and
 //! the sync states of peers that have a storage id.
 
+use sqlx::QueryBuilder;
+
 use super::projection::Projection;
-use super::{Store, StoreError, now_ms};
-use crate::with_pool;
+use super::{Store, StoreError, now_ms, push_in_list};
+use crate::{with_pool, write_transaction};
 
 /// What the server knows about a document without loading it.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -149,9 +151,7 @@ impl Store {
             ),
         };
         let now = now_ms();
-        let (begin, _turn) = self.begin_write().await;
-        with_pool!(self, pool => {
-            let mut tx = pool.begin_with(begin).await?;
+        write_transaction!(self, tx => {
             // A new document's row starts at version 0 (never listed: cursors start at 0
             // and list what is above) and gets its version at the end of the transaction.
             sqlx::query(
@@ -205,8 +205,7 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
-            tx.commit().await?;
-            Ok(seq)
+            seq
         })
     }
 
@@ -220,18 +219,16 @@ impl Store {
         if sites.is_empty() {
             return Ok(Vec::new());
         }
-        let placeholders: Vec<String> = (0..sites.len()).map(|i| format!("${}", i + 3)).collect();
-        // Only placeholders are interpolated; every value is bound.
-        let sql = format!(
-            "select {META_COLUMNS} from documents where version > $1 and site_id in ({}) order by version limit $2",
-            placeholders.join(", ")
-        );
         let rows: Vec<MetaRow> = with_pool!(self, pool => {
-            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(since).bind(limit);
-            for s in sites {
-                q = q.bind(s);
-            }
-            q.fetch_all(pool).await?
+            let mut query = QueryBuilder::new("select ");
+            query
+                .push(META_COLUMNS)
+                .push(" from documents where version > ")
+                .push_bind(since)
+                .push(" and site_id in ");
+            push_in_list(&mut query, sites);
+            query.push(" order by version limit ").push_bind(limit);
+            query.build_query_as().fetch_all(pool).await?
         });
         Ok(rows.into_iter().map(meta).collect())
     }
@@ -261,10 +258,8 @@ impl Store {
         if states.is_empty() {
             return Ok(());
         }
-        let (begin, _turn) = self.begin_write().await;
-        let now = now_ms();
-        with_pool!(self, pool => {
-            let mut tx = pool.begin_with(begin).await?;
+        write_transaction!(self, tx => {
+            let now = now_ms();
             for (doc_id, state) in states {
                 sqlx::query(
                     "insert into sync_states (doc_id, storage_id, state, updated_at) values ($1, $2, $3, $4) \
@@ -277,8 +272,6 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            tx.commit().await?;
-            Ok(())
         })
     }
 }

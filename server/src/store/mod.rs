@@ -3,11 +3,15 @@
 //! Queries are written with sqlx's runtime-checked functions rather than its compile-time
 //! macros: the macros check against one database kind at build time, and this store
 //! serves two. Each dialect has its own migrations folder; both are embedded in the binary.
+//! A statement whose shape depends on its input (optional filters, `in` lists) is built
+//! with sqlx's `QueryBuilder` by a function generic over the database, so it too is written
+//! once; every value is bound, never written into the text.
 
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sqlx::QueryBuilder;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -21,7 +25,9 @@ pub mod documents;
 pub mod projection;
 pub mod reports;
 pub mod reviews;
+pub mod sessions;
 pub mod settings;
+pub mod sites;
 pub mod templates;
 pub mod users;
 pub mod violations;
@@ -38,6 +44,60 @@ macro_rules! with_pool {
             $crate::store::Store::Postgres($pool) => $body,
         }
     };
+}
+
+/// Runs `$body` inside a write transaction and commits it: the one way the store writes
+/// more than one statement at once.
+///
+/// ```ignore
+/// write_transaction!(self, tx => {
+///     sqlx::query("delete from t where id = $1").bind(id).execute(&mut *tx).await?;
+///     rows_deleted // the value; the macro commits, then evaluates to `Ok(rows_deleted)`
+/// })
+/// ```
+///
+/// It waits for the writer's turn ([`Store::begin_write`]), begins the transaction with the
+/// statement that turn names (`BEGIN IMMEDIATE` on SQLite, which takes the write lock up
+/// front instead of failing with "database is locked" when a deferred transaction that
+/// has read wants to write; `BEGIN` on PostgreSQL), binds it to `$tx` in `$body` (a
+/// `sqlx::Transaction` of the store's dialect, used as `&mut *tx`), commits after `$body`
+/// and evaluates to `Ok(value)` of `$body`'s value, a `Result<_, StoreError>`, so it is
+/// usually the last expression of a store method.
+///
+/// Errors: `?` in `$body`, as a failing `BEGIN` or `COMMIT`, returns the error from the
+/// enclosing function (which returns `Result<_, StoreError>`). A `?` or an early `return`
+/// in `$body` drops the transaction uncommitted, and sqlx rolls it back: a refusal decided
+/// inside returns early and writes nothing. The writer's turn is held until the enclosing
+/// function returns. Like [`with_pool!`], `$body` is written once and compiled
+/// for each dialect.
+#[macro_export]
+macro_rules! write_transaction {
+    ($store:expr, $tx:ident => $body:block) => {{
+        let store: &$crate::store::Store = $store;
+        let (begin, _turn) = store.begin_write().await;
+        $crate::with_pool!(store, pool => {
+            let mut $tx = pool.begin_with(begin).await?;
+            let value = $body;
+            $tx.commit().await?;
+            Ok(value)
+        })
+    }};
+}
+
+/// Appends `(p1, p2, …)` to `query`: one bound placeholder per value, for an `in` list
+/// whose length is known only at run time. The values are bound, never written into the
+/// text. `values` must not be empty (`in ()` is not SQL); callers return early then.
+pub fn push_in_list<DB>(query: &mut QueryBuilder<DB>, values: &[String])
+where
+    DB: sqlx::Database,
+    for<'a> &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    query.push("(");
+    let mut list = query.separated(", ");
+    for value in values {
+        list.push_bind(value.as_str());
+    }
+    query.push(")");
 }
 
 /// Milliseconds since the Unix epoch, the time format of every table.

@@ -2,9 +2,10 @@
 //! and the inspections that fulfil them, and who answers for a violation.
 
 use serde::{Deserialize, Serialize};
+use sqlx::QueryBuilder;
 
-use super::{Store, StoreError, now_ms};
-use crate::with_pool;
+use super::{Store, StoreError, now_ms, push_in_list};
+use crate::{with_pool, write_transaction};
 
 /// One group of violations in a period: a person (or nobody yet), a rule, a review status
 /// and a kind of fine.
@@ -89,13 +90,6 @@ pub struct AssignmentRecord {
     pub after_user: Option<String>,
 }
 
-fn placeholders(from: usize, n: usize) -> String {
-    (from..from + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 impl Store {
     /// Violations of `sites` recorded in `[from, to)`, grouped by person, rule, status and
     /// kind of fine.
@@ -108,21 +102,24 @@ impl Store {
         if sites.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!(
-            "select v.responsible_user as user_id, u.display_name, v.rule_id, v.status, v.fine_type, \
-             count(*) as count, cast(coalesce(sum(v.fine_yuan), 0) as bigint) as yuan \
-             from violations v left join users u on u.id = v.responsible_user \
-             where v.site_id in ({}) and v.recorded_at >= $1 and v.recorded_at < $2 \
-             group by v.responsible_user, u.display_name, v.rule_id, v.status, v.fine_type \
-             order by v.responsible_user, v.rule_id",
-            placeholders(3, sites.len())
-        );
         with_pool!(self, pool => {
-            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(from).bind(to);
-            for s in sites {
-                q = q.bind(s);
-            }
-            Ok(q.fetch_all(pool).await?)
+            let mut query = QueryBuilder::new(
+                "select v.responsible_user as user_id, u.display_name, v.rule_id, v.status, v.fine_type, \
+                 count(*) as count, cast(coalesce(sum(v.fine_yuan), 0) as bigint) as yuan \
+                 from violations v left join users u on u.id = v.responsible_user \
+                 where v.site_id in ",
+            );
+            push_in_list(&mut query, sites);
+            query
+                .push(" and v.recorded_at >= ")
+                .push_bind(from)
+                .push(" and v.recorded_at < ")
+                .push_bind(to)
+                .push(
+                    " group by v.responsible_user, u.display_name, v.rule_id, v.status, v.fine_type \
+                     order by v.responsible_user, v.rule_id",
+                );
+            Ok(query.build_query_as().fetch_all(pool).await?)
         })
     }
 
@@ -139,19 +136,24 @@ impl Store {
             return Ok(Vec::new());
         }
         let column = if by_area { "v.area_id" } else { "v.rule_id" };
-        // Integer division buckets the times into weeks in both dialects.
-        let sql = format!(
-            "select (v.recorded_at - $1) / 604800000 as week, {column} as key, count(*) as count \
-             from violations v where v.site_id in ({}) and v.recorded_at >= $1 and v.recorded_at < $2 \
-             group by (v.recorded_at - $1) / 604800000, {column} order by 1, 2",
-            placeholders(3, sites.len())
-        );
         with_pool!(self, pool => {
-            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(from).bind(to);
-            for s in sites {
-                q = q.bind(s);
-            }
-            Ok(q.fetch_all(pool).await?)
+            // Integer division buckets the times into weeks in both dialects. The week is
+            // grouped by its position in the select list: written again, its bound start
+            // would be another parameter, and PostgreSQL would not see the same expression.
+            let mut query = QueryBuilder::new("select (v.recorded_at - ");
+            query
+                .push_bind(from)
+                .push(") / 604800000 as week, ")
+                .push(column)
+                .push(" as key, count(*) as count from violations v where v.site_id in ");
+            push_in_list(&mut query, sites);
+            query
+                .push(" and v.recorded_at >= ")
+                .push_bind(from)
+                .push(" and v.recorded_at < ")
+                .push_bind(to)
+                .push(" group by 1, 2 order by 1, 2");
+            Ok(query.build_query_as().fetch_all(pool).await?)
         })
     }
 
@@ -174,9 +176,7 @@ impl Store {
         site: &str,
         schedule: &[RoutineSchedule],
     ) -> Result<(), StoreError> {
-        let (begin, _turn) = self.begin_write().await;
-        with_pool!(self, pool => {
-            let mut tx = pool.begin_with(begin).await?;
+        write_transaction!(self, tx => {
             sqlx::query("delete from routine_schedules where site_id = $1")
                 .bind(site)
                 .execute(&mut *tx)
@@ -192,8 +192,6 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            tx.commit().await?;
-            Ok(())
         })
     }
 
@@ -208,18 +206,21 @@ impl Store {
         if templates.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!(
-            "select doc_id, template_id, created_at, created_by, submitted_at, submitted_by from inspections \
-             where site_id = $1 and created_at >= $2 and created_at < $3 and template_id in ({}) \
-             order by created_at",
-            placeholders(4, templates.len())
-        );
         with_pool!(self, pool => {
-            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(site).bind(from).bind(to);
-            for t in templates {
-                q = q.bind(t);
-            }
-            Ok(q.fetch_all(pool).await?)
+            let mut query = QueryBuilder::new(
+                "select doc_id, template_id, created_at, created_by, submitted_at, submitted_by \
+                 from inspections where site_id = ",
+            );
+            query
+                .push_bind(site)
+                .push(" and created_at >= ")
+                .push_bind(from)
+                .push(" and created_at < ")
+                .push_bind(to)
+                .push(" and template_id in ");
+            push_in_list(&mut query, templates);
+            query.push(" order by created_at");
+            Ok(query.build_query_as().fetch_all(pool).await?)
         })
     }
 
@@ -233,9 +234,7 @@ impl Store {
         by: &str,
         person: Option<&str>,
     ) -> Result<AssignOutcome, StoreError> {
-        let (begin, _turn) = self.begin_write().await;
-        with_pool!(self, pool => {
-            let mut tx = pool.begin_with(begin).await?;
+        write_transaction!(self, tx => {
             // Only the static lock clause is interpolated; every value is bound.
             let select = sqlx::AssertSqlSafe(format!(
                 "select responsible_user from violations where doc_id = $1 and answer_key = $2{}",
@@ -268,8 +267,7 @@ impl Store {
             .bind(person)
             .execute(&mut *tx)
             .await?;
-            tx.commit().await?;
-            Ok(AssignOutcome::Done)
+            AssignOutcome::Done
         })
     }
 

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::{Store, StoreError, now_ms};
-use crate::with_pool;
+use crate::{with_pool, write_transaction};
 
 /// One review decision.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -65,9 +65,7 @@ impl Store {
         reason: &str,
         decide: impl Fn(&str) -> Result<&'static str, E>,
     ) -> Result<ReviewOutcome<E>, StoreError> {
-        let (begin, _turn) = self.begin_write().await;
-        with_pool!(self, pool => {
-            let mut tx = pool.begin_with(begin).await?;
+        write_transaction!(self, tx => {
             // Only the static lock clause is interpolated; every value is bound.
             let select = sqlx::AssertSqlSafe(format!(
                 "select status from violations where doc_id = $1 and answer_key = $2{}",
@@ -115,8 +113,7 @@ impl Store {
             .bind(status_after)
             .execute(&mut *tx)
             .await?;
-            tx.commit().await?;
-            Ok(ReviewOutcome::Done(status_after.to_string()))
+            ReviewOutcome::Done(status_after.to_string())
         })
     }
 

@@ -2,9 +2,10 @@
 //! merged into a page, over the rows [`super::projection`] writes.
 
 use serde::Serialize;
+use sqlx::QueryBuilder;
 
 use super::projection::ViolationRow;
-use super::{Store, StoreError};
+use super::{Store, StoreError, push_in_list};
 use crate::with_pool;
 
 /// The most matches the violations list counts exactly.
@@ -59,76 +60,103 @@ pub struct ListedViolation {
     pub responsible_name: Option<String>,
 }
 
-/// A value bound to a filter's placeholder.
-#[derive(Debug, Clone)]
-pub enum FilterValue {
-    /// Text.
-    Text(String),
-    /// A number.
-    Int(i64),
-}
+/// The columns of a listed violation, read from `violations v`.
+const LISTED_COLUMNS: &str = "v.doc_id, v.answer_key, v.site_id, v.rule_id, v.template_id, \
+     v.item_id, v.area_id, v.responsible_role, v.occurrences, v.fine_type, v.fine_yuan, \
+     v.conflict, v.after_submission, v.recorded_at, v.clock_ahead_ms, v.recorded_by, \
+     v.evidence, v.status, v.responsible_user";
 
 impl ViolationFilter {
-    /// The `where` clause over `violations v` (fixed fragments and numbered placeholders
-    /// only; every value is bound, in the order of [`ViolationFilter::values`]) and the
-    /// number of placeholders it uses.
-    pub fn clause(&self) -> (String, usize) {
-        let (sites, rest, n) = self.parts();
-        (format!("v.site_id in ({}){rest}", sites.join(", ")), n)
-    }
-
-    /// The placeholders of the sites, the rest of the clause (`and …` fragments) and the
-    /// number of placeholders both use.
-    fn parts(&self) -> (Vec<String>, String, usize) {
-        let mut n = 0;
-        let mut next = || {
-            n += 1;
-            format!("${n}")
-        };
-        let sites: Vec<String> = self.sites.iter().map(|_| next()).collect();
-        let mut clause = String::new();
-        if self.from.is_some() {
-            clause.push_str(&format!(" and v.recorded_at >= {}", next()));
+    /// Appends the filters other than the sites to a `where` clause over `violations v`,
+    /// each as ` and …` with its value bound (written once for both dialects).
+    fn push_conditions<DB>(&self, query: &mut QueryBuilder<DB>)
+    where
+        DB: sqlx::Database,
+        for<'a> &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+        for<'a> i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    {
+        if let Some(from) = self.from {
+            query.push(" and v.recorded_at >= ").push_bind(from);
         }
-        if self.to.is_some() {
-            clause.push_str(&format!(" and v.recorded_at < {}", next()));
+        if let Some(to) = self.to {
+            query.push(" and v.recorded_at < ").push_bind(to);
         }
-        if self.rule.is_some() {
-            clause.push_str(&format!(" and v.rule_id = {}", next()));
-        }
-        if self.status.is_some() {
-            clause.push_str(&format!(" and v.status = {}", next()));
-        }
-        if self.area.is_some() {
-            clause.push_str(&format!(" and v.area_id = {}", next()));
-        }
-        if self.role.is_some() {
-            clause.push_str(&format!(" and v.responsible_role = {}", next()));
+        let text = [
+            (" and v.rule_id = ", &self.rule),
+            (" and v.status = ", &self.status),
+            (" and v.area_id = ", &self.area),
+            (" and v.responsible_role = ", &self.role),
+        ];
+        for (condition, value) in text {
+            if let Some(value) = value {
+                query.push(condition).push_bind(value.as_str());
+            }
         }
         match self.person.as_deref() {
-            Some("") => clause.push_str(" and v.responsible_user is null"),
-            Some(_) => clause.push_str(&format!(" and v.responsible_user = {}", next())),
+            Some("") => {
+                query.push(" and v.responsible_user is null");
+            }
+            Some(person) => {
+                query.push(" and v.responsible_user = ").push_bind(person);
+            }
             None => {}
         }
-        (sites, clause, n)
     }
 
-    /// The values for the placeholders of [`ViolationFilter::clause`], in order.
-    pub fn values(&self) -> Vec<FilterValue> {
-        let mut values: Vec<FilterValue> = self
-            .sites
-            .iter()
-            .map(|s| FilterValue::Text(s.clone()))
-            .collect();
-        values.extend(self.from.map(FilterValue::Int));
-        values.extend(self.to.map(FilterValue::Int));
-        for text in [&self.rule, &self.status, &self.area, &self.role] {
-            values.extend(text.clone().map(FilterValue::Text));
+    /// A page of the list: one index range per site, newest first and cut at the page's
+    /// depth, merged. A group office over many sites reads a page's worth per site,
+    /// instead of sorting every match.
+    fn list_query<DB>(&self) -> QueryBuilder<DB>
+    where
+        DB: sqlx::Database,
+        for<'a> &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+        for<'a> i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    {
+        let mut query = QueryBuilder::new("select w.*, u.display_name as responsible_name from (");
+        for (i, site) in self.sites.iter().enumerate() {
+            if i > 0 {
+                query.push(" union all ");
+            }
+            query
+                .push("select * from (select ")
+                .push(LISTED_COLUMNS)
+                .push(" from violations v where v.site_id = ")
+                .push_bind(site.as_str());
+            self.push_conditions(&mut query);
+            query
+                .push(" order by v.recorded_at desc, v.doc_id, v.answer_key limit ")
+                .push_bind(self.limit + self.offset)
+                // The subquery's alias, numbered by the loop: no value of the caller's.
+                .push(format_args!(") s{i}"));
         }
-        if let Some(person) = self.person.as_deref().filter(|p| !p.is_empty()) {
-            values.push(FilterValue::Text(person.to_string()));
-        }
-        values
+        query
+            .push(
+                ") w left join users u on u.id = w.responsible_user \
+                 order by w.recorded_at desc, w.doc_id, w.answer_key limit ",
+            )
+            .push_bind(self.limit)
+            .push(" offset ")
+            .push_bind(self.offset);
+        query
+    }
+
+    /// How many match, counted up to `COUNT_LIMIT + 1`: counting every match of a broad
+    /// filter over millions of rows costs more than the page itself, so the count stops
+    /// one past the limit ("more than 10,000").
+    fn count_query<DB>(&self) -> QueryBuilder<DB>
+    where
+        DB: sqlx::Database,
+        for<'a> &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+        for<'a> i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    {
+        let mut query = QueryBuilder::new(
+            "select count(*) from (select 1 from violations v where v.site_id in ",
+        );
+        push_in_list(&mut query, &self.sites);
+        self.push_conditions(&mut query);
+        // A constant of this module, written as text like the rest of the statement.
+        query.push(format_args!(" limit {}) c", COUNT_LIMIT + 1));
+        query
     }
 }
 
@@ -142,64 +170,9 @@ impl Store {
         if filter.sites.is_empty() {
             return Ok((Vec::new(), 0));
         }
-        let (sites, rest, n) = filter.parts();
-        let (limit, offset, depth) = (
-            format!("${}", n + 1),
-            format!("${}", n + 2),
-            format!("${}", n + 3),
-        );
-        // One index range per site, newest first and cut at the page's depth, merged: a
-        // group office over many sites reads a page's worth per site, instead of sorting
-        // every match.
-        let per_site = sites
-            .iter()
-            .enumerate()
-            .map(|(i, site)| {
-                format!(
-                    "select * from (select v.doc_id, v.answer_key, v.site_id, v.rule_id, v.template_id, v.item_id, \
-                     v.area_id, v.responsible_role, v.occurrences, v.fine_type, v.fine_yuan, v.conflict, \
-                     v.after_submission, v.recorded_at, v.clock_ahead_ms, v.recorded_by, v.evidence, v.status, \
-                     v.responsible_user \
-                     from violations v where v.site_id = {site}{rest} \
-                     order by v.recorded_at desc, v.doc_id, v.answer_key limit {depth}) s{i}"
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(" union all ");
-        let list_sql = format!(
-            "select w.*, u.display_name as responsible_name from ({per_site}) w \
-             left join users u on u.id = w.responsible_user \
-             order by w.recorded_at desc, w.doc_id, w.answer_key limit {limit} offset {offset}"
-        );
-        let (clause, _) = filter.clause();
-        // Counting every match of a broad filter over millions of rows costs more than the
-        // page itself; the count stops one past COUNT_LIMIT ("more than 10,000").
-        let count_sql = format!(
-            "select count(*) from (select 1 from violations v where {clause} limit {}) c",
-            COUNT_LIMIT + 1
-        );
-        macro_rules! bind_filters {
-            ($q:expr) => {{
-                let mut q = $q;
-                for value in filter.values() {
-                    q = match value {
-                        FilterValue::Text(t) => q.bind(t),
-                        FilterValue::Int(i) => q.bind(i),
-                    };
-                }
-                q
-            }};
-        }
         let (rows, total): (Vec<ListedViolation>, i64) = with_pool!(self, pool => {
-            let rows = bind_filters!(sqlx::query_as(sqlx::AssertSqlSafe(list_sql.clone())))
-                .bind(filter.limit)
-                .bind(filter.offset)
-                .bind(filter.limit + filter.offset)
-                .fetch_all(pool)
-                .await?;
-            let total = bind_filters!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.clone())))
-                .fetch_one(pool)
-                .await?;
+            let rows = filter.list_query().build_query_as().fetch_all(pool).await?;
+            let total = filter.count_query().build_query_scalar().fetch_one(pool).await?;
             (rows, total)
         });
         Ok((rows, total))
