@@ -1,5 +1,5 @@
 // End-to-end tests of the tablet app in Debian's Chromium, driven by playwright-core.
-// Run by tests/tests/e2e.rs, which starts the server with the demo workshop and sets
+// Run by tests/tests/it/e2e.rs, which starts the server with the demo workshop and sets
 // WALKAROUND_URL, WALKAROUND_PASSWORD and WALKAROUND_SCREENSHOTS.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

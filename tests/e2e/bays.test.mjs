@@ -3,7 +3,7 @@
 // leaves the tablet and the office and comes back when the bay is marked occupied again.
 // Two tablets that mark a bay differently offline see the disagreement like an answer
 // conflict, with a button to keep either, and it blocks submission until one is kept. Run
-// by tests/tests/e2e.rs with WALKAROUND_URL, WALKAROUND_PASSWORD and WALKAROUND_SCREENSHOTS.
+// by tests/tests/it/e2e.rs with WALKAROUND_URL, WALKAROUND_PASSWORD and WALKAROUND_SCREENSHOTS.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';

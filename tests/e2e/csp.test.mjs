@@ -2,7 +2,7 @@
 // choice, home, a walkaround with a failed answer, its note and photo, history, and every
 // office screen (violations and a violation's detail, reports, print page, routines, users,
 // templates), in both languages, on a touch tablet and a desktop. Any `securitypolicyviolation`
-// event or console error about the policy fails the test. Run by tests/tests/browser_security.rs.
+// event or console error about the policy fails the test. Run by tests/tests/it/browser_security.rs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {

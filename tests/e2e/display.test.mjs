@@ -1,6 +1,6 @@
 // What the server now records about a tablet's submissions and clock, shown in Chromium
 // (issue 17, inputs 3 and 4): a duplicate submission on the inspection screen, and "tablet
-// clock ahead by …" in the office's violation detail. Run by tests/tests/e2e.rs with
+// clock ahead by …" in the office's violation detail. Run by tests/tests/it/e2e.rs with
 // WALKAROUND_URL, WALKAROUND_PASSWORD and WALKAROUND_SCREENSHOTS.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

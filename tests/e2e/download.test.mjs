@@ -1,5 +1,5 @@
 // A new tablet on a site with history, reloaded while it is still fetching the site's
-// documents, ends with every document (issue 20, item 2b). Run by tests/tests/e2e.rs
+// documents, ends with every document (issue 20, item 2b). Run by tests/tests/it/e2e.rs
 // against a server seeded with the demo's six weeks of history.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

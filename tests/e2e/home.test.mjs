@@ -1,7 +1,7 @@
 // The tablet's home screen and header (issue 20, items 8 and 13): every ad-hoc template the
 // user's role runs can be started, including one the office added; the header shows no
 // "null" for what is absent, logged in or not, in both languages.
-// Run by tests/tests/e2e.rs with WALKAROUND_URL, WALKAROUND_PASSWORD, WALKAROUND_SCREENSHOTS.
+// Run by tests/tests/it/e2e.rs with WALKAROUND_URL, WALKAROUND_PASSWORD, WALKAROUND_SCREENSHOTS.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';

@@ -1,6 +1,6 @@
 // Bounded sync (issue 18): the office's browser holds no inspection by default and fetches
 // one when the office opens it; a manager's tablet still fetches its sites' documents.
-// Run by tests/tests/e2e.rs (with WALKAROUND_URL, WALKAROUND_PASSWORD and
+// Run by tests/tests/it/e2e.rs (with WALKAROUND_URL, WALKAROUND_PASSWORD and
 // WALKAROUND_SCREENSHOTS) against a server seeded with the demo's six weeks of history.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

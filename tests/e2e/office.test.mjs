@@ -1,6 +1,6 @@
 // The office's review of a violation (issue 20, items 11 and 15): the detail panel stays
 // open after each action, showing what it changed; evidence and the trail name people by
-// their names, not their login ids. Run by tests/tests/e2e.rs with WALKAROUND_URL,
+// their names, not their login ids. Run by tests/tests/it/e2e.rs with WALKAROUND_URL,
 // WALKAROUND_PASSWORD and WALKAROUND_SCREENSHOTS.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

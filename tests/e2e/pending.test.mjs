@@ -3,7 +3,7 @@
 // server has them it is 0, and a reload does not make every stored document pending again.
 // A photo taken offline counts too until the server has stored it: 0 means the office can
 // see it.
-// Run by tests/tests/e2e.rs with WALKAROUND_URL, WALKAROUND_PASSWORD, WALKAROUND_SCREENSHOTS.
+// Run by tests/tests/it/e2e.rs with WALKAROUND_URL, WALKAROUND_PASSWORD, WALKAROUND_SCREENSHOTS.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';

@@ -1,6 +1,6 @@
 // Presence on the tablet (issue 17, input 6): two managers with the same inspection open see
 // each other and the bay or room each is at, and an entry goes when its tablet leaves the
-// screen or closes. Run by tests/tests/e2e.rs with WALKAROUND_URL, WALKAROUND_PASSWORD and
+// screen or closes. Run by tests/tests/it/e2e.rs with WALKAROUND_URL, WALKAROUND_PASSWORD and
 // WALKAROUND_SCREENSHOTS.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

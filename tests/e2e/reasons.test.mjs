@@ -1,7 +1,7 @@
 // The server's refusals in the user's language (issue 20, item 10): the office waives
 // without a reason, adds a user who exists and saves a template with a field of the wrong
 // type, in Chinese and once in English; each shows the sentence of the server's `reason`,
-// naming the field, never the server's English message. Run by tests/tests/e2e.rs with
+// naming the field, never the server's English message. Run by tests/tests/it/e2e.rs with
 // WALKAROUND_URL, WALKAROUND_PASSWORD and WALKAROUND_SCREENSHOTS.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

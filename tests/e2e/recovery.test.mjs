@@ -3,7 +3,7 @@
 // answers three items of today's closing routine (a team lead runs it) and starts a
 // workshop walkaround (a team lead may not start one). Back online, the server refuses the
 // walkaround; the tablet drops it, says which and why in plain words, every closing answer
-// reaches the office, and nothing stays pending. Run by tests/tests/e2e.rs with
+// reaches the office, and nothing stays pending. Run by tests/tests/it/e2e.rs with
 // WALKAROUND_URL, WALKAROUND_PASSWORD and WALKAROUND_SCREENSHOTS.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,7 +1,7 @@
 // The web app's session and uploads under issue 16: one token refresh at a time however
 // many screens ask (input 4), a logout only when the server refuses the refresh, and a
 // "photo" the server refuses as not an image told to the user and never sent again.
-// Run by tests/tests/browser_security.rs.
+// Run by tests/tests/it/browser_security.rs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {

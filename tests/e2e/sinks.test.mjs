@@ -5,7 +5,7 @@
 // dialog, `window.__xss` set, or element made from the markup (an inline script, an `on…`
 // attribute, a `javascript:` link, `<img src=x>`) fails the test; the markup must be on the
 // screen as text. The pages run with the CSP bypassed, so a sink would show even though the
-// policy would block its script. Run by tests/tests/browser_security.rs.
+// policy would block its script. Run by tests/tests/it/browser_security.rs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {

@@ -3,7 +3,7 @@
 // listed (no "+12") and each jumps to its item; a disabled submit says why; submitting asks
 // for confirmation and says it is done; a photo taken by mistake can be removed before
 // submission, "(required)" shows only while the required photo is missing, and a photo
-// opens full size. Run by tests/tests/e2e.rs with WALKAROUND_URL, WALKAROUND_PASSWORD and
+// opens full size. Run by tests/tests/it/e2e.rs with WALKAROUND_URL, WALKAROUND_PASSWORD and
 // WALKAROUND_SCREENSHOTS.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,7 +1,7 @@
 // Two tablets of the same manager and the office, in Debian's Chromium (issue 20, the
 // critical items): a photo taken on one device shows on every other; a walkaround started
 // on one tablet appears on the other within seconds, without a reload. Run by
-// tests/tests/e2e.rs with WALKAROUND_URL, WALKAROUND_PASSWORD and WALKAROUND_SCREENSHOTS.
+// tests/tests/it/e2e.rs with WALKAROUND_URL, WALKAROUND_PASSWORD and WALKAROUND_SCREENSHOTS.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';

@@ -2,7 +2,7 @@
 // typed character by character on tablet A while tablet B answers other items of the same
 // inspection every 200 ms keeps every character, its focus and its caret, and is saved as
 // it is typed, without leaving the field; a note typed and the app closed straight away is
-// there when the app opens again. Run by tests/tests/e2e.rs with WALKAROUND_URL,
+// there when the app opens again. Run by tests/tests/it/e2e.rs with WALKAROUND_URL,
 // WALKAROUND_PASSWORD and WALKAROUND_SCREENSHOTS.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
 // Two stock automerge-repo 2.x clients against a running Walkaround server.
-// Run by tests/tests/interop.rs, which starts the server and sets:
+// Run by tests/tests/it/interop.rs, which starts the server and sets:
 //   WALKAROUND_URL (http://host:port), WALKAROUND_PASSWORD, WALKAROUND_AREAS (JSON).
 // Exits non-zero (an assertion error) if anything is off.
 import assert from 'node:assert/strict';

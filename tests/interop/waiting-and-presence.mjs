@@ -2,7 +2,7 @@
 // items 1 and 6): a document opened before it exists arrives once it is created, and
 // presence (ephemeral messages, automerge-repo's Presence) passes between the peers of a
 // document and never to a peer of another site.
-// Run by tests/tests/interop.rs, which starts the server and sets:
+// Run by tests/tests/it/interop.rs, which starts the server and sets:
 //   WALKAROUND_URL (http://host:port), WALKAROUND_PASSWORD, WALKAROUND_AREAS (JSON).
 // Exits non-zero (an assertion error) if anything is off.
 import assert from 'node:assert/strict';

@@ -64,27 +64,47 @@ impl TestApp {
         format!("http://{}{path}", self.address)
     }
 
-    /// Calls the HTTP API as `token`'s user: `method` (`GET`, `POST`, …) on `path`, with a
-    /// JSON `body` if given. Returns the status and the JSON answer (`Null` if none).
-    pub async fn call(
-        &self,
-        token: &str,
-        method: &str,
-        path: &str,
-        body: Option<serde_json::Value>,
-    ) -> (u16, serde_json::Value) {
-        let mut request = self
-            .client
-            .request(method.parse().expect("an HTTP method"), self.url(path))
-            .bearer_auth(token);
-        if let Some(body) = body {
-            request = request.json(&body);
+    /// Logs in as the demo user `name` (with the demo [`PASSWORD`]) and returns a client of
+    /// the HTTP API that carries the user's bearer token. Fails the test unless the login
+    /// answers 200.
+    pub async fn as_user(&self, name: &str) -> ApiClient {
+        self.login_as(name, PASSWORD).await
+    }
+
+    /// [`TestApp::as_user`] with another password (for users a test adds itself).
+    pub async fn login_as(&self, name: &str, password: &str) -> ApiClient {
+        let login = tablet::login(self, name, password).await;
+        let token = login["access_token"]
+            .as_str()
+            .expect("a login answers with an access token")
+            .to_string();
+        ApiClient {
+            http: self.client.clone(),
+            base: self.url(""),
+            token: Some(token),
+            login,
         }
-        let r = request.send().await.expect("responds");
-        (
-            r.status().as_u16(),
-            r.json().await.unwrap_or(serde_json::Value::Null),
-        )
+    }
+
+    /// A client of the HTTP API that sends `token` (one a test made, took from a tablet,
+    /// or forged) as its bearer token.
+    pub fn with_token(&self, token: &str) -> ApiClient {
+        ApiClient {
+            http: self.client.clone(),
+            base: self.url(""),
+            token: Some(token.to_string()),
+            login: serde_json::Value::Null,
+        }
+    }
+
+    /// A client of the HTTP API that sends no token.
+    pub fn anonymous(&self) -> ApiClient {
+        ApiClient {
+            http: self.client.clone(),
+            base: self.url(""),
+            token: None,
+            login: serde_json::Value::Null,
+        }
     }
 
     /// Stops the server as a signal would and waits for it, keeping its data.
@@ -124,6 +144,86 @@ impl Drop for TestApp {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+/// The one client tests talk to the HTTP API through: one user's bearer token (or none)
+/// on every request. Made by [`TestApp::as_user`], [`TestApp::login_as`],
+/// [`TestApp::with_token`] and [`TestApp::anonymous`].
+#[derive(Clone)]
+pub struct ApiClient {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+    login: serde_json::Value,
+}
+
+impl ApiClient {
+    /// The bearer token this client sends.
+    pub fn token(&self) -> &str {
+        self.token
+            .as_deref()
+            .expect("an anonymous client has no token")
+    }
+
+    /// The login's answer (tokens, expiry, the user with its sites); `Null` for a client
+    /// that did not log in.
+    pub fn login(&self) -> &serde_json::Value {
+        &self.login
+    }
+
+    /// A request of `method` to `path` with this client's token, for a test that needs
+    /// more than status and JSON (headers, raw bytes, text).
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let request = self.http.request(method, format!("{}{path}", self.base));
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    /// Calls `method` (`GET`, `POST`, …) on `path`, with a JSON `body` if given. Returns
+    /// the status and the JSON answer (`Null` if there is none or it is not JSON).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut request = self.request(method.parse().expect("an HTTP method"), path);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let r = request.send().await.expect("responds");
+        (
+            r.status().as_u16(),
+            r.json().await.unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        self.call("GET", path, None).await
+    }
+
+    /// `POST path` with a JSON `body`.
+    pub async fn post(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        self.call("POST", path, Some(body)).await
+    }
+
+    /// `PUT path` with a JSON `body`.
+    pub async fn put(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        self.call("PUT", path, Some(body)).await
+    }
+
+    /// `PATCH path` with a JSON `body`.
+    pub async fn patch(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        self.call("PATCH", path, Some(body)).await
+    }
+
+    /// `DELETE path`.
+    pub async fn delete(&self, path: &str) -> (u16, serde_json::Value) {
+        self.call("DELETE", path, None).await
     }
 }
 

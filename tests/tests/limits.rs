@@ -1,6 +1,10 @@
 //! Limits and abuse: connections per user, a flooding connection, a peer that never
 //! reads, many idle connections and dead ones, and a reconnect storm after a restart.
 //! Honest peers must be unaffected throughout.
+//!
+//! A test binary of its own, not a module of `it` (tests/Cargo.toml):
+//! `many_idle_connections_are_cheap` reads this process's resident memory, which every
+//! other test running in the same process would add to.
 
 use std::time::{Duration, Instant};
 

@@ -12,7 +12,7 @@
 //! an answer sent on a socket opened before a demotion is refused like one on a new socket.
 //! Re-reading costs two indexed primary-key reads per message: 0.34 to 0.42 ms on SQLite
 //! and 0.9 to 2.1 ms on PostgreSQL in a debug build on the shared 2-core machine
-//! (`reading_the_user_per_message_is_cheap` in `tests/tests/live_rights.rs` prints it),
+//! (`reading_the_user_per_message_is_cheap` in `tests/tests/it/live_rights.rs` prints it),
 //! less than the commit of the change it guards. Documents the server pushes are bounded the other way: every
 //! [`REVOCATION_CHECK`] the user is re-read as well, and the documents of sites they no
 //! longer belong to stop being sent.

@@ -1,21 +1,9 @@
 //! The HTTP API of the foundation: health, templates, errors, first run.
 
-use serde_json::Value;
 use walkaround_tests::{TestApp, spawn_postgres, spawn_sqlite, spawn_with};
 
-async fn get_json(app: &TestApp, path: &str) -> (u16, Value) {
-    let response = app
-        .client
-        .get(app.url(path))
-        .send()
-        .await
-        .expect("responds");
-    let status = response.status().as_u16();
-    (status, response.json().await.expect("JSON body"))
-}
-
 async fn check_health(app: &TestApp, kind: &str) {
-    let (status, body) = get_json(app, "/healthz").await;
+    let (status, body) = app.anonymous().get("/healthz").await;
     assert_eq!(status, 200);
     assert_eq!(body["status"], "ok");
     assert_eq!(body["database"], kind);
@@ -38,7 +26,7 @@ async fn health_is_ok_on_postgres() {
 #[tokio::test]
 async fn templates_lists_the_six_built_ins_covering_every_rule() {
     let app = spawn_sqlite().await;
-    let (status, body) = get_json(&app, "/api/v1/templates").await;
+    let (status, body) = app.anonymous().get("/api/v1/templates").await;
     assert_eq!(status, 200);
     let templates = body["templates"].as_array().expect("a list");
     assert_eq!(templates.len(), 6);
@@ -64,7 +52,7 @@ async fn templates_lists_the_six_built_ins_covering_every_rule() {
 #[tokio::test]
 async fn the_regulation_is_served_rule_by_rule() {
     let app = spawn_sqlite().await;
-    let (status, body) = get_json(&app, "/api/v1/regulation").await;
+    let (status, body) = app.anonymous().get("/api/v1/regulation").await;
     assert_eq!(status, 200);
     assert_eq!(body["rules"].as_array().map(Vec::len), Some(29));
     app.stop().await;
@@ -73,7 +61,7 @@ async fn the_regulation_is_served_rule_by_rule() {
 #[tokio::test]
 async fn an_unknown_path_is_a_json_404() {
     let app = spawn_sqlite().await;
-    let (status, body) = get_json(&app, "/api/v1/nothing-here").await;
+    let (status, body) = app.anonymous().get("/api/v1/nothing-here").await;
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "not_found");
     app.stop().await;

@@ -6,10 +6,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use serde_json::Value as Json;
 use server::store::documents::DocWrite;
 use walkaround_tests::tablet::random_doc_id;
-use walkaround_tests::{Db, PASSWORD, TestApp, spawn};
+use walkaround_tests::{ApiClient, Db, spawn};
 
 walkaround_tests::on_both_databases!(
     a_poller_paging_with_the_cursor_misses_no_document_committed_concurrently,
@@ -35,10 +34,10 @@ fn doc_write<'a>(id: &'a str, chunk: &'a str) -> DocWrite<'a> {
 }
 
 /// Every page from `since` on: the ids listed and the last cursor.
-async fn poll_all(app: &TestApp, token: &str, mut since: i64) -> (Vec<String>, i64) {
+async fn poll_all(user: &ApiClient, mut since: i64) -> (Vec<String>, i64) {
     let mut all = Vec::new();
     loop {
-        let (ids, next, more) = poll(app, token, since).await;
+        let (ids, next, more) = poll(user, since).await;
         all.extend(ids);
         since = next;
         if !more {
@@ -48,17 +47,10 @@ async fn poll_all(app: &TestApp, token: &str, mut since: i64) -> (Vec<String>, i
 }
 
 /// One page of discovery: the ids it lists, the next cursor, and whether more follow.
-async fn poll(app: &TestApp, token: &str, since: i64) -> (Vec<String>, i64, bool) {
-    let body: Json = app
-        .client
-        .get(app.url(&format!("/api/v1/documents?since={since}&limit=7")))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("responds")
-        .json()
-        .await
-        .expect("json");
+async fn poll(user: &ApiClient, since: i64) -> (Vec<String>, i64, bool) {
+    let (_, body) = user
+        .get(&format!("/api/v1/documents?since={since}&limit=7"))
+        .await;
     let ids = body["documents"]
         .as_array()
         .expect("documents")
@@ -74,8 +66,7 @@ async fn poll(app: &TestApp, token: &str, since: i64) -> (Vec<String>, i64, bool
 
 async fn a_poller_paging_with_the_cursor_misses_no_document_committed_concurrently(db: Db) {
     let app = Arc::new(spawn(db).await);
-    let login = walkaround_tests::tablet::login(&app, "wang", PASSWORD).await;
-    let token = login["access_token"].as_str().expect("token").to_string();
+    let wang = app.as_user("wang").await;
     let done = Arc::new(AtomicBool::new(false));
 
     // Every writer creates documents one after another: versions are taken by many
@@ -99,7 +90,6 @@ async fn a_poller_paging_with_the_cursor_misses_no_document_committed_concurrent
     // The poller pages as a tablet does, as fast as it can, until the writers are done
     // and one more full pass has found nothing new.
     let poller = {
-        let app = app.clone();
         let done = done.clone();
         tokio::spawn(async move {
             let mut seen = HashSet::new();
@@ -107,7 +97,7 @@ async fn a_poller_paging_with_the_cursor_misses_no_document_committed_concurrent
             loop {
                 let finished = done.load(Ordering::SeqCst);
                 loop {
-                    let (ids, next, more) = poll(&app, &token, cursor).await;
+                    let (ids, next, more) = poll(&wang, cursor).await;
                     assert!(next >= cursor, "the cursor never goes back");
                     seen.extend(ids);
                     cursor = next;
@@ -146,8 +136,7 @@ async fn a_poller_paging_with_the_cursor_misses_no_document_committed_concurrent
 /// poller must still find it.
 async fn a_write_held_up_before_commit_is_not_skipped_by_a_later_one(db: Db) {
     let app = Arc::new(spawn(db).await);
-    let login = walkaround_tests::tablet::login(&app, "wang", PASSWORD).await;
-    let token = login["access_token"].as_str().expect("token").to_string();
+    let wang = app.as_user("wang").await;
     let x = random_doc_id().to_string();
     let y = random_doc_id().to_string();
     app.state
@@ -155,7 +144,7 @@ async fn a_write_held_up_before_commit_is_not_skipped_by_a_later_one(db: Db) {
         .write_doc(&doc_write(&x, "x, first"))
         .await
         .expect("writes x");
-    let (first, cursor) = poll_all(&app, &token, 0).await;
+    let (first, cursor) = poll_all(&wang, 0).await;
     assert!(first.contains(&x));
 
     // Hold X (or, on SQLite, every write) from a transaction of our own.
@@ -213,7 +202,7 @@ async fn a_write_held_up_before_commit_is_not_skipped_by_a_later_one(db: Db) {
     let mut cursor = cursor;
     let mut seen = HashSet::new();
     for _ in 0..20 {
-        let (ids, next) = poll_all(&app, &token, cursor).await;
+        let (ids, next) = poll_all(&wang, cursor).await;
         seen.extend(ids);
         cursor = next;
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -221,7 +210,7 @@ async fn a_write_held_up_before_commit_is_not_skipped_by_a_later_one(db: Db) {
     holder.await.expect("holder");
     held_write.await.expect("held write");
     later_write.await.expect("later write");
-    let (ids, _) = poll_all(&app, &token, cursor).await;
+    let (ids, _) = poll_all(&wang, cursor).await;
     seen.extend(ids);
     assert!(seen.contains(&y), "Y is found");
     assert!(

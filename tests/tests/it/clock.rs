@@ -11,19 +11,15 @@ use serde_json::{Value, json};
 use shared::inspection::{AnswerValue, NewInspection, PhotoRef, write};
 use shared::template::ItemKind;
 use shared::time::CHINA;
-use walkaround_tests::tablet::{Tablet, access_token};
+use walkaround_tests::tablet::Tablet;
 use walkaround_tests::{Db, PASSWORD, demo_areas, spawn};
 
 walkaround_tests::on_both_databases!(a_tablet_clock_a_day_ahead_is_recorded_at_the_servers_time);
 
 async fn a_tablet_clock_a_day_ahead_is_recorded_at_the_servers_time(db: Db) {
     let app = spawn(db).await;
-    let office = access_token(&app, "office", PASSWORD).await;
-    let (status, _) = app.call(&office,
-        "PUT",
-        "/api/v1/routines?site=demo-site",
-        Some(json!({"schedule": [{"template_id": "closing-routine", "weekday": null, "due_minute": 1110}]})),
-    )
+    let office = app.as_user("office").await;
+    let (status, _) = office.put("/api/v1/routines?site=demo-site", json!({"schedule": [{"template_id": "closing-routine", "weekday": null, "due_minute": 1110}]}))
     .await;
     assert_eq!(status, 200);
 
@@ -94,9 +90,7 @@ async fn a_tablet_clock_a_day_ahead_is_recorded_at_the_servers_time(db: Db) {
             .cloned()
             .unwrap_or_else(|| panic!("the failed item {failed} is a violation: {list}"))
     };
-    let (status, list) = app
-        .call(&office, "GET", "/api/v1/violations?site=demo-site", None)
-        .await;
+    let (status, list) = office.get("/api/v1/violations?site=demo-site").await;
     assert_eq!(status, 200, "{list}");
     let first = violation(&list);
     let recorded = first["recorded_at"].as_i64().expect("ms");
@@ -128,9 +122,7 @@ async fn a_tablet_clock_a_day_ahead_is_recorded_at_the_servers_time(db: Db) {
         "accepted, not refused"
     );
     let submit_to = Utc::now().timestamp_millis();
-    let (_, list) = app
-        .call(&office, "GET", "/api/v1/violations?site=demo-site", None)
-        .await;
+    let (_, list) = office.get("/api/v1/violations?site=demo-site").await;
     assert_eq!(
         violation(&list)["recorded_at"],
         first["recorded_at"],
@@ -139,13 +131,10 @@ async fn a_tablet_clock_a_day_ahead_is_recorded_at_the_servers_time(db: Db) {
     assert_eq!(violation(&list)["clock_ahead_ms"], first["clock_ahead_ms"]);
 
     // Tomorrow's closing routine is not done by today's work; today's occurrence holds it.
-    let (status, routines) = app
-        .call(
-            &office,
-            "GET",
-            &format!("/api/v1/routines/status?site=demo-site&from={today}&to={tomorrow}"),
-            None,
-        )
+    let (status, routines) = office
+        .get(&format!(
+            "/api/v1/routines/status?site=demo-site&from={today}&to={tomorrow}"
+        ))
         .await;
     assert_eq!(status, 200, "{routines}");
     let occurrences = routines["occurrences"].as_array().expect("list");
@@ -167,13 +156,10 @@ async fn a_tablet_clock_a_day_ahead_is_recorded_at_the_servers_time(db: Db) {
     assert!((submit_from..=submit_to).contains(&submitted), "{todays}");
 
     // The fine counts today (this month's report), not tomorrow (next month's, on the 30th).
-    let (status, later) = app
-        .call(
-            &office,
-            "GET",
-            &format!("/api/v1/violations?site=demo-site&from={tomorrow}"),
-            None,
-        )
+    let (status, later) = office
+        .get(&format!(
+            "/api/v1/violations?site=demo-site&from={tomorrow}"
+        ))
         .await;
     assert_eq!(status, 200, "{later}");
     assert!(
@@ -184,13 +170,10 @@ async fn a_tablet_clock_a_day_ahead_is_recorded_at_the_servers_time(db: Db) {
             .any(|v| v["doc_id"] == id.to_string()),
         "nothing of it is dated tomorrow: {later}"
     );
-    let (_, todays) = app
-        .call(
-            &office,
-            "GET",
-            &format!("/api/v1/violations?site=demo-site&from={today}&to={tomorrow}"),
-            None,
-        )
+    let (_, todays) = office
+        .get(&format!(
+            "/api/v1/violations?site=demo-site&from={today}&to={tomorrow}"
+        ))
         .await;
     violation(&todays);
     app.stop().await;

@@ -269,7 +269,7 @@ async fn a_thousand_unauthorised_changes_are_refused_and_change_nothing() {
 #[tokio::test]
 async fn a_change_that_makes_automerge_panic_costs_only_that_message() {
     hostile_chunk_costs_only_its_message(include_bytes!(
-        "../../fuzz/regressions/automerge-change-hexane-unwrap.bin"
+        "../../../fuzz/regressions/automerge-change-hexane-unwrap.bin"
     ))
     .await;
 }
@@ -277,8 +277,8 @@ async fn a_change_that_makes_automerge_panic_costs_only_that_message() {
 #[tokio::test]
 async fn changes_that_make_automerge_exhaust_memory_cost_only_that_message() {
     for hostile in [
-        &include_bytes!("../../fuzz/regressions/automerge-change-oom.bin")[..],
-        &include_bytes!("../../fuzz/regressions/automerge-load-oom.bin")[..],
+        &include_bytes!("../../../fuzz/regressions/automerge-change-oom.bin")[..],
+        &include_bytes!("../../../fuzz/regressions/automerge-load-oom.bin")[..],
     ] {
         hostile_chunk_costs_only_its_message(hostile).await;
     }

@@ -8,8 +8,8 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 use shared::inspection::AnswerValue;
-use walkaround_tests::tablet::{Tablet, access_token};
-use walkaround_tests::{Db, PASSWORD, TestApp, demo_areas, spawn};
+use walkaround_tests::tablet::Tablet;
+use walkaround_tests::{ApiClient, Db, PASSWORD, TestApp, demo_areas, spawn};
 
 walkaround_tests::on_both_databases!(
     eight_identical_reviews_at_once_give_one_success_and_one_trail_entry,
@@ -20,17 +20,10 @@ walkaround_tests::on_both_databases!(
 );
 
 /// Sends `body` to `path` eight times at once; the statuses, sorted.
-async fn eight_at_once(
-    app: &TestApp,
-    token: &str,
-    method: &str,
-    path: &str,
-    body: Value,
-) -> Vec<u16> {
-    let mut statuses: Vec<u16> = join_all(
-        (0..8).map(|_| async { app.call(token, method, path, Some(body.clone())).await.0 }),
-    )
-    .await;
+async fn eight_at_once(user: &ApiClient, method: &str, path: &str, body: Value) -> Vec<u16> {
+    let mut statuses: Vec<u16> =
+        join_all((0..8).map(|_| async { user.call(method, path, Some(body.clone())).await.0 }))
+            .await;
     statuses.sort_unstable();
     statuses
 }
@@ -49,24 +42,12 @@ const ONE_WINS: [u16; 8] = [200, 409, 409, 409, 409, 409, 409, 409];
 async fn eight_identical_reviews_at_once_give_one_success_and_one_trail_entry(db: Db) {
     let app = spawn(db).await;
     let (doc, key) = a_violation(&app).await;
-    let office = access_token(&app, "office", PASSWORD).await;
+    let office = app.as_user("office").await;
     let path = format!("/api/v1/violations/{doc}/{key}/review");
-    let statuses = eight_at_once(
-        &app,
-        &office,
-        "POST",
-        &path,
-        json!({"action": "acknowledge"}),
-    )
-    .await;
+    let statuses = eight_at_once(&office, "POST", &path, json!({"action": "acknowledge"})).await;
     assert_eq!(statuses, ONE_WINS);
-    let (_, trail) = app
-        .call(
-            &office,
-            "GET",
-            &format!("/api/v1/violations/{doc}/{key}/reviews"),
-            None,
-        )
+    let (_, trail) = office
+        .get(&format!("/api/v1/violations/{doc}/{key}/reviews"))
         .await;
     assert_eq!(trail["status"], "acknowledged");
     let steps = trail["reviews"].as_array().expect("a trail");
@@ -76,7 +57,7 @@ async fn eight_identical_reviews_at_once_give_one_success_and_one_trail_entry(db
         (&json!("open"), &json!("acknowledged"))
     );
     // And again for the next step, from a decided state.
-    let statuses = eight_at_once(&app, &office, "POST", &path, json!({"action": "reopen"})).await;
+    let statuses = eight_at_once(&office, "POST", &path, json!({"action": "reopen"})).await;
     assert_eq!(statuses, ONE_WINS);
     app.stop().await;
 }
@@ -84,13 +65,13 @@ async fn eight_identical_reviews_at_once_give_one_success_and_one_trail_entry(db
 async fn two_office_users_acknowledging_at_once_give_one_success_and_one_already_in_status(db: Db) {
     let app = spawn(db).await;
     let (doc, key) = a_violation(&app).await;
-    let office = access_token(&app, "office", PASSWORD).await;
-    let fang = access_token(&app, "fang", PASSWORD).await;
+    let office = app.as_user("office").await;
+    let fang = app.as_user("fang").await;
     let path = format!("/api/v1/violations/{doc}/{key}/review");
     let body = json!({"action": "acknowledge"});
     let (a, b) = tokio::join!(
-        app.call(&office, "POST", &path, Some(body.clone())),
-        app.call(&fang, "POST", &path, Some(body.clone())),
+        office.post(&path, body.clone()),
+        fang.post(&path, body.clone()),
     );
     let mut answers = [a, b];
     answers.sort_by_key(|(status, _)| *status);
@@ -102,13 +83,8 @@ async fn two_office_users_acknowledging_at_once_give_one_success_and_one_already
         json!({"status": "acknowledged"}),
         "{refusal}"
     );
-    let (_, trail) = app
-        .call(
-            &office,
-            "GET",
-            &format!("/api/v1/violations/{doc}/{key}/reviews"),
-            None,
-        )
+    let (_, trail) = office
+        .get(&format!("/api/v1/violations/{doc}/{key}/reviews"))
         .await;
     assert_eq!(
         trail["reviews"].as_array().map(Vec::len),
@@ -121,17 +97,12 @@ async fn two_office_users_acknowledging_at_once_give_one_success_and_one_already
 async fn eight_identical_assignments_at_once_give_one_success_and_one_trail_entry(db: Db) {
     let app = spawn(db).await;
     let (doc, key) = a_violation(&app).await;
-    let office = access_token(&app, "office", PASSWORD).await;
+    let office = app.as_user("office").await;
     let path = format!("/api/v1/violations/{doc}/{key}/responsible");
-    let statuses = eight_at_once(&app, &office, "PUT", &path, json!({"user_id": "li"})).await;
+    let statuses = eight_at_once(&office, "PUT", &path, json!({"user_id": "li"})).await;
     assert_eq!(statuses, ONE_WINS);
-    let (_, trail) = app
-        .call(
-            &office,
-            "GET",
-            &format!("/api/v1/violations/{doc}/{key}/reviews"),
-            None,
-        )
+    let (_, trail) = office
+        .get(&format!("/api/v1/violations/{doc}/{key}/reviews"))
         .await;
     let assignments = trail["assignments"].as_array().expect("a trail");
     assert_eq!(assignments.len(), 1, "{trail}");
@@ -141,7 +112,7 @@ async fn eight_identical_assignments_at_once_give_one_success_and_one_trail_entr
 
 async fn edits_of_one_user_at_once_all_land(db: Db) {
     let app = spawn(db).await;
-    let office = access_token(&app, "office", PASSWORD).await;
+    let office = app.as_user("office").await;
     // Each request changes one thing; read-modify-write outside a transaction let a rename
     // write back the role or sites it had read before another request changed them.
     let names: Vec<String> = (0..6).map(|i| format!("组长{i}")).collect();
@@ -152,16 +123,11 @@ async fn edits_of_one_user_at_once_all_land(db: Db) {
     bodies.extend(names.iter().map(|n| json!({"display_name": n})));
     let statuses: Vec<u16> = join_all(bodies.into_iter().map(|body| {
         let office = office.clone();
-        let app = &app;
-        async move {
-            app.call(&office, "PATCH", "/api/v1/users/li", Some(body))
-                .await
-                .0
-        }
+        async move { office.patch("/api/v1/users/li", body).await.0 }
     }))
     .await;
     assert_eq!(statuses, [200; 8]);
-    let (_, users) = app.call(&office, "GET", "/api/v1/users", None).await;
+    let (_, users) = office.get("/api/v1/users").await;
     let li = users["users"]
         .as_array()
         .expect("users")
@@ -170,7 +136,7 @@ async fn edits_of_one_user_at_once_all_land(db: Db) {
         .expect("li")
         .clone();
     assert_eq!(li["role"], "technician", "{li}");
-    access_token(&app, "li", "a new password for li").await;
+    app.login_as("li", "a new password for li").await;
     assert!(
         names.iter().any(|n| li["display_name"] == n.as_str()),
         "{li}"
@@ -180,8 +146,8 @@ async fn edits_of_one_user_at_once_all_land(db: Db) {
 
 async fn template_saves_at_once_never_share_a_version(db: Db) {
     let app = spawn(db).await;
-    let office = access_token(&app, "office", PASSWORD).await;
-    let (_, body) = app.call(&office, "GET", "/api/v1/templates", None).await;
+    let office = app.as_user("office").await;
+    let (_, body) = office.get("/api/v1/templates").await;
     let walk = body["templates"]
         .as_array()
         .expect("templates")
@@ -189,15 +155,9 @@ async fn template_saves_at_once_never_share_a_version(db: Db) {
         .find(|t| t["id"] == "workshop-walkaround")
         .expect("the walkaround")
         .clone();
-    let responses = join_all((0..8).map(|_| {
-        app.call(
-            &office,
-            "PUT",
-            "/api/v1/templates/workshop-walkaround",
-            Some(walk.clone()),
-        )
-    }))
-    .await;
+    let responses =
+        join_all((0..8).map(|_| office.put("/api/v1/templates/workshop-walkaround", walk.clone())))
+            .await;
     let mut versions = BTreeSet::new();
     for (status, body) in &responses {
         match status {

@@ -8,21 +8,16 @@ use walkaround_tests::{Db, PASSWORD, demo_areas, spawn};
 
 async fn ready_and_measured(db: Db) {
     let app = spawn(db).await;
-    let r = app
-        .client
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .expect("responds");
-    assert_eq!(r.status().as_u16(), 200);
+    let (status, _) = app.anonymous().get("/readyz").await;
+    assert_eq!(status, 200);
 
     let mut wang = Tablet::login(&app, "wang", PASSWORD).await;
     let id = wang.create("workshop-walkaround", "demo-site", demo_areas());
     wang.answer(&id, "c1-visitors", AnswerValue::Pass, None);
     assert!(wang.sync_until_acked(Duration::from_secs(10)).await);
     let metrics = app
-        .client
-        .get(app.url("/metrics"))
+        .anonymous()
+        .request(reqwest::Method::GET, "/metrics")
         .send()
         .await
         .expect("responds")

@@ -7,32 +7,18 @@ use serde_json::Value;
 use server::config::{Config, Database};
 use shared::inspection::AnswerValue;
 use sqlx::Connection;
-use walkaround_tests::tablet::{Tablet, login};
+use walkaround_tests::tablet::Tablet;
 use walkaround_tests::{
     Db, PASSWORD, TestApp, demo_areas, pg_admin_url, spawn, spawn_with, temp_data_dir, unique_name,
 };
 
 async fn office_view(app: &TestApp) -> (Value, Value) {
-    let body = login(app, "office", PASSWORD).await;
-    let token = body["access_token"].as_str().expect("token").to_string();
-    let get = |path: &'static str| {
-        let token = token.clone();
-        async move {
-            let r = app
-                .client
-                .get(app.url(path))
-                .bearer_auth(token)
-                .send()
-                .await
-                .expect("responds");
-            r.json::<Value>().await.expect("JSON")
-        }
-    };
-    let mut docs = get("/api/v1/documents").await["documents"].clone();
+    let office = app.as_user("office").await;
+    let mut docs = office.get("/api/v1/documents").await.1["documents"].clone();
     if let Some(list) = docs.as_array_mut() {
         list.sort_by_key(|d| d["id"].as_str().unwrap_or_default().to_string());
     }
-    (docs, get("/api/v1/violations?limit=500").await)
+    (docs, office.get("/api/v1/violations?limit=500").await.1)
 }
 
 async fn backup_destroy_restore(db: Db) {

@@ -8,8 +8,8 @@ use std::time::Duration;
 use serde_json::Value;
 use shared::ids::{AreaId, UserId};
 use shared::inspection::{AnswerValue, write};
-use walkaround_tests::tablet::{Tablet, access_token};
-use walkaround_tests::{Db, PASSWORD, TestApp, demo_areas, spawn};
+use walkaround_tests::tablet::Tablet;
+use walkaround_tests::{ApiClient, Db, PASSWORD, demo_areas, spawn};
 
 walkaround_tests::on_both_databases!(
     a_violation_of_a_bay_marked_empty_again_leaves_the_office_and_returns
@@ -18,10 +18,8 @@ walkaround_tests::on_both_databases!(
 const KEY: &str = "c2-fender-covers@bay-4";
 
 /// Whether the office's violation list shows the fender covers of bay 4 in `doc`.
-async fn office_lists(app: &TestApp, office: &str, doc: &str) -> bool {
-    let (status, list) = app
-        .call(office, "GET", "/api/v1/violations?site=demo-site", None)
-        .await;
+async fn office_lists(office: &ApiClient, doc: &str) -> bool {
+    let (status, list) = office.get("/api/v1/violations?site=demo-site").await;
     assert_eq!(status, 200, "{list}");
     list["violations"]
         .as_array()
@@ -32,7 +30,7 @@ async fn office_lists(app: &TestApp, office: &str, doc: &str) -> bool {
 
 async fn a_violation_of_a_bay_marked_empty_again_leaves_the_office_and_returns(db: Db) {
     let app = spawn(db).await;
-    let office = access_token(&app, "office", PASSWORD).await;
+    let office = app.as_user("office").await;
     let mut wang = Tablet::login(&app, "wang", PASSWORD).await;
     let user = UserId::parse("wang").expect("id");
     let bay = AreaId::parse("bay-4").expect("id");
@@ -47,21 +45,21 @@ async fn a_violation_of_a_bay_marked_empty_again_leaves_the_office_and_returns(d
     assert!(wang.sync_until_acked(Duration::from_secs(10)).await);
     let doc = id.to_string();
     assert!(
-        office_lists(&app, &office, &doc).await,
+        office_lists(&office, &doc).await,
         "the failed covers are a violation"
     );
 
     mark(&mut wang, false);
     assert!(wang.sync_until_acked(Duration::from_secs(10)).await);
     assert!(
-        !office_lists(&app, &office, &doc).await,
+        !office_lists(&office, &doc).await,
         "an empty bay's covers do not count"
     );
 
     mark(&mut wang, true);
     assert!(wang.sync_until_acked(Duration::from_secs(10)).await);
     assert!(
-        office_lists(&app, &office, &doc).await,
+        office_lists(&office, &doc).await,
         "the kept answer counts again once the bay is occupied again"
     );
     app.stop().await;

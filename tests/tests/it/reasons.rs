@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use shared::inspection::AnswerValue;
-use walkaround_tests::tablet::{Tablet, access_token};
+use walkaround_tests::tablet::Tablet;
 use walkaround_tests::{Db, PASSWORD, TestApp, demo_areas, spawn};
 
 walkaround_tests::on_both_databases!(every_refusal_carries_its_reason_and_params);
@@ -48,20 +48,13 @@ fn fields(body: &Value) -> Vec<(String, String)> {
 type Breaker = fn(&mut Value);
 
 async fn templates(app: &TestApp) -> Value {
-    app.client
-        .get(app.url("/api/v1/templates"))
-        .send()
-        .await
-        .expect("responds")
-        .json()
-        .await
-        .expect("JSON")
+    app.anonymous().get("/api/v1/templates").await.1
 }
 
 async fn every_refusal_carries_its_reason_and_params(db: Db) {
     let app = spawn(db).await;
-    let office = access_token(&app, "office", PASSWORD).await;
-    let lead = access_token(&app, "li", PASSWORD).await;
+    let office = app.as_user("office").await;
+    let lead = app.as_user("li").await;
     let mut wang = Tablet::login(&app, "wang", PASSWORD).await;
     let id = wang.create("workshop-walkaround", "demo-site", demo_areas());
     wang.answer(&id, "c8-booth-floor", AnswerValue::Fail, Some("rags"));
@@ -69,21 +62,14 @@ async fn every_refusal_carries_its_reason_and_params(db: Db) {
     let review = format!("/api/v1/violations/{id}/c8-booth-floor/review");
 
     // Reviews.
-    let (s, b) = app
-        .call(&office, "POST", &review, Some(json!({"action": "waive"})))
-        .await;
+    let (s, b) = office.post(&review, json!({"action": "waive"})).await;
     assert_eq!(
         refusal(s, &b),
         (422, "invalid_body", "waive_needs_reason", &json!({}))
     );
     assert_eq!(b["error"]["message"], "a waiver needs a reason", "kept");
-    let (s, b) = app
-        .call(
-            &lead,
-            "POST",
-            &review,
-            Some(json!({"action": "waive", "reason": "x"})),
-        )
+    let (s, b) = lead
+        .post(&review, json!({"action": "waive", "reason": "x"}))
         .await;
     assert_eq!(
         refusal(s, &b),
@@ -94,23 +80,9 @@ async fn every_refusal_carries_its_reason_and_params(db: Db) {
             &json!({"role": "team_lead"})
         )
     );
-    let (s, _) = app
-        .call(
-            &office,
-            "POST",
-            &review,
-            Some(json!({"action": "acknowledge"})),
-        )
-        .await;
+    let (s, _) = office.post(&review, json!({"action": "acknowledge"})).await;
     assert_eq!(s, 200);
-    let (s, b) = app
-        .call(
-            &office,
-            "POST",
-            &review,
-            Some(json!({"action": "acknowledge"})),
-        )
-        .await;
+    let (s, b) = office.post(&review, json!({"action": "acknowledge"})).await;
     assert_eq!(
         refusal(s, &b),
         (
@@ -120,12 +92,10 @@ async fn every_refusal_carries_its_reason_and_params(db: Db) {
             &json!({"status": "acknowledged"})
         )
     );
-    let (s, b) = app
-        .call(
-            &office,
-            "POST",
+    let (s, b) = office
+        .post(
             &format!("/api/v1/violations/{id}/no-such-key/review"),
-            Some(json!({"action": "acknowledge"})),
+            json!({"action": "acknowledge"}),
         )
         .await;
     assert_eq!(
@@ -133,9 +103,7 @@ async fn every_refusal_carries_its_reason_and_params(db: Db) {
         (404, "not_found", "no_such_violation", &json!({}))
     );
     // Bodies that do not fit name the field, with a reason instead of serde's text.
-    let (s, b) = app
-        .call(&office, "POST", &review, Some(json!({"action": "explode"})))
-        .await;
+    let (s, b) = office.post(&review, json!({"action": "explode"})).await;
     assert_eq!(
         refusal(s, &b),
         (
@@ -145,13 +113,8 @@ async fn every_refusal_carries_its_reason_and_params(db: Db) {
             &json!({"field": "action"})
         )
     );
-    let (s, b) = app
-        .call(
-            &office,
-            "POST",
-            &review,
-            Some(json!({"action": "reopen", "colour": 1})),
-        )
+    let (s, b) = office
+        .post(&review, json!({"action": "reopen", "colour": 1}))
         .await;
     assert_eq!(
         refusal(s, &b),
@@ -162,9 +125,7 @@ async fn every_refusal_carries_its_reason_and_params(db: Db) {
             &json!({"field": "colour"})
         )
     );
-    let (s, b) = app
-        .call(&office, "POST", &review, Some(json!({"reason": "x"})))
-        .await;
+    let (s, b) = office.post(&review, json!({"reason": "x"})).await;
     assert_eq!(
         refusal(s, &b),
         (
@@ -174,9 +135,7 @@ async fn every_refusal_carries_its_reason_and_params(db: Db) {
             &json!({"field": "action"})
         )
     );
-    let (s, b) = app
-        .call(&office, "POST", &review, Some(json!({"action": 7})))
-        .await;
+    let (s, b) = office.post(&review, json!({"action": 7})).await;
     assert_eq!(
         refusal(s, &b),
         (
@@ -196,9 +155,7 @@ async fn every_refusal_carries_its_reason_and_params(db: Db) {
 
     // Assignment.
     let assign = format!("/api/v1/violations/{id}/c8-booth-floor/responsible");
-    let (s, b) = app
-        .call(&office, "PUT", &assign, Some(json!({"user_id": "sun"})))
-        .await;
+    let (s, b) = office.put(&assign, json!({"user_id": "sun"})).await;
     assert_eq!(
         refusal(s, &b),
         (
@@ -209,38 +166,26 @@ async fn every_refusal_carries_its_reason_and_params(db: Db) {
         )
     );
     assert_eq!(fields(&b), [("user_id".into(), "not_user_of_site".into())]);
-    let (s, _) = app
-        .call(&office, "PUT", &assign, Some(json!({"user_id": "li"})))
-        .await;
+    let (s, _) = office.put(&assign, json!({"user_id": "li"})).await;
     assert_eq!(s, 200);
-    let (s, b) = app
-        .call(&office, "PUT", &assign, Some(json!({"user_id": "li"})))
-        .await;
+    let (s, b) = office.put(&assign, json!({"user_id": "li"})).await;
     assert_eq!(
         refusal(s, &b),
         (409, "conflict", "already_assigned", &json!({"user": "li"}))
     );
 
     // Users.
-    let (s, b) = app
-        .call(
-            &office,
-            "POST",
-            "/api/v1/users",
-            Some(json!({"username": "wang", "password": "long enough", "role": "team_lead", "sites": ["demo-site"]})),
-        )
+    let (s, b) = office.post("/api/v1/users", json!({"username": "wang", "password": "long enough", "role": "team_lead", "sites": ["demo-site"]}))
         .await;
     assert_eq!(
         refusal(s, &b),
         (409, "conflict", "user_exists", &json!({"user": "wang"}))
     );
     assert_eq!(b["error"]["message"], "a user wang already exists", "kept");
-    let (s, b) = app
-        .call(
-            &office,
-            "POST",
+    let (s, b) = office
+        .post(
             "/api/v1/users",
-            Some(json!({"username": "bad name", "password": "short", "role": "boss", "sites": []})),
+            json!({"username": "bad name", "password": "short", "role": "boss", "sites": []}),
         )
         .await;
     assert_eq!(
@@ -259,13 +204,7 @@ async fn every_refusal_carries_its_reason_and_params(db: Db) {
     assert_eq!(got, want);
     assert_eq!(b["error"]["fields"][1]["params"], json!({"role": "boss"}));
     assert_eq!(b["error"]["fields"][2]["params"], json!({"min": 8}));
-    let (s, b) = app
-        .call(
-            &office,
-            "POST",
-            "/api/v1/users",
-            Some(json!({"username": "zhang", "password": "long enough", "role": "team_lead", "sites": ["No Site!"]})),
-        )
+    let (s, b) = office.post("/api/v1/users", json!({"username": "zhang", "password": "long enough", "role": "team_lead", "sites": ["No Site!"]}))
         .await;
     assert_eq!(
         refusal(s, &b),
@@ -276,13 +215,7 @@ async fn every_refusal_carries_its_reason_and_params(db: Db) {
             &json!({"site": "No Site!"})
         )
     );
-    let (s, b) = app
-        .call(
-            &office,
-            "POST",
-            "/api/v1/users",
-            Some(json!({"username": "zhang", "password": "long enough", "role": "team_lead", "sites": ["site-b"]})),
-        )
+    let (s, b) = office.post("/api/v1/users", json!({"username": "zhang", "password": "long enough", "role": "team_lead", "sites": ["site-b"]}))
         .await;
     assert_eq!(
         refusal(s, &b),
@@ -293,38 +226,28 @@ async fn every_refusal_carries_its_reason_and_params(db: Db) {
             &json!({"site": "site-b"})
         )
     );
-    let (s, b) = app
-        .call(
-            &office,
-            "PATCH",
-            "/api/v1/users/nobody",
-            Some(json!({"role": "technician"})),
-        )
+    let (s, b) = office
+        .patch("/api/v1/users/nobody", json!({"role": "technician"}))
         .await;
     assert_eq!(
         refusal(s, &b),
         (404, "not_found", "no_such_user", &json!({}))
     );
-    let (s, b) = app
-        .call(
-            &office,
-            "PATCH",
-            "/api/v1/users/li",
-            Some(json!({"display_name": " "})),
-        )
+    let (s, b) = office
+        .patch("/api/v1/users/li", json!({"display_name": " "}))
         .await;
     assert_eq!(
         refusal(s, &b),
         (422, "invalid_body", "display_name_empty", &json!({}))
     );
-    let (s, b) = app
-        .call(&office, "POST", "/api/v1/users/office/disable", None)
+    let (s, b) = office
+        .call("POST", "/api/v1/users/office/disable", None)
         .await;
     assert_eq!(
         refusal(s, &b),
         (409, "conflict", "cannot_disable_self", &json!({}))
     );
-    let (s, b) = app.call(&lead, "GET", "/api/v1/users", None).await;
+    let (s, b) = lead.get("/api/v1/users").await;
     assert_eq!(
         refusal(s, &b),
         (
@@ -379,16 +302,14 @@ async fn every_refusal_carries_its_reason_and_params(db: Db) {
             ("bad_date_range", json!({"max_days": 93})),
         ),
     ] {
-        let (s, b) = app.call(&office, "GET", path, None).await;
+        let (s, b) = office.get(path).await;
         assert_eq!(
             refusal(s, &b),
             (400, "bad_request", want.0, &want.1),
             "{path}"
         );
     }
-    let (s, b) = app
-        .call(&office, "GET", "/api/v1/violations?site=site-b", None)
-        .await;
+    let (s, b) = office.get("/api/v1/violations?site=site-b").await;
     assert_eq!(
         refusal(s, &b),
         (
@@ -400,14 +321,12 @@ async fn every_refusal_carries_its_reason_and_params(db: Db) {
     );
 
     // Routine schedules.
-    let (s, b) = app
-        .call(
-            &office,
-            "PUT",
+    let (s, b) = office
+        .put(
             "/api/v1/routines?site=demo-site",
-            Some(json!({"schedule": [
+            json!({"schedule": [
                 {"template_id": "no-such-template", "weekday": 9, "due_minute": 2000},
-            ]})),
+            ]}),
         )
         .await;
     assert_eq!(
@@ -429,44 +348,34 @@ async fn every_refusal_carries_its_reason_and_params(db: Db) {
     );
 
     // Logins and tokens.
-    let r = app
-        .client
-        .post(app.url("/api/v1/auth/login"))
-        .json(&json!({"username": "wang", "password": "wrong password"}))
-        .send()
-        .await
-        .expect("responds");
-    let (s, b) = (r.status().as_u16(), r.json::<Value>().await.expect("JSON"));
+    let anonymous = app.anonymous();
+    let (s, b) = anonymous
+        .post(
+            "/api/v1/auth/login",
+            json!({"username": "wang", "password": "wrong password"}),
+        )
+        .await;
     assert_eq!(
         refusal(s, &b),
         (401, "unauthorized", "bad_credentials", &json!({}))
     );
-    let r = app
-        .client
-        .get(app.url("/api/v1/users"))
-        .send()
-        .await
-        .expect("responds");
-    let (s, b) = (r.status().as_u16(), r.json::<Value>().await.expect("JSON"));
+    let (s, b) = anonymous.get("/api/v1/users").await;
     assert_eq!(
         refusal(s, &b),
         (401, "unauthorized", "missing_token", &json!({}))
     );
-    let r = app
-        .client
-        .post(app.url("/api/v1/auth/refresh"))
-        .json(&json!({"refresh_token": "nothing-like-it"}))
-        .send()
-        .await
-        .expect("responds");
-    let (s, b) = (r.status().as_u16(), r.json::<Value>().await.expect("JSON"));
+    let (s, b) = anonymous
+        .post(
+            "/api/v1/auth/refresh",
+            json!({"refresh_token": "nothing-like-it"}),
+        )
+        .await;
     assert_eq!(
         refusal(s, &b),
         (401, "unauthorized", "unknown_refresh_token", &json!({}))
     );
-    let r = app
-        .client
-        .post(app.url("/api/v1/auth/login"))
+    let r = anonymous
+        .request(reqwest::Method::POST, "/api/v1/auth/login")
         .header("content-type", "application/json")
         .body("{\"username\": ")
         .send()
@@ -483,7 +392,7 @@ async fn every_refusal_carries_its_reason_and_params(db: Db) {
 #[tokio::test]
 async fn a_template_that_does_not_fit_names_the_field_and_why() {
     let app = spawn(Db::Sqlite).await;
-    let office = access_token(&app, "office", PASSWORD).await;
+    let office = app.as_user("office").await;
     let all = templates(&app).await;
     let walk = all["templates"]
         .as_array()
@@ -531,7 +440,7 @@ async fn a_template_that_does_not_fit_names_the_field_and_why() {
     for (field, break_it, reason) in cases {
         let mut bad = walk.clone();
         break_it(&mut bad);
-        let (s, b) = app.call(&office, "PUT", path, Some(bad)).await;
+        let (s, b) = office.put(path, bad).await;
         assert_eq!(
             (
                 s,
@@ -553,7 +462,7 @@ async fn a_template_that_does_not_fit_names_the_field_and_why() {
     let mut bad = walk.clone();
     bad["run_by"] = json!([]);
     bad["items"][1]["id"] = bad["items"][0]["id"].clone();
-    let (s, b) = app.call(&office, "PUT", path, Some(bad)).await;
+    let (s, b) = office.put(path, bad).await;
     assert_eq!(s, 422);
     assert_eq!(
         fields(&b),

@@ -6,7 +6,7 @@
 //!   Content-Security-Policy violation;
 //! - `sinks.test.mjs`: markup in every free-text field stays text on every screen.
 //!
-//! Run with `cargo test -p walkaround-tests --test browser_security` (the wasm bundle must
+//! Run with `cargo test -p walkaround-tests --test it browser_security::` (the wasm bundle must
 //! be built first: `cargo xtask wasm`). Screenshots land in `target/screenshots/`.
 
 use shared::ids::SiteId;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use shared::ids::SiteId;
 use shared::inspection::AnswerValue;
-use walkaround_tests::tablet::{Notice, Tablet, access_token};
+use walkaround_tests::tablet::{Notice, Tablet};
 use walkaround_tests::{Db, PASSWORD, TestApp, demo_areas, spawn, stored_heads};
 
 walkaround_tests::on_both_databases!(
@@ -27,17 +27,8 @@ fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {
 }
 
 async fn violations_of(app: &TestApp, doc: &str) -> Vec<Value> {
-    let office = access_token(app, "office", PASSWORD).await;
-    let body: Value = app
-        .client
-        .get(app.url("/api/v1/violations?site=demo-site"))
-        .bearer_auth(office)
-        .send()
-        .await
-        .expect("responds")
-        .json()
-        .await
-        .expect("JSON");
+    let office = app.as_user("office").await;
+    let (_, body) = office.get("/api/v1/violations?site=demo-site").await;
     body["violations"]
         .as_array()
         .expect("a list")
@@ -64,16 +55,11 @@ async fn an_answer_sent_after_a_demotion_on_the_same_socket_is_refused(db: Db) {
     let stored = stored_heads(&app, &id).await;
 
     // The office demotes the team lead while the socket stays open.
-    let office = access_token(&app, "office", PASSWORD).await;
-    let r = app
-        .client
-        .patch(app.url("/api/v1/users/li"))
-        .bearer_auth(&office)
-        .json(&json!({"role": "technician"}))
-        .send()
-        .await
-        .expect("responds");
-    assert_eq!(r.status().as_u16(), 200);
+    let office = app.as_user("office").await;
+    let (status, _) = office
+        .patch("/api/v1/users/li", json!({"role": "technician"}))
+        .await;
+    assert_eq!(status, 200);
 
     // At once, not after a check interval: the change is judged with the current role.
     li.answer(

@@ -6,9 +6,9 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use shared::inspection::AnswerValue;
-use walkaround_tests::tablet::{Tablet, access_token};
+use walkaround_tests::tablet::Tablet;
 use walkaround_tests::{Db, PASSWORD, TestApp, demo_areas, spawn};
 
 const TABLE: [(&str, &str); 7] = [
@@ -20,17 +20,6 @@ const TABLE: [(&str, &str); 7] = [
     ("zhou", "R"),
     ("chen", "R"),
 ];
-
-async fn call(app: &TestApp, token: &str, method: &str, path: &str, body: Option<Value>) -> u16 {
-    let mut request = app
-        .client
-        .request(method.parse().expect("method"), app.url(path))
-        .bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    request.send().await.expect("responds").status().as_u16()
-}
 
 async fn violation_at(app: &TestApp, user: &str, site: &str) -> String {
     let mut tablet = Tablet::login(app, user, PASSWORD).await;
@@ -48,61 +37,46 @@ async fn every_role_is_allowed_or_denied_by_the_server_as_the_table_says() {
     let template = shared::builtin::find("closing-routine").expect("built-in");
     let mut checked = 0;
     for (n, (user, allowed)) in TABLE.into_iter().enumerate() {
-        let token = access_token(&app, user, PASSWORD).await;
+        let client = app.as_user(user).await;
         let may = |letter: char| allowed.contains(letter);
         let ok = |status: u16| (200..300).contains(&status) || status == 409;
 
         // Read.
-        let status = call(
-            &app,
-            &token,
-            "GET",
-            "/api/v1/violations?site=demo-site",
-            None,
-        )
-        .await;
+        let status = client.get("/api/v1/violations?site=demo-site").await.0;
         assert_eq!(ok(status), may('R'), "{user} reads its site: {status}");
-        let status = call(&app, &token, "GET", "/api/v1/violations?site=site-b", None).await;
+        let status = client.get("/api/v1/violations?site=site-b").await.0;
         assert_eq!(status, 403, "{user} reads another site");
         // Review and waive.
         for (letter, body) in [
             ('V', json!({"action": "acknowledge"})),
             ('W', json!({"action": "waive", "reason": "matrix"})),
         ] {
-            let status = call(&app, &token, "POST", &own, Some(body.clone())).await;
+            let status = client.post(&own, body.clone()).await.0;
             if may(letter) {
                 assert!(ok(status), "{user} {letter} at its site: {status}");
                 // Back to open, so the next role meets the same state.
-                let back = call(
-                    &app,
-                    &token,
-                    "POST",
-                    &own,
-                    Some(json!({"action": "reopen"})),
-                )
-                .await;
+                let back = client.post(&own, json!({"action": "reopen"})).await.0;
                 assert!(ok(back), "{user} reopens: {back}");
             } else {
                 assert_eq!(status, 403, "{user} {letter} at its site");
             }
-            let status = call(&app, &token, "POST", &other, Some(body)).await;
+            let status = client.post(&other, body).await.0;
             assert_eq!(status, 404, "{user} {letter} at another site");
             checked += 2;
         }
         // Edit a template (not tied to a site).
-        let status = call(
-            &app,
-            &token,
-            "PUT",
-            "/api/v1/templates/closing-routine",
-            Some(serde_json::to_value(&template).expect("serializes")),
-        )
-        .await;
+        let status = client
+            .put(
+                "/api/v1/templates/closing-routine",
+                serde_json::to_value(&template).expect("serializes"),
+            )
+            .await
+            .0;
         assert_eq!(ok(status), may('T'), "{user} edits a template: {status}");
         // Manage users, at its own site and at another.
         for (site, own_site) in [("demo-site", true), ("site-b", false)] {
             let body = json!({"username": format!("new-{n}-{site}"), "password": "long-enough-1", "role": "technician", "sites": [site]});
-            let status = call(&app, &token, "POST", "/api/v1/users", Some(body)).await;
+            let status = client.post("/api/v1/users", body).await.0;
             assert_eq!(
                 ok(status),
                 may('U') && own_site,

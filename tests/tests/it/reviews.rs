@@ -5,34 +5,13 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use shared::inspection::AnswerValue;
-use walkaround_tests::tablet::{Tablet, access_token};
-use walkaround_tests::{Db, PASSWORD, TestApp, demo_areas, spawn};
+use walkaround_tests::tablet::Tablet;
+use walkaround_tests::{ApiClient, Db, PASSWORD, demo_areas, spawn};
 
-async fn token(app: &TestApp, user: &str) -> String {
-    access_token(app, user, PASSWORD).await
-}
-
-async fn review(app: &TestApp, token: &str, doc: &str, key: &str, body: Value) -> (u16, Value) {
-    let r = app
-        .client
-        .post(app.url(&format!("/api/v1/violations/{doc}/{key}/review")))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
+/// Takes a review step on the violation `key` of `doc`.
+async fn review(user: &ApiClient, doc: &str, key: &str, body: Value) -> (u16, Value) {
+    user.post(&format!("/api/v1/violations/{doc}/{key}/review"), body)
         .await
-        .expect("responds");
-    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-}
-
-async fn get(app: &TestApp, token: &str, path: &str) -> (u16, Value) {
-    let r = app
-        .client
-        .get(app.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("responds");
-    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 
 async fn the_office_reviews_and_waives_with_a_trail(db: Db) {
@@ -44,22 +23,21 @@ async fn the_office_reviews_and_waives_with_a_trail(db: Db) {
     let doc = id.to_string();
     let key = "c8-booth-floor";
 
-    let office = token(&app, "office").await;
-    let lead = token(&app, "li").await;
-    let sun = token(&app, "sun").await;
-    let manager = token(&app, "wang").await;
+    let office = app.as_user("office").await;
+    let lead = app.as_user("li").await;
+    let sun = app.as_user("sun").await;
+    let manager = app.as_user("wang").await;
 
-    let (status, body) = review(&app, &office, &doc, key, json!({"action": "acknowledge"})).await;
+    let (status, body) = review(&office, &doc, key, json!({"action": "acknowledge"})).await;
     assert_eq!(
         (status, body["status"].as_str()),
         (200, Some("acknowledged"))
     );
-    let (status, _) = review(&app, &office, &doc, key, json!({"action": "acknowledge"})).await;
+    let (status, _) = review(&office, &doc, key, json!({"action": "acknowledge"})).await;
     assert_eq!(status, 409, "already acknowledged");
 
     // A team lead may not waive a fine, nor review at all.
     let (status, body) = review(
-        &app,
         &lead,
         &doc,
         key,
@@ -70,28 +48,17 @@ async fn the_office_reviews_and_waives_with_a_trail(db: Db) {
         (status, body["error"]["code"].as_str()),
         (403, Some("forbidden"))
     );
-    let (status, _) = review(&app, &lead, &doc, key, json!({"action": "correct"})).await;
+    let (status, _) = review(&lead, &doc, key, json!({"action": "correct"})).await;
     assert_eq!(status, 403);
     // A manager of another site does not even see it.
-    let (status, _) = review(
-        &app,
-        &sun,
-        &doc,
-        key,
-        json!({"action": "waive", "reason": "x"}),
-    )
-    .await;
+    let (status, _) = review(&sun, &doc, key, json!({"action": "waive", "reason": "x"})).await;
     assert_eq!(status, 404);
-    let (status, _) = get(
-        &app,
-        &sun,
-        &format!("/api/v1/violations/{doc}/{key}/reviews"),
-    )
-    .await;
+    let (status, _) = sun
+        .get(&format!("/api/v1/violations/{doc}/{key}/reviews"))
+        .await;
     assert_eq!(status, 404);
     // A waiver needs a reason; bad bodies are clear errors.
     let (status, _) = review(
-        &app,
         &manager,
         &doc,
         key,
@@ -99,10 +66,9 @@ async fn the_office_reviews_and_waives_with_a_trail(db: Db) {
     )
     .await;
     assert_eq!(status, 422);
-    let (status, _) = review(&app, &manager, &doc, key, json!({"action": "forgive"})).await;
+    let (status, _) = review(&manager, &doc, key, json!({"action": "forgive"})).await;
     assert_eq!(status, 422);
     let (status, _) = review(
-        &app,
         &manager,
         &doc,
         "c1-visitors",
@@ -112,7 +78,6 @@ async fn the_office_reviews_and_waives_with_a_trail(db: Db) {
     assert_eq!(status, 404, "no violation under that key");
 
     let (status, body) = review(
-        &app,
         &manager,
         &doc,
         key,
@@ -121,12 +86,9 @@ async fn the_office_reviews_and_waives_with_a_trail(db: Db) {
     .await;
     assert_eq!((status, body["status"].as_str()), (200, Some("waived")));
 
-    let (status, trail) = get(
-        &app,
-        &office,
-        &format!("/api/v1/violations/{doc}/{key}/reviews"),
-    )
-    .await;
+    let (status, trail) = office
+        .get(&format!("/api/v1/violations/{doc}/{key}/reviews"))
+        .await;
     assert_eq!(status, 200);
     let steps: Vec<(String, String, String, String)> = trail["reviews"]
         .as_array()
@@ -167,7 +129,7 @@ async fn the_office_reviews_and_waives_with_a_trail(db: Db) {
     // The tablet keeps working on the inspection; the decision stands.
     wang.answer(&id, "c1-visitors", AnswerValue::Pass, None);
     assert!(wang.sync_until_acked(Duration::from_secs(10)).await);
-    let (_, list) = get(&app, &office, "/api/v1/violations?status=waived").await;
+    let (_, list) = office.get("/api/v1/violations?status=waived").await;
     assert_eq!(list["total"], 1);
     assert_eq!(list["violations"][0]["answer_key"], key);
     app.stop().await;

@@ -27,17 +27,6 @@ walkaround_tests::on_both_databases!(
     a_note_with_a_nul_character_is_stored,
 );
 
-async fn get(app: &TestApp, token: &str, path: &str) -> (u16, Json) {
-    let r = app
-        .client
-        .get(app.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("responds");
-    (r.status().as_u16(), r.json().await.unwrap_or(Json::Null))
-}
-
 async fn server_heads(app: &TestApp, id: &protocol::DocumentId) -> Vec<automerge::ChangeHash> {
     match app.state.hub.get(id).await.expect("loads") {
         Some(entry) => entry.heads().await.expect("loads"),
@@ -67,7 +56,10 @@ async fn an_inspection_created_offline_is_accepted_and_found_by_another_tablet(d
 
     // A team lead's tablet discovers both and fetches them by id.
     let mut li = Tablet::login(&app, "li", PASSWORD).await;
-    let (status, listing) = get(&app, &li.token, "/api/v1/documents?since=0").await;
+    let (status, listing) = app
+        .with_token(&li.token)
+        .get("/api/v1/documents?since=0")
+        .await;
     assert_eq!(status, 200);
     let ids: Vec<&str> = listing["documents"]
         .as_array()
@@ -77,12 +69,10 @@ async fn an_inspection_created_offline_is_accepted_and_found_by_another_tablet(d
         .collect();
     assert!(ids.contains(&walk.to_string().as_str()) && ids.contains(&audit.to_string().as_str()));
     let cursor = listing["cursor"].as_i64().expect("cursor");
-    let (_, later) = get(
-        &app,
-        &li.token,
-        &format!("/api/v1/documents?since={cursor}"),
-    )
-    .await;
+    let (_, later) = app
+        .with_token(&li.token)
+        .get(&format!("/api/v1/documents?since={cursor}"))
+        .await;
     assert_eq!(
         later["documents"].as_array().map(Vec::len),
         Some(0),
@@ -95,9 +85,8 @@ async fn an_inspection_created_offline_is_accepted_and_found_by_another_tablet(d
     assert_eq!(li.heads(&audit), yuan.heads(&audit));
 
     // The office sees the violations the shared rules found, with fines.
-    let office = walkaround_tests::tablet::login(&app, "office", PASSWORD).await;
-    let token = office["access_token"].as_str().expect("token");
-    let (status, body) = get(&app, token, "/api/v1/violations").await;
+    let office = app.as_user("office").await;
+    let (status, body) = office.get("/api/v1/violations").await;
     assert_eq!(status, 200);
     let mut rows: Vec<(String, i64, i64)> = body["violations"]
         .as_array()
@@ -120,7 +109,7 @@ async fn an_inspection_created_offline_is_accepted_and_found_by_another_tablet(d
             ("D3".to_string(), 2, 60)
         ]
     );
-    let (_, d3) = get(&app, token, "/api/v1/violations?rule=D3").await;
+    let (_, d3) = office.get("/api/v1/violations?rule=D3").await;
     assert_eq!(d3["total"], 1);
     assert_eq!(d3["violations"][0]["evidence"][0]["by"], "yuan");
     app.stop().await;
@@ -168,7 +157,7 @@ async fn offline_edits_on_three_tablets_converge_in_any_reconnect_order(db: Db) 
             assert!(t.notices.is_empty(), "{:?}", t.notices);
         }
         let third = &tablets[2];
-        let (_, body) = get(&app, &third.token, "/api/v1/violations").await;
+        let (_, body) = app.with_token(&third.token).get("/api/v1/violations").await;
         let mine: Vec<&Json> = body["violations"]
             .as_array()
             .expect("list")
@@ -224,12 +213,15 @@ async fn a_user_of_another_site_gets_doc_unavailable_exactly_as_for_a_missing_id
         sun.heads(&id).is_empty(),
         "nothing of the other site's document leaked"
     );
-    let (status, body) = get(&app, &sun.token, "/api/v1/violations?site=demo-site").await;
+    let (status, body) = app
+        .with_token(&sun.token)
+        .get("/api/v1/violations?site=demo-site")
+        .await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (403, Some("forbidden"))
     );
-    let (_, docs) = get(&app, &sun.token, "/api/v1/documents").await;
+    let (_, docs) = app.with_token(&sun.token).get("/api/v1/documents").await;
     assert_eq!(docs["documents"].as_array().map(Vec::len), Some(0));
     app.stop().await;
 }
@@ -323,7 +315,7 @@ async fn a_submitted_inspection_refuses_edits_from_those_who_saw_it(db: Db) {
     });
     yuan.sync().await;
     assert!(yuan.notices.is_empty(), "{:?}", yuan.notices);
-    let (_, body) = get(&app, &yuan.token, "/api/v1/documents").await;
+    let (_, body) = app.with_token(&yuan.token).get("/api/v1/documents").await;
     assert_eq!(body["documents"].as_array().map(Vec::len), Some(1));
     let before = stored_bytes(&app, &id).await;
 
@@ -524,25 +516,25 @@ async fn a_connection_closes_when_its_user_is_disabled_or_logs_out(db: Db) {
         wang.closed_within(Duration::from_secs(6)).await,
         "closed within the revocation check interval"
     );
-    let r = app
-        .client
-        .post(app.url("/api/v1/auth/login"))
-        .json(&serde_json::json!({"username": "wang", "password": PASSWORD}))
-        .send()
-        .await
-        .expect("responds");
-    assert_eq!(r.status().as_u16(), 401, "a disabled user cannot log in");
+    let (status, _) = app
+        .anonymous()
+        .post(
+            "/api/v1/auth/login",
+            serde_json::json!({"username": "wang", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, 401, "a disabled user cannot log in");
 
     // Logging out ends the session's connections too.
     let mut li = Tablet::login(&app, "li", PASSWORD).await;
-    let r = app
-        .client
-        .post(app.url("/api/v1/auth/logout"))
-        .json(&serde_json::json!({"refresh_token": li.refresh_token}))
-        .send()
-        .await
-        .expect("responds");
-    assert_eq!(r.status().as_u16(), 204);
+    let (status, _) = app
+        .anonymous()
+        .post(
+            "/api/v1/auth/logout",
+            serde_json::json!({"refresh_token": li.refresh_token}),
+        )
+        .await;
+    assert_eq!(status, 204);
     assert!(li.closed_within(Duration::from_secs(6)).await);
     app.stop().await;
 }
@@ -588,13 +580,8 @@ async fn many_tablets_syncing_at_once_are_all_acknowledged(db: Db) {
         let (acked, notices) = task.await.expect("joins");
         assert!(acked && notices.is_empty(), "{notices:?}");
     }
-    let office = walkaround_tests::tablet::login(&app, "office", PASSWORD).await;
-    let (_, body) = get(
-        &app,
-        office["access_token"].as_str().expect("token"),
-        "/api/v1/violations?limit=100",
-    )
-    .await;
+    let office = app.as_user("office").await;
+    let (_, body) = office.get("/api/v1/violations?limit=100").await;
     assert_eq!(body["total"], 24, "one violation per inspection, none lost");
     app.stop().await;
 }

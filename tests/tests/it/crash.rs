@@ -6,7 +6,7 @@
 //! CI runs a few kills per store; the documented run sets `WALKAROUND_CRASH_KILLS=50`:
 //!
 //! ```sh
-//! WALKAROUND_CRASH_KILLS=50 cargo test -p walkaround-tests --test crash -- --nocapture
+//! WALKAROUND_CRASH_KILLS=50 cargo test -p walkaround-tests --test it crash:: -- --nocapture
 //! ```
 
 use std::collections::HashMap;

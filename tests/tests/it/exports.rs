@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use serde_json::json;
 use shared::inspection::AnswerValue;
-use walkaround_tests::tablet::{Tablet, access_token};
-use walkaround_tests::{ANSWER_KEYS, Db, PASSWORD, TestApp, demo_areas, spawn};
+use walkaround_tests::tablet::Tablet;
+use walkaround_tests::{ANSWER_KEYS, ApiClient, Db, PASSWORD, demo_areas, spawn};
 
 walkaround_tests::on_both_databases!(
     every_export_neutralises_cells_a_spreadsheet_would_evaluate,
@@ -20,11 +20,9 @@ walkaround_tests::on_both_databases!(
 const FORMULAS: [&str; 6] = ["=1+2", "+SUM(A1)", "-2+3", "@cmd", "\t=1", "\r=1"];
 
 /// The export at `path`, parsed: header first, then each record.
-async fn export(app: &TestApp, token: &str, path: &str) -> Vec<Vec<String>> {
-    let r = app
-        .client
-        .get(app.url(path))
-        .bearer_auth(token)
+async fn export(user: &ApiClient, path: &str) -> Vec<Vec<String>> {
+    let r = user
+        .request(reqwest::Method::GET, path)
         .send()
         .await
         .expect("responds");
@@ -53,17 +51,15 @@ fn assert_inert(rows: &[Vec<String>], what: &str) {
 
 async fn every_export_neutralises_cells_a_spreadsheet_would_evaluate(db: Db) {
     let app = spawn(db).await;
-    let office = access_token(&app, "office", PASSWORD).await;
+    let office = app.as_user("office").await;
     // The workshop manager answers for the workshop rules; the office names him a formula.
-    let r = app
-        .client
-        .patch(app.url("/api/v1/users/wang"))
-        .bearer_auth(&office)
-        .json(&json!({ "display_name": "=HYPERLINK(\"http://evil/\",\"x\")" }))
-        .send()
-        .await
-        .expect("responds");
-    assert_eq!(r.status().as_u16(), 200);
+    let (status, _) = office
+        .patch(
+            "/api/v1/users/wang",
+            json!({ "display_name": "=HYPERLINK(\"http://evil/\",\"x\")" }),
+        )
+        .await;
+    assert_eq!(status, 200);
 
     let mut wang = Tablet::login(&app, "wang", PASSWORD).await;
     let id = wang.create("workshop-walkaround", "demo-site", demo_areas());
@@ -74,7 +70,6 @@ async fn every_export_neutralises_cells_a_spreadsheet_would_evaluate(db: Db) {
 
     // The violations export: every note arrives, as text.
     let rows = export(
-        &app,
         &office,
         "/api/v1/violations.csv?site=demo-site&headers=codes",
     )
@@ -102,7 +97,6 @@ async fn every_export_neutralises_cells_a_spreadsheet_would_evaluate(db: Db) {
 
     // The monthly report export: the person's name, on each of their lines.
     let rows = export(
-        &app,
         &office,
         "/api/v1/reports/monthly.csv?site=demo-site&headers=codes",
     )
@@ -160,21 +154,19 @@ const MONTHLY_CODES: [&str; 11] = [
 
 async fn the_office_reads_exports_with_chinese_headers_and_names(db: Db) {
     let app = spawn(db).await;
-    let office = access_token(&app, "office", PASSWORD).await;
+    let office = app.as_user("office").await;
     let mut wang = Tablet::login(&app, "wang", PASSWORD).await;
     let id = wang.create("workshop-walkaround", "demo-site", demo_areas());
     wang.answer(&id, "c8-booth-floor", AnswerValue::Fail, Some("rags"));
     assert!(wang.sync_until_acked(Duration::from_secs(10)).await);
-    let (status, _) = app
-        .call(
-            &office,
-            "POST",
+    let (status, _) = office
+        .post(
             &format!("/api/v1/violations/{id}/c8-booth-floor/review"),
-            Some(json!({"action": "acknowledge"})),
+            json!({"action": "acknowledge"}),
         )
         .await;
     assert_eq!(status, 200);
-    let (_, wang_user) = app.call(&office, "GET", "/api/v1/users", None).await;
+    let (_, wang_user) = office.get("/api/v1/users").await;
     let wang_name = wang_user["users"]
         .as_array()
         .expect("users")
@@ -186,7 +178,7 @@ async fn the_office_reads_exports_with_chinese_headers_and_names(db: Db) {
     assert_ne!(wang_name, "wang", "the demo names people");
 
     // By default: Chinese headers, the codes in the same columns as always, names after.
-    let zh = export(&app, &office, "/api/v1/violations.csv?site=demo-site").await;
+    let zh = export(&office, "/api/v1/violations.csv?site=demo-site").await;
     assert_eq!(
         zh[0],
         [
@@ -213,7 +205,6 @@ async fn the_office_reads_exports_with_chinese_headers_and_names(db: Db) {
         ]
     );
     let codes = export(
-        &app,
         &office,
         "/api/v1/violations.csv?site=demo-site&headers=codes",
     )
@@ -247,7 +238,7 @@ async fn the_office_reads_exports_with_chinese_headers_and_names(db: Db) {
     );
 
     // The monthly report: Chinese headers by default, the codes on request, same cells.
-    let zh = export(&app, &office, "/api/v1/reports/monthly.csv?site=demo-site").await;
+    let zh = export(&office, "/api/v1/reports/monthly.csv?site=demo-site").await;
     assert_eq!(
         zh[0],
         [
@@ -265,7 +256,6 @@ async fn the_office_reads_exports_with_chinese_headers_and_names(db: Db) {
         ]
     );
     let codes = export(
-        &app,
         &office,
         "/api/v1/reports/monthly.csv?site=demo-site&headers=codes",
     )

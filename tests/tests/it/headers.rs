@@ -2,13 +2,13 @@
 //! whole app"): a CSP that allows only the app's own scripts and wasm, no framing, no
 //! referrer, no sniffing; and a tidy check that the web app needs nothing the CSP forbids.
 
-use walkaround_tests::tablet::access_token;
-use walkaround_tests::{Db, PASSWORD, spawn};
+use reqwest::Method;
+use walkaround_tests::{Db, spawn};
 
 #[tokio::test]
 async fn every_response_carries_the_security_headers() {
     let app = spawn(Db::Sqlite).await;
-    let token = access_token(&app, "office", PASSWORD).await;
+    let (office, anonymous) = (app.as_user("office").await, app.anonymous());
     for (path, authorised, status) in [
         ("/", false, 200),
         ("/index.html", false, 200),
@@ -20,11 +20,12 @@ async fn every_response_carries_the_security_headers() {
         ("/healthz", false, 200),
         ("/api/v1/violations.csv", true, 200),
     ] {
-        let mut request = app.client.get(app.url(path));
-        if authorised {
-            request = request.bearer_auth(&token);
-        }
-        let r = request.send().await.expect("responds");
+        let client = if authorised { &office } else { &anonymous };
+        let r = client
+            .request(Method::GET, path)
+            .send()
+            .await
+            .expect("responds");
         assert_eq!(r.status().as_u16(), status, "{path}");
         let h = r.headers();
         assert_eq!(
@@ -116,12 +117,10 @@ fn the_web_app_needs_nothing_the_csp_forbids() {
 #[tokio::test]
 async fn blob_responses_keep_their_own_stricter_policy() {
     let app = spawn(Db::Sqlite).await;
-    let token = access_token(&app, "wang", PASSWORD).await;
+    let wang = app.as_user("wang").await;
     let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
-    let r = app
-        .client
-        .post(app.url("/api/v1/blobs?site=demo-site"))
-        .bearer_auth(&token)
+    let r = wang
+        .request(Method::POST, "/api/v1/blobs?site=demo-site")
         .body(png)
         .send()
         .await
@@ -132,10 +131,8 @@ async fn blob_responses_keep_their_own_stricter_policy() {
     );
     let body: serde_json::Value = r.json().await.expect("JSON");
     let sha = body["sha256"].as_str().expect("a hash");
-    let r = app
-        .client
-        .get(app.url(&format!("/api/v1/blobs/{sha}")))
-        .bearer_auth(&token)
+    let r = wang
+        .request(Method::GET, &format!("/api/v1/blobs/{sha}"))
         .send()
         .await
         .expect("responds");

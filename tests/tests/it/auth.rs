@@ -4,10 +4,17 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use walkaround_tests::{Db, PASSWORD, TestApp, spawn};
 
-async fn post(app: &TestApp, path: &str, body: Value) -> (u16, Value, reqwest::header::HeaderMap) {
+/// The status of `GET /api/v1/me` with `token`: whether the token works.
+async fn me(app: &TestApp, token: &str) -> u16 {
+    app.with_token(token).get("/api/v1/me").await.0
+}
+
+/// Posts `body` to the login route without a token: the status, the JSON answer and the
+/// headers.
+async fn post_login(app: &TestApp, body: Value) -> (u16, Value, reqwest::header::HeaderMap) {
     let r = app
-        .client
-        .post(app.url(path))
+        .anonymous()
+        .request(reqwest::Method::POST, "/api/v1/auth/login")
         .json(&body)
         .send()
         .await
@@ -17,32 +24,10 @@ async fn post(app: &TestApp, path: &str, body: Value) -> (u16, Value, reqwest::h
     (status, r.json().await.unwrap_or(Value::Null), headers)
 }
 
-async fn me(app: &TestApp, token: &str) -> u16 {
-    app.client
-        .get(app.url("/api/v1/me"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("responds")
-        .status()
-        .as_u16()
-}
-
-async fn login(app: &TestApp, user: &str) -> Value {
-    let (status, body, _) = post(
-        app,
-        "/api/v1/auth/login",
-        json!({"username": user, "password": PASSWORD}),
-    )
-    .await;
-    assert_eq!(status, 200);
-    body
-}
-
 #[tokio::test]
 async fn login_returns_tokens_and_the_user_with_sites() {
     let app = spawn(Db::Sqlite).await;
-    let body = login(&app, "wang").await;
+    let body = app.as_user("wang").await.login().clone();
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["user"]["role"], "workshop_manager");
     assert_eq!(body["user"]["sites"], json!(["demo-site"]));
@@ -59,18 +44,14 @@ async fn login_returns_tokens_and_the_user_with_sites() {
 #[tokio::test]
 async fn a_wrong_password_and_an_unknown_user_get_the_same_401() {
     let app = spawn(Db::Sqlite).await;
-    let (s1, b1, h1) = post(
-        &app,
-        "/api/v1/auth/login",
-        json!({"username": "wang", "password": "nope"}),
-    )
-    .await;
-    let (s2, b2, _) = post(
-        &app,
-        "/api/v1/auth/login",
-        json!({"username": "ghost", "password": "nope"}),
-    )
-    .await;
+    let (s1, b1, h1) = post_login(&app, json!({"username": "wang", "password": "nope"})).await;
+    let (s2, b2) = app
+        .anonymous()
+        .post(
+            "/api/v1/auth/login",
+            json!({"username": "ghost", "password": "nope"}),
+        )
+        .await;
     assert_eq!((s1, s2), (401, 401));
     assert_eq!(b1, b2, "no hint which user names exist");
     assert_eq!(
@@ -84,34 +65,34 @@ async fn a_wrong_password_and_an_unknown_user_get_the_same_401() {
 async fn repeated_failures_are_rate_limited_per_user() {
     let app = spawn(Db::Sqlite).await;
     for _ in 0..5 {
-        let (s, _, _) = post(
-            &app,
-            "/api/v1/auth/login",
-            json!({"username": "li", "password": "guess"}),
-        )
-        .await;
+        let (s, _) = app
+            .anonymous()
+            .post(
+                "/api/v1/auth/login",
+                json!({"username": "li", "password": "guess"}),
+            )
+            .await;
         assert_eq!(s, 401);
     }
-    let (s, body, headers) = post(
-        &app,
-        "/api/v1/auth/login",
-        json!({"username": "li", "password": PASSWORD}),
-    )
-    .await;
+    let (s, body, headers) =
+        post_login(&app, json!({"username": "li", "password": PASSWORD})).await;
     assert_eq!(s, 429, "even the right password waits out the window");
     assert_eq!(body["error"]["code"], "rate_limited");
     assert!(headers.get("retry-after").is_some());
     // Another user from the same address is not locked out yet.
-    login(&app, "wang").await;
+    app.as_user("wang").await;
     app.stop().await;
 }
 
 #[tokio::test]
 async fn refresh_tokens_rotate_and_a_reused_one_ends_the_login() {
     let app = spawn(Db::Sqlite).await;
-    let first = login(&app, "wang").await;
+    let first = app.as_user("wang").await.login().clone();
     let r1 = first["refresh_token"].as_str().expect("refresh");
-    let (s, second, _) = post(&app, "/api/v1/auth/refresh", json!({"refresh_token": r1})).await;
+    let (s, second) = app
+        .anonymous()
+        .post("/api/v1/auth/refresh", json!({"refresh_token": r1}))
+        .await;
     assert_eq!(s, 200);
     let r2 = second["refresh_token"].as_str().expect("refresh");
     assert_ne!(r1, r2);
@@ -120,17 +101,24 @@ async fn refresh_tokens_rotate_and_a_reused_one_ends_the_login() {
     // The rotated token comes back after the grace window: someone copied it. The whole
     // login ends.
     rotated_long_ago(&app, r1).await;
-    let (s, _, _) = post(&app, "/api/v1/auth/refresh", json!({"refresh_token": r1})).await;
+    let (s, _) = app
+        .anonymous()
+        .post("/api/v1/auth/refresh", json!({"refresh_token": r1}))
+        .await;
     assert_eq!(s, 401);
-    let (s, _, _) = post(&app, "/api/v1/auth/refresh", json!({"refresh_token": r2})).await;
+    let (s, _) = app
+        .anonymous()
+        .post("/api/v1/auth/refresh", json!({"refresh_token": r2}))
+        .await;
     assert_eq!(s, 401, "the newer token of the same login is revoked too");
     assert_eq!(me(&app, access2).await, 401, "and so are its access tokens");
-    let (s, _, _) = post(
-        &app,
-        "/api/v1/auth/refresh",
-        json!({"refresh_token": "0".repeat(64)}),
-    )
-    .await;
+    let (s, _) = app
+        .anonymous()
+        .post(
+            "/api/v1/auth/refresh",
+            json!({"refresh_token": "0".repeat(64)}),
+        )
+        .await;
     assert_eq!(s, 401);
     app.stop().await;
 }
@@ -160,8 +148,10 @@ async fn rotated_long_ago(app: &TestApp, token: &str) {
 }
 
 async fn refresh(app: &TestApp, token: &str) -> (u16, Value) {
-    let (status, body, _) =
-        post(app, "/api/v1/auth/refresh", json!({"refresh_token": token})).await;
+    let (status, body) = app
+        .anonymous()
+        .post("/api/v1/auth/refresh", json!({"refresh_token": token}))
+        .await;
     (status, body)
 }
 
@@ -175,7 +165,7 @@ walkaround_tests::on_both_databases!(
 /// retries a refresh whose answer was lost); that must not log the user out.
 async fn refreshes_with_one_token_at_once_all_succeed_and_every_token_works(db: Db) {
     let app = spawn(db).await;
-    let first = login(&app, "wang").await;
+    let first = app.as_user("wang").await.login().clone();
     let r1 = first["refresh_token"]
         .as_str()
         .expect("refresh")
@@ -184,7 +174,7 @@ async fn refreshes_with_one_token_at_once_all_succeed_and_every_token_works(db: 
         let r1 = if n == 2 {
             r1.clone()
         } else {
-            login(&app, "wang").await["refresh_token"]
+            app.as_user("wang").await.login()["refresh_token"]
                 .as_str()
                 .expect("refresh")
                 .to_string()
@@ -217,7 +207,7 @@ async fn refreshes_with_one_token_at_once_all_succeed_and_every_token_works(db: 
 
 async fn a_refresh_retried_within_the_grace_window_is_answered_and_after_it_ends_the_login(db: Db) {
     let app = spawn(db).await;
-    let r1 = login(&app, "li").await["refresh_token"]
+    let r1 = app.as_user("li").await.login()["refresh_token"]
         .as_str()
         .expect("refresh")
         .to_string();
@@ -249,17 +239,18 @@ async fn a_refresh_retried_within_the_grace_window_is_answered_and_after_it_ends
 
 async fn a_login_ended_by_logout_is_not_revived_by_the_grace_window(db: Db) {
     let app = spawn(db).await;
-    let r1 = login(&app, "li").await["refresh_token"]
+    let r1 = app.as_user("li").await.login()["refresh_token"]
         .as_str()
         .expect("refresh")
         .to_string();
     let (_, second) = refresh(&app, &r1).await;
-    let (status, _, _) = post(
-        &app,
-        "/api/v1/auth/logout",
-        json!({"refresh_token": second["refresh_token"]}),
-    )
-    .await;
+    let (status, _) = app
+        .anonymous()
+        .post(
+            "/api/v1/auth/logout",
+            json!({"refresh_token": second["refresh_token"]}),
+        )
+        .await;
     assert_eq!(status, 204);
     assert_eq!(
         refresh(&app, &r1).await.0,
@@ -272,23 +263,19 @@ async fn a_login_ended_by_logout_is_not_revived_by_the_grace_window(db: Db) {
 #[tokio::test]
 async fn logout_revokes_the_refresh_token_and_its_access_tokens() {
     let app = spawn(Db::Sqlite).await;
-    let body = login(&app, "li").await;
+    let body = app.as_user("li").await.login().clone();
     let refresh = body["refresh_token"].as_str().expect("refresh");
     let access = body["access_token"].as_str().expect("token");
-    let other = login(&app, "li").await;
-    let (s, _, _) = post(
-        &app,
-        "/api/v1/auth/logout",
-        json!({"refresh_token": refresh}),
-    )
-    .await;
+    let other = app.as_user("li").await.login().clone();
+    let (s, _) = app
+        .anonymous()
+        .post("/api/v1/auth/logout", json!({"refresh_token": refresh}))
+        .await;
     assert_eq!(s, 204);
-    let (s, _, _) = post(
-        &app,
-        "/api/v1/auth/refresh",
-        json!({"refresh_token": refresh}),
-    )
-    .await;
+    let (s, _) = app
+        .anonymous()
+        .post("/api/v1/auth/refresh", json!({"refresh_token": refresh}))
+        .await;
     assert_eq!(s, 401);
     assert_eq!(me(&app, access).await, 401);
     assert_eq!(
@@ -302,7 +289,7 @@ async fn logout_revokes_the_refresh_token_and_its_access_tokens() {
 #[tokio::test]
 async fn a_disabled_user_loses_every_session_at_once() {
     let app = spawn(Db::Sqlite).await;
-    let body = login(&app, "fang").await;
+    let body = app.as_user("fang").await.login().clone();
     app.state
         .store
         .set_user_disabled("fang", true)
@@ -312,12 +299,13 @@ async fn a_disabled_user_loses_every_session_at_once() {
         me(&app, body["access_token"].as_str().expect("token")).await,
         401
     );
-    let (s, _, _) = post(
-        &app,
-        "/api/v1/auth/refresh",
-        json!({"refresh_token": body["refresh_token"]}),
-    )
-    .await;
+    let (s, _) = app
+        .anonymous()
+        .post(
+            "/api/v1/auth/refresh",
+            json!({"refresh_token": body["refresh_token"]}),
+        )
+        .await;
     assert_eq!(s, 401);
     app.stop().await;
 }
@@ -342,7 +330,7 @@ fn b64url(bytes: &[u8]) -> String {
 #[tokio::test]
 async fn forged_and_malformed_tokens_are_refused() {
     let app = spawn(Db::Sqlite).await;
-    let body = login(&app, "wang").await;
+    let body = app.as_user("wang").await.login().clone();
     let good = body["access_token"].as_str().expect("token").to_string();
     let secret = app
         .state
@@ -420,22 +408,18 @@ async fn forged_and_malformed_tokens_are_refused() {
     for (what, token) in cases {
         assert_eq!(me(&app, &token).await, 401, "{what}");
     }
-    let r = app
-        .client
-        .get(app.url("/api/v1/me"))
-        .send()
-        .await
-        .expect("responds");
-    assert_eq!(r.status().as_u16(), 401, "no token");
+    let (status, _) = app.anonymous().get("/api/v1/me").await;
+    assert_eq!(status, 401, "no token");
     app.stop().await;
 }
 
 #[tokio::test]
 async fn bodies_of_the_wrong_shape_get_clear_json_errors() {
     let app = spawn(Db::Sqlite).await;
-    let url = app.url("/api/v1/auth/login");
+    let anonymous = app.anonymous();
+    let login = || anonymous.request(reqwest::Method::POST, "/api/v1/auth/login");
     let send = |body: &'static str, content_type: Option<&'static str>| {
-        let mut r = app.client.post(url.clone()).body(body);
+        let mut r = login().body(body);
         if let Some(ct) = content_type {
             r = r.header("content-type", ct);
         }
@@ -488,9 +472,7 @@ async fn bodies_of_the_wrong_shape_get_clear_json_errors() {
         );
     }
     let big = "x".repeat(server::http::MAX_BODY_BYTES + 1);
-    let r = app
-        .client
-        .post(url.clone())
+    let r = login()
         .header("content-type", "application/json")
         .body(big)
         .send()
@@ -504,20 +486,22 @@ async fn bodies_of_the_wrong_shape_get_clear_json_errors() {
 async fn repeated_failures_from_one_address_are_rate_limited_across_user_names() {
     let app = spawn(Db::Sqlite).await;
     for n in 0..20 {
-        let (s, _, _) = post(
-            &app,
-            "/api/v1/auth/login",
-            json!({"username": format!("guess{n}"), "password": "x"}),
-        )
-        .await;
+        let (s, _) = app
+            .anonymous()
+            .post(
+                "/api/v1/auth/login",
+                json!({"username": format!("guess{n}"), "password": "x"}),
+            )
+            .await;
         assert_eq!(s, 401);
     }
-    let (s, _, _) = post(
-        &app,
-        "/api/v1/auth/login",
-        json!({"username": "wang", "password": PASSWORD}),
-    )
-    .await;
+    let (s, _) = app
+        .anonymous()
+        .post(
+            "/api/v1/auth/login",
+            json!({"username": "wang", "password": PASSWORD}),
+        )
+        .await;
     assert_eq!(s, 429, "the address is throttled, whatever user it tries");
     app.stop().await;
 }
@@ -525,7 +509,7 @@ async fn repeated_failures_from_one_address_are_rate_limited_across_user_names()
 #[tokio::test]
 async fn a_sync_connection_closes_when_its_token_expires() {
     let app = spawn(Db::Sqlite).await;
-    let body = login(&app, "wang").await;
+    let body = app.as_user("wang").await.login().clone();
     let good = body["access_token"].as_str().expect("token");
     let decoded = jsonwebtoken::dangerous::insecure_decode::<Value>(good).expect("decodes");
     let secret = app

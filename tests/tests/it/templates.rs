@@ -4,35 +4,20 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use walkaround_tests::tablet::{Tablet, login};
+use walkaround_tests::tablet::Tablet;
 use walkaround_tests::{Db, PASSWORD, TestApp, demo_areas, spawn};
 
+/// Saves template `id` as `user`.
 async fn put(app: &TestApp, user: &str, id: &str, body: Value) -> (u16, Value) {
-    let token = login(app, user, PASSWORD).await["access_token"]
-        .as_str()
-        .expect("token")
-        .to_string();
-    let r = app
-        .client
-        .put(app.url(&format!("/api/v1/templates/{id}")))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
+    app.as_user(user)
         .await
-        .expect("responds");
-    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+        .put(&format!("/api/v1/templates/{id}"), body)
+        .await
 }
 
+/// The current version of template `id`, as anyone reads it.
 async fn current(app: &TestApp, id: &str) -> Value {
-    let body: Value = app
-        .client
-        .get(app.url("/api/v1/templates"))
-        .send()
-        .await
-        .expect("responds")
-        .json()
-        .await
-        .expect("JSON");
+    let (_, body) = app.anonymous().get("/api/v1/templates").await;
     body["templates"]
         .as_array()
         .expect("list")

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use shared::inspection::{AnswerValue, write};
-use walkaround_tests::tablet::{Tablet, access_token};
-use walkaround_tests::{Db, PASSWORD, TestApp, demo_areas, spawn};
+use walkaround_tests::tablet::Tablet;
+use walkaround_tests::{ApiClient, Db, PASSWORD, demo_areas, spawn};
 
 walkaround_tests::on_both_databases!(
     violations_are_filtered_assigned_exported_and_reported,
@@ -14,11 +14,10 @@ walkaround_tests::on_both_databases!(
     a_group_office_pages_through_many_sites_in_time_order,
 );
 
-async fn text(app: &TestApp, token: &str, path: &str) -> (u16, String, String) {
-    let r = app
-        .client
-        .get(app.url(path))
-        .bearer_auth(token)
+/// `GET path` as text (the CSV exports): the status, the content type and the body.
+async fn text(user: &ApiClient, path: &str) -> (u16, String, String) {
+    let r = user
+        .request(reqwest::Method::GET, path)
         .send()
         .await
         .expect("responds");
@@ -44,101 +43,64 @@ async fn violations_are_filtered_assigned_exported_and_reported(db: Db) {
     assert!(wang.sync_until_acked(Duration::from_secs(10)).await);
     let doc = id.to_string();
     let (office, lead, manager, sun) = (
-        access_token(&app, "office", PASSWORD).await,
-        access_token(&app, "li", PASSWORD).await,
-        access_token(&app, "wang", PASSWORD).await,
-        access_token(&app, "sun", PASSWORD).await,
+        app.as_user("office").await,
+        app.as_user("li").await,
+        app.as_user("wang").await,
+        app.as_user("sun").await,
     );
 
     // Both are the workshop manager's: the only active user of the site with that role.
-    let (status, body) = app
-        .call(&office, "GET", "/api/v1/violations?person=wang", None)
-        .await;
+    let (status, body) = office.get("/api/v1/violations?person=wang").await;
     assert_eq!((status, body["total"].as_i64()), (200, Some(2)), "{body}");
     assert_eq!(body["violations"][0]["responsible_name"], "车间经理 王强");
-    let (_, body) = app
-        .call(
-            &office,
-            "GET",
-            "/api/v1/violations?role=workshop_manager&rule=C9",
-            None,
-        )
+    let (_, body) = office
+        .get("/api/v1/violations?role=workshop_manager&rule=C9")
         .await;
     assert_eq!(body["total"], 1);
-    let (status, body) = app
-        .call(&office, "GET", "/api/v1/violations?role=boss", None)
-        .await;
+    let (status, body) = office.get("/api/v1/violations?role=boss").await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (400, Some("bad_request"))
     );
-    let (_, body) = app
-        .call(&office, "GET", "/api/v1/violations?person=", None)
-        .await;
+    let (_, body) = office.get("/api/v1/violations?person=").await;
     assert_eq!(body["total"], 0, "nobody is unassigned yet");
 
     // Assigning: reviewers of the site only; the person must belong to the site.
     let path = format!("/api/v1/violations/{doc}/c9-masking/responsible");
-    let (status, _) = app
-        .call(&lead, "PUT", &path, Some(json!({"user_id": "li"})))
-        .await;
+    let (status, _) = lead.put(&path, json!({"user_id": "li"})).await;
     assert_eq!(status, 403, "a team lead does not assign");
-    let (status, _) = app
-        .call(&sun, "PUT", &path, Some(json!({"user_id": "sun"})))
-        .await;
+    let (status, _) = sun.put(&path, json!({"user_id": "sun"})).await;
     assert_eq!(status, 404, "another site's violation is not there");
-    let (status, body) = app
-        .call(&office, "PUT", &path, Some(json!({"user_id": "sun"})))
-        .await;
+    let (status, body) = office.put(&path, json!({"user_id": "sun"})).await;
     assert_eq!(
         (status, body["error"]["fields"][0]["field"].as_str()),
         (422, Some("user_id")),
         "{body}"
     );
-    let (status, _) = app
-        .call(&manager, "PUT", &path, Some(json!({"user_id": "li"})))
-        .await;
+    let (status, _) = manager.put(&path, json!({"user_id": "li"})).await;
     assert_eq!(status, 200);
-    let (_, body) = app
-        .call(
-            &office,
-            "GET",
-            &format!("/api/v1/violations/{doc}/c9-masking/reviews"),
-            None,
-        )
+    let (_, body) = office
+        .get(&format!("/api/v1/violations/{doc}/c9-masking/reviews"))
         .await;
     assert_eq!(body["assignments"][0]["after_user"], "li", "{body}");
     assert_eq!(body["assignments"][0]["before_user"], "wang");
-    let (_, body) = app
-        .call(&office, "GET", "/api/v1/violations?person=li", None)
-        .await;
+    let (_, body) = office.get("/api/v1/violations?person=li").await;
     assert_eq!(body["total"], 1);
     // A later sync of the inspection keeps the office's assignment.
     wang.answer(&id, "c1-visitors", AnswerValue::Pass, None);
     assert!(wang.sync_until_acked(Duration::from_secs(10)).await);
-    let (_, body) = app
-        .call(&office, "GET", "/api/v1/violations?person=li", None)
-        .await;
+    let (_, body) = office.get("/api/v1/violations?person=li").await;
     assert_eq!(body["total"], 1);
 
     // The waiver shows in the report and the exports.
-    let (status, _) = app
-        .call(
-            &office,
-            "POST",
+    let (status, _) = office
+        .post(
             &format!("/api/v1/violations/{doc}/c8-booth-floor/review"),
-            Some(json!({"action": "waive", "reason": "first time"})),
+            json!({"action": "waive", "reason": "first time"}),
         )
         .await;
     assert_eq!(status, 200);
-    let (status, report) = app
-        .call(
-            &office,
-            "GET",
-            "/api/v1/reports/monthly?site=demo-site",
-            None,
-        )
-        .await;
+    let (status, report) = office.get("/api/v1/reports/monthly?site=demo-site").await;
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["total"]["violations"], 2);
     assert_eq!(report["total"]["waived"], 1);
@@ -150,8 +112,7 @@ async fn violations_are_filtered_assigned_exported_and_reported(db: Db) {
         .collect();
     assert_eq!(people.len(), 2, "{report}");
     assert!(people.contains(&"li") && people.contains(&"wang"));
-    let (status, kind, csv) =
-        text(&app, &office, "/api/v1/reports/monthly.csv?site=demo-site").await;
+    let (status, kind, csv) = text(&office, "/api/v1/reports/monthly.csv?site=demo-site").await;
     assert_eq!(status, 200);
     assert!(kind.starts_with("text/csv"), "{kind}");
     assert!(
@@ -159,40 +120,25 @@ async fn violations_are_filtered_assigned_exported_and_reported(db: Db) {
         "a byte-order mark for spreadsheet programs"
     );
     assert!(csv.contains("li,班组长 李军,C9,"), "{csv}");
-    let (_, _, csv) = text(&app, &office, "/api/v1/violations.csv?status=waived").await;
+    let (_, _, csv) = text(&office, "/api/v1/violations.csv?status=waived").await;
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 2, "{csv}");
     assert!(
         lines[1].contains(",waived,") && lines[1].contains("rags"),
         "{csv}"
     );
-    let (status, _) = app
-        .call(&sun, "GET", "/api/v1/reports/monthly?site=demo-site", None)
-        .await;
+    let (status, _) = sun.get("/api/v1/reports/monthly?site=demo-site").await;
     assert_eq!(status, 403, "another site's report");
-    let (status, _) = app
-        .call(
-            &office,
-            "GET",
-            "/api/v1/reports/monthly?month=2026-13",
-            None,
-        )
-        .await;
+    let (status, _) = office.get("/api/v1/reports/monthly?month=2026-13").await;
     assert_eq!(status, 400);
 
-    let (status, trend) = app
-        .call(&office, "GET", "/api/v1/reports/trend?weeks=4", None)
-        .await;
+    let (status, trend) = office.get("/api/v1/reports/trend?weeks=4").await;
     assert_eq!(status, 200);
     assert_eq!(trend["weeks"].as_array().map(Vec::len), Some(4));
     assert_eq!(trend["by_rule"]["C8"][3], 1, "{trend}");
-    let (status, _) = app
-        .call(&office, "GET", "/api/v1/reports/trend?weeks=0", None)
-        .await;
+    let (status, _) = office.get("/api/v1/reports/trend?weeks=0").await;
     assert_eq!(status, 400);
-    let (status, body) = app
-        .call(&lead, "GET", "/api/v1/people?site=demo-site", None)
-        .await;
+    let (status, body) = lead.get("/api/v1/people?site=demo-site").await;
     assert_eq!(status, 200);
     assert!(body["people"].as_array().is_some_and(|p| p.len() >= 7));
     app.stop().await;
@@ -201,13 +147,11 @@ async fn violations_are_filtered_assigned_exported_and_reported(db: Db) {
 async fn routines_are_scheduled_and_missed_ones_are_shown(db: Db) {
     let app = spawn(db).await;
     let (office, lead, sun) = (
-        access_token(&app, "office", PASSWORD).await,
-        access_token(&app, "li", PASSWORD).await,
-        access_token(&app, "sun", PASSWORD).await,
+        app.as_user("office").await,
+        app.as_user("li").await,
+        app.as_user("sun").await,
     );
-    let (status, body) = app
-        .call(&office, "GET", "/api/v1/routines?site=demo-site", None)
-        .await;
+    let (status, body) = office.get("/api/v1/routines?site=demo-site").await;
     assert_eq!(
         (status, body["schedule"].as_array().map(Vec::len)),
         (200, Some(0))
@@ -217,30 +161,18 @@ async fn routines_are_scheduled_and_missed_ones_are_shown(db: Db) {
         {"template_id": "closing-routine", "weekday": null, "due_minute": 1439},
         {"template_id": "parts-store-audit", "weekday": 5, "due_minute": 1020}
     ]});
-    let (status, _) = app
-        .call(
-            &lead,
-            "PUT",
-            "/api/v1/routines?site=demo-site",
-            Some(schedule.clone()),
-        )
+    let (status, _) = lead
+        .put("/api/v1/routines?site=demo-site", schedule.clone())
         .await;
     assert_eq!(status, 403, "a team lead does not set schedules");
-    let (status, _) = app
-        .call(
-            &sun,
-            "PUT",
-            "/api/v1/routines?site=demo-site",
-            Some(schedule.clone()),
-        )
+    let (status, _) = sun
+        .put("/api/v1/routines?site=demo-site", schedule.clone())
         .await;
     assert_eq!(status, 403, "nor does another site's office");
     let bad = json!({"schedule": [
         {"template_id": "no-such", "weekday": 9, "due_minute": 1440}
     ]});
-    let (status, body) = app
-        .call(&office, "PUT", "/api/v1/routines?site=demo-site", Some(bad))
-        .await;
+    let (status, body) = office.put("/api/v1/routines?site=demo-site", bad).await;
     assert_eq!(status, 422);
     let fields: Vec<&str> = body["error"]["fields"]
         .as_array()
@@ -256,13 +188,8 @@ async fn routines_are_scheduled_and_missed_ones_are_shown(db: Db) {
             "schedule[0].due_minute"
         ]
     );
-    let (status, body) = app
-        .call(
-            &office,
-            "PUT",
-            "/api/v1/routines?site=demo-site",
-            Some(schedule),
-        )
+    let (status, body) = office
+        .put("/api/v1/routines?site=demo-site", schedule)
         .await;
     assert_eq!(
         (status, body["schedule"].as_array().map(Vec::len)),
@@ -288,9 +215,7 @@ async fn routines_are_scheduled_and_missed_ones_are_shown(db: Db) {
         write::submit(doc, &user, chrono::Utc::now()).expect("submits");
     });
     assert!(li.sync_until_acked(Duration::from_secs(10)).await);
-    let (status, body) = app
-        .call(&lead, "GET", "/api/v1/routines/status?site=demo-site", None)
-        .await;
+    let (status, body) = lead.get("/api/v1/routines/status?site=demo-site").await;
     assert_eq!(status, 200, "{body}");
     let closing: Vec<&Value> = body["occurrences"]
         .as_array()
@@ -304,27 +229,13 @@ async fn routines_are_scheduled_and_missed_ones_are_shown(db: Db) {
     assert_eq!(today["doc_id"], id.to_string());
     assert_eq!(closing[5]["status"], "missed");
     assert!(body["missed"].as_i64().is_some_and(|m| m >= 6));
-    let (status, _) = app
-        .call(&sun, "GET", "/api/v1/routines/status?site=demo-site", None)
-        .await;
+    let (status, _) = sun.get("/api/v1/routines/status?site=demo-site").await;
     assert_eq!(status, 403);
-    let (status, _) = app
-        .call(
-            &lead,
-            "GET",
-            "/api/v1/routines/status?site=demo-site&from=2026-12-01&to=2026-11-01",
-            None,
-        )
+    let (status, _) = lead
+        .get("/api/v1/routines/status?site=demo-site&from=2026-12-01&to=2026-11-01")
         .await;
     assert_eq!(status, 400);
-    let (_, report) = app
-        .call(
-            &office,
-            "GET",
-            "/api/v1/reports/monthly?site=demo-site",
-            None,
-        )
-        .await;
+    let (_, report) = office.get("/api/v1/reports/monthly?site=demo-site").await;
     let closing_missed = report["routines"]
         .as_array()
         .expect("routines")
@@ -373,19 +284,15 @@ async fn a_group_office_pages_through_many_sites_in_time_order(db: Db) {
         .expect("adds");
     let end = chrono::Utc::now().timestamp_millis();
     walkaround_tests::bulk::violations(store, 10_500, &sites, 3, end - 90 * 86_400_000, end).await;
-    let token = access_token(&app, "group-office", PASSWORD).await;
+    let token = app.as_user("group-office").await;
 
-    let (status, body) = app
-        .call(&token, "GET", "/api/v1/violations?limit=10", None)
-        .await;
+    let (status, body) = token.get("/api/v1/violations?limit=10").await;
     assert_eq!(status, 200);
     assert_eq!(
         (body["total"].as_i64(), body["total_exact"].as_bool()),
         (Some(10_000), Some(false))
     );
-    let (_, body) = app
-        .call(&token, "GET", "/api/v1/violations?rule=C2&limit=10", None)
-        .await;
+    let (_, body) = token.get("/api/v1/violations?rule=C2&limit=10").await;
     assert_eq!(
         body["total_exact"], true,
         "a narrow filter is counted exactly"
@@ -405,14 +312,7 @@ async fn a_group_office_pages_through_many_sites_in_time_order(db: Db) {
         .await
         .expect("reads"),
     };
-    let (_, body) = app
-        .call(
-            &token,
-            "GET",
-            "/api/v1/violations?limit=300&offset=4000",
-            None,
-        )
-        .await;
+    let (_, body) = token.get("/api/v1/violations?limit=300&offset=4000").await;
     let got: Vec<(String, String)> = body["violations"]
         .as_array()
         .expect("rows")

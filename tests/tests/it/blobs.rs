@@ -1,25 +1,14 @@
 //! The photo store: upload, content addressing, size limit, per-site access, and uploads
 //! judged by their bytes (issue 16, input 1: an SVG "photo" holding a script).
 
+use reqwest::Method;
 use serde_json::Value;
-use walkaround_tests::tablet::access_token;
-use walkaround_tests::{Db, PASSWORD, TestApp, spawn};
+use walkaround_tests::{ApiClient, Db, spawn};
 
-async fn token(app: &TestApp, user: &str) -> String {
-    access_token(app, user, PASSWORD).await
-}
-
-async fn upload(
-    app: &TestApp,
-    token: &str,
-    site: &str,
-    content_type: &str,
-    body: Vec<u8>,
-) -> (u16, Value) {
-    let r = app
-        .client
-        .post(app.url(&format!("/api/v1/blobs?site={site}")))
-        .bearer_auth(token)
+/// Uploads `body` as a photo of `site`, claiming `content_type`.
+async fn upload(user: &ApiClient, site: &str, content_type: &str, body: Vec<u8>) -> (u16, Value) {
+    let r = user
+        .request(Method::POST, &format!("/api/v1/blobs?site={site}"))
         .header("content-type", content_type)
         .body(body)
         .send()
@@ -30,54 +19,41 @@ async fn upload(
 
 async fn photos_are_content_addressed_and_kept_per_site(db: Db) {
     let app = spawn(db).await;
-    let wang = token(&app, "wang").await;
+    let wang = app.as_user("wang").await;
     let photo = b"\x89PNG\r\n\x1a\n not really a png but bytes all the same".to_vec();
-    let (status, body) = upload(&app, &wang, "demo-site", "image/png", photo.clone()).await;
+    let (status, body) = upload(&wang, "demo-site", "image/png", photo.clone()).await;
     assert_eq!(status, 201);
     let sha = body["sha256"].as_str().expect("hash").to_string();
     assert_eq!(sha.len(), 64);
-    let (status, again) = upload(&app, &wang, "demo-site", "image/png", photo.clone()).await;
+    let (status, again) = upload(&wang, "demo-site", "image/png", photo.clone()).await;
     assert_eq!(
         (status, again["sha256"].as_str()),
         (200, Some(sha.as_str())),
         "idempotent"
     );
 
-    let r = app
-        .client
-        .get(app.url(&format!("/api/v1/blobs/{sha}")))
-        .bearer_auth(&wang)
-        .send()
-        .await
-        .expect("responds");
+    let r = get_blob(&wang, &sha).await;
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(r.headers()["content-type"], "image/png");
     assert_eq!(r.bytes().await.expect("bytes").to_vec(), photo);
 
     // Another site's manager can neither read it nor upload for this site.
-    let sun = token(&app, "sun").await;
-    let r = app
-        .client
-        .get(app.url(&format!("/api/v1/blobs/{sha}")))
-        .bearer_auth(&sun)
-        .send()
-        .await
-        .expect("responds");
+    let sun = app.as_user("sun").await;
+    let r = get_blob(&sun, &sha).await;
     assert_eq!(r.status().as_u16(), 404, "as if it did not exist");
-    let (status, _) = upload(&app, &sun, "demo-site", "image/png", photo.clone()).await;
+    let (status, _) = upload(&sun, "demo-site", "image/png", photo.clone()).await;
     assert_eq!(status, 403);
     // Technicians do not answer, so they do not upload either.
-    let chen = token(&app, "chen").await;
-    let (status, _) = upload(&app, &chen, "demo-site", "image/jpeg", photo.clone()).await;
+    let chen = app.as_user("chen").await;
+    let (status, _) = upload(&chen, "demo-site", "image/jpeg", photo.clone()).await;
     assert_eq!(status, 403);
 
     // Bad input.
-    let (status, _) = upload(&app, &wang, "demo-site", "text/plain", b"hello".to_vec()).await;
+    let (status, _) = upload(&wang, "demo-site", "text/plain", b"hello".to_vec()).await;
     assert_eq!(status, 415);
-    let (status, _) = upload(&app, &wang, "demo-site", "image/png", Vec::new()).await;
+    let (status, _) = upload(&wang, "demo-site", "image/png", Vec::new()).await;
     assert_eq!(status, 400);
     let (status, _) = upload(
-        &app,
         &wang,
         "demo-site",
         "image/jpeg",
@@ -87,22 +63,11 @@ async fn photos_are_content_addressed_and_kept_per_site(db: Db) {
     assert_eq!(status, 413);
     let mut big = b"\xff\xd8\xff\xe0".to_vec();
     big.resize(2 * 1024 * 1024, 1);
-    let (status, _) = upload(&app, &wang, "demo-site", "image/jpeg", big).await;
+    let (status, _) = upload(&wang, "demo-site", "image/jpeg", big).await;
     assert_eq!(status, 201, "a 2 MiB photo is fine");
-    let r = app
-        .client
-        .get(app.url("/api/v1/blobs/not-a-hash"))
-        .bearer_auth(&wang)
-        .send()
-        .await
-        .expect("responds");
+    let r = get_blob(&wang, "not-a-hash").await;
     assert_eq!(r.status().as_u16(), 400);
-    let r = app
-        .client
-        .get(app.url(&format!("/api/v1/blobs/{sha}")))
-        .send()
-        .await
-        .expect("responds");
+    let r = get_blob(&app.anonymous(), &sha).await;
     assert_eq!(r.status().as_u16(), 401);
     app.stop().await;
 }
@@ -124,10 +89,9 @@ const SVG_WITH_SCRIPT: &[u8] =
 /// A complete 1x1 PNG.
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\0\x05\0\x02\x01\xa2\xe0\xa1\xe5\0\0\0\0IEND\xaeB`\x82";
 
-async fn get_blob(app: &TestApp, token: &str, sha: &str) -> reqwest::Response {
-    app.client
-        .get(app.url(&format!("/api/v1/blobs/{sha}")))
-        .bearer_auth(token)
+/// `GET /api/v1/blobs/{sha}`, whole: the tests read its headers and bytes.
+async fn get_blob(user: &ApiClient, sha: &str) -> reqwest::Response {
+    user.request(Method::GET, &format!("/api/v1/blobs/{sha}"))
         .send()
         .await
         .expect("responds")
@@ -140,7 +104,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 async fn uploads_are_judged_by_their_bytes_never_by_their_header(db: Db) {
     let app = spawn(db).await;
-    let wang = token(&app, "wang").await;
+    let wang = app.as_user("wang").await;
 
     // Scripts dressed as photos, whatever header they come with, are refused with a JSON error.
     let html = b"<!doctype html><html><body><script>alert(1)</script></body></html>".to_vec();
@@ -157,7 +121,7 @@ async fn uploads_are_judged_by_their_bytes_never_by_their_header(db: Db) {
                 .to_vec(),
         ),
     ] {
-        let (status, body) = upload(&app, &wang, "demo-site", content_type, body).await;
+        let (status, body) = upload(&wang, "demo-site", content_type, body).await;
         assert_eq!(status, 415, "{content_type}: {body}");
         assert_eq!(body["error"]["code"], "not_an_image", "{body}");
         assert!(
@@ -168,14 +132,14 @@ async fn uploads_are_judged_by_their_bytes_never_by_their_header(db: Db) {
         );
     }
     let sha = sha256_hex(SVG_WITH_SCRIPT);
-    assert_eq!(get_blob(&app, &wang, &sha).await.status().as_u16(), 404);
+    assert_eq!(get_blob(&wang, &sha).await.status().as_u16(), 404);
 
     // A real PNG declared as SVG is stored and served as what its bytes are.
-    let (status, body) = upload(&app, &wang, "demo-site", "image/svg+xml", PNG.to_vec()).await;
+    let (status, body) = upload(&wang, "demo-site", "image/svg+xml", PNG.to_vec()).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["contentType"], "image/png");
     let sha = body["sha256"].as_str().expect("hash").to_string();
-    let r = get_blob(&app, &wang, &sha).await;
+    let r = get_blob(&wang, &sha).await;
     assert_eq!(r.status().as_u16(), 200);
     let headers = r.headers().clone();
     assert_eq!(headers["content-type"], "image/png");
@@ -199,9 +163,9 @@ async fn uploads_are_judged_by_their_bytes_never_by_their_header(db: Db) {
             "image/heic",
         ),
     ] {
-        let (status, body) = upload(&app, &wang, "demo-site", "text/plain", bytes).await;
+        let (status, body) = upload(&wang, "demo-site", "text/plain", bytes).await;
         assert_eq!((status, body["contentType"].as_str()), (201, Some(mime)));
-        let r = get_blob(&app, &wang, body["sha256"].as_str().expect("hash")).await;
+        let r = get_blob(&wang, body["sha256"].as_str().expect("hash")).await;
         assert_eq!(r.headers()["content-type"], mime);
     }
 
@@ -219,7 +183,7 @@ async fn uploads_are_judged_by_their_bytes_never_by_their_header(db: Db) {
         )
         .await
         .expect("stores");
-    let r = get_blob(&app, &wang, &old_svg).await;
+    let r = get_blob(&wang, &old_svg).await;
     assert_eq!(r.status().as_u16(), 200);
     let headers = r.headers().clone();
     assert_eq!(headers["content-type"], "application/octet-stream");
@@ -239,7 +203,7 @@ async fn uploads_are_judged_by_their_bytes_never_by_their_header(db: Db) {
         .put_blob(&old_png, "demo-site", "text/html", &other_png, "wang")
         .await
         .expect("stores");
-    let r = get_blob(&app, &wang, &old_png).await;
+    let r = get_blob(&wang, &old_png).await;
     assert_eq!(r.headers()["content-type"], "image/png");
     app.stop().await;
 }

@@ -10,8 +10,8 @@
 
 use serde_json::{Value, json};
 use shared::inspection::AnswerValue;
-use walkaround_tests::tablet::{Tablet, access_token, login};
-use walkaround_tests::{Db, Dice, PASSWORD, TestApp, demo_areas, spawn};
+use walkaround_tests::tablet::Tablet;
+use walkaround_tests::{ApiClient, Db, Dice, PASSWORD, demo_areas, spawn};
 
 walkaround_tests::on_both_databases!(every_json_endpoint_refuses_broken_bodies_and_keeps_its_data);
 
@@ -19,7 +19,8 @@ walkaround_tests::on_both_databases!(every_json_endpoint_refuses_broken_bodies_a
 struct Endpoint {
     method: reqwest::Method,
     path: String,
-    token: Option<String>,
+    /// Who calls it: the office, or no one logged in.
+    caller: ApiClient,
     valid: Value,
     /// A GET (as the office) whose answer shows everything the endpoint may change.
     reads: String,
@@ -132,10 +133,9 @@ fn mutate(valid: &Value, dice: &mut Dice) -> (Vec<u8>, &'static str) {
     (serde_json::to_vec(&body).expect("serialises"), json_type)
 }
 
-async fn read(client: &reqwest::Client, app: &TestApp, office: &str, path: &str) -> String {
-    let response = client
-        .get(app.url(path))
-        .bearer_auth(office)
+async fn read(office: &ApiClient, path: &str) -> String {
+    let response = office
+        .request(reqwest::Method::GET, path)
         .send()
         .await
         .expect("answers");
@@ -145,8 +145,7 @@ async fn read(client: &reqwest::Client, app: &TestApp, office: &str, path: &str)
 
 async fn every_json_endpoint_refuses_broken_bodies_and_keeps_its_data(db: Db) {
     let app = spawn(db).await;
-    let client = reqwest::Client::new();
-    let office = access_token(&app, "office", PASSWORD).await;
+    let office = app.as_user("office").await;
 
     // A violation to review and assign, and a user to change.
     let mut wang = Tablet::login(&app, "wang", PASSWORD).await;
@@ -157,9 +156,8 @@ async fn every_json_endpoint_refuses_broken_bodies_and_keeps_its_data(db: Db) {
             .await
     );
     let violation = format!("/api/v1/violations/{id}/c8-booth-floor");
-    let created = client
-        .post(app.url("/api/v1/users"))
-        .bearer_auth(&office)
+    let created = office
+        .request(reqwest::Method::POST, "/api/v1/users")
         .json(&json!({"username": "target", "password": "a long enough password", "role": "team_lead", "sites": ["demo-site"]}))
         .send()
         .await
@@ -168,73 +166,71 @@ async fn every_json_endpoint_refuses_broken_bodies_and_keeps_its_data(db: Db) {
     let target: Value = created.json().await.expect("JSON");
     let target = target["id"].as_str().expect("an id").to_string();
     let templates: Value =
-        serde_json::from_str(&read(&client, &app, &office, "/api/v1/templates").await)
-            .expect("JSON");
+        serde_json::from_str(&read(&office, "/api/v1/templates").await).expect("JSON");
     let template = templates["templates"]
         .as_array()
         .and_then(|all| all.iter().find(|t| t["id"] == "workshop-walkaround"))
         .expect("the walkaround template")
         .clone();
-    let schedule: Value = serde_json::from_str(
-        &read(&client, &app, &office, "/api/v1/routines?site=demo-site").await,
-    )
-    .expect("JSON");
-    let refresh = login(&app, "wang", PASSWORD).await["refresh_token"].clone();
+    let schedule: Value =
+        serde_json::from_str(&read(&office, "/api/v1/routines?site=demo-site").await)
+            .expect("JSON");
+    let refresh = app.as_user("wang").await.login()["refresh_token"].clone();
 
     let endpoints = [
         Endpoint {
             method: reqwest::Method::POST,
             path: "/api/v1/auth/login".to_string(),
-            token: None,
+            caller: app.anonymous(),
             valid: json!({"username": "wang", "password": PASSWORD}),
             reads: "/api/v1/users".to_string(),
         },
         Endpoint {
             method: reqwest::Method::POST,
             path: "/api/v1/auth/refresh".to_string(),
-            token: None,
+            caller: app.anonymous(),
             valid: json!({ "refresh_token": refresh }),
             reads: "/api/v1/users".to_string(),
         },
         Endpoint {
             method: reqwest::Method::POST,
             path: "/api/v1/users".to_string(),
-            token: Some(office.clone()),
+            caller: office.clone(),
             valid: json!({"username": "newcomer", "password": "a long enough password", "role": "team_lead", "sites": ["demo-site"], "display_name": "新人"}),
             reads: "/api/v1/users".to_string(),
         },
         Endpoint {
             method: reqwest::Method::PATCH,
             path: format!("/api/v1/users/{target}"),
-            token: Some(office.clone()),
+            caller: office.clone(),
             valid: json!({"display_name": "组长", "role": "team_lead", "sites": ["demo-site"]}),
             reads: "/api/v1/users".to_string(),
         },
         Endpoint {
             method: reqwest::Method::PUT,
             path: "/api/v1/templates/workshop-walkaround".to_string(),
-            token: Some(office.clone()),
+            caller: office.clone(),
             valid: template,
             reads: "/api/v1/templates".to_string(),
         },
         Endpoint {
             method: reqwest::Method::POST,
             path: format!("{violation}/review"),
-            token: Some(office.clone()),
+            caller: office.clone(),
             valid: json!({"action": "acknowledge", "reason": "已看"}),
             reads: format!("{violation}/reviews"),
         },
         Endpoint {
             method: reqwest::Method::PUT,
             path: format!("{violation}/responsible"),
-            token: Some(office.clone()),
+            caller: office.clone(),
             valid: json!({"user_id": "wang"}),
             reads: "/api/v1/violations?site=demo-site".to_string(),
         },
         Endpoint {
             method: reqwest::Method::PUT,
             path: "/api/v1/routines?site=demo-site".to_string(),
-            token: Some(office.clone()),
+            caller: office.clone(),
             valid: json!({ "schedule": schedule["schedule"] }),
             reads: "/api/v1/routines?site=demo-site".to_string(),
         },
@@ -245,14 +241,12 @@ async fn every_json_endpoint_refuses_broken_bodies_and_keeps_its_data(db: Db) {
     for endpoint in &endpoints {
         for n in 0..60 {
             let (body, content_type) = mutate(&endpoint.valid, &mut dice);
-            let before = read(&client, &app, &office, &endpoint.reads).await;
-            let mut request = client
-                .request(endpoint.method.clone(), app.url(&endpoint.path))
+            let before = read(&office, &endpoint.reads).await;
+            let request = endpoint
+                .caller
+                .request(endpoint.method.clone(), &endpoint.path)
                 .header("content-type", content_type)
                 .body(body.clone());
-            if let Some(token) = &endpoint.token {
-                request = request.bearer_auth(token);
-            }
             let response = request.send().await.unwrap_or_else(|e| {
                 panic!("{} {} #{n}: no answer: {e}", endpoint.method, endpoint.path)
             });
@@ -280,7 +274,7 @@ async fn every_json_endpoint_refuses_broken_bodies_and_keeps_its_data(db: Db) {
                     endpoint.path
                 );
                 assert_eq!(
-                    read(&client, &app, &office, &endpoint.reads).await,
+                    read(&office, &endpoint.reads).await,
                     before,
                     "{} {} #{n} refused {shown} but changed what it writes",
                     endpoint.method,
@@ -293,8 +287,9 @@ async fn every_json_endpoint_refuses_broken_bodies_and_keeps_its_data(db: Db) {
     }
     // Most mutations break the body; a few still make a valid one.
     assert!(refused > accepted, "{refused} refused, {accepted} accepted");
-    let health = client
-        .get(app.url("/healthz"))
+    let health = app
+        .anonymous()
+        .request(reqwest::Method::GET, "/healthz")
         .send()
         .await
         .expect("answers");

@@ -183,7 +183,7 @@ fn shared_source_does_no_io_and_reads_no_clock() {
 #[test]
 fn only_client_wasm_names_js_value() {
     let root = root();
-    let this_file = root.join("tests/tests/tidy.rs");
+    let this_file = root.join("tests/tests/it/tidy.rs");
     let mut found = Vec::new();
     for file in rust_files(&root) {
         if file.starts_with(root.join("client-wasm")) || file == this_file {
