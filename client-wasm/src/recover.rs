@@ -268,7 +268,7 @@ fn describe(doc: &Automerge, change: &Change) -> Result<Described, String> {
         edits.push(Edit::Create(Box::new(NewInspection {
             id: after.id.clone(),
             site: after.site.clone(),
-            template: after.template.clone(),
+            template: shared::template::Template::clone(&after.template),
             areas: after.areas.clone(),
             created_by: after.created_by.clone(),
             created_at: after.created_at,

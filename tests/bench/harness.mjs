@@ -6,16 +6,19 @@
 //   node tests/bench/harness.mjs --tablets 10 --docs 50 --edits 20 [--rounds 100] [--servers walkaround,reference]
 //
 // The servers run on core 0 and this process (all the clients) on core 1 (`taskset`).
-// Workload: N tablets × M inspections × K answers, in five phases:
+// Workload: N tablets × M inspections × K answers, in six phases:
 //   1. cold upload: every tablet made its M inspections and K answers each offline and
 //      connects for the first time;
 //   2. new device: every tablet's user opens a second, empty device that fetches the M
 //      inspections;
-//   3. fan-out: one tablet answers, its partner (same inspection, same site) sees it;
+//   3. concurrent edits: both devices of every user answer every one of its inspections
+//      at the same moment (two concurrent changes per document); converged when both
+//      devices hold the same two heads for every document;
+//   4. fan-out: one tablet answers, its partner (same inspection, same site) sees it;
 //      p50/p99 over the rounds;
-//   4. offline concurrent edits: every tablet goes offline, both partners answer the same
+//   5. offline concurrent edits: every tablet goes offline, both partners answer the same
 //      inspections, then all reconnect at once;
-//   5. restart: the server stops, every tablet answers one inspection offline, the server
+//   6. restart: the server stops, every tablet answers one inspection offline, the server
 //      starts again and every tablet reconnects at once.
 // Per phase: time to convergence (every replica's heads equal what the server reports
 // for it), server CPU seconds and peak RSS (from /proc), messages and bytes each way, and
@@ -364,9 +367,25 @@ async function run(kind, content) {
       );
     }, () => devices.every((d, i) => d.handles.every((h, m) => sameHeads(h.heads(), tablets[i].handles[m].heads())))),
   );
+
+  // 3. Both devices of every user answer every one of its inspections at the same moment:
+  // every document gets two concurrent changes, one from each device (issue 21). It has
+  // converged when both devices hold the same heads for every document, two of them.
+  const both = () => devices.every((d, i) => d.handles.every((h, m) => {
+    const heads = h.heads();
+    return heads.length === 2 && sameHeads(heads, tablets[i].handles[m].heads());
+  }));
+  results.push(
+    await phase(server, 'concurrent edits on two devices', async () => {
+      tablets.forEach((t, i) => {
+        t.handles.forEach((h) => answer(h, t.account.user));
+        devices[i].handles.forEach((h) => answer(h, t.account.user));
+      });
+    }, both),
+  );
   devices.forEach((d) => d.repo.shutdown());
 
-  // 3. Fan-out: tablet i answers in its first inspection; its partner i^1 has it open.
+  // 4. Fan-out: tablet i answers in its first inspection; its partner i^1 has it open.
   const partner = (i) => (i % 2 === 0 ? Math.min(i + 1, N - 1) : i - 1);
   const shared = await Promise.all(tablets.map((t, i) => tablets[partner(i)].repo.find(made[i][0].id)));
   tablets.forEach((t, i) => tablets[partner(i)].handles.push(shared[i]));
@@ -399,7 +418,7 @@ async function run(kind, content) {
   Object.assign(results.at(-1), { p50_ms: at(0.5), p99_ms: at(0.99) });
   console.log(`    fan-out p50 ${at(0.5).toFixed(1)} ms, p99 ${at(0.99).toFixed(1)} ms`);
 
-  // 4. Offline concurrent edits on both sides, then every tablet reconnects at once.
+  // 5. Offline concurrent edits on both sides, then every tablet reconnects at once.
   tablets.forEach((t) => t.goOffline());
   // Each tablet answers in five of its own inspections and in its partner's shared one
   // (its last handle), while the partner answers in that same inspection.
@@ -414,7 +433,7 @@ async function run(kind, content) {
     }, () => allSynced() && pairsEqual()),
   );
 
-  // 5. Restart: the server stops, tablets answer offline, it starts, all reconnect.
+  // 6. Restart: the server stops, tablets answer offline, it starts, all reconnect.
   await server.stop();
   tablets.forEach((t) => answer(t.handles[1 % t.handles.length], t.account.user));
   results.push(

@@ -308,8 +308,9 @@ pub struct Inspection {
     pub id: InspectionId,
     /// The site it belongs to.
     pub site: SiteId,
-    /// The template version it started with.
-    pub template: Template,
+    /// The template version it started with (shared: every read of a document started from
+    /// the same template text gets the same parse).
+    pub template: std::sync::Arc<Template>,
     /// The site's bays, rooms and entrances when it started.
     pub areas: Vec<Area>,
     /// Who started it.

@@ -7,7 +7,9 @@
 //! problem, so on the server problems can only come from documents written before a rule
 //! existed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 
 use automerge::iter::{Keys, MapRange};
 use automerge::{
@@ -175,7 +177,7 @@ fn read_doc(doc: Doc<'_>) -> Result<Inspection, ReadError> {
         .map_err(|e| invalid(keys::ID, e.to_string()))?;
     let site = SiteId::parse(root_str(doc, keys::SITE)?)
         .map_err(|e| invalid(keys::SITE, e.to_string()))?;
-    let template: Template = serde_json::from_str(&root_str(doc, keys::TEMPLATE)?)
+    let template = parse_template(&root_str(doc, keys::TEMPLATE)?)
         .map_err(|e| invalid(keys::TEMPLATE, e.to_string()))?;
     let areas: Vec<Area> = serde_json::from_str(&root_str(doc, keys::AREAS)?)
         .map_err(|e| invalid(keys::AREAS, e.to_string()))?;
@@ -304,6 +306,36 @@ fn read_doc(doc: Doc<'_>) -> Result<Inspection, ReadError> {
     problems.sort();
     inspection.problems = problems;
     Ok(inspection)
+}
+
+/// How many parsed templates each thread keeps (see [`parse_template`]).
+const KEPT_TEMPLATES: usize = 16;
+
+thread_local! {
+    /// Templates parsed by this thread, by their JSON text, most recently used first.
+    static TEMPLATES: RefCell<VecDeque<(String, Arc<Template>)>> =
+        const { RefCell::new(VecDeque::new()) };
+}
+
+/// The template an inspection stores as JSON text, parsed once per text: every read of an
+/// inspection needs it, judging a change reads the document twice, and the text (tens of
+/// KB) is the same for every change of a document and for every document started from the
+/// same template version, while parsing it cost more than the rest of the read.
+fn parse_template(text: &str) -> Result<Arc<Template>, serde_json::Error> {
+    TEMPLATES.with(|kept| {
+        let mut kept = kept.borrow_mut();
+        if let Some(i) = kept.iter().position(|(t, _)| t == text)
+            && let Some(entry) = kept.remove(i)
+        {
+            let template = Arc::clone(&entry.1);
+            kept.push_front(entry);
+            return Ok(template);
+        }
+        let template: Arc<Template> = Arc::new(serde_json::from_str(text)?);
+        kept.push_front((text.to_string(), Arc::clone(&template)));
+        kept.truncate(KEPT_TEMPLATES);
+        Ok(template)
+    })
 }
 
 fn problem(path: &str, message: &str) -> Problem {

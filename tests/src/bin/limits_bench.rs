@@ -4,6 +4,8 @@
 //!    automerge server pays), what judging it costs, the rest of the server's work in
 //!    memory (rules, office projection, the bytes to store), and what the whole server
 //!    process spends per change it stores durably and acknowledges.
+//!    The same for a change made concurrently with another (judged at its dependencies,
+//!    which are not the document's heads), beside the replay it replaced.
 //! 2. Bytes on the wire, each way, against the bytes of the changes themselves.
 //! 3. Round trips for a new device to fetch M documents, for several M: each round is one
 //!    batch of messages out and every answer to it back.
@@ -140,6 +142,113 @@ fn cpu_floor(n: usize) {
     }
 }
 
+/// A walkaround with `answers` answers, and one more answer from each of two devices made
+/// at the same time on top of it: the first is on the document's heads, the second is
+/// concurrent with it (its dependencies are not the heads once the first is in).
+fn concurrent_pair(answers: usize) -> (Automerge, Change, Change) {
+    let (base, changes) = inspection_and_answers(answers);
+    let mut doc = base.clone();
+    doc.apply_changes(changes).expect("applies");
+    let wang = UserId::parse("wang").expect("valid");
+    let photos = [PhotoRef::parse("cd".repeat(32)).expect("valid")];
+    let mut pair = Vec::new();
+    for (device, key) in [(1u8, ANSWER_KEYS[0]), (2u8, ANSWER_KEYS[1])] {
+        let mut tablet = doc
+            .fork()
+            .with_actor(ActorId::from([device; 16].as_slice()));
+        write::answer(
+            &mut tablet,
+            &wang,
+            chrono::Utc::now(),
+            &AnswerKey::parse(key).expect("key"),
+            &AnswerValue::Fail,
+            Some("concurrent"),
+            &photos,
+        )
+        .expect("answers");
+        pair.push(tablet.get_last_local_change().expect("a change"));
+    }
+    let second = pair.pop().expect("two");
+    let first = pair.pop().expect("two");
+    doc.apply_changes([first.clone()]).expect("applies");
+    (doc, first, second)
+}
+
+/// The cost of judging a concurrent change (issue 21), µs per change over `docs`
+/// walkarounds of `answers` answers: automerge's apply of it (the floor), the incremental
+/// judge (`judge_and_apply`), the server's path for a sync message carrying it (a copy of
+/// the document, automerge's sync apply of the change, `judge_applied`), and the replay the
+/// judge replaced (`judge_change_by_replay` + apply).
+fn concurrent_steps(docs: usize, answers: usize) -> [f64; 4] {
+    let user = User {
+        id: UserId::parse("wang").expect("valid"),
+        role: Role::WorkshopManager,
+        sites: BTreeSet::from([SiteId::parse("demo-site").expect("valid")]),
+    };
+    let work: Vec<(Automerge, Change, Change)> =
+        (0..docs).map(|_| concurrent_pair(answers)).collect();
+    // Each step starts from its own copies, made before the clock starts.
+    let copies = || -> Vec<Automerge> { work.iter().map(|(doc, _, _)| doc.clone()).collect() };
+    let mut timings = [0.0; 4];
+
+    let mut targets = copies();
+    let started = Instant::now();
+    for (doc, (_, _, second)) in targets.iter_mut().zip(&work) {
+        doc.apply_changes([second.clone()]).expect("applies");
+    }
+    timings[0] = per_change_us(started, docs);
+
+    let mut targets = copies();
+    let started = Instant::now();
+    for (doc, (_, _, second)) in targets.iter_mut().zip(&work) {
+        policy::judge_and_apply(&user, doc, std::slice::from_ref(second)).expect("allowed");
+    }
+    timings[1] = per_change_us(started, docs);
+
+    let started = Instant::now();
+    for (stored, _, second) in &work {
+        let mut fork = stored.clone();
+        fork.apply_changes([second.clone()]).expect("applies");
+        let view = policy::judge_applied(
+            &user,
+            &fork,
+            std::slice::from_ref(second),
+            &stored.get_heads(),
+            None,
+        )
+        .expect("allowed");
+        std::hint::black_box(view);
+    }
+    timings[2] = per_change_us(started, docs);
+
+    let mut targets = copies();
+    let started = Instant::now();
+    for (doc, (_, _, second)) in targets.iter_mut().zip(&work) {
+        policy::judge_change_by_replay(&user, doc, second).expect("allowed");
+        doc.apply_changes([second.clone()]).expect("applies");
+    }
+    timings[3] = per_change_us(started, docs);
+    timings
+}
+
+/// Part 1b: judging a change made concurrently with another (two tablets on one inspection).
+fn concurrent_floor(n: usize) {
+    println!("\n## CPU per concurrent change, in memory");
+    println!(
+        "| document size | automerge `apply_changes` (the floor) µs | `judge_and_apply` µs (× floor) | server path: copy + apply + `judge_applied` µs (× floor) | before: `judge_change_by_replay` + apply µs (× floor) |"
+    );
+    println!("|---|---|---|---|---|");
+    for (docs, answers) in [(100, 20), (10, n)] {
+        let [apply, judge, server, replay] = concurrent_steps(docs, answers);
+        println!(
+            "| {docs} walkaround(s) × {answers} answers | {apply:.1} | {judge:.1} ({:.1}) | {server:.1} ({:.1}) | {replay:.1} ({:.1}) |",
+            judge / apply,
+            server / apply,
+            replay / apply
+        );
+    }
+}
+
 /// Part 2: the whole server process per change, and the bytes on the wire.
 async fn server_per_change(server: &ServerProcess, n: usize) -> f64 {
     let address = server.address.to_string();
@@ -263,6 +372,7 @@ async fn main() {
         .map(|m| m.trim().parse().expect("--docs M,M,…"))
         .collect();
     cpu_floor(changes);
+    concurrent_floor(changes);
 
     let mut seeded = spawn(Db::Sqlite).await;
     seeded.shutdown().await;
