@@ -2,7 +2,7 @@
 // the wasm client (client-wasm, built on the shared crate); this file does what only a
 // browser can: the screen, IndexedDB, the WebSocket, the camera, timers.
 import init, { SyncClient, builtinTemplates, keepsSiteDocuments, sha256Hex } from './pkg/client_wasm.js';
-import { t, local, lang, setLang, fmtDate, fmtYuan, explainResponse } from './i18n.js';
+import { t, local, lang, setLang, fmtDate, fmtYuan, explainResponse, chinaDay } from './i18n.js';
 import { officeView, OFFICE_ROLES } from './office.js';
 
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -644,7 +644,6 @@ function inspections() {
     .filter((x) => x.state.site === siteId)
     .sort((a, b) => (a.state.created_at < b.state.created_at ? 1 : -1));
 }
-const dayKey = (iso) => new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(new Date(iso));
 const statusOf = (state) => (state.submitted ? 'submitted' : 'inProgress');
 
 async function edit(id, fn) {
@@ -715,7 +714,7 @@ function homeView() {
   const role = user().role;
   const mine = templates.filter((tpl) => tpl.run_by.includes(role));
   const all = inspections();
-  const today = dayKey(new Date().toISOString());
+  const today = chinaDay(new Date().toISOString());
   const routines = mine.filter((tpl) => tpl.cadence !== 'ad_hoc');
   // Which inspection did today's routine: the server's routine status has the last word,
   // since it dates an inspection by when it received it where the tablet's clock ran ahead
@@ -727,7 +726,7 @@ function homeView() {
   const routineCards = routines.map((tpl) => {
     const counted = occurrences.find((o) => o.template_id === tpl.id && o.date === today && o.doc_id);
     const doc = (counted && all.find((x) => x.id === counted.doc_id))
-      || all.find((x) => x.state.template.id === tpl.id && dayKey(x.state.created_at) === today && !otherDays.has(x.id));
+      || all.find((x) => x.state.template.id === tpl.id && chinaDay(x.state.created_at) === today && !otherDays.has(x.id));
     const status = doc ? statusOf(doc.state) : 'notStarted';
     return h('div', { class: 'card' },
       h('div', { class: 'row spread' }, h('h3', {}, templateName(tpl)), h('span', { class: `chip ${status === 'submitted' ? 'green' : status === 'inProgress' ? 'amber' : ''}` }, t(status))),

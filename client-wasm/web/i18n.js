@@ -82,9 +82,15 @@ export function local(pair) {
   return pair ? (lang === 'en' ? pair.en : pair.zh) : '';
 }
 
+// The workshop's clock is China Standard Time (shared::time::CHINA), whatever the device's
+// time zone: dates shown and the calendar day of an instant are read in it.
+const CHINA_ZONE = 'Asia/Shanghai';
+/** The China calendar day of an instant (ISO text, Date or ms) as `YYYY-MM-DD`. */
+export const chinaDay = (value) => new Intl.DateTimeFormat('en-CA', { timeZone: CHINA_ZONE }).format(new Date(value));
+
 export function fmtDate(value) {
   if (!value) return t('never');
-  return new Intl.DateTimeFormat(lang, { dateStyle: 'medium', timeStyle: 'short', timeZone: 'Asia/Shanghai' }).format(new Date(value));
+  return new Intl.DateTimeFormat(lang, { dateStyle: 'medium', timeStyle: 'short', timeZone: CHINA_ZONE }).format(new Date(value));
 }
 
 export function fmtYuan(amount) {

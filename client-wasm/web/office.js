@@ -2,7 +2,7 @@
 // monthly reports with a weekly trend, CSV and a print page; routine schedules and missed
 // routines; users; templates. Everything here is online (the office works at a desk); the
 // server enforces every permission, the screens only hide what a role cannot do.
-import { t, local, lang, fmtDate, fmtYuan, explain, explainAll, explainField, roleName } from './i18n.js';
+import { t, local, lang, fmtDate, fmtYuan, explain, explainAll, explainField, roleName, chinaDay } from './i18n.js';
 
 const WORDS = {
   'zh-CN': {
@@ -114,8 +114,7 @@ const fineText = (v) => (v.fine_type === 'yuan' ? fmtYuan(v.fine_yuan) : v.fine_
 /** `text` cut to `n` characters, ending in "…" when cut (for <option>s, which CSS cannot clip). */
 const clip = (text, n) => ([...text].length > n ? `${[...text].slice(0, n - 1).join('')}…` : text);
 const statusChip = (s) => env.h('span', { class: `chip ${s === 'open' ? 'red' : s === 'waived' ? '' : 'green'}`, 'data-status': s }, w(`status_${s}`));
-const china = (ms) => new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(new Date(ms));
-const thisMonth = () => china(Date.now()).slice(0, 7);
+const thisMonth = () => chinaDay(Date.now()).slice(0, 7);
 const select = (name, value, options) => env.h('select', { name },
   options.map(([v, label]) => env.h('option', { value: v, selected: String(v) === String(value ?? '') }, label)));
 const params = (query) => Object.fromEntries(new URLSearchParams(query));

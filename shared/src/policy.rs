@@ -463,30 +463,27 @@ pub fn check_inspection_change(
 }
 
 /// Judges one automerge change made by `user` to the document `doc` (which must already
-/// hold the change's dependencies): the inspection as it was at the change's dependencies
-/// (what its author saw) and as it is with the change are compared with
-/// [`check_inspection_change`]. Both are read from a copy of `doc` with the change applied,
-/// with automerge's historical reads; the verdict is that of [`judge_change_by_replay`].
+/// hold the change's dependencies): the change is replayed on the document as it was at
+/// its dependencies and the two states are compared with [`check_inspection_change`].
+///
+/// The document as it was is built from its history (`Automerge::fork_at`), never read with
+/// automerge's historical reads: those read by vector clock, which is the document at the
+/// dependencies only while every change keeps automerge's own invariants (sequence numbers
+/// and operation counters rising along each actor's chain), and a hostile peer can send
+/// changes that do not (issue 21's review).
 pub fn judge_change(user: &User, doc: &Automerge, change: &Change) -> Result<(), Denial> {
-    let mut working = doc.clone();
-    judge_and_apply(user, &mut working, std::slice::from_ref(change)).map(drop)
-}
-
-/// [`judge_change`] as it was first written, kept as the reference the incremental judge
-/// is checked against (`shared/tests/judge.rs`): the change is replayed on a copy of the
-/// document built from its whole history up to the change's dependencies
-/// (`Automerge::fork_at`), which costs the whole history for every concurrent change.
-pub fn judge_change_by_replay(user: &User, doc: &Automerge, change: &Change) -> Result<(), Denial> {
     let deps = change.deps();
     if deps.is_empty() && !doc.get_heads().is_empty() {
         return Err(already_exists());
     }
+    check_structure(doc, change)?;
+    // Usually a change was made on top of the document's current heads; then the document
+    // itself is what its author saw, and replaying the history up to the dependencies
+    // (which costs the whole history) is not needed.
     let mut at = if same_heads(&doc.get_heads(), deps) {
         doc.clone()
     } else {
-        doc.fork_at(deps).map_err(|e| {
-            Denial::InvalidChange(format!("its dependencies are not all known: {e}"))
-        })?
+        fork_at(doc, deps)?
     };
     let before = if deps.is_empty() {
         None
@@ -502,6 +499,56 @@ pub fn judge_change_by_replay(user: &User, doc: &Automerge, change: &Change) -> 
     check_transition(user, before.as_ref(), &after, deps)
 }
 
+/// Refuses a change that breaks what automerge itself keeps for every change it writes
+/// (its dependencies must be in `doc`; `doc` may also hold the change itself):
+/// - its first operation counter is above every dependency's last, so its operations come
+///   after everything its author saw;
+/// - every earlier change of its actor (lower sequence number) is among its ancestors, so
+///   an actor's changes form one chain.
+///
+/// automerge does not check either when it applies a change, and a document holding one
+/// that breaks them may not load again once saved, and reads it by vector clock (its
+/// historical reads) see the wrong operations (issue 21's review). Honest automerge
+/// clients, ours and the stock JavaScript ones, never write such a change.
+fn check_structure(doc: &Automerge, change: &Change) -> Result<(), Denial> {
+    let malformed = |what: &str| {
+        Denial::InvalidChange(format!("it breaks automerge's rules for a change: {what}"))
+    };
+    let start = change.start_op().get();
+    for dep in change.deps() {
+        let Some(meta) = doc.get_change_meta_by_hash(dep) else {
+            return Err(Denial::InvalidChange(
+                "its dependencies are not all known".to_string(),
+            ));
+        };
+        if start <= meta.max_op {
+            return Err(malformed(
+                "its operation counter does not follow its dependencies'",
+            ));
+        }
+    }
+    let actor = change.actor_id();
+    let seq = change.seq();
+    let hash = change.hash();
+    // What `get_changes_meta` lists is what is not an ancestor of the dependencies.
+    let broken = doc
+        .get_changes_meta(change.deps())
+        .iter()
+        .any(|other| other.hash != hash && other.actor.as_ref() == actor && other.seq < seq);
+    if broken {
+        return Err(malformed(
+            "an earlier change of its actor is not among its dependencies",
+        ));
+    }
+    Ok(())
+}
+
+/// The document as it was at `heads`, built from its history.
+fn fork_at(doc: &Automerge, heads: &[ChangeHash]) -> Result<Automerge, Denial> {
+    doc.fork_at(heads)
+        .map_err(|e| Denial::InvalidChange(format!("its dependencies are not all known: {e}")))
+}
+
 /// A second change without dependencies would be a second creation of the same document,
 /// racing the first for every fixed field.
 fn already_exists() -> Denial {
@@ -512,12 +559,14 @@ fn not_applied() -> Denial {
     Denial::InvalidChange("it was not applied".to_string())
 }
 
-/// Whether two lists of heads name the same changes, in any order.
-fn same_heads(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
-    a.len() == b.len() && {
-        let a: BTreeSet<&ChangeHash> = a.iter().collect();
-        b.iter().all(|h| a.contains(h))
-    }
+/// Whether the document's heads are exactly a change's dependencies (sorted lists equal: a
+/// dependency named twice is not the same list).
+fn same_heads(heads: &[ChangeHash], deps: &[ChangeHash]) -> bool {
+    let mut heads = heads.to_vec();
+    heads.sort();
+    let mut deps = deps.to_vec();
+    deps.sort();
+    heads == deps
 }
 
 /// The comparison of the states before and after one change, shared by [`judge_change`]
@@ -544,11 +593,10 @@ fn check_transition(
 /// `doc`, with exactly the verdicts of [`judge_change`] one by one. Returns the inspection
 /// as it is after the last change when that was read on the way.
 ///
-/// Each change is judged by what its author saw: the inspection at its dependencies is read
-/// with automerge's historical reads (no copy, no replay of the history), or, in the usual
-/// case of a change made on top of the document's current heads, is the state read after
-/// the previous change. On a denial `doc` is left part-way, so pass a scratch copy and drop
-/// it then.
+/// It is [`judge_change`] without its per-change costs in the usual case of a change made
+/// on top of the document's current heads: the document is not copied (it is changed in
+/// place) and the state before a change is the state read after the previous one. On a
+/// denial `doc` is left part-way, so pass a scratch copy and drop it then.
 pub fn judge_and_apply(
     user: &User,
     doc: &mut Automerge,
@@ -558,9 +606,9 @@ pub fn judge_and_apply(
 }
 
 /// [`judge_and_apply`] with the inspection as `doc` holds it now, when the caller already
-/// has it (the server keeps it with each document in memory), so that the first change
-/// costs one read instead of two. `current` must be what [`inspection::read`] gives for
-/// `doc` as it is.
+/// has it (the server keeps it with each document in memory), so that a change on top of
+/// the heads costs one read instead of two. `current` must be what [`inspection::read`]
+/// gives for `doc` as it is.
 pub fn judge_and_apply_from(
     user: &User,
     doc: &mut Automerge,
@@ -569,41 +617,26 @@ pub fn judge_and_apply_from(
 ) -> Result<Option<Inspection>, Denial> {
     for change in changes {
         let deps = change.deps();
-        let heads = doc.get_heads();
-        let before = if deps.is_empty() {
-            if !heads.is_empty() {
-                return Err(already_exists());
-            }
-            None
-        } else if !deps
-            .iter()
-            .all(|d| doc.get_change_meta_by_hash(d).is_some())
-        {
-            // Only the replay words this refusal (automerge's own message).
-            judge_change_by_replay(user, doc, change)?;
+        if deps.is_empty() || !same_heads(&doc.get_heads(), deps) {
+            judge_change(user, doc, change)?;
             doc.apply_changes([change.clone()])
                 .map_err(|e| Denial::InvalidChange(e.to_string()))?;
             current = None;
             continue;
-        } else if same_heads(&heads, deps) {
-            Some(match current.take() {
-                Some(view) => view,
-                None => inspection::read(doc)?,
-            })
-        } else {
-            Some(inspection::read_at(doc, deps)?)
+        }
+        check_structure(doc, change)?;
+        let before = match current.take() {
+            Some(view) => view,
+            None => inspection::read(doc)?,
         };
         doc.apply_changes([change.clone()])
             .map_err(|e| Denial::InvalidChange(e.to_string()))?;
-        let hash = change.hash();
-        if doc.get_change_meta_by_hash(&hash).is_none() {
+        if !doc.get_heads().contains(&change.hash()) {
             return Err(not_applied());
         }
-        // Read at the change itself: its dependencies' history and the change, whatever
-        // else the document holds.
-        let after = inspection::read_at(doc, &[hash])?;
-        check_transition(user, before.as_ref(), &after, deps)?;
-        current = (doc.get_heads() == [hash]).then_some(after);
+        let after = inspection::read(doc)?;
+        check_transition(user, Some(&before), &after, deps)?;
+        current = Some(after);
     }
     Ok(current)
 }
@@ -613,10 +646,13 @@ pub fn judge_and_apply_from(
 /// of [`judge_change`] applying them one by one onto that document. Returns the inspection
 /// as `doc` holds it when that was read on the way (as [`judge_and_apply`] does).
 ///
-/// This is how the server judges a sync message: automerge applies the message to a copy
-/// of the stored document, and the changes it added are judged in that copy by historical
-/// reads, so no second copy is made and nothing is replayed. `base_view`, when given, must
-/// be the inspection at `base`.
+/// This is how the server judges a sync message carrying one change: automerge applies the
+/// message to a copy of the stored document, and the change is judged in that copy, so no
+/// second copy is made. In the usual case (the change is on top of `base` and `base_view`,
+/// the inspection at `base`, is given) the state before is `base_view` and the state after
+/// is the copy itself. Any other change is replayed on the document as it was at its
+/// dependencies, exactly as [`judge_change`] does; for several changes on top of each
+/// other, [`judge_and_apply_from`] on a copy of the document at `base` costs less.
 pub fn judge_applied(
     user: &User,
     doc: &Automerge,
@@ -624,43 +660,34 @@ pub fn judge_applied(
     base: &[ChangeHash],
     base_view: Option<Inspection>,
 ) -> Result<Option<Inspection>, Denial> {
-    // The heads of the document as it would be with the changes judged so far applied.
-    let mut heads: BTreeSet<ChangeHash> = base.iter().copied().collect();
+    // The heads of the document as the changes judged so far would leave it.
+    let mut heads: Vec<ChangeHash> = base.to_vec();
     let mut current = base_view;
     for change in changes {
         let deps = change.deps();
         let hash = change.hash();
-        let before = if deps.is_empty() {
-            if !heads.is_empty() {
-                return Err(already_exists());
+        match current.take() {
+            Some(before)
+                if !deps.is_empty() && same_heads(&heads, deps) && doc.get_heads() == [hash] =>
+            {
+                check_structure(doc, change)?;
+                let after = inspection::read(doc)?;
+                check_transition(user, Some(&before), &after, deps)?;
+                current = Some(after);
             }
-            None
-        } else if !deps
-            .iter()
-            .all(|d| doc.get_change_meta_by_hash(d).is_some())
-        {
-            return Err(Denial::InvalidChange(
-                "its dependencies are not all known".to_string(),
-            ));
-        } else if deps.len() == heads.len() && deps.iter().all(|d| heads.contains(d)) {
-            Some(match current.take() {
-                Some(view) => view,
-                None => inspection::read_at(doc, deps)?,
-            })
-        } else {
-            Some(inspection::read_at(doc, deps)?)
-        };
-        if doc.get_change_meta_by_hash(&hash).is_none() {
-            return Err(not_applied());
+            _ if deps.is_empty() => {
+                if !heads.is_empty() {
+                    return Err(already_exists());
+                }
+                judge_change(user, &Automerge::new(), change)?;
+            }
+            // `doc` holds the change, so its heads are never the change's dependencies and
+            // `judge_change` replays the history up to them, as it would on the document
+            // the previous changes left.
+            _ => judge_change(user, doc, change)?,
         }
-        let after = inspection::read_at(doc, &[hash])?;
-        check_transition(user, before.as_ref(), &after, deps)?;
-        for d in deps {
-            heads.remove(d);
-        }
-        heads.insert(hash);
-        current = (heads.len() == 1).then_some(after);
+        heads.retain(|h| !deps.contains(h));
+        heads.push(hash);
     }
-    let heads: Vec<ChangeHash> = heads.into_iter().collect();
-    Ok(current.filter(|_| doc.get_heads() == heads))
+    Ok(current.filter(|_| same_heads(&doc.get_heads(), &heads)))
 }

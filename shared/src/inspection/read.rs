@@ -11,10 +11,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
-use automerge::iter::{Keys, MapRange};
-use automerge::{
-    Automerge, AutomergeError, ChangeHash, ObjId, ObjType, Prop, ROOT, ReadDoc, ScalarValue, Value,
-};
+use automerge::{Automerge, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 use chrono::{DateTime, Utc};
 
 use super::{
@@ -56,109 +53,6 @@ fn invalid(field: &'static str, message: impl Into<String>) -> ReadError {
 
 /// Reads the document as an inspection.
 pub fn read(doc: &Automerge) -> Result<Inspection, ReadError> {
-    read_doc(Doc { doc, at: None })
-}
-
-/// Reads the document as an inspection as it was at `heads` (automerge's historical reads),
-/// exactly as [`read`] reads a copy of the document holding only the changes up to `heads`
-/// (`Automerge::fork_at`), without building that copy: the cost is a read, not a replay of
-/// the history. Every hash in `heads` must be a change of `doc`; unknown ones are ignored.
-pub fn read_at(doc: &Automerge, heads: &[ChangeHash]) -> Result<Inspection, ReadError> {
-    read_doc(Doc {
-        doc,
-        at: Some(heads),
-    })
-}
-
-/// The document as it is read: as it is now, or as it was at some heads.
-#[derive(Clone, Copy)]
-struct Doc<'a> {
-    doc: &'a Automerge,
-    at: Option<&'a [ChangeHash]>,
-}
-
-impl<'a> Doc<'a> {
-    fn keys<O: AsRef<ObjId>>(self, obj: O) -> Keys<'a> {
-        match self.at {
-            None => self.doc.keys(obj),
-            Some(heads) => self.doc.keys_at(obj, heads),
-        }
-    }
-
-    fn get<O: AsRef<ObjId>, P: Into<Prop>>(
-        self,
-        obj: O,
-        prop: P,
-    ) -> Result<Option<(Value<'a>, ObjId)>, AutomergeError> {
-        match self.at {
-            None => self.doc.get(obj, prop),
-            Some(heads) => self.doc.get_at(obj, prop, heads),
-        }
-    }
-
-    fn get_all<O: AsRef<ObjId>, P: Into<Prop>>(
-        self,
-        obj: O,
-        prop: P,
-    ) -> Result<Vec<(Value<'a>, ObjId)>, AutomergeError> {
-        match self.at {
-            None => self.doc.get_all(obj, prop),
-            Some(heads) => self.doc.get_all_at(obj, prop, heads),
-        }
-    }
-
-    /// The values under `prop` as they were at `heads`, which must be heads of this view's
-    /// history (see [`Doc::holds`]), so the answer is the same at any later view.
-    fn get_all_at<O: AsRef<ObjId>, P: Into<Prop>>(
-        self,
-        obj: O,
-        prop: P,
-        heads: &[ChangeHash],
-    ) -> Result<Vec<(Value<'a>, ObjId)>, AutomergeError> {
-        self.doc.get_all_at(obj, prop, heads)
-    }
-
-    fn map_range<O: AsRef<ObjId>>(self, obj: O) -> MapRange<'a> {
-        match self.at {
-            None => self.doc.map_range(obj, ..),
-            Some(heads) => self.doc.map_range_at(obj, .., heads),
-        }
-    }
-
-    fn length<O: AsRef<ObjId>>(self, obj: O) -> usize {
-        match self.at {
-            None => self.doc.length(obj),
-            Some(heads) => self.doc.length_at(obj, heads),
-        }
-    }
-
-    /// Whether every one of `hashes` is a change of the document as read: a change of the
-    /// document, and for a view at some heads one of their ancestors (or one of them), as
-    /// a copy made by `fork_at` would hold it.
-    fn holds(self, hashes: &[ChangeHash]) -> bool {
-        if !hashes
-            .iter()
-            .all(|h| self.doc.get_change_meta_by_hash(h).is_some())
-        {
-            return false;
-        }
-        match self.at {
-            None => true,
-            Some(heads) => {
-                // What `get_changes_meta` lists is what is *not* an ancestor of `heads`.
-                let later: BTreeSet<ChangeHash> = self
-                    .doc
-                    .get_changes_meta(heads)
-                    .into_iter()
-                    .map(|c| c.hash)
-                    .collect();
-                hashes.iter().all(|h| !later.contains(h))
-            }
-        }
-    }
-}
-
-fn read_doc(doc: Doc<'_>) -> Result<Inspection, ReadError> {
     match root_scalar(doc, keys::SCHEMA) {
         Some(ScalarValue::Str(s)) if s.as_str() == SCHEMA => {}
         _ => return Err(ReadError::NotAnInspection),
@@ -345,18 +239,18 @@ fn problem(path: &str, message: &str) -> Problem {
     }
 }
 
-fn root_scalar(doc: Doc<'_>, key: &str) -> Option<ScalarValue> {
+fn root_scalar(doc: &Automerge, key: &str) -> Option<ScalarValue> {
     scalar(doc, &ROOT, key)
 }
 
-fn scalar(doc: Doc<'_>, obj: &ObjId, key: &str) -> Option<ScalarValue> {
+fn scalar(doc: &Automerge, obj: &ObjId, key: &str) -> Option<ScalarValue> {
     match doc.get(obj, key) {
         Ok(Some((Value::Scalar(s), _))) => Some(s.into_owned()),
         _ => None,
     }
 }
 
-fn root_str(doc: Doc<'_>, key: &'static str) -> Result<String, ReadError> {
+fn root_str(doc: &Automerge, key: &'static str) -> Result<String, ReadError> {
     match root_scalar(doc, key) {
         Some(ScalarValue::Str(s)) => Ok(s.to_string()),
         Some(_) => Err(invalid(key, "not a string")),
@@ -365,7 +259,7 @@ fn root_str(doc: Doc<'_>, key: &'static str) -> Result<String, ReadError> {
 }
 
 /// The map object under a root key, if there is one; anything else there is a problem.
-fn root_map(doc: Doc<'_>, key: &str, problems: &mut Vec<Problem>) -> Option<ObjId> {
+fn root_map(doc: &Automerge, key: &str, problems: &mut Vec<Problem>) -> Option<ObjId> {
     match doc.get(ROOT, key) {
         Ok(Some((Value::Object(ObjType::Map), obj))) => Some(obj),
         Ok(None) => None,
@@ -416,9 +310,9 @@ fn record_obj(value: Value<'_>) -> Result<(), String> {
 struct Fields(Vec<(String, Value<'static>, ObjId)>);
 
 impl Fields {
-    fn read(doc: Doc<'_>, obj: &ObjId) -> Fields {
+    fn read(doc: &Automerge, obj: &ObjId) -> Fields {
         Fields(
-            doc.map_range(obj)
+            doc.map_range(obj, ..)
                 .map(|item| {
                     let id = item.id();
                     (item.key.into_owned(), item.value.into_value(), id)
@@ -442,7 +336,7 @@ impl Fields {
     }
 
     /// A list of strings under `key` (absent = empty).
-    fn str_list(&self, doc: Doc<'_>, key: &str) -> Result<Vec<String>, String> {
+    fn str_list(&self, doc: &Automerge, key: &str) -> Result<Vec<String>, String> {
         match self.get(key) {
             None => Ok(Vec::new()),
             Some((Value::Object(ObjType::List), list)) => (0..doc.length(list))
@@ -475,7 +369,7 @@ fn record_at(fields: &Fields) -> Result<DateTime<Utc>, String> {
 }
 
 fn read_answer(
-    doc: Doc<'_>,
+    doc: &Automerge,
     value: Value<'_>,
     obj: &ObjId,
     kind: &ItemKind,
@@ -548,7 +442,7 @@ pub(crate) fn decode_value(
     Ok(value)
 }
 
-fn read_occupancy(doc: Doc<'_>, value: Value<'_>, obj: &ObjId) -> Result<Occupancy, String> {
+fn read_occupancy(doc: &Automerge, value: Value<'_>, obj: &ObjId) -> Result<Occupancy, String> {
     record_obj(value)?;
     let fields = Fields::read(doc, obj);
     let occupied = match fields.scalar(keys::VALUE) {
@@ -565,7 +459,7 @@ fn read_occupancy(doc: Doc<'_>, value: Value<'_>, obj: &ObjId) -> Result<Occupan
 
 /// Every submission record under `submitted` (more than one only after concurrent
 /// submissions), earliest first; ties by submitter and heads, so every reader agrees.
-fn read_submissions(doc: Doc<'_>, problems: &mut Vec<Problem>) -> Vec<Submission> {
+fn read_submissions(doc: &Automerge, problems: &mut Vec<Problem>) -> Vec<Submission> {
     let values = match doc.get_all(ROOT, keys::SUBMITTED) {
         Ok(values) => values,
         Err(e) => {
@@ -587,7 +481,7 @@ fn read_submissions(doc: Doc<'_>, problems: &mut Vec<Problem>) -> Vec<Submission
     submissions
 }
 
-fn read_submission(doc: Doc<'_>, obj: &ObjId) -> Result<Submission, String> {
+fn read_submission(doc: &Automerge, obj: &ObjId) -> Result<Submission, String> {
     let fields = Fields::read(doc, obj);
     let mut heads = fields.str_list(doc, keys::HEADS)?;
     for h in &heads {
@@ -602,7 +496,7 @@ fn read_submission(doc: Doc<'_>, obj: &ObjId) -> Result<Submission, String> {
     })
 }
 
-fn read_review(doc: Doc<'_>, obj: &ObjId) -> Result<Review, String> {
+fn read_review(doc: &Automerge, obj: &ObjId) -> Result<Review, String> {
     let fields = Fields::read(doc, obj);
     let comment = match fields.scalar(keys::COMMENT) {
         Some(ScalarValue::Str(s)) => s.to_string(),
@@ -616,15 +510,18 @@ fn read_review(doc: Doc<'_>, obj: &ObjId) -> Result<Review, String> {
 }
 
 /// The submission heads as change hashes, if every one of them is in the document.
-fn heads_in_doc(doc: Doc<'_>, heads: &[String]) -> Option<Vec<ChangeHash>> {
+fn heads_in_doc(doc: &Automerge, heads: &[String]) -> Option<Vec<ChangeHash>> {
     if heads.is_empty() {
         return None;
     }
-    let hashes: Vec<ChangeHash> = heads
+    heads
         .iter()
-        .map(|h| h.parse::<ChangeHash>().ok())
-        .collect::<Option<_>>()?;
-    doc.holds(&hashes).then_some(hashes)
+        .map(|h| {
+            h.parse::<ChangeHash>()
+                .ok()
+                .filter(|h| doc.get_change_meta_by_hash(h).is_some())
+        })
+        .collect()
 }
 
 /// Concurrent records of one answer that say the same thing (value, note and photos, by

@@ -5,7 +5,7 @@
 //!    memory (rules, office projection, the bytes to store), and what the whole server
 //!    process spends per change it stores durably and acknowledges.
 //!    The same for a change made concurrently with another (judged at its dependencies,
-//!    which are not the document's heads), beside the replay it replaced.
+//!    which are not the document's heads).
 //! 2. Bytes on the wire, each way, against the bytes of the changes themselves.
 //! 3. Round trips for a new device to fetch M documents, for several M: each round is one
 //!    batch of messages out and every answer to it back.
@@ -175,11 +175,11 @@ fn concurrent_pair(answers: usize) -> (Automerge, Change, Change) {
 }
 
 /// The cost of judging a concurrent change (issue 21), µs per change over `docs`
-/// walkarounds of `answers` answers: automerge's apply of it (the floor), the incremental
-/// judge (`judge_and_apply`), the server's path for a sync message carrying it (a copy of
-/// the document, automerge's sync apply of the change, `judge_applied`), and the replay the
-/// judge replaced (`judge_change_by_replay` + apply).
-fn concurrent_steps(docs: usize, answers: usize) -> [f64; 4] {
+/// walkarounds of `answers` answers: automerge's apply of it (the floor), the judge
+/// (`judge_and_apply`, which replays the history up to the change's dependencies), and the
+/// server's path for a sync message carrying it (a copy of the document, automerge's apply
+/// of the change, `judge_applied`).
+fn concurrent_steps(docs: usize, answers: usize) -> [f64; 3] {
     let user = User {
         id: UserId::parse("wang").expect("valid"),
         role: Role::WorkshopManager,
@@ -189,7 +189,7 @@ fn concurrent_steps(docs: usize, answers: usize) -> [f64; 4] {
         (0..docs).map(|_| concurrent_pair(answers)).collect();
     // Each step starts from its own copies, made before the clock starts.
     let copies = || -> Vec<Automerge> { work.iter().map(|(doc, _, _)| doc.clone()).collect() };
-    let mut timings = [0.0; 4];
+    let mut timings = [0.0; 3];
 
     let mut targets = copies();
     let started = Instant::now();
@@ -220,14 +220,6 @@ fn concurrent_steps(docs: usize, answers: usize) -> [f64; 4] {
         std::hint::black_box(view);
     }
     timings[2] = per_change_us(started, docs);
-
-    let mut targets = copies();
-    let started = Instant::now();
-    for (doc, (_, _, second)) in targets.iter_mut().zip(&work) {
-        policy::judge_change_by_replay(&user, doc, second).expect("allowed");
-        doc.apply_changes([second.clone()]).expect("applies");
-    }
-    timings[3] = per_change_us(started, docs);
     timings
 }
 
@@ -235,16 +227,15 @@ fn concurrent_steps(docs: usize, answers: usize) -> [f64; 4] {
 fn concurrent_floor(n: usize) {
     println!("\n## CPU per concurrent change, in memory");
     println!(
-        "| document size | automerge `apply_changes` (the floor) µs | `judge_and_apply` µs (× floor) | server path: copy + apply + `judge_applied` µs (× floor) | before: `judge_change_by_replay` + apply µs (× floor) |"
+        "| document size | automerge `apply_changes` (the floor) µs | `judge_and_apply` µs (× floor) | server path: copy + apply + `judge_applied` µs (× floor) |"
     );
-    println!("|---|---|---|---|---|");
+    println!("|---|---|---|---|");
     for (docs, answers) in [(100, 20), (10, n)] {
-        let [apply, judge, server, replay] = concurrent_steps(docs, answers);
+        let [apply, judge, server] = concurrent_steps(docs, answers);
         println!(
-            "| {docs} walkaround(s) × {answers} answers | {apply:.1} | {judge:.1} ({:.1}) | {server:.1} ({:.1}) | {replay:.1} ({:.1}) |",
+            "| {docs} walkaround(s) × {answers} answers | {apply:.1} | {judge:.1} ({:.1}) | {server:.1} ({:.1}) |",
             judge / apply,
-            server / apply,
-            replay / apply
+            server / apply
         );
     }
 }

@@ -62,7 +62,7 @@ async fn the_benchmark_harness_runs_against_both_servers() {
     assert_eq!(runs.len(), 2, "{text}");
     for run in runs {
         let phases = run["results"].as_array().expect("phases");
-        assert_eq!(phases.len(), 5, "{text}");
+        assert_eq!(phases.len(), 6, "{text}");
         assert!(
             phases
                 .iter()

@@ -298,13 +298,14 @@ struct Judged {
 }
 
 /// Step 3, judge: each added change is judged by the shared policy against the document
-/// at its dependencies, with the user's current rights. Usually the fork holds exactly the
-/// stored document and the added changes, and they are judged in it by historical reads
-/// (`policy::judge_applied`: no second copy, no replay). A fork that also holds a queue of
-/// orphans must not be stored, so then the added changes are replayed onto a copy of the
-/// stored document instead. `view` is the inspection as `stored` holds it, if known. A
-/// panic while judging refuses the message rather than costing the process. Returns the
-/// verdict and the peer's chunks still waiting.
+/// at its dependencies, with the user's current rights. A message carrying one change
+/// (a tablet answering live) is judged in the fork it was applied to
+/// (`policy::judge_applied`: no second copy; with the document's kept inspection as the
+/// state before, one read). Several changes, or a fork that also holds a queue of orphans
+/// (which must not be stored), are replayed onto a copy of the stored document
+/// (`policy::judge_and_apply_from`). `view` is the inspection as `stored` holds it, if
+/// known. A panic while judging refuses the message rather than costing the process.
+/// Returns the verdict and the peer's chunks still waiting.
 fn judge(
     user: &User,
     stored: &Automerge,
@@ -316,7 +317,7 @@ fn judge(
         added,
         pending,
     } = forked;
-    let judged = if pending.is_empty() {
+    let judged = if pending.is_empty() && added.len() == 1 {
         let base = stored.get_heads();
         catch_unwind(AssertUnwindSafe(|| {
             policy::judge_applied(user, &fork, &added, &base, view)
