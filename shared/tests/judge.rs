@@ -18,7 +18,7 @@ use automerge::transaction::Transactable;
 use automerge::{Automerge, Change, ObjType, ROOT, ReadDoc, ScalarValue};
 use proptest::prelude::*;
 use shared::builtin::{CLOSING, WALKAROUND};
-use shared::inspection::{self, AnswerValue, keys, write};
+use shared::inspection::{self, AnswerKey, AnswerValue, keys, write};
 use shared::policy::{Denial, User, judge_and_apply_from, judge_applied, judge_change};
 use shared::role::Role;
 use support::*;
@@ -103,6 +103,30 @@ fn value(kind: &shared::template::ItemKind, v: u8) -> AnswerValue {
             _ => AnswerValue::NotApplicable,
         },
     }
+}
+
+/// `by` answers `key` at `minute` with the `v`-th value for the item's kind and photo `p`.
+fn answer_item(doc: &mut Automerge, by: &User, minute: i64, key: &AnswerKey, v: u8, p: u8) {
+    let kind = read(doc).item_for(key).expect("item").kind.clone();
+    write::answer(
+        doc,
+        &by.id,
+        t(minute),
+        key,
+        &value(&kind, v),
+        None,
+        &[photo(p)],
+    )
+    .expect("answers");
+}
+
+/// A new closing routine by `by` with every item answered at minute 1.
+fn answered_closing(by: &User) -> Automerge {
+    let mut doc = create(CLOSING, by);
+    for k in read(&doc).expected_keys() {
+        answer_item(&mut doc, by, 1, &k, 0, 1);
+    }
+    doc
 }
 
 /// A raw edit: forged authors, wrong kinds, unknown keys, deletions, bad submissions.
@@ -368,34 +392,11 @@ proptest! {
 #[test]
 fn the_histories_have_concurrent_changes_submissions_and_refusals() {
     let users = people(CLOSING);
-    let mut a = create(CLOSING, &users[0]);
+    let mut a = answered_closing(&users[0]);
     let keys = read(&a).expected_keys();
-    for k in &keys {
-        let kind = read(&a).item_for(k).expect("item").kind.clone();
-        write::answer(
-            &mut a,
-            &users[0].id,
-            t(1),
-            k,
-            &value(&kind, 0),
-            None,
-            &[photo(1)],
-        )
-        .expect("answers");
-    }
     let mut b = replica(&a, 2);
     write::submit(&mut a, &users[0].id, t(20)).expect("submits");
-    let kind = read(&b).item_for(&keys[0]).expect("item").kind.clone();
-    write::answer(
-        &mut b,
-        &users[1].id,
-        t(30),
-        &keys[0],
-        &value(&kind, 1),
-        None,
-        &[photo(2)],
-    )
-    .expect("answers");
+    answer_item(&mut b, &users[1], 30, &keys[0], 1, 2);
     raw(&mut b, &users[1], 31, 0, &keys[1].to_string());
     a.merge(&mut b).expect("merges");
     let changes = history(&a);
@@ -444,20 +445,7 @@ fn the_histories_have_concurrent_changes_submissions_and_refusals() {
 #[test]
 fn a_change_that_masks_a_submission_from_clock_reads_does_not_unsubmit_it() {
     let users = people(CLOSING);
-    let mut doc = create(CLOSING, &users[0]);
-    for k in read(&doc).expected_keys() {
-        let kind = read(&doc).item_for(&k).expect("item").kind.clone();
-        write::answer(
-            &mut doc,
-            &users[0].id,
-            t(1),
-            &k,
-            &value(&kind, 0),
-            None,
-            &[photo(1)],
-        )
-        .expect("answers");
-    }
+    let mut doc = answered_closing(&users[0]);
     write::submit(&mut doc, &users[0].id, t(2)).expect("submits");
     let submission = last_change(&doc);
     let mut masked = submission.decode();
@@ -507,45 +495,13 @@ fn a_change_that_masks_a_submission_from_clock_reads_does_not_unsubmit_it() {
 #[test]
 fn a_dependency_named_twice_is_judged_at_that_dependency() {
     let users = people(CLOSING);
-    let mut a = create(CLOSING, &users[0]);
+    let mut a = answered_closing(&users[0]);
     let keys = read(&a).expected_keys();
-    for k in &keys {
-        let kind = read(&a).item_for(k).expect("item").kind.clone();
-        write::answer(
-            &mut a,
-            &users[0].id,
-            t(1),
-            k,
-            &value(&kind, 0),
-            None,
-            &[photo(1)],
-        )
-        .expect("answers");
-    }
     let mut b = replica(&a, 2);
     write::submit(&mut a, &users[0].id, t(2)).expect("submits");
-    let kind = read(&b).item_for(&keys[0]).expect("item").kind.clone();
-    write::answer(
-        &mut b,
-        &users[1].id,
-        t(3),
-        &keys[0],
-        &value(&kind, 1),
-        None,
-        &[photo(2)],
-    )
-    .expect("answers");
+    answer_item(&mut b, &users[1], 3, &keys[0], 1, 2);
     let x = b.get_heads()[0];
-    write::answer(
-        &mut b,
-        &users[1].id,
-        t(4),
-        &keys[1],
-        &value(&kind, 1),
-        None,
-        &[photo(3)],
-    )
-    .expect("answers");
+    answer_item(&mut b, &users[1], 4, &keys[1], 1, 3);
     let mut twice = last_change(&b).decode();
     assert_eq!(twice.deps, [x]);
     twice.deps = vec![x, x];
