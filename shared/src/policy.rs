@@ -504,7 +504,8 @@ pub fn judge_change(user: &User, doc: &Automerge, change: &Change) -> Result<(),
 /// - its first operation counter is above every dependency's last, so its operations come
 ///   after everything its author saw;
 /// - every earlier change of its actor (lower sequence number) is among its ancestors, so
-///   an actor's changes form one chain.
+///   an actor's changes form one chain;
+/// - its operations refer only to operations among its ancestors (or its own).
 ///
 /// automerge does not check either when it applies a change, and a document holding one
 /// that breaks them may not load again once saved, and reads it by vector clock (its
@@ -530,15 +531,49 @@ fn check_structure(doc: &Automerge, change: &Change) -> Result<(), Denial> {
     let actor = change.actor_id();
     let seq = change.seq();
     let hash = change.hash();
-    // What `get_changes_meta` lists is what is not an ancestor of the dependencies.
-    let broken = doc
+    // What `get_changes_meta` lists is what is not an ancestor of the dependencies: for a
+    // change on top of the document's heads, nothing (or the change itself).
+    let unseen: Vec<_> = doc
         .get_changes_meta(change.deps())
+        .into_iter()
+        .filter(|other| other.hash != hash)
+        .collect();
+    if unseen
         .iter()
-        .any(|other| other.hash != hash && other.actor.as_ref() == actor && other.seq < seq);
-    if broken {
+        .any(|other| other.actor.as_ref() == actor && other.seq < seq)
+    {
         return Err(malformed(
             "an earlier change of its actor is not among its dependencies",
         ));
+    }
+    if unseen.is_empty() {
+        return Ok(());
+    }
+    // An operation may only refer to operations its author saw: the object it writes in,
+    // the list element it follows, the values it overwrites or deletes. One that names an
+    // operation of a change outside its dependencies would overwrite or delete a value the
+    // judge, reading the document at the dependencies, never sees (a submission, say).
+    let is_unseen = |id: &automerge::legacy::OpId| {
+        unseen.iter().any(|other| {
+            other.actor.as_ref() == &id.1 && other.start_op <= id.0 && id.0 <= other.max_op
+        })
+    };
+    let refers_to_unseen = change.decode().operations.iter().any(|op| {
+        let obj = match &op.obj {
+            automerge::legacy::ObjectId::Id(id) => Some(id),
+            automerge::legacy::ObjectId::Root => None,
+        };
+        let elem = match &op.key {
+            automerge::legacy::Key::Seq(automerge::legacy::ElementId::Id(id)) => Some(id),
+            _ => None,
+        };
+        obj.into_iter()
+            .chain(elem)
+            .chain(op.pred.iter())
+            .any(is_unseen)
+    });
+    if refers_to_unseen {
+        return Err(malformed("it refers to operations its author had not seen"));
     }
     Ok(())
 }

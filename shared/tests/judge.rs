@@ -533,3 +533,62 @@ fn a_dependency_named_twice_is_judged_at_that_dependency() {
         );
     }
 }
+
+/// Issue 21's review, input 3: an operation that names, as the value it deletes, an
+/// operation its author never saw. Tablet B, which has not seen A's submission, sends a
+/// change whose one operation deletes `submitted` with the submission's operation as its
+/// predecessor. At its dependencies there is nothing to delete, so the judge would see no
+/// difference while the merged document loses the submission. It is refused.
+#[test]
+fn an_operation_on_a_value_its_author_never_saw_is_refused() {
+    use automerge::legacy::{Key, ObjectId, Op as LegacyOp, OpId, OpType, SortedVec};
+    let users = people(CLOSING);
+    let mut a = answered_closing(&users[0]);
+    let keys = read(&a).expected_keys();
+    let mut b = replica(&a, 2);
+    let before = a.get_heads();
+    write::submit(&mut a, &users[0].id, t(2)).expect("submits");
+    let submission = last_change(&a).decode();
+    let index = submission
+        .operations
+        .iter()
+        .position(|op| op.obj == ObjectId::Root && op.key == Key::Map(keys::SUBMITTED.into()))
+        .expect("the submission's record");
+    let submitted = OpId(
+        submission.start_op.get() + index as u64,
+        submission.actor_id.clone(),
+    );
+    answer_item(&mut b, &users[1], 3, &keys[0], 1, 2);
+    // The answer's place (actor, sequence number, dependencies) with another operation.
+    let original = last_change(&b);
+    let mut forged = original.decode();
+    forged.operations = vec![LegacyOp {
+        action: OpType::Delete,
+        obj: ObjectId::Root,
+        key: Key::Map(keys::SUBMITTED.into()),
+        pred: SortedVec::from(vec![submitted]),
+        insert: false,
+    }];
+    forged.hash = None;
+    let forged = Change::from(forged);
+    assert!(
+        b.get_changes(&before)
+            .iter()
+            .all(|c| c.hash() == original.hash()),
+        "B has nothing else A lacks"
+    );
+    let doc = a.clone();
+    for user in &users {
+        let verdict = judge_change(user, &doc, &forged);
+        assert!(
+            matches!(&verdict, Err(Denial::InvalidChange(m)) if m.contains("had not seen")),
+            "{}: {verdict:?}",
+            user.id
+        );
+        let mut working = doc.clone();
+        assert_eq!(
+            judge_and_apply_from(user, &mut working, std::slice::from_ref(&forged), None).map(drop),
+            verdict
+        );
+    }
+}
