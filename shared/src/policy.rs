@@ -676,53 +676,36 @@ pub fn judge_and_apply_from(
     Ok(current)
 }
 
-/// Judges `changes` (in dependency order) made by `user`, which `doc` already holds on top
-/// of the document as it was at `base` (its heads before them), with exactly the verdicts
-/// of [`judge_change`] applying them one by one onto that document. Returns the inspection
-/// as `doc` holds it when that was read on the way (as [`judge_and_apply`] does).
+/// Judges one `change` made by `user` that `applied` already holds: `applied` is `stored`
+/// with exactly that change added (automerge applied a sync message to a copy of the
+/// stored document). The verdict is [`judge_change`]'s on `stored`; returns the inspection
+/// as `applied` holds it when it was read on the way.
 ///
-/// This is how the server judges a sync message carrying one change: automerge applies the
-/// message to a copy of the stored document, and the change is judged in that copy, so no
-/// second copy is made. In the usual case (the change is on top of `base` and `base_view`,
-/// the inspection at `base`, is given) the state before is `base_view` and the state after
-/// is the copy itself. Any other change is replayed on the document as it was at its
-/// dependencies, exactly as [`judge_change`] does; for several changes on top of each
-/// other, [`judge_and_apply_from`] on a copy of the document at `base` costs less.
+/// This is how the server judges a message carrying one change without a second copy of
+/// the document: when the change is on top of `stored`'s heads, the state before is
+/// `stored_view` (the inspection as `stored` holds it, when the caller kept it) and the
+/// state after is read from `applied`. Any other change is judged by [`judge_change`].
 pub fn judge_applied(
     user: &User,
-    doc: &Automerge,
-    changes: &[Change],
-    base: &[ChangeHash],
-    base_view: Option<Inspection>,
+    stored: &Automerge,
+    applied: &Automerge,
+    change: &Change,
+    stored_view: Option<Inspection>,
 ) -> Result<Option<Inspection>, Denial> {
-    // The heads of the document as the changes judged so far would leave it.
-    let mut heads: Vec<ChangeHash> = base.to_vec();
-    let mut current = base_view;
-    for change in changes {
-        let deps = change.deps();
-        let hash = change.hash();
-        match current.take() {
-            Some(before)
-                if !deps.is_empty() && same_heads(&heads, deps) && doc.get_heads() == [hash] =>
-            {
-                check_structure(doc, change)?;
-                let after = inspection::read(doc)?;
-                check_transition(user, Some(&before), &after, deps)?;
-                current = Some(after);
-            }
-            _ if deps.is_empty() => {
-                if !heads.is_empty() {
-                    return Err(already_exists());
-                }
-                judge_change(user, &Automerge::new(), change)?;
-            }
-            // `doc` holds the change, so its heads are never the change's dependencies and
-            // `judge_change` replays the history up to them, as it would on the document
-            // the previous changes left.
-            _ => judge_change(user, doc, change)?,
-        }
-        heads.retain(|h| !deps.contains(h));
-        heads.push(hash);
+    let deps = change.deps();
+    if deps.is_empty()
+        || !same_heads(&stored.get_heads(), deps)
+        || applied.get_heads() != [change.hash()]
+    {
+        judge_change(user, stored, change)?;
+        return Ok(None);
     }
-    Ok(current.filter(|_| same_heads(&doc.get_heads(), &heads)))
+    check_structure(stored, change)?;
+    let before = match stored_view {
+        Some(view) => view,
+        None => inspection::read(stored)?,
+    };
+    let after = inspection::read(applied)?;
+    check_transition(user, Some(&before), &after, deps)?;
+    Ok(Some(after))
 }

@@ -4,10 +4,12 @@
 //! the server and the tablet judge a change gives exactly the verdict of the reference,
 //! [`judge_change`], which replays the history up to the change's dependencies:
 //!
-//! - [`judge_and_apply_from`] with and without the inspection read before;
-//! - [`judge_applied`] on a document that already holds the change, one change at a time
-//!   and whole runs of changes at once (a sync message), where the verdict is the first
-//!   refusal and an inspection returned is the one read from the document.
+//! - [`judge_and_apply_from`] with and without the inspection read before, one change at a
+//!   time and whole runs of changes at once (a sync message carrying several), where the
+//!   verdict is the first refusal and an inspection returned is the one read from the
+//!   document;
+//! - [`judge_applied`] on a copy that already holds the change (a sync message carrying
+//!   one), with and without the inspection read before.
 //!
 //! `PROPTEST_CASES` sets the number of cases (32 by default, about 45 s in a debug build;
 //! `PROPTEST_CASES=1000 cargo test -p shared --release --test judge` is the long run).
@@ -323,22 +325,24 @@ fn check(closing: bool, complete: bool, n: usize, ops: &[Op]) -> Result<(), Test
                     known
                 );
             }
-            let view = judge_applied(
-                user,
-                &with,
-                std::slice::from_ref(change),
-                &prefix.get_heads(),
-                None,
-            );
-            prop_assert_eq!(
-                &view.as_ref().map(drop).map_err(Clone::clone),
-                &reference,
-                "judge_applied, change {} by {}",
-                i,
-                user.id
-            );
-            if let Ok(Some(view)) = view {
-                prop_assert_eq!(Ok(view), inspection::read(&with).map_err(Denial::from));
+            for known in [false, true] {
+                let current = if known {
+                    inspection::read(&prefix).ok()
+                } else {
+                    None
+                };
+                let view = judge_applied(user, &prefix, &with, change, current);
+                prop_assert_eq!(
+                    &view.as_ref().map(drop).map_err(Clone::clone),
+                    &reference,
+                    "judge_applied, change {} by {} (view known: {})",
+                    i,
+                    user.id,
+                    known
+                );
+                if let Ok(Some(view)) = view {
+                    prop_assert_eq!(Ok(view), inspection::read(&with).map_err(Denial::from));
+                }
             }
         }
         prefix = with;
@@ -354,7 +358,8 @@ fn check(closing: bool, complete: bool, n: usize, ops: &[Op]) -> Result<(), Test
             for user in &users[..2] {
                 let reference = reference_run(user, &prefix, run);
                 let current = inspection::read(&prefix).ok();
-                let view = judge_applied(user, &with, run, &prefix.get_heads(), current);
+                let mut working = prefix.clone();
+                let view = judge_and_apply_from(user, &mut working, run, current);
                 prop_assert_eq!(
                     &view.as_ref().map(drop).map_err(Clone::clone),
                     &reference,
@@ -420,13 +425,7 @@ fn the_histories_have_concurrent_changes_submissions_and_refusals() {
         }
         let mut with = prefix.clone();
         with.apply_changes([change.clone()]).expect("applies");
-        let view = judge_applied(
-            user,
-            &with,
-            std::slice::from_ref(change),
-            &prefix.get_heads(),
-            inspection::read(&prefix).ok(),
-        );
+        let view = judge_applied(user, &prefix, &with, change, inspection::read(&prefix).ok());
         assert_eq!(view.map(drop), reference);
         prefix.apply_changes([change.clone()]).expect("applies");
     }
@@ -465,14 +464,7 @@ fn a_change_that_masks_a_submission_from_clock_reads_does_not_unsubmit_it() {
         with.apply_changes([mask.clone()])
             .expect("automerge takes it");
         assert_eq!(
-            judge_applied(
-                user,
-                &with,
-                std::slice::from_ref(&mask),
-                &doc.get_heads(),
-                inspection::read(&doc).ok()
-            )
-            .map(drop),
+            judge_applied(user, &doc, &with, &mask, inspection::read(&doc).ok()).map(drop),
             refused
         );
         let mut working = doc.clone();
@@ -521,14 +513,7 @@ fn a_dependency_named_twice_is_judged_at_that_dependency() {
     let mut with = doc.clone();
     if with.apply_changes([twice.clone()]).is_ok() {
         assert_eq!(
-            judge_applied(
-                &users[1],
-                &with,
-                std::slice::from_ref(&twice),
-                &doc.get_heads(),
-                inspection::read(&doc).ok()
-            )
-            .map(drop),
+            judge_applied(&users[1], &doc, &with, &twice, inspection::read(&doc).ok()).map(drop),
             verdict
         );
     }

@@ -317,10 +317,9 @@ fn judge(
         added,
         pending,
     } = forked;
-    let judged = if pending.is_empty() && added.len() == 1 {
-        let base = stored.get_heads();
+    let judged = if let ([change], true) = (added.as_slice(), pending.is_empty()) {
         catch_unwind(AssertUnwindSafe(|| {
-            policy::judge_applied(user, &fork, &added, &base, view)
+            policy::judge_applied(user, stored, &fork, change, view)
         }))
         .map(|verdict| verdict.map(|view| (fork, view)))
     } else {
