@@ -442,18 +442,18 @@ async function addPhoto(file) {
   if (known?.refused) { toast(t('photoRefused')); return null; }
   if (!known) {
     await dbPut('photos', { sha, site: siteId, bytes, uploaded: false });
-    photosWaiting += 1;
-    renderBar();
+    setPhotosWaiting(photosWaiting + 1);
   }
   return sha;
 }
 // Photos kept on this device that the server has neither stored nor refused. They count in
 // 待同步 beside the changes: 0 means the office and the other tablets can see every photo.
+// Counted from IndexedDB at start and at each upload run, kept up to date in between.
 let photosWaiting = 0;
 const waitingToUpload = (photo) => !photo.uploaded && !photo.refused;
+function setPhotosWaiting(n) { photosWaiting = n; renderBar(); }
 async function countPhotosWaiting() {
-  photosWaiting = (await dbAll('photos')).filter(waitingToUpload).length;
-  renderBar();
+  setPhotosWaiting((await dbAll('photos')).filter(waitingToUpload).length);
 }
 /**
  * The photos of an answer without those refused: a screen drawn before a refusal (its
@@ -481,18 +481,21 @@ function uploadPhotos() {
 }
 async function uploadPending() {
   if (link !== 'online') return;
-  try { await uploadEach(); } finally { await countPhotosWaiting(); }
-}
-async function uploadEach() {
-  for (const photo of await dbAll('photos')) {
-    if (!waitingToUpload(photo)) continue;
+  const waiting = (await dbAll('photos')).filter(waitingToUpload);
+  setPhotosWaiting(waiting.length);
+  for (const photo of waiting) {
     const r = await authFetch(`/api/v1/blobs?site=${encodeURIComponent(photo.site)}`, {
       method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: photo.bytes,
     });
-    if (r.ok) { await dbPut('photos', { ...photo, uploaded: true }); continue; }
+    if (r.ok) {
+      await dbPut('photos', { ...photo, uploaded: true });
+      setPhotosWaiting(photosWaiting - 1);
+      continue;
+    }
     const code = r.status === 415 ? (await r.json().catch(() => null))?.error?.code : null;
     if (code !== 'not_an_image') continue; // Anything else may pass on the next try.
     await dbPut('photos', { ...photo, refused: code });
+    setPhotosWaiting(photosWaiting - 1);
     photoUrls.set(photo.sha, REFUSED);
     toast(t('photoRefused'));
     await detachPhoto(photo.sha);
