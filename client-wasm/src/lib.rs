@@ -119,6 +119,38 @@ pub fn keeps_site_documents(user: JsValue, templates: JsValue) -> Result<bool, J
     Ok(shared::policy::keeps_site_documents(&user, &templates))
 }
 
+/// Every role, in a stable order: `[{id, name: {zh, en}}]` (`shared::role::Role::ALL`), for
+/// the screens that list or choose roles.
+#[wasm_bindgen(js_name = roles)]
+pub fn roles() -> Result<JsValue, JsError> {
+    #[derive(serde::Serialize)]
+    struct RoleInfo {
+        id: shared::role::Role,
+        name: shared::i18n::Localized,
+    }
+    let all: Vec<RoleInfo> = shared::role::Role::ALL
+        .iter()
+        .map(|&id| RoleInfo { id, name: id.name() })
+        .collect();
+    to_js(&all)
+}
+
+/// Whether `user` (`{id, role, sites}`) may do `action` (`shared::policy::Action` in
+/// snake_case: `read`, `create_inspection`, `answer`, `submit`, `review`, `waive`,
+/// `edit_template`, `manage_users`), at `site` if given (`shared::policy::authorize`, the
+/// rule the server enforces; the screens only hide what it would refuse).
+/// Errors: an unknown action or a malformed user or site.
+#[wasm_bindgen(js_name = may)]
+pub fn may(user: JsValue, action: &str, site: Option<String>) -> Result<bool, JsError> {
+    let user: shared::policy::User = from_js(user, "user")?;
+    let action: shared::policy::Action = from_js(JsValue::from_str(action), "action")?;
+    let site = site
+        .map(shared::ids::SiteId::parse)
+        .transpose()
+        .map_err(|e| JsError::new(&format!("invalid site: {e}")))?;
+    Ok(shared::policy::authorize(&user, action, site.as_ref()).is_ok())
+}
+
 /// The regulation's rules, as plain objects.
 #[wasm_bindgen(js_name = regulation)]
 pub fn regulation() -> Result<JsValue, JsError> {

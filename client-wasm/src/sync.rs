@@ -591,6 +591,59 @@ impl SyncClient {
         Ok(shared::policy::may_answer(&user, &view))
     }
 
+    /// The answer keys whose answers make a violation now (`shared::rules::evaluate`: a
+    /// failed check, a count or number beyond its limit; an empty bay's occupied-only
+    /// items do not count): the items the screen marks as failing.
+    #[wasm_bindgen(js_name = failingKeys)]
+    pub fn failing_keys(&self, id: &str) -> Result<Vec<String>, JsError> {
+        let view = inspection::read(&self.tracked(id)?.doc).map_err(js_err)?;
+        Ok(shared::rules::evaluate(&view)
+            .iter()
+            .map(|v| v.key.to_string())
+            .collect())
+    }
+
+    /// The sum of the inspection's money fines, yuan (`shared::rules::total_yuan`).
+    #[wasm_bindgen(js_name = fineTotal)]
+    pub fn fine_total(&self, id: &str) -> Result<f64, JsError> {
+        let view = inspection::read(&self.tracked(id)?.doc).map_err(js_err)?;
+        // Yuan sums stay far below 2^53: exact as a JavaScript number.
+        Ok(shared::rules::total_yuan(&shared::rules::evaluate(&view)) as f64)
+    }
+
+    /// Whether this device keeps document `id` (bounded sync, issue 18): it has changes
+    /// the server has not acknowledged, or it is not an inspection this client can read,
+    /// or `shared::policy::device_keeps` says so for `opened_ms` (when the user last opened
+    /// it here, ms, if ever), `now_ms` and `days` (discovery's `device_days`). One it does
+    /// not keep may be forgotten and its stored bytes deleted; opened again, it is fetched.
+    #[wasm_bindgen(js_name = deviceKeeps)]
+    pub fn device_keeps(
+        &self,
+        id: &str,
+        opened_ms: Option<f64>,
+        now_ms: f64,
+        days: u32,
+    ) -> Result<bool, JsError> {
+        let tracked = self.tracked(id)?;
+        let ours = sorted(tracked.doc.get_heads());
+        if !ours.is_empty() && tracked.server_heads.as_ref() != Some(&ours) {
+            return Ok(true);
+        }
+        let Ok(view) = inspection::read(&tracked.doc) else {
+            return Ok(true);
+        };
+        let at = |ms: f64| chrono::DateTime::from_timestamp_millis(ms as i64);
+        let Some(now) = at(now_ms) else {
+            return Err(JsError::new("invalid now"));
+        };
+        Ok(shared::policy::device_keeps(
+            &view,
+            opened_ms.and_then(at),
+            now,
+            days,
+        ))
+    }
+
     /// The keys the inspection asks for.
     #[wasm_bindgen(js_name = expectedKeys)]
     pub fn expected_keys(&self, id: &str) -> Result<Vec<String>, JsError> {

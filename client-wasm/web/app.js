@@ -3,7 +3,7 @@
 // browser can: the screen, IndexedDB, the WebSocket, the camera, timers.
 import init, { SyncClient, builtinTemplates, keepsSiteDocuments, sha256Hex } from './pkg/client_wasm.js';
 import { t, local, lang, setLang, fmtDate, fmtYuan, explainResponse, chinaDay } from './i18n.js';
-import { officeView, OFFICE_ROLES } from './office.js';
+import { officeView, userMay } from './office.js';
 
 const $ = (sel, root = document) => root.querySelector(sel);
 /** The built-in workshop walkaround's template id (shared::builtin::WALKAROUND). */
@@ -57,6 +57,11 @@ let session = stored('session', null); // {access_token, refresh_token, expires_
 let siteId = stored('site', null);
 let sites = stored('sites', []);
 let cursor = stored('cursor', 0);
+// Bounded sync (issue 18; shared::policy::device_keeps): the days of submitted history
+// this device keeps, as discovery last said, and when the user last opened each document
+// here (ms by id), which keeps an older one opened on demand for as long again.
+let deviceDays = stored('deviceDays', 7);
+const opened = stored('opened', {});
 // Documents discovery listed that are not stored on this device yet. Kept with the cursor,
 // so a cursor that has moved past a document never outlives the wish to fetch it.
 const wanted = new Set(stored('wanted', []));
@@ -371,10 +376,19 @@ function discover() {
   return discovering;
 }
 async function discoverPages() {
-  if (!session || !keepsAll()) return;
+  if (!session) return;
+  if (keepsAll()) await discoverNew();
+  await prune();
+}
+/** Asks for the documents discovery lists that this device keeps and lacks. */
+async function discoverNew() {
   let asked = false;
   for (;;) {
-    const body = await api(`/api/v1/documents?since=${cursor}`);
+    const body = await api(`/api/v1/documents?since=${cursor}&scope=device`);
+    if (Number.isInteger(body.device_days) && body.device_days !== deviceDays) {
+      deviceDays = body.device_days;
+      store('deviceDays', deviceDays);
+    }
     for (const doc of body.documents) {
       if (client.has(doc.id) || wanted.has(doc.id)) continue;
       client.want(doc.id);
@@ -388,6 +402,31 @@ async function discoverPages() {
     if (!body.more) break;
   }
   if (asked) flush();
+}
+const PRUNE_MS = 3_600_000;
+let prunedAt = 0;
+/**
+ * Drops what this device no longer keeps (`deviceKeeps`: submitted, older than its window,
+ * not opened lately, nothing waiting to be sent), except the inspection on screen and any
+ * with a note still being saved. Opened again, one is fetched from the server.
+ */
+async function prune() {
+  // At the first discovery after the app opens, then hourly: each check reads a document.
+  if (Date.now() - prunedAt < PRUNE_MS) return;
+  prunedAt = Date.now();
+  const shown = location.hash.startsWith('#/inspect/') ? location.hash.slice('#/inspect/'.length) : null;
+  const now = Date.now();
+  const drafted = new Set(Object.values(drafts).map((d) => d.doc));
+  for (const id of client.ids()) {
+    if (id === shown || drafted.has(id) || !client.has(id)) continue;
+    let keep = true;
+    try { keep = client.deviceKeeps(id, opened[id] ?? undefined, now, deviceDays); } catch (e) { console.warn('deviceKeeps', id, e); }
+    if (keep) continue;
+    client.forget(id);
+    await dbDelete('docs', id);
+    delete opened[id];
+  }
+  store('opened', opened);
 }
 /**
  * Whether this device keeps every document of its sites (shared::policy::keeps_site_documents):
@@ -742,7 +781,7 @@ function homeView() {
   const adHoc = mine.filter((tpl) => tpl.cadence === 'ad_hoc')
     .sort((a, b) => Number(b.id === WALKAROUND_ID) - Number(a.id === WALKAROUND_ID));
   let office = null;
-  if (OFFICE_ROLES.includes(role)) {
+  if (userMay(user(), 'review')) {
     const missed = dashboard?.site === siteId ? dashboard.missed : [];
     office = h('div', {},
       h('div', { class: 'row office-links' },
@@ -764,24 +803,53 @@ function homeView() {
     h('h2', {}, t('history')),
     all.length ? h('div', {}, all.map(({ id, state }) => {
       const v = client.violations(id);
-      const fines = v.reduce((sum, x) => sum + (x.fine.type === 'yuan' ? x.fine.amount : 0), 0);
+      const fines = client.fineTotal(id);
       return h('div', { class: 'card row spread clickable', 'data-doc': id, onclick: () => { location.hash = `#/inspect/${id}`; } },
         h('div', {}, h('h3', {}, local(state.template.name)), h('span', { class: 'muted' }, `${fmtDate(state.created_at)} · ${nameOf(state.created_by)}`)),
         h('div', { class: 'row' },
           v.length ? h('span', { class: 'chip red' }, `${v.length} ${t('violationsCount')}`) : null,
           fines ? h('span', { class: 'chip red' }, fmtYuan(fines)) : null,
           h('span', { class: `chip ${state.submitted ? 'green' : 'amber'}` }, t(statusOf(state)))));
-    })) : h('p', { class: 'muted' }, t('noDocs')));
+    })) : h('p', { class: 'muted' }, t('noDocs')),
+    h('button', { class: 'wide', 'data-testid': 'older-link', onclick: () => { location.hash = '#/older'; } }, `${t('olderInspections')} ›`));
+}
+
+// Older inspections (bounded sync, issue 18): this device keeps only its window of
+// history, so older ones are listed from the server a page at a time
+// (`GET /api/v1/inspections`); one opened is fetched over the socket and kept a while.
+let older = null; // { site, rows, next, loading, failed }
+function loadOlder() {
+  if (older.loading || older.next === null) return;
+  older.loading = true;
+  const q = new URLSearchParams({ site: older.site });
+  if (older.next) q.set('before', older.next);
+  const forSite = older;
+  api(`/api/v1/inspections?${q}`).then((body) => {
+    forSite.rows.push(...body.inspections);
+    forSite.next = body.next;
+  }).catch((e) => { forSite.failed = String(e.message || e); }).finally(() => { forSite.loading = false; render(); });
+}
+function olderView() {
+  if (older?.site !== siteId) {
+    older = { site: siteId, rows: [], next: undefined, loading: false, failed: null };
+    loadOlder();
+  }
+  const name = (id) => local(templates.find((x) => x.id === id)?.name) || id;
+  return h('div', { 'data-testid': 'older' },
+    h('div', { class: 'row spread' }, h('button', { onclick: () => { location.hash = '#/'; } }, `← ${t('back')}`),
+      h('h2', {}, t('olderInspections'))),
+    older.failed ? h('p', { class: 'error' }, older.failed) : null,
+    older.rows.map((r) => h('div', { class: 'card row spread clickable', 'data-doc': r.id, onclick: () => { location.hash = `#/inspect/${r.id}`; } },
+      h('div', {}, h('h3', {}, name(r.template)), h('span', { class: 'muted' }, `${fmtDate(r.created_at)} · ${nameOf(r.created_by)}`)),
+      h('div', { class: 'row' },
+        r.violations ? h('span', { class: 'chip red' }, `${r.violations} ${t('violationsCount')}`) : null,
+        r.fine_yuan ? h('span', { class: 'chip red' }, fmtYuan(r.fine_yuan)) : null,
+        h('span', { class: `chip ${r.submitted_at ? 'green' : 'amber'}` }, t(r.submitted_at ? 'submitted' : 'inProgress'))))),
+    older.loading ? h('p', { class: 'loading' }, t('connecting'))
+      : older.next !== null ? h('button', { class: 'wide', 'data-testid': 'older-more', onclick: loadOlder }, t('loadMore')) : null);
 }
 
 const valueOf = (answer) => answer?.value;
-function failing(item, value) {
-  if (!value) return false;
-  if (item.kind.type === 'pass_fail') return value.type === 'fail';
-  if (item.kind.type === 'count') return value.value > item.kind.max;
-  if (item.kind.type === 'number') return value.value < item.kind.min || value.value > item.kind.max;
-  return false;
-}
 
 // Text is saved as it is typed (SAVE_TYPED_MS after the last keystroke), when its field is
 // left, and when the page is hidden or closed: never only on leaving the field, which a tablet
@@ -861,12 +929,13 @@ async function restoreDrafts() {
 window.addEventListener('pagehide', saveTyped);
 document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'hidden') saveTyped(); });
 
-function itemCard(id, state, item, key) {
+function itemCard(id, state, item, key, failing) {
   const records = state.answers[key] || [];
   const frozen = Boolean(state.submitted) || state.readOnly;
   const current = records.length === 1 ? records[0] : null;
   const value = valueOf(current);
-  const isFailing = failing(item, value);
+  // Failing as the rules count it (client.failingKeys: shared::rules::evaluate).
+  const isFailing = failing.has(key);
   // The record as it is when a handler runs, not as it was when this card was drawn: a
   // note saved, a photo attached or a remote answer merged since then must be kept.
   const latest = () => {
@@ -981,14 +1050,16 @@ function inspectView(id) {
     fetchOnDemand(id);
     return h('p', { class: 'loading' }, t('connecting'));
   }
+  if (!opened[id] || Date.now() - opened[id] > 3_600_000) { opened[id] = Date.now(); store('opened', opened); }
   const state = client.state(id);
   const tpl = state.template;
   const frozen = Boolean(state.submitted);
+  const failingKeys = new Set(client.failingKeys(id));
   // Only the roles that run the template answer it (shared::policy::may_answer); the
   // office and other reviewing roles see it read-only.
   state.readOnly = !frozen && !client.mayAnswer(id, user());
   const onceItems = tpl.items.filter((i) => i.repeat === 'once');
-  const sections = [h('h2', {}, t('general')), h('div', { class: 'grid' }, onceItems.map((i) => itemCard(id, state, i, i.id)))];
+  const sections = [h('h2', {}, t('general')), h('div', { class: 'grid' }, onceItems.map((i) => itemCard(id, state, i, i.id, failingKeys)))];
   const disagreements = client.occupancyDisagreements(id);
   const expected = client.expectedKeys(id);
   const group = (kind, title, repeats) => {
@@ -1018,7 +1089,7 @@ function inspectView(id) {
             mayEdit ? h('button', { 'data-testid': `keep-occupied-${area.id}`, 'data-occupied': String(r.occupied),
               onclick: () => edit(id, () => client.setOccupied(id, user().id, area.id, r.occupied)) }, t('keepOccupancy')) : null))) : null,
         keptAnswers ? h('p', { class: 'muted', 'data-testid': `kept-answers-${area.id}` }, t('emptyBayAnswersKept')) : null,
-        h('div', { class: 'grid' }, shown.map((i) => itemCard(id, state, i, `${i.id}@${area.id}`)))));
+        h('div', { class: 'grid' }, shown.map((i) => itemCard(id, state, i, `${i.id}@${area.id}`, failingKeys)))));
     }
   };
   group('bay', 'bays', ['per_bay', 'per_occupied_bay']);
@@ -1026,7 +1097,7 @@ function inspectView(id) {
   group('entrance', 'entrances', ['per_entrance']);
 
   const violations = client.violations(id);
-  const total = violations.reduce((sum, v) => sum + (v.fine.type === 'yuan' ? v.fine.amount : 0), 0);
+  const total = client.fineTotal(id);
   const fineText = (v) => (v.fine.type === 'yuan' ? fmtYuan(v.fine.amount) : v.fine.type === 'dismissal_review' ? t('dismissal') : v.fine.type === 'replace_tool' ? t('replaceTool') : '');
   const problems = frozen || state.readOnly ? [] : client.submissionProblems(id);
   const { answered, asked } = progress(expected, state);
@@ -1132,6 +1203,7 @@ function render({ now = false } = {}) {
   else if (!siteId) view = siteView();
   else if (route.startsWith('inspect/')) view = inspectView(route.slice('inspect/'.length));
   else if (route.startsWith('office/')) view = officeView(route, officeEnv);
+  else if (route === 'older') view = olderView();
   else view = homeView();
   const scroll = window.scrollY;
   const children = [session ? refusalsView() : null, view].filter(Boolean);

@@ -1,10 +1,11 @@
 // The app's words in Simplified Chinese (the default) and English, and local formats for
 // dates and money.
+import { roles } from './pkg/client_wasm.js';
 const STRINGS = {
   'zh-CN': {
     appName: '车间巡检', login: '登录', username: '用户名', password: '密码', logout: '退出',
     loginFailed: '用户名或密码错误', tooMany: '尝试次数过多，请稍后再试', offlineLogin: '离线时无法首次登录',
-    pickSite: '选择门店', today: '今日例行检查', newWalkaround: '新建车间巡检', history: '检查记录',
+    pickSite: '选择门店', today: '今日例行检查', newWalkaround: '新建车间巡检', history: '检查记录', olderInspections: '更早的检查', loadMore: '加载更多',
     notStarted: '未开始', inProgress: '进行中', submitted: '已提交', start: '开始', resume: '继续', open: '查看',
     docUnavailable: '找不到这份检查，或您没有查看它的权限。', thisTablet: '本机', tablet: '平板 {0}',
     online: '在线', offline: '离线', connecting: '连接中', pending: '待同步', lastSynced: '上次同步', never: '从未',
@@ -35,7 +36,7 @@ const STRINGS = {
   en: {
     appName: 'Walkaround', login: 'Log in', username: 'User name', password: 'Password', logout: 'Log out',
     loginFailed: 'Wrong user name or password', tooMany: 'Too many attempts, try again later', offlineLogin: 'The first login needs the network',
-    pickSite: 'Choose a site', today: "Today's routines", newWalkaround: 'New workshop walkaround', history: 'History',
+    pickSite: 'Choose a site', today: "Today's routines", newWalkaround: 'New workshop walkaround', history: 'History', olderInspections: 'Older inspections', loadMore: 'Load more',
     notStarted: 'Not started', inProgress: 'In progress', submitted: 'Submitted', start: 'Start', resume: 'Resume', open: 'Open',
     docUnavailable: 'This inspection does not exist, or you may not see it.', thisTablet: 'this tablet', tablet: 'tablet {0}',
     online: 'Online', offline: 'Offline', connecting: 'Connecting', pending: 'To sync', lastSynced: 'Last synced', never: 'never',
@@ -185,14 +186,13 @@ const REASONS = {
 };
 
 /** Roles by their code, in both languages. */
-export const ROLE_NAMES = {
-  office_admin: { zh: '办公室管理员', en: 'Office admin' }, workshop_manager: { zh: '车间经理', en: 'Workshop manager' },
-  team_lead: { zh: '班组长', en: 'Team lead' }, service_manager: { zh: '服务经理', en: 'Service manager' },
-  parts_manager: { zh: '备件经理', en: 'Parts manager' }, customer_service_supervisor: { zh: '客服主管', en: 'Customer-service supervisor' },
-  technician: { zh: '技师', en: 'Technician' },
-};
+/** The roles' names by id, from the shared crate (`roles()`; read once the wasm has started). */
+let roleNames = null;
 /** A role's name in the current language (its code if unknown). */
-export const roleName = (r) => local(ROLE_NAMES[r]) || r;
+export const roleName = (r) => {
+  roleNames ??= Object.fromEntries(roles().map((x) => [x.id, x.name]));
+  return local(roleNames[r]) || r;
+};
 const STATUS_NAMES = {
   open: { zh: '待处理', en: 'open' }, acknowledged: { zh: '已确认', en: 'acknowledged' },
   corrected: { zh: '已整改', en: 'corrected' }, waived: { zh: '已免罚', en: 'waived' },

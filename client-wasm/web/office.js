@@ -2,6 +2,7 @@
 // monthly reports with a weekly trend, CSV and a print page; routine schedules and missed
 // routines; users; templates. Everything here is online (the office works at a desk); the
 // server enforces every permission, the screens only hide what a role cannot do.
+import { may, roles } from './pkg/client_wasm.js';
 import { t, local, lang, fmtDate, fmtYuan, explain, explainAll, explainField, roleName, chinaDay } from './i18n.js';
 
 const WORDS = {
@@ -59,8 +60,10 @@ function fmtDuration(ms) {
 }
 
 /** Roles that see the office screens (the server's reviewing roles). */
-export const OFFICE_ROLES = ['office_admin', 'workshop_manager', 'service_manager', 'parts_manager'];
-const ROLES = ['office_admin', 'workshop_manager', 'team_lead', 'service_manager', 'parts_manager', 'customer_service_supervisor', 'technician'];
+/** Every role's id, in the shared crate's order (`roles()`). */
+const roleIds = () => roles().map((r) => r.id);
+/** Whether the signed-in user may take `action` (`shared::policy::Action`), as the server decides. */
+export const userMay = (user, action) => may(user, action, undefined);
 
 let env; // { h, authFetch, user, sites, templates, toast, photoElement, render }
 let regulation = null;
@@ -137,7 +140,7 @@ export function officeView(route, environment) {
   const { h } = env;
   const role = env.user().role;
   const tabs = [['violations', 'violationsTab'], ['reports', 'reportsTab'], ['routines', 'routinesTab']];
-  if (role === 'office_admin') tabs.push(['users', 'usersTab'], ['templates', 'templatesTab']);
+  if (userMay(env.user(), 'manage_users')) tabs.push(['users', 'usersTab'], ['templates', 'templatesTab']);
   const body = h('div', { class: 'office-body' }, h('p', { class: 'loading' }, t('connecting')));
   const el = h('div', { class: 'office', 'data-testid': `office-${path}` },
     path === 'print' ? null : h('nav', { class: 'tabs' }, h('button', { onclick: () => { location.hash = '#/'; } }, `← ${t('back')}`),
@@ -175,7 +178,7 @@ async function violationsScreen(q, body) {
   h('label', {}, w('to'), h('input', { type: 'date', name: 'to', value: q.to ?? '' })),
   h('label', {}, w('rule'), select('rule', q.rule, [['', w('any')], ...regulation.map((r) => [r.id, `${r.id} ${clip(local(r.title), 14)}`])])),
   h('label', {}, w('area'), select('area', q.area, [['', w('any')], ...areas.map((a) => [a.id, local(a.name)])])),
-  h('label', {}, w('role'), select('role', q.role, [['', w('any')], ...ROLES.map((r) => [r, roleName(r)])])),
+  h('label', {}, w('role'), select('role', q.role, [['', w('any')], ...roleIds().map((r) => [r, roleName(r)])])),
   h('label', {}, w('person'), select('person', q.person, [['*', w('any')], ['', w('unassigned')], ...who.map((p) => [p.id, p.display_name])])),
   h('label', {}, w('status'), select('status', q.status, [['', w('any')], ...['open', 'acknowledged', 'corrected', 'waived'].map((s) => [s, w(`status_${s}`)])])),
   h('div', { class: 'row' }, h('button', { class: 'primary', type: 'submit', 'data-testid': 'apply-filters' }, w('filter')),
@@ -239,7 +242,7 @@ async function toggleDetail(row, v) {
     env.toast(w(`status_${body.status}`));
     refreshOffice();
   };
-  const canReview = OFFICE_ROLES.includes(env.user().role);
+  const canReview = userMay(env.user(), 'review');
   const actions = canReview ? h('div', { class: 'row' },
     v.status !== 'acknowledged' ? h('button', { onclick: () => review('acknowledge'), 'data-testid': 'acknowledge' }, w('acknowledge')) : null,
     v.status !== 'corrected' ? h('button', { onclick: () => review('correct'), 'data-testid': 'correct' }, w('correct')) : null,
@@ -397,7 +400,7 @@ async function routinesScreen(q, body) {
   };
   schedule.schedule.forEach(addRow);
   const problems = h('div', { class: 'problems', role: 'alert' });
-  const canEdit = env.user().role === 'office_admin';
+  const canEdit = userMay(env.user(), 'edit_template');
   const save = async () => {
     const entries = [...rows.children].map((tr) => {
       const [hh, mm] = tr.querySelector('[name=due]').value.split(':').map(Number);
@@ -446,7 +449,7 @@ async function usersScreen(q, body) {
   h('label', {}, t('username'), h('input', { name: 'username', required: true })),
   h('label', {}, w('displayName'), h('input', { name: 'display_name' })),
   h('label', {}, w('password'), h('input', { name: 'password', type: 'password', minlength: 8, required: true })),
-  h('label', {}, w('role'), select('role', 'technician', ROLES.map((r) => [r, roleName(r)]))),
+  h('label', {}, w('role'), select('role', roleIds().at(-1), roleIds().map((r) => [r, roleName(r)]))),
   siteBoxes(env.sites().length === 1 ? [env.sites()[0].id] : []),
   h('button', { class: 'primary', type: 'submit' }, w('addUser')), problems);
   const row = (u) => {
@@ -464,7 +467,7 @@ async function usersScreen(q, body) {
     };
     return h('tr', { 'data-user': u.id, class: u.disabled ? 'disabled' : '' },
       h('td', {}, u.username), h('td', {}, h('input', { name: 'display_name', value: u.display_name })),
-      h('td', {}, select('role', u.role, ROLES.map((r) => [r, roleName(r)]))), h('td', {}, siteBoxes(u.sites)),
+      h('td', {}, select('role', u.role, roleIds().map((r) => [r, roleName(r)]))), h('td', {}, siteBoxes(u.sites)),
       h('td', {}, h('button', { onclick: edit }, w('save')), ' ', h('button', { onclick: toggle, 'data-testid': `toggle-${u.id}` }, u.disabled ? w('enable') : w('disable'))));
   };
   fill(body, form, h('div', { class: 'card table-wrap' }, h('table', { class: 'list' },

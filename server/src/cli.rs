@@ -111,6 +111,10 @@ pub struct ServeArgs {
     /// Most documents held in memory at once; the least recently used go first.
     #[arg(long, env = "WALKAROUND_MAX_RESIDENT_DOCS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_resident_docs: u64,
+    /// Days of submitted inspections a tablet keeps besides those not yet submitted: today
+    /// and this many days before it (older ones are fetched when opened).
+    #[arg(long, env = "WALKAROUND_DEVICE_DAYS", default_value_t = shared::policy::DEVICE_DAYS, value_parser = clap::value_parser!(u32).range(0..=i64::from(shared::policy::MAX_DEVICE_DAYS)))]
+    pub device_days: u32,
 }
 
 impl ServeArgs {
@@ -125,6 +129,7 @@ impl ServeArgs {
                 std::time::Duration::from_secs(self.doc_idle_secs),
                 usize::try_from(self.max_resident_docs).unwrap_or(usize::MAX),
             ),
+            device_days: self.device_days,
         })
     }
 }

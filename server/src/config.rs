@@ -32,6 +32,9 @@ pub struct Config {
     pub limits: SyncLimits,
     /// How many documents stay in memory.
     pub memory: DocumentMemory,
+    /// Days of submitted history a floor device keeps besides what is not yet submitted
+    /// (`shared::policy::device_keeps`; default `shared::policy::DEVICE_DAYS`).
+    pub device_days: u32,
 }
 
 /// How long documents stay in memory. A document is loaded when a peer syncs it and
@@ -110,6 +113,7 @@ impl Config {
             data_dir,
             limits: SyncLimits::default(),
             memory: DocumentMemory::default(),
+            device_days: shared::policy::DEVICE_DAYS,
         }
     }
 }

@@ -76,7 +76,8 @@ impl Application {
     /// Opens the store (applying migrations) and binds the listener.
     pub async fn build(config: Config) -> Result<Application, StartupError> {
         let store = Store::open(&config.database).await?;
-        let state = app_state(store, config.limits).await?;
+        let mut state = app_state(store, config.limits).await?;
+        state.device_days = config.device_days;
         let memory = config.memory;
         let listener =
             TcpListener::bind(config.listen)
@@ -191,6 +192,7 @@ pub async fn app_state(
         shutdown: Arc::new(tokio::sync::watch::channel(false).0),
         limits,
         connections: Arc::default(),
+        device_days: shared::policy::DEVICE_DAYS,
     })
 }
 

@@ -34,6 +34,9 @@ pub struct AppState {
     pub limits: SyncLimits,
     /// Open sync connections per user on this instance.
     pub connections: Arc<Mutex<HashMap<String, usize>>>,
+    /// Days of submitted history a floor device keeps (`--device-days`; bounded sync,
+    /// `shared::policy::device_keeps`).
+    pub device_days: u32,
 }
 
 /// A sync connection gets only what it runs on (`State<SyncContext>` in `http/sync.rs`).

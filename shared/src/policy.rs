@@ -14,6 +14,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use automerge::{Automerge, Change, ChangeHash};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{SiteId, UserId};
@@ -311,6 +312,44 @@ pub fn may_answer(user: &User, inspection: &Inspection) -> bool {
 /// (fetched on demand) or start themselves.
 pub fn keeps_site_documents(user: &User, templates: &[crate::template::Template]) -> bool {
     user.role != Role::OfficeAdmin && templates.iter().any(|t| t.run_by.contains(&user.role))
+}
+
+/// Days of history a floor device keeps besides what is not yet submitted (bounded sync,
+/// issue 18): today and the 7 days before it. A workshop sets its own with the server's
+/// `--device-days`; discovery tells the device the number in use.
+pub const DEVICE_DAYS: u32 = 7;
+
+/// The most days a workshop may set for [`DEVICE_DAYS`]: a year.
+pub const MAX_DEVICE_DAYS: u32 = 366;
+
+/// Where a floor device's window of history starts: midnight, China time
+/// ([`crate::time::CHINA`]), `days` days before the day of `now`. `days` = 0 keeps today only.
+pub fn device_window_start(now: DateTime<Utc>, days: u32) -> DateTime<Utc> {
+    use chrono::TimeZone;
+    let today = now.with_timezone(&crate::time::CHINA).date_naive();
+    let first = today - chrono::Duration::days(i64::from(days.min(MAX_DEVICE_DAYS)));
+    first
+        .and_hms_opt(0, 0, 0)
+        .and_then(|t| crate::time::CHINA.from_local_datetime(&t).single())
+        .map_or(now, |t| t.with_timezone(&Utc))
+}
+
+/// Whether a floor device keeps `inspection` (bounded sync, issue 18): it is not submitted
+/// yet, or it started on or after [`device_window_start`], or the user opened it
+/// (`opened`) on or after that. The server lists exactly these in discovery with
+/// `scope=device` (by the times it recorded on receipt); a device drops the others it
+/// holds once nothing of them is waiting to be sent. Times are the device's: at worst a
+/// wrong clock keeps a document a while longer or fetches it again when opened.
+pub fn device_keeps(
+    inspection: &Inspection,
+    opened: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    days: u32,
+) -> bool {
+    let start = device_window_start(now, days);
+    inspection.submitted.is_none()
+        || inspection.created_at >= start
+        || opened.is_some_and(|at| at >= start)
 }
 
 /// Whether `user` may turn the inspection `before` (None: the empty document) into `after`.

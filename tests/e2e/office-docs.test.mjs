@@ -1,5 +1,7 @@
 // Bounded sync (issue 18): the office's browser holds no inspection by default and fetches
-// one when the office opens it; a manager's tablet still fetches its sites' documents.
+// one when the office opens it; a manager's tablet keeps only its window of history
+// (unsubmitted, or started in the last 7 days), opens older ones on demand, and drops them
+// again once they age out.
 // Run by tests/tests/it/e2e.rs (with WALKAROUND_URL, WALKAROUND_PASSWORD and
 // WALKAROUND_SCREENSHOTS) against a server seeded with the demo's six weeks of history.
 import { test, before, after } from 'node:test';
@@ -91,15 +93,73 @@ test('the office holds no document until it opens one, then exactly that one, re
   await context.close();
 });
 
-test("a manager's tablet still fetches every document of its site", async () => {
+/** The documents a floor device keeps (`scope=device`): unsubmitted or in its window. */
+async function deviceDocuments(username) {
+  const login = await fetch(`${base}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
+  const { access_token } = await login.json();
+  const ids = new Set();
+  let days;
+  for (let cursor = 0; ;) {
+    const body = await (await fetch(`${base}/api/v1/documents?since=${cursor}&scope=device`, { headers: { authorization: `Bearer ${access_token}` } })).json();
+    for (const d of body.documents) ids.add(d.id);
+    cursor = body.cursor;
+    days = body.device_days;
+    if (!body.more) return { ids, days };
+  }
+}
+const sorted = (ids) => [...ids].sort();
+
+test("a manager's tablet keeps its window of history, lists older inspections from the server, opens one on demand and drops it once it ages out", async () => {
   const all = await serverDocuments('wang');
+  const { ids: kept, days } = await deviceDocuments('wang');
+  assert.equal(days, 7, 'the default window: today and the 7 days before it');
+  assert.ok(kept.size > 5 && kept.size < all.size / 2, `the window is a part of the history: ${kept.size} of ${all.size}`);
   const context = await browser.newContext({ viewport: { width: 1024, height: 768 }, hasTouch: true, locale: 'zh-CN' });
   const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
   await logInAs(page, 'wang');
-  // Every listed document is asked for, and they arrive.
-  await page.waitForFunction((n) => window.walkaround.held().length + window.walkaround.wanted().length >= n, all.size, { timeout: 60_000, polling: 500 });
-  await page.waitForFunction(() => window.walkaround.held().length >= 100, null, { timeout: 60_000, polling: 500 });
-  const held = await page.evaluate(() => window.walkaround.held().length);
-  console.log(`manager: ${held} of ${all.size} held so far, the rest asked for`);
+  // Every document of the window arrives, and nothing else.
+  await page.waitForFunction((n) => window.walkaround.held().length >= n && window.walkaround.wanted().length === 0, kept.size, { timeout: 60_000, polling: 500 });
+  await page.waitForTimeout(4_000);
+  assert.deepEqual(sorted(await page.evaluate(() => window.walkaround.held())), sorted(kept), 'holds exactly its window');
+  await page.waitForFunction((n) => document.querySelectorAll('[data-doc]').length === n, kept.size, { timeout: 10_000 });
+
+  // Older inspections are listed from the server, a page at a time, newest first.
+  await page.locator('[data-testid=older-link]').tap();
+  await page.waitForSelector('[data-testid=older] [data-doc]');
+  const firstPage = await page.locator('[data-testid=older] [data-doc]').count();
+  assert.equal(firstPage, 50, 'a page of 50');
+  await page.locator('[data-testid=older-more]').tap();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=older] [data-doc]').length > 50);
+  await page.screenshot({ path: `${shots}/tablet-older-inspections.png`, fullPage: false });
+  const olderIds = await page.locator('[data-testid=older] [data-doc]').evaluateAll((rows) => rows.map((r) => r.dataset.doc));
+  assert.equal(new Set(olderIds).size, olderIds.length, 'no inspection is listed twice across pages');
+  const old = olderIds.find((id) => !kept.has(id));
+  assert.ok(old, 'the list reaches inspections outside the window');
+
+  // Opened, it is fetched and shown; then kept.
+  await page.locator(`[data-testid=older] [data-doc="${old}"]`).tap();
+  await page.waitForSelector('[data-testid=violations]', { timeout: 30_000 });
+  await page.waitForFunction((id) => window.walkaround.held().includes(id) && window.walkaround.wanted().length === 0, old, { timeout: 15_000 });
+  await page.evaluate(() => { location.hash = '#/'; });
+  await page.reload();
+  await page.waitForSelector('[data-testid=sync-state][data-link=online]', { timeout: 30_000 });
+  await page.waitForTimeout(4_000);
+  assert.ok(await page.evaluate((id) => window.walkaround.held().includes(id), old), 'an inspection opened today is kept');
+
+  // Opened long ago, it ages out: dropped from memory and from IndexedDB, the window stays.
+  await page.evaluate((id) => {
+    const opened = JSON.parse(localStorage.getItem('walkaround.opened'));
+    opened[id] = Date.now() - 30 * 86_400_000;
+    localStorage.setItem('walkaround.opened', JSON.stringify(opened));
+  }, old);
+  await page.reload();
+  await page.waitForSelector('[data-testid=sync-state][data-link=online]', { timeout: 30_000 });
+  await page.waitForFunction((id) => !window.walkaround.held().includes(id), old, { timeout: 15_000 });
+  assert.ok(!(await stored(page)).includes(old), 'its bytes are deleted');
+  assert.deepEqual(sorted(await page.evaluate(() => window.walkaround.held())), sorted(kept), 'the window is kept');
+  assert.deepEqual(errors, []);
+  console.log(`manager: holds ${kept.size} of the site's ${all.size} documents (window ${days} days)`);
   await context.close();
 });

@@ -1,5 +1,8 @@
 //! `GET /api/v1/documents`: discovery for tablets, the documents of the caller's sites in
-//! the order they last changed, a page at a time after a cursor.
+//! the order they last changed, a page at a time after a cursor; with `scope=device`, only
+//! what a floor device keeps (bounded sync, `shared::policy::device_keeps`).
+//! `GET /api/v1/inspections`: the inspections of the caller's sites, newest first, for a
+//! tablet to open one it does not keep.
 
 use axum::extract::{Query, State};
 use axum::routing::get;
@@ -13,7 +16,9 @@ use crate::http::error::AppError;
 use crate::state::AppState;
 
 pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/documents", get(documents))
+    Router::new()
+        .route("/api/v1/documents", get(documents))
+        .route("/api/v1/inspections", get(inspections))
 }
 
 #[derive(Debug, Deserialize)]
@@ -21,6 +26,20 @@ pub(super) fn router() -> Router<AppState> {
 struct DocumentsQuery {
     since: Option<i64>,
     limit: Option<i64>,
+    #[serde(default)]
+    scope: Scope,
+}
+
+/// Which documents discovery lists.
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Scope {
+    /// Every document of the caller's sites.
+    #[default]
+    All,
+    /// What a floor device keeps: not yet submitted, or started in the last
+    /// `--device-days` days (China time).
+    Device,
 }
 
 async fn documents(
@@ -37,7 +56,17 @@ async fn documents(
     }
     let limit = page(q.limit, MAX_PAGE)?;
     let sites = readable_sites(&auth, None)?;
-    let docs = state.store.docs_since(&sites, since, limit).await?;
+    let window_start = match q.scope {
+        Scope::All => None,
+        Scope::Device => Some(
+            shared::policy::device_window_start(chrono::Utc::now(), state.device_days)
+                .timestamp_millis(),
+        ),
+    };
+    let docs = state
+        .store
+        .docs_since(&sites, since, limit, window_start)
+        .await?;
     let cursor = docs.last().map_or(since, |d| d.version);
     let documents: Vec<Value> = docs
         .iter()
@@ -56,6 +85,65 @@ async fn documents(
         .collect();
     let more = documents.len() as i64 == limit;
     Ok(Json(
-        json!({ "documents": documents, "cursor": cursor, "more": more }),
+        json!({ "documents": documents, "cursor": cursor, "more": more, "device_days": state.device_days }),
     ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InspectionsQuery {
+    site: Option<String>,
+    /// The `next` of the page before: `<start ms>.<document id>`.
+    before: Option<String>,
+    limit: Option<i64>,
+}
+
+/// The default page of [`inspections`]: a screenful.
+const INSPECTIONS_PAGE: i64 = 50;
+
+async fn inspections(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Query(q): Query<InspectionsQuery>,
+) -> Result<Json<Value>, AppError> {
+    let sites = readable_sites(&auth, q.site.as_deref())?;
+    let limit = page(q.limit, INSPECTIONS_PAGE)?;
+    let before = match q.before.as_deref() {
+        None => None,
+        Some(cursor) => Some(
+            cursor
+                .split_once('.')
+                .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id)))
+                .ok_or_else(|| {
+                    AppError::BadRequest("before must be a `next` returned earlier".to_string())
+                        .because("bad_cursor")
+                })?,
+        ),
+    };
+    let rows = state
+        .store
+        .inspections_before(&sites, before, limit)
+        .await?;
+    let next = match rows.last() {
+        Some(last) if rows.len() as i64 == limit => {
+            Value::String(format!("{}.{}", last.created_at, last.doc_id))
+        }
+        _ => Value::Null,
+    };
+    let inspections: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.doc_id,
+                "site": r.site_id,
+                "template": r.template_id,
+                "created_by": r.created_by,
+                "created_at": r.created_at,
+                "submitted_at": r.submitted_at,
+                "violations": r.violations,
+                "fine_yuan": r.fine_yuan,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "inspections": inspections, "next": next })))
 }

@@ -28,6 +28,28 @@ pub struct DocMeta {
     pub version: i64,
 }
 
+/// One inspection as the office's rows record it: what a tablet lists of the inspections
+/// it does not hold (`GET /api/v1/inspections`).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct InspectionRow {
+    /// The document id.
+    pub doc_id: String,
+    /// Its site.
+    pub site_id: String,
+    /// Its template.
+    pub template_id: String,
+    /// Who started it.
+    pub created_by: String,
+    /// Started, ms (as recorded on receipt: never ahead of the server's clock).
+    pub created_at: i64,
+    /// Submitted, ms, if it is.
+    pub submitted_at: Option<i64>,
+    /// Its violations.
+    pub violations: i64,
+    /// Their fines, yuan.
+    pub fine_yuan: i64,
+}
+
 type MetaRow = (
     String,
     String,
@@ -209,12 +231,16 @@ impl Store {
         })
     }
 
-    /// Documents of `sites` changed after version `since`, oldest change first.
+    /// Documents of `sites` changed after version `since`, oldest change first. With
+    /// `window_start` (ms), only what a floor device keeps (`shared::policy::device_keeps`):
+    /// an inspection submitted and started before it is left out, by the times recorded on
+    /// receipt.
     pub async fn docs_since(
         &self,
         sites: &[String],
         since: i64,
         limit: i64,
+        window_start: Option<i64>,
     ) -> Result<Vec<DocMeta>, StoreError> {
         if sites.is_empty() {
             return Ok(Vec::new());
@@ -227,10 +253,55 @@ impl Store {
                 .push_bind(since)
                 .push(" and site_id in ");
             push_in_list(&mut query, sites);
+            if let Some(start) = window_start {
+                query
+                    .push(
+                        " and not exists (select 1 from inspections i where i.doc_id = documents.id \
+                         and i.submitted_at is not null and i.created_at < ",
+                    )
+                    .push_bind(start)
+                    .push(")");
+            }
             query.push(" order by version limit ").push_bind(limit);
             query.build_query_as().fetch_all(pool).await?
         });
         Ok(rows.into_iter().map(meta).collect())
+    }
+
+    /// Inspections of `sites`, newest start first, strictly before `before` (start ms,
+    /// document id) when given: keyset pages that neither skip nor repeat a row when
+    /// two share a start time.
+    pub async fn inspections_before(
+        &self,
+        sites: &[String],
+        before: Option<(i64, &str)>,
+        limit: i64,
+    ) -> Result<Vec<InspectionRow>, StoreError> {
+        if sites.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<InspectionRow> = with_pool!(self, pool => {
+            let mut query = QueryBuilder::new(
+                "select doc_id, site_id, template_id, created_by, created_at, submitted_at, \
+                 violations, fine_yuan from inspections where site_id in ",
+            );
+            push_in_list(&mut query, sites);
+            if let Some((at, id)) = before {
+                query
+                    .push(" and (created_at < ")
+                    .push_bind(at)
+                    .push(" or (created_at = ")
+                    .push_bind(at)
+                    .push(" and doc_id < ")
+                    .push_bind(id.to_string())
+                    .push("))");
+            }
+            query
+                .push(" order by created_at desc, doc_id desc limit ")
+                .push_bind(limit);
+            query.build_query_as().fetch_all(pool).await?
+        });
+        Ok(rows)
     }
 
     /// The stored sync state of a peer storage for a document.

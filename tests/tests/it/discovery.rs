@@ -1,6 +1,7 @@
 //! Discovery (`GET /api/v1/documents?since=CURSOR`) under concurrent writers: a poller that
 //! pages with the cursor while many documents are committed at once sees every one of them,
-//! on SQLite and on PostgreSQL.
+//! on SQLite and on PostgreSQL. With `scope=device` it lists only a floor device's window
+//! (bounded sync); `GET /api/v1/inspections` pages through the rest, newest first.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use walkaround_tests::{ApiClient, Db, spawn};
 walkaround_tests::on_both_databases!(
     a_poller_paging_with_the_cursor_misses_no_document_committed_concurrently,
     a_write_held_up_before_commit_is_not_skipped_by_a_later_one,
+    a_device_is_listed_its_window_and_pages_through_the_rest,
 );
 
 const WRITERS: usize = 16;
@@ -220,4 +222,94 @@ async fn a_write_held_up_before_commit_is_not_skipped_by_a_later_one(db: Db) {
     if let Ok(app) = Arc::try_unwrap(app) {
         app.stop().await;
     }
+}
+
+/// Every page of `path` (a discovery listing) from cursor 0: the ids listed, and the last
+/// page's body.
+async fn list_all(user: &ApiClient, path: &str) -> (HashSet<String>, serde_json::Value) {
+    let mut ids = HashSet::new();
+    let mut since = 0;
+    loop {
+        let (status, body) = user.get(&format!("{path}&since={since}")).await;
+        assert_eq!(status, 200, "{body}");
+        for d in body["documents"].as_array().expect("documents") {
+            ids.insert(d["id"].as_str().expect("id").to_string());
+        }
+        since = body["cursor"].as_i64().expect("cursor");
+        if !body["more"].as_bool().expect("more") {
+            return (ids, body);
+        }
+    }
+}
+
+async fn a_device_is_listed_its_window_and_pages_through_the_rest(db: Db) {
+    let app = spawn(db).await;
+    let now = chrono::Utc::now();
+    server::demo::seed_history(&app.state.store, now)
+        .await
+        .expect("seeds six weeks of history");
+    let wang = app.as_user("wang").await;
+    let (all, _) = list_all(&wang, "/api/v1/documents?limit=100").await;
+    let (kept, last) = list_all(&wang, "/api/v1/documents?limit=100&scope=device").await;
+    assert_eq!(last["device_days"], shared::policy::DEVICE_DAYS);
+
+    // Every inspection of the site, newest first, 50 a page, none twice.
+    let mut rows = Vec::new();
+    let mut before: Option<String> = None;
+    loop {
+        let path = match &before {
+            None => "/api/v1/inspections?site=demo-site".to_string(),
+            Some(b) => format!("/api/v1/inspections?site=demo-site&before={b}"),
+        };
+        let (status, body) = wang.get(&path).await;
+        assert_eq!(status, 200, "{body}");
+        let page = body["inspections"].as_array().expect("inspections").clone();
+        assert!(page.len() <= 50);
+        rows.extend(page);
+        match body["next"].as_str() {
+            Some(next) => before = Some(next.to_string()),
+            None => break,
+        }
+    }
+    let listed: HashSet<String> = rows
+        .iter()
+        .map(|r| r["id"].as_str().expect("id").to_string())
+        .collect();
+    assert_eq!(listed.len(), rows.len(), "no inspection twice");
+    assert_eq!(listed, all, "every inspection, once");
+    let starts: Vec<i64> = rows
+        .iter()
+        .map(|r| r["created_at"].as_i64().expect("created_at"))
+        .collect();
+    assert!(starts.windows(2).all(|w| w[0] >= w[1]), "newest first");
+
+    // The window: exactly the inspections not submitted or started since its start.
+    let start = shared::policy::device_window_start(now, shared::policy::DEVICE_DAYS)
+        .timestamp_millis();
+    let expected: HashSet<String> = rows
+        .iter()
+        .filter(|r| r["submitted_at"].is_null() || r["created_at"].as_i64() >= Some(start))
+        .map(|r| r["id"].as_str().expect("id").to_string())
+        .collect();
+    assert_eq!(kept, expected, "the device's window");
+    assert!(
+        !kept.is_empty() && kept.len() * 3 < all.len(),
+        "a week of six: {} of {}",
+        kept.len(),
+        all.len()
+    );
+
+    // Nonsense is refused with a reason, not a panic or an empty list.
+    for (path, reason) in [
+        ("/api/v1/inspections?before=yesterday", "bad_cursor"),
+        ("/api/v1/inspections?before=12.x&limit=0", "bad_limit"),
+        ("/api/v1/inspections?site=elsewhere", "not_member_of_site"),
+    ] {
+        let (status, body) = wang.get(path).await;
+        assert!(status == 400 || status == 403, "{path}: {status} {body}");
+        assert!(body.to_string().contains(reason), "{path}: {body}");
+    }
+    let (status, _) = wang.get("/api/v1/documents?scope=everything").await;
+    assert_eq!(status, 400, "an unknown scope");
+    app.stop().await;
 }

@@ -101,7 +101,7 @@ async fn the_servers_refusals_are_said_in_the_language_of_the_screen_in_chromium
 }
 
 #[tokio::test]
-async fn the_office_holds_no_document_until_it_opens_one_and_a_tablet_still_fetches_its_site_in_chromium()
+async fn the_office_holds_no_document_until_it_opens_one_and_a_tablet_keeps_its_window_in_chromium()
  {
     let app = spawn(Db::Sqlite).await;
     server::demo::seed_history(&app.state.store, chrono::Utc::now())

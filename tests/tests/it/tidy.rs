@@ -8,6 +8,8 @@
 //! - Every module of `server`, `shared` and `client-wasm` opens with a `//!` line saying
 //!   what it is for.
 //! - Every path the code map names exists.
+//! - The web app's JavaScript names no role and no rule of the regulation: who may do
+//!   what, and which rule an item breaks, come from the wasm client.
 //!
 //! These read files and need no server. A failure names the file and line to fix; fix the
 //! code or the document, not the check.
@@ -196,6 +198,52 @@ fn only_client_wasm_names_js_value() {
     assert!(
         found.is_empty(),
         "only client-wasm knows JsValue (ARCHITECTURE.md):\n{}",
+        found.join("\n")
+    );
+}
+
+/// The web app's JavaScript files.
+fn web_files(root: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(root.join("client-wasm/web"))
+        .expect("client-wasm/web is readable")
+        .map(|e| e.expect("a directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "js"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn the_web_app_names_no_role_and_no_rule() {
+    let root = root();
+    let mut facts: Vec<String> = shared::role::Role::ALL
+        .iter()
+        .map(|r| {
+            serde_json::to_value(r)
+                .expect("a role serializes")
+                .as_str()
+                .expect("as a string")
+                .to_string()
+        })
+        .collect();
+    facts.extend(shared::catalog::rules().iter().map(|r| r.id.to_string()));
+    let files = web_files(&root);
+    assert!(files.len() >= 3, "the web app's files are found: {files:?}");
+    let mut found = Vec::new();
+    for file in files {
+        let text = read(&file);
+        for fact in &facts {
+            for quote in ['\'', '"', '`'] {
+                for line in occurrences(&text, &format!("{quote}{fact}{quote}")) {
+                    found.push(format!("{}:{line}: {fact}", shown(&file)));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "the web app's JavaScript holds no rules (ARCHITECTURE.md): ask the wasm client \
+         (roles, may, failingKeys, fineTotal) instead of naming these:\n{}",
         found.join("\n")
     );
 }
