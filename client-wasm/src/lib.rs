@@ -130,7 +130,10 @@ pub fn roles() -> Result<JsValue, JsError> {
     }
     let all: Vec<RoleInfo> = shared::role::Role::ALL
         .iter()
-        .map(|&id| RoleInfo { id, name: id.name() })
+        .map(|&id| RoleInfo {
+            id,
+            name: id.name(),
+        })
         .collect();
     to_js(&all)
 }
@@ -149,6 +152,40 @@ pub fn may(user: JsValue, action: &str, site: Option<String>) -> Result<bool, Js
         .transpose()
         .map_err(|e| JsError::new(&format!("invalid site: {e}")))?;
     Ok(shared::policy::authorize(&user, action, site.as_ref()).is_ok())
+}
+
+/// The office's review statuses of a violation, in workflow order:
+/// `[{id, name: {zh, en}, fine_stands}]` (`shared::review::ReviewStatus`).
+#[wasm_bindgen(js_name = reviewStatuses)]
+pub fn review_statuses() -> Result<JsValue, JsError> {
+    #[derive(serde::Serialize)]
+    struct StatusInfo {
+        id: shared::review::ReviewStatus,
+        name: shared::i18n::Localized,
+        fine_stands: bool,
+    }
+    let all: Vec<StatusInfo> = shared::review::ReviewStatus::ALL
+        .iter()
+        .map(|&id| StatusInfo {
+            id,
+            name: id.name(),
+            fine_stands: id.fine_stands(),
+        })
+        .collect();
+    to_js(&all)
+}
+
+/// The review steps (`acknowledge`, `correct`, `waive`, `reopen`) `user` may take on a
+/// violation in `status` at `site` (`shared::review::offered`): what the office's screen
+/// offers; the server decides each step again. Errors: a malformed user, site or status.
+#[wasm_bindgen(js_name = reviewActions)]
+pub fn review_actions(user: JsValue, site: &str, status: &str) -> Result<JsValue, JsError> {
+    let user: shared::policy::User = from_js(user, "user")?;
+    let site = shared::ids::SiteId::parse(site)
+        .map_err(|e| JsError::new(&format!("invalid site: {e}")))?;
+    let status = shared::review::ReviewStatus::parse(status)
+        .ok_or_else(|| JsError::new(&format!("invalid status: {status:?}")))?;
+    to_js(&shared::review::offered(&user, &site, status))
 }
 
 /// The regulation's rules, as plain objects.

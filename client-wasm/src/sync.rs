@@ -479,6 +479,23 @@ impl SyncClient {
         Ok(())
     }
 
+    /// Stops holding a document this device no longer keeps (bounded sync, `deviceKeeps`):
+    /// removed, with its sync state, only if the server has acknowledged every change of
+    /// it, so nothing unsent is ever dropped; the server's messages for it are ignored
+    /// until it is wanted again. Whether it was removed.
+    #[wasm_bindgen(js_name = release)]
+    pub fn release(&mut self, id: &str) -> Result<bool, JsError> {
+        let id = doc_id(id)?;
+        let acknowledged = self.docs.get(&id).is_some_and(|t| {
+            let ours = sorted(t.doc.get_heads());
+            !ours.is_empty() && t.server_heads.as_ref() == Some(&ours)
+        });
+        if acknowledged {
+            self.docs.remove(&id);
+        }
+        Ok(acknowledged)
+    }
+
     /// The ids of every document held (including wanted ones).
     #[wasm_bindgen(js_name = ids)]
     pub fn ids(&self) -> Vec<String> {

@@ -421,8 +421,7 @@ async function prune() {
     if (id === shown || drafted.has(id) || !client.has(id)) continue;
     let keep = true;
     try { keep = client.deviceKeeps(id, opened[id] ?? undefined, now, deviceDays); } catch (e) { console.warn('deviceKeeps', id, e); }
-    if (keep) continue;
-    client.forget(id);
+    if (keep || !client.release(id)) continue;
     await dbDelete('docs', id);
     delete opened[id];
   }
@@ -773,7 +772,7 @@ function homeView() {
     return h('div', { class: 'card' },
       h('div', { class: 'row spread' }, h('h3', {}, templateName(tpl)), h('span', { class: `chip ${status === 'submitted' ? 'green' : status === 'inProgress' ? 'amber' : ''}` }, t(status))),
       h('p', { class: 'muted' }, t(`cadence_${tpl.cadence}`)),
-      doc ? h('button', { onclick: () => { location.hash = `#/inspect/${doc.id}`; } }, status === 'submitted' ? t('open') : t('resume'))
+      doc ? h('button', { onclick: () => { location.hash = `#/inspect/${doc.id}`; } }, status === 'submitted' ? t('view') : t('resume'))
         : h('button', { class: 'primary', onclick: () => startInspection(tpl) }, t('start')));
   });
   // Every ad-hoc template the user's role runs can be started: the walkaround under its own

@@ -1,12 +1,12 @@
 // The app's words in Simplified Chinese (the default) and English, and local formats for
 // dates and money.
-import { roles } from './pkg/client_wasm.js';
+import { reviewStatuses, roles } from './pkg/client_wasm.js';
 const STRINGS = {
   'zh-CN': {
     appName: '车间巡检', login: '登录', username: '用户名', password: '密码', logout: '退出',
     loginFailed: '用户名或密码错误', tooMany: '尝试次数过多，请稍后再试', offlineLogin: '离线时无法首次登录',
     pickSite: '选择门店', today: '今日例行检查', newWalkaround: '新建车间巡检', history: '检查记录', olderInspections: '更早的检查', loadMore: '加载更多',
-    notStarted: '未开始', inProgress: '进行中', submitted: '已提交', start: '开始', resume: '继续', open: '查看',
+    notStarted: '未开始', inProgress: '进行中', submitted: '已提交', start: '开始', resume: '继续', view: '查看',
     docUnavailable: '找不到这份检查，或您没有查看它的权限。', thisTablet: '本机', tablet: '平板 {0}',
     online: '在线', offline: '离线', connecting: '连接中', pending: '待同步', lastSynced: '上次同步', never: '从未',
     general: '通用检查', bays: '工位', rooms: '功能房间', entrances: '入口', occupied: '有在修车辆', empty: '空闲',
@@ -37,7 +37,7 @@ const STRINGS = {
     appName: 'Walkaround', login: 'Log in', username: 'User name', password: 'Password', logout: 'Log out',
     loginFailed: 'Wrong user name or password', tooMany: 'Too many attempts, try again later', offlineLogin: 'The first login needs the network',
     pickSite: 'Choose a site', today: "Today's routines", newWalkaround: 'New workshop walkaround', history: 'History', olderInspections: 'Older inspections', loadMore: 'Load more',
-    notStarted: 'Not started', inProgress: 'In progress', submitted: 'Submitted', start: 'Start', resume: 'Resume', open: 'Open',
+    notStarted: 'Not started', inProgress: 'In progress', submitted: 'Submitted', start: 'Start', resume: 'Resume', view: 'Open',
     docUnavailable: 'This inspection does not exist, or you may not see it.', thisTablet: 'this tablet', tablet: 'tablet {0}',
     online: 'Online', offline: 'Offline', connecting: 'Connecting', pending: 'To sync', lastSynced: 'Last synced', never: 'never',
     general: 'General', bays: 'Bays', rooms: 'Rooms', entrances: 'Entrances', occupied: 'Car under repair', empty: 'Empty',
@@ -193,10 +193,6 @@ export const roleName = (r) => {
   roleNames ??= Object.fromEntries(roles().map((x) => [x.id, x.name]));
   return local(roleNames[r]) || r;
 };
-const STATUS_NAMES = {
-  open: { zh: '待处理', en: 'open' }, acknowledged: { zh: '已确认', en: 'acknowledged' },
-  corrected: { zh: '已整改', en: 'corrected' }, waived: { zh: '已免罚', en: 'waived' },
-};
 
 /**
  * The sentence for a server error body's `error` (`{code, reason, params}`) in the current
@@ -206,7 +202,8 @@ export function explain(error, status = '') {
   const table = REASONS[lang] ?? REASONS['zh-CN'];
   const params = { status, ...(error?.params ?? {}) };
   if (params.role) params.role = roleName(params.role);
-  if (STATUS_NAMES[params.status]) params.status = local(STATUS_NAMES[params.status]);
+  const named = reviewStatuses().find((x) => x.id === params.status);
+  if (named) params.status = local(named.name);
   let text = table[error?.reason] ?? table[error?.code] ?? table.other;
   for (const [k, v] of Object.entries(params)) text = text.replaceAll(`{${k}}`, String(v));
   return text;

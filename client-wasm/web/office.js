@@ -2,7 +2,7 @@
 // monthly reports with a weekly trend, CSV and a print page; routine schedules and missed
 // routines; users; templates. Everything here is online (the office works at a desk); the
 // server enforces every permission, the screens only hide what a role cannot do.
-import { may, roles } from './pkg/client_wasm.js';
+import { may, reviewActions, reviewStatuses, roles } from './pkg/client_wasm.js';
 import { t, local, lang, fmtDate, fmtYuan, explain, explainAll, explainField, roleName, chinaDay } from './i18n.js';
 
 const WORDS = {
@@ -13,8 +13,7 @@ const WORDS = {
     item: '检查项', fine: '罚款', recordedBy: '记录人', evidence: '证据', inspection: '所属检查', openInspection: '打开检查',
     acknowledge: '确认', correct: '已整改', waive: '免罚', reopen: '重新打开', reason: '原因', waiveReason: '免罚原因（必填）',
     assign: '指定责任人', trail: '处理记录', prev: '上一页', next: '下一页', page: '第 {a}–{b} 条，共 {n} 条', none: '无',
-    status_open: '待处理', status_acknowledged: '已确认', status_corrected: '已整改', status_waived: '已免罚',
-    month: '月份', perPerson: '按责任人', perRule: '按条款', violationsN: '违规数', finesDue: '应罚金额', waived: '已免罚',
+    month: '月份', perPerson: '按责任人', perRule: '按条款', violationsN: '违规数', finesDue: '应罚金额', waivedN: '已免罚',
     waivedYuan: '免罚金额', total: '合计', trend: '每周趋势', byRule: '按条款', byArea: '按区域', weekOf: '周',
     missedRoutines: '未按时完成的例行检查', missed: '未完成', done: '已完成', pending: '待完成', print: '打印报表',
     reportCsv: '报表 CSV', violationsCsv: '违规明细 CSV', schedule: '检查时间表', everyDay: '每天', dueAt: '截止时间',
@@ -33,8 +32,7 @@ const WORDS = {
     item: 'Item', fine: 'Fine', recordedBy: 'Recorded by', evidence: 'Evidence', inspection: 'Inspection', openInspection: 'Open inspection',
     acknowledge: 'Acknowledge', correct: 'Corrected', waive: 'Waive', reopen: 'Reopen', reason: 'Reason', waiveReason: 'Reason for the waiver (required)',
     assign: 'Responsible person', trail: 'Trail', prev: 'Previous', next: 'Next', page: '{a}–{b} of {n}', none: 'none',
-    status_open: 'Open', status_acknowledged: 'Acknowledged', status_corrected: 'Corrected', status_waived: 'Waived',
-    month: 'Month', perPerson: 'Per person', perRule: 'Per rule', violationsN: 'Violations', finesDue: 'Fines due', waived: 'Waived',
+    month: 'Month', perPerson: 'Per person', perRule: 'Per rule', violationsN: 'Violations', finesDue: 'Fines due', waivedN: 'Waived',
     waivedYuan: 'Yuan waived', total: 'Total', trend: 'Weekly trend', byRule: 'By rule', byArea: 'By area', weekOf: 'Week of',
     missedRoutines: 'Routines not done on time', missed: 'Missed', done: 'Done', pending: 'Pending', print: 'Print report',
     reportCsv: 'Report CSV', violationsCsv: 'Violations CSV', schedule: 'Schedule', everyDay: 'Every day', dueAt: 'Deadline',
@@ -116,7 +114,12 @@ const ruleTitle = (id) => local(regulation?.find((r) => r.id === id)?.title) || 
 const fineText = (v) => (v.fine_type === 'yuan' ? fmtYuan(v.fine_yuan) : v.fine_type === 'dismissal_review' ? t('dismissal') : v.fine_type === 'replace_tool' ? t('replaceTool') : '—');
 /** `text` cut to `n` characters, ending in "…" when cut (for <option>s, which CSS cannot clip). */
 const clip = (text, n) => ([...text].length > n ? `${[...text].slice(0, n - 1).join('')}…` : text);
-const statusChip = (s) => env.h('span', { class: `chip ${s === 'open' ? 'red' : s === 'waived' ? '' : 'green'}`, 'data-status': s }, w(`status_${s}`));
+/** The review statuses from the shared crate (`reviewStatuses()`), by id. */
+let statuses = null;
+const statusInfo = (s) => (statuses ??= new Map(reviewStatuses().map((x) => [x.id, x]))).get(s);
+const statusName = (s) => local(statusInfo(s)?.name) || s;
+/** A status as a chip; its colour is the stylesheet's, by `data-status`. */
+const statusChip = (s) => env.h('span', { class: 'chip status', 'data-status': s }, statusName(s));
 const thisMonth = () => chinaDay(Date.now()).slice(0, 7);
 const select = (name, value, options) => env.h('select', { name },
   options.map(([v, label]) => env.h('option', { value: v, selected: String(v) === String(value ?? '') }, label)));
@@ -180,7 +183,7 @@ async function violationsScreen(q, body) {
   h('label', {}, w('area'), select('area', q.area, [['', w('any')], ...areas.map((a) => [a.id, local(a.name)])])),
   h('label', {}, w('role'), select('role', q.role, [['', w('any')], ...roleIds().map((r) => [r, roleName(r)])])),
   h('label', {}, w('person'), select('person', q.person, [['*', w('any')], ['', w('unassigned')], ...who.map((p) => [p.id, p.display_name])])),
-  h('label', {}, w('status'), select('status', q.status, [['', w('any')], ...['open', 'acknowledged', 'corrected', 'waived'].map((s) => [s, w(`status_${s}`)])])),
+  h('label', {}, w('status'), select('status', q.status, [['', w('any')], ...reviewStatuses().map((s) => [s.id, local(s.name)])])),
   h('div', { class: 'row' }, h('button', { class: 'primary', type: 'submit', 'data-testid': 'apply-filters' }, w('filter')),
     h('button', { type: 'button', onclick: () => go('violations', {}) }, w('reset'))));
   if (q.person === undefined) form.person.value = '*';
@@ -239,15 +242,15 @@ async function toggleDetail(row, v) {
   const review = async (action) => {
     const { status, body } = await call('POST', `${path}/review`, { action, reason: reason.value });
     if (status !== 200) { env.toast(explain(body?.error, status)); return; }
-    env.toast(w(`status_${body.status}`));
+    env.toast(statusName(body.status));
     refreshOffice();
   };
   const canReview = userMay(env.user(), 'review');
-  const actions = canReview ? h('div', { class: 'row' },
-    v.status !== 'acknowledged' ? h('button', { onclick: () => review('acknowledge'), 'data-testid': 'acknowledge' }, w('acknowledge')) : null,
-    v.status !== 'corrected' ? h('button', { onclick: () => review('correct'), 'data-testid': 'correct' }, w('correct')) : null,
-    v.status !== 'waived' ? h('div', { class: 'row waive' }, reason, h('button', { onclick: () => review('waive'), 'data-testid': 'waive' }, w('waive'))) : null,
-    v.status !== 'open' ? h('button', { onclick: () => review('reopen') }, w('reopen')) : null) : null;
+  // The steps this user may take from this status (shared::review::offered).
+  const offered = reviewActions(env.user(), v.site_id, v.status);
+  const actions = offered.length ? h('div', { class: 'row' }, offered.map((action) => (action === 'waive'
+    ? h('div', { class: 'row waive' }, reason, h('button', { onclick: () => review(action), 'data-testid': action }, w(action)))
+    : h('button', { onclick: () => review(action), 'data-testid': action }, w(action))))) : null;
   const assign = canReview ? h('label', { class: 'row' }, w('assign'),
     h('select', { 'data-testid': 'assign', onchange: async (e) => {
       const { status, body } = await call('PUT', `${path}/responsible`, { user_id: e.target.value || null });
@@ -256,7 +259,7 @@ async function toggleDetail(row, v) {
     } }, h('option', { value: '' }, w('unassigned')), who.filter((p) => !p.disabled).map((p) =>
       h('option', { value: p.id, selected: p.id === v.responsible_user }, `${p.display_name} (${roleName(p.role)})`)))) : null;
   const history = [
-    ...trail.reviews.map((r) => ({ at: r.at, text: `${nameOf(r.user_id)}: ${w(`status_${r.status_before}`)} → ${w(`status_${r.status_after}`)}${r.reason ? ` · ${r.reason}` : ''}` })),
+    ...trail.reviews.map((r) => ({ at: r.at, text: `${nameOf(r.user_id)}: ${statusName(r.status_before)} → ${statusName(r.status_after)}${r.reason ? ` · ${r.reason}` : ''}` })),
     ...trail.assignments.map((a) => ({ at: a.at, text: `${nameOf(a.user_id)}: ${w('person')} ${nameOf(a.before_user)} → ${nameOf(a.after_user)}` })),
   ].sort((a, b) => a.at - b.at);
   fill(cell, 
@@ -278,7 +281,7 @@ function reportQuery(q) {
 function reportTables(report) {
   const { h } = env;
   const tally = (x) => [x.violations, fmtYuan(x.fine_yuan), x.waived, fmtYuan(x.waived_yuan)];
-  const head = (first) => h('thead', {}, h('tr', {}, [first, w('violationsN'), w('finesDue'), w('waived'), w('waivedYuan')].map((c) => h('th', {}, c))));
+  const head = (first) => h('thead', {}, h('tr', {}, [first, w('violationsN'), w('finesDue'), w('waivedN'), w('waivedYuan')].map((c) => h('th', {}, c))));
   return [
     h('h3', {}, w('perPerson')),
     h('table', { class: 'list', 'data-testid': 'per-person' }, head(w('person')), h('tbody', {},

@@ -104,6 +104,10 @@ pub struct ServeArgs {
     /// On a store without users, create a demo workshop and print its logins.
     #[arg(long)]
     pub demo: bool,
+    /// Days of history the demo workshop starts with (about 4.4 inspections a day), for
+    /// benchmarks of a site with years of history.
+    #[arg(long, default_value_t = demo::HISTORY_DAYS, requires = "demo", value_parser = clap::value_parser!(i64).range(0..=3660))]
+    pub demo_days: i64,
     /// Seconds a document may stay unused in memory before it is dropped (it is loaded
     /// again from the store when needed).
     #[arg(long, env = "WALKAROUND_DOC_IDLE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
@@ -250,11 +254,11 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
 /// `walkaround serve`: builds the application, seeds the demo workshop when asked (on an
 /// empty store only), and serves until stopped.
 async fn serve(args: ServeArgs) -> Result<(), StartupError> {
-    let demo = args.demo;
+    let (demo, demo_days) = (args.demo, args.demo_days);
     let app = Application::build(args.into_config()?).await?;
     if demo {
         if demo::seed(app.store()).await? {
-            demo::seed_history(app.store(), chrono::Utc::now()).await?;
+            demo::seed_history_days(app.store(), chrono::Utc::now(), demo_days).await?;
             println!("{}", demo::logins());
         } else {
             let binary = std::env::current_exe()

@@ -23,6 +23,7 @@ pub mod ids;
 pub mod inspection;
 pub mod policy;
 pub mod protocol;
+pub mod review;
 pub mod role;
 pub mod rules;
 pub mod site;

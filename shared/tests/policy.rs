@@ -657,10 +657,17 @@ fn a_devices_window_starts_at_midnight_china_time_days_before_today() {
     use chrono::{TimeZone, Utc};
     use shared::policy::device_window_start;
     // 2026-11-30 01:30 in China is 2026-11-29 17:30 UTC.
-    let now = Utc.with_ymd_and_hms(2026, 11, 29, 17, 30, 0).single().expect("valid");
+    let now = Utc
+        .with_ymd_and_hms(2026, 11, 29, 17, 30, 0)
+        .single()
+        .expect("valid");
     let start = |days| device_window_start(now, days).to_rfc3339();
     assert_eq!(start(0), "2026-11-29T16:00:00+00:00", "today, China time");
-    assert_eq!(start(7), "2026-11-22T16:00:00+00:00", "and the 7 days before it");
+    assert_eq!(
+        start(7),
+        "2026-11-22T16:00:00+00:00",
+        "and the 7 days before it"
+    );
     assert_eq!(
         device_window_start(now, u32::MAX),
         device_window_start(now, shared::policy::MAX_DEVICE_DAYS),
@@ -677,11 +684,26 @@ fn a_device_keeps_what_is_unsubmitted_recent_or_opened_in_its_window() {
     let started = read(&doc).created_at;
     let week = Duration::days(i64::from(DEVICE_DAYS) + 1);
     let later = started + week;
-    assert!(device_keeps(&read(&doc), None, later, DEVICE_DAYS), "not submitted: kept however old");
+    assert!(
+        device_keeps(&read(&doc), None, later, DEVICE_DAYS),
+        "not submitted: kept however old"
+    );
     write::submit(&mut doc, &m.id, t(5)).expect("submits");
     let submitted = read(&doc);
-    assert!(device_keeps(&submitted, None, started, DEVICE_DAYS), "submitted today: kept");
-    assert!(!device_keeps(&submitted, None, later, DEVICE_DAYS), "submitted and older than the window: dropped");
-    assert!(device_keeps(&submitted, Some(later), later, DEVICE_DAYS), "opened again today: kept");
-    assert!(!device_keeps(&submitted, Some(started), later, DEVICE_DAYS), "opened long ago: dropped");
+    assert!(
+        device_keeps(&submitted, None, started, DEVICE_DAYS),
+        "submitted today: kept"
+    );
+    assert!(
+        !device_keeps(&submitted, None, later, DEVICE_DAYS),
+        "submitted and older than the window: dropped"
+    );
+    assert!(
+        device_keeps(&submitted, Some(later), later, DEVICE_DAYS),
+        "opened again today: kept"
+    );
+    assert!(
+        !device_keeps(&submitted, Some(started), later, DEVICE_DAYS),
+        "opened long ago: dropped"
+    );
 }

@@ -61,5 +61,5 @@ pub async fn visible_violation(
     if !user.belongs_to(&site) {
         return Err(OfficeError::NoSuchViolation);
     }
-    Ok((site, ReviewStatus::stored(&status)?))
+    Ok((site, review::stored(&status)?))
 }

@@ -284,8 +284,8 @@ async fn a_device_is_listed_its_window_and_pages_through_the_rest(db: Db) {
     assert!(starts.windows(2).all(|w| w[0] >= w[1]), "newest first");
 
     // The window: exactly the inspections not submitted or started since its start.
-    let start = shared::policy::device_window_start(now, shared::policy::DEVICE_DAYS)
-        .timestamp_millis();
+    let start =
+        shared::policy::device_window_start(now, shared::policy::DEVICE_DAYS).timestamp_millis();
     let expected: HashSet<String> = rows
         .iter()
         .filter(|r| r["submitted_at"].is_null() || r["created_at"].as_i64() >= Some(start))

@@ -19,7 +19,7 @@ async fn photos_and_new_inspections_reach_the_second_tablet_and_the_office_in_ch
 }
 
 #[tokio::test]
-async fn a_new_tablet_reloaded_mid_download_ends_with_every_document_in_chromium() {
+async fn a_new_tablet_reloaded_mid_download_ends_with_every_document_of_its_window_in_chromium() {
     let app = spawn(Db::Sqlite).await;
     server::demo::seed_history(&app.state.store, chrono::Utc::now())
         .await
@@ -102,7 +102,7 @@ async fn the_servers_refusals_are_said_in_the_language_of_the_screen_in_chromium
 
 #[tokio::test]
 async fn the_office_holds_no_document_until_it_opens_one_and_a_tablet_keeps_its_window_in_chromium()
- {
+{
     let app = spawn(Db::Sqlite).await;
     server::demo::seed_history(&app.state.store, chrono::Utc::now())
         .await

@@ -8,8 +8,9 @@
 //! - Every module of `server`, `shared` and `client-wasm` opens with a `//!` line saying
 //!   what it is for.
 //! - Every path the code map names exists.
-//! - The web app's JavaScript names no role and no rule of the regulation: who may do
-//!   what, and which rule an item breaks, come from the wasm client.
+//! - The web app's JavaScript names no role, no rule of the regulation and no review
+//!   status: who may do what, which rule an item breaks and which review steps a
+//!   violation offers come from the wasm client.
 //!
 //! These read files and need no server. A failure names the file and line to fix; fix the
 //! code or the document, not the check.
@@ -214,7 +215,7 @@ fn web_files(root: &Path) -> Vec<PathBuf> {
 }
 
 #[test]
-fn the_web_app_names_no_role_and_no_rule() {
+fn the_web_app_names_no_role_rule_or_review_status() {
     let root = root();
     let mut facts: Vec<String> = shared::role::Role::ALL
         .iter()
@@ -227,6 +228,11 @@ fn the_web_app_names_no_role_and_no_rule() {
         })
         .collect();
     facts.extend(shared::catalog::rules().iter().map(|r| r.id.to_string()));
+    facts.extend(
+        shared::review::ReviewStatus::ALL
+            .iter()
+            .map(|s| s.as_str().to_string()),
+    );
     let files = web_files(&root);
     assert!(files.len() >= 3, "the web app's files are found: {files:?}");
     let mut found = Vec::new();
@@ -243,7 +249,7 @@ fn the_web_app_names_no_role_and_no_rule() {
     assert!(
         found.is_empty(),
         "the web app's JavaScript holds no rules (ARCHITECTURE.md): ask the wasm client \
-         (roles, may, failingKeys, fineTotal) instead of naming these:\n{}",
+         (roles, may, failingKeys, fineTotal, reviewStatuses, reviewActions) instead of naming these:\n{}",
         found.join("\n")
     );
 }
