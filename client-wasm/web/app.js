@@ -101,6 +101,9 @@ function toast(text) {
   clearTimeout(toast.timer);
   toast.timer = setTimeout(() => el.classList.remove('show'), 3500);
 }
+// The pending hide of the toast shown last.
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+toast.timer = undefined;
 
 // ---------------------------------------------------------------- HTTP with token refresh
 // One refresh at a time: the office loads several endpoints at once and the socket, the
@@ -194,7 +197,7 @@ async function connect() {
   const socket = new WebSocket(`${scheme}://${location.host}/sync?token=${encodeURIComponent(token)}`);
   socket.binaryType = 'arraybuffer';
   ws = socket;
-  socket.onopen = () => socket.send(client.join());
+  socket.onopen = () => socket.send(/** @type {Uint8Array<ArrayBuffer>} */ (client.join()));
   socket.onmessage = async (event) => {
     let outcome;
     try { outcome = client.receive(new Uint8Array(event.data)); } catch (e) { console.warn(e); return; }
@@ -275,10 +278,10 @@ function movedTo(area) {
 }
 // The area crossing the middle of the screen is where the user is.
 const areaObserver = new IntersectionObserver((entries) => {
-  for (const e of entries) if (e.isIntersecting && e.target.isConnected) movedTo(e.target.dataset.area);
+  for (const e of entries) if (e.isIntersecting && e.target.isConnected) movedTo(/** @type {HTMLElement} */ (e.target).dataset.area);
 }, { rootMargin: '-45% 0px -45% 0px' });
 for (const type of ['click', 'focusin']) {
-  document.addEventListener(type, (e) => movedTo(e.target.closest?.('[data-area]')?.dataset.area), true);
+  document.addEventListener(type, (e) => movedTo(/** @type {HTMLElement | null | undefined} */ (/** @type {Element} */ (e.target).closest?.('[data-area]'))?.dataset.area), true);
 }
 function heardPresence(outcome) {
   if (presenceDoc && outcome.announce.includes(presenceDoc)) sendPresence();
@@ -1182,7 +1185,7 @@ function typingIn() {
   const el = document.activeElement;
   if (!el || !$('#app').contains(el)) return null;
   if (el.tagName === 'TEXTAREA') return el;
-  return el.tagName === 'INPUT' && !['button', 'checkbox', 'radio', 'file', 'submit', 'reset'].includes(el.type) ? el : null;
+  return el.tagName === 'INPUT' && !['button', 'checkbox', 'radio', 'file', 'submit', 'reset'].includes(/** @type {HTMLInputElement} */ (el).type) ? el : null;
 }
 let renderHeld = false;
 document.addEventListener('focusout', () => {
@@ -1223,7 +1226,7 @@ connect();
 setInterval(() => { if (link === 'online') uploadPhotos().catch(() => {}); }, 15_000);
 if ('serviceWorker' in navigator) navigator.serviceWorker.register('sw.js').catch((e) => console.warn('no service worker', e));
 // For tests and diagnostics.
-window.walkaround = {
+/** @type {Window & { walkaround?: object }} */ (window).walkaround = {
   client,
   state: () => ({ link, pending: pendingCount(), lastSynced }),
   // The documents stored on this device and those still to fetch.

@@ -197,6 +197,9 @@ export const roleName = (r) => {
 /**
  * The sentence for a server error body's `error` (`{code, reason, params}`) in the current
  * language. `status` (the HTTP status) only shows in the generic sentence.
+ * @param {any} error
+ * @param {number | string} [status]
+ * @returns {string}
  */
 export function explain(error, status = '') {
   const table = REASONS[lang] ?? REASONS['zh-CN'];
@@ -214,7 +217,12 @@ export function explainField(f) {
   return explain({ reason: f.reason, params: { field: f.field, ...(f.params ?? {}) } });
 }
 
-/** Every sentence of an error: one per field if it lists fields, else its own. */
+/**
+ * Every sentence of an error: one per field if it lists fields, else its own.
+ * @param {any} error
+ * @param {number | string} [status]
+ * @returns {string[]}
+ */
 export function explainAll(error, status = '') {
   return error?.fields?.length ? error.fields.map(explainField) : [explain(error, status)];
 }

@@ -63,7 +63,20 @@ const roleIds = () => roles().map((r) => r.id);
 /** Whether the signed-in user may take `action` (`shared::policy::Action`), as the server decides. */
 export const userMay = (user, action) => may(user, action, undefined);
 
-let env; // { h, authFetch, user, sites, templates, toast, photoElement, render }
+/**
+ * What the app lends the office screens (app.js `officeEnv`).
+ * @typedef {object} OfficeEnv
+ * @property {(tag: string, attrs?: object, ...children: any[]) => any} h
+ * @property {(path: string, options?: RequestInit) => Promise<Response>} authFetch
+ * @property {() => any} user
+ * @property {() => any[]} sites
+ * @property {() => any[]} templates
+ * @property {(text: string) => void} toast
+ * @property {(sha: string) => HTMLElement} photoElement
+ * @property {() => void} render
+ */
+/** @type {OfficeEnv} */
+let env;
 let regulation = null;
 const people = new Map(); // site -> [{id, display_name, role}]
 
@@ -133,9 +146,14 @@ const go = (path, query) => {
 const fill = (el, ...children) => el.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
 
 // ---------------------------------------------------------------- shell
+/** @type {{ key: string | null, el: HTMLElement | null }} */
 let mounted = { key: null, el: null };
 
-/** The office view for `route` (`office/...`); the same element while the route stays. */
+/**
+ * The office view for `route` (`office/...`); the same element while the route stays.
+ * @param {string} route
+ * @param {OfficeEnv} environment
+ */
 export function officeView(route, environment) {
   env = environment;
   if (mounted.key === `${lang}|${route}`) return mounted.el;

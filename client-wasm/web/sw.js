@@ -1,25 +1,27 @@
 // The service worker: keeps the app shell and the wasm bundle so the app opens with no
 // network. Pages and code are served cache-first and refreshed in the background; the API
 // and the sync socket always go to the network (the app keeps its data in IndexedDB).
+/** This script's global scope, typed as what it is (the `webworker` types call it a worker). */
+const worker = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 const CACHE = 'walkaround-shell-v3';
 const SHELL = [
   './', 'index.html', 'app.js', 'i18n.js', 'office.js', 'style.css', 'manifest.webmanifest',
   'icon-192.png', 'icon-512.png', 'pkg/client_wasm.js', 'pkg/client_wasm_bg.wasm',
 ];
 
-self.addEventListener('install', (event) => {
-  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
+worker.addEventListener('install', (event) => {
+  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)).then(() => worker.skipWaiting()));
 });
 
-self.addEventListener('activate', (event) => {
+worker.addEventListener('activate', (event) => {
   event.waitUntil(
     caches.keys()
       .then((keys) => Promise.all(keys.filter((k) => k !== CACHE).map((k) => caches.delete(k))))
-      .then(() => self.clients.claim()),
+      .then(() => worker.clients.claim()),
   );
 });
 
-self.addEventListener('fetch', (event) => {
+worker.addEventListener('fetch', (event) => {
   const url = new URL(event.request.url);
   if (event.request.method !== 'GET' || url.origin !== location.origin) return;
   if (url.pathname.startsWith('/api/') || url.pathname === '/sync') return;

@@ -1,10 +1,13 @@
 //! Build automation, run as `cargo xtask <command>` (an alias in `.cargo/config.toml`).
 //!
-//! - `test`: everything the README promises: the wasm bundle, its wasm-bindgen tests and
-//!   its JavaScript API tests in Node, then
+//! - `test`: everything the README promises: the wasm bundle, the web app's type check,
+//!   the bundle's wasm-bindgen tests and its JavaScript API tests in Node, then
 //!   every test of the workspace (unit, property, integration on SQLite and PostgreSQL).
 //! - `wasm`: builds `client-wasm` for the browser into `target/web/pkg`, optimizes it with
 //!   `wasm-opt` (npm's `binaryen`, pinned in `xtask/wasm-opt/`) and reports its size.
+//! - `typecheck`: builds the bundle and type-checks the web app's JavaScript
+//!   (`client-wasm/web/`, JSDoc) against its generated `.d.ts` with `tsc --checkJs`
+//!   (npm's `typescript`, pinned in `client-wasm/package.json`).
 //! - `run`: builds and runs the server with the demo workshop (`walkaround serve --demo`:
 //!   seeded only on an empty store), passing on any options, with or without a `--`.
 //! - `test` first installs what the tests need and the machine lacks (Chromium and CJK
@@ -26,10 +29,11 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
         Some("wasm") => wasm().map(drop),
+        Some("typecheck") => wasm().and_then(|pkg| typecheck(&pkg)),
         Some("run") => run(&args[1..]),
         Some("fuzz") => fuzz(&args[1..]),
         _ => Err(
-            "usage: cargo xtask <test | wasm | run [--] [serve options] | fuzz [seconds per target]>"
+            "usage: cargo xtask <test | wasm | typecheck | run [--] [serve options] | fuzz [seconds per target]>"
                 .to_string(),
         ),
     };
@@ -220,7 +224,7 @@ fn ensure_wasm_opt() -> Result<PathBuf> {
     let dir = wasm_opt_dir();
     let lock = dir.join("package-lock.json");
     let lock = std::fs::read_to_string(&lock).map_err(|e| format!("{}: {e}", lock.display()))?;
-    let pinned = binaryen_version(&lock)
+    let pinned = locked_version(&lock, "binaryen")
         .ok_or("xtask/wasm-opt/package-lock.json does not pin binaryen")?
         .to_string();
     let binary = dir.join("node_modules").join(".bin").join("wasm-opt");
@@ -244,18 +248,83 @@ fn installed_binaryen() -> Result<String> {
         .join("node_modules")
         .join(".package-lock.json");
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    binaryen_version(&text)
+    locked_version(&text, "binaryen")
         .map(str::to_string)
         .ok_or_else(|| format!("{} lists no binaryen", path.display()))
 }
 
-/// The `version` of the `node_modules/binaryen` entry of an npm lockfile.
-fn binaryen_version(lockfile: &str) -> Option<&str> {
-    let entry = &lockfile[lockfile.find("\"node_modules/binaryen\"")?..];
+/// The `version` of the `node_modules/{package}` entry of an npm lockfile.
+fn locked_version<'a>(lockfile: &'a str, package: &str) -> Option<&'a str> {
+    let entry = &lockfile[lockfile.find(&format!("\"node_modules/{package}\""))?..];
     let field = &entry[entry.find("\"version\"")? + "\"version\"".len()..];
     let start = field.find('"')? + 1;
     let len = field[start..].find('"')?;
     Some(&field[start..start + len])
+}
+
+/// The folder of the web app's type check: `package.json` pins `typescript`,
+/// `tsconfig.json` checks the page's scripts and `tsconfig.sw.json` the service worker.
+fn typecheck_dir() -> PathBuf {
+    root().join("client-wasm")
+}
+
+/// Type-checks the web app's JavaScript with `tsc` (JSDoc types, `checkJs`, no output)
+/// against the bundle in `pkg`, so a call that does not fit the generated
+/// `client_wasm.d.ts` fails here rather than in a browser. The committed
+/// `client-wasm/tsconfig.json` finds `./pkg/client_wasm.js` under the default
+/// `target/web`; the one written here extends it with the bundle's real folder.
+fn typecheck(pkg: &Path) -> Result<()> {
+    let dir = typecheck_dir();
+    let mut npm = Command::new("npm");
+    npm.current_dir(&dir)
+        .args(["install", "--no-audit", "--no-fund"]);
+    status(npm, "npm install typescript in client-wasm")?;
+    let bundle_root = pkg
+        .parent()
+        .ok_or_else(|| format!("{} has no parent folder", pkg.display()))?;
+    let config_dir = target_dir().join("web").join("typecheck");
+    std::fs::create_dir_all(&config_dir)
+        .map_err(|e| format!("cannot create {}: {e}", config_dir.display()))?;
+    let config = config_dir.join("tsconfig.json");
+    let text = format!(
+        "{{\n  \"extends\": {},\n  \"compilerOptions\": {{ \"rootDirs\": [{}, {}] }}\n}}\n",
+        json_path(&dir.join("tsconfig.json"))?,
+        json_path(&dir.join("web"))?,
+        json_path(bundle_root)?,
+    );
+    std::fs::write(&config, text).map_err(|e| format!("cannot write {}: {e}", config.display()))?;
+    let tsc = dir
+        .join("node_modules")
+        .join("typescript")
+        .join("bin")
+        .join("tsc");
+    for (project, what) in [
+        (config, "the page's scripts against client_wasm.d.ts"),
+        (dir.join("tsconfig.sw.json"), "the service worker"),
+    ] {
+        let mut cmd = Command::new("node");
+        cmd.current_dir(&dir).arg(&tsc).arg("-p").arg(&project);
+        status(cmd, &format!("tsc --checkJs: {what}"))?;
+    }
+    Ok(())
+}
+
+/// A path as a JSON string.
+fn json_path(path: &Path) -> Result<String> {
+    let text = path
+        .to_str()
+        .ok_or_else(|| format!("{} is not UTF-8", path.display()))?;
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    Ok(out)
 }
 
 /// The wasm tests run under `wasm-bindgen-test-runner`, which must match the
@@ -288,6 +357,7 @@ fn test() -> Result<()> {
     ensure_browser()?;
     ensure_postgres()?;
     let pkg = wasm()?;
+    typecheck(&pkg)?;
     ensure_test_runner()?;
     let mut wasm_tests = cargo();
     wasm_tests.args(["test", "-p", "client-wasm", "--target", WASM_TARGET]);
@@ -514,13 +584,15 @@ fn ensure_postgres() -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::{binaryen_version, serve_args, wasm_opt_dir};
+    use std::path::Path;
+
+    use super::{json_path, locked_version, serve_args, typecheck_dir, wasm_opt_dir};
 
     #[test]
     fn the_committed_lockfile_pins_binaryen() {
         let lock = std::fs::read_to_string(wasm_opt_dir().join("package-lock.json"))
             .expect("xtask/wasm-opt/package-lock.json is committed");
-        let version = binaryen_version(&lock).expect("the lockfile pins binaryen");
+        let version = locked_version(&lock, "binaryen").expect("the lockfile pins binaryen");
         assert!(
             version.split('.').all(|part| part.parse::<u32>().is_ok()),
             "{version}"
@@ -530,6 +602,27 @@ mod tests {
         assert!(
             manifest.contains(&format!("\"binaryen\": \"{version}\"")),
             "package.json pins the version its lockfile holds"
+        );
+    }
+
+    #[test]
+    fn the_committed_lockfile_pins_typescript() {
+        let lock = std::fs::read_to_string(typecheck_dir().join("package-lock.json"))
+            .expect("client-wasm/package-lock.json is committed");
+        let version = locked_version(&lock, "typescript").expect("the lockfile pins typescript");
+        let manifest = std::fs::read_to_string(typecheck_dir().join("package.json"))
+            .expect("client-wasm/package.json is committed");
+        assert!(
+            manifest.contains(&format!("\"typescript\": \"{version}\"")),
+            "package.json pins the version its lockfile holds ({version})"
+        );
+    }
+
+    #[test]
+    fn paths_are_written_as_json_strings() {
+        assert_eq!(
+            json_path(Path::new("/work/a \"b\"\\c\n")).as_deref(),
+            Ok("\"/work/a \\\"b\\\"\\\\c\\u000a\"")
         );
     }
 
