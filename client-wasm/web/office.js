@@ -159,7 +159,6 @@ export function officeView(route, environment) {
   if (mounted.key === `${lang}|${route}`) return mounted.el;
   const [path, query = ''] = route.slice('office/'.length).split('?');
   const { h } = env;
-  const role = env.user().role;
   const tabs = [['violations', 'violationsTab'], ['reports', 'reportsTab'], ['routines', 'routinesTab']];
   if (userMay(env.user(), 'manage_users')) tabs.push(['users', 'usersTab'], ['templates', 'templatesTab']);
   const body = h('div', { class: 'office-body' }, h('p', { class: 'loading' }, t('connecting')));
