@@ -1,6 +1,7 @@
 //! Embeds the web app into the binary: the static files of `client-wasm/web/` and the wasm
 //! bundle that `cargo xtask wasm` writes (to `$WALKAROUND_WEB_PKG`, by default
-//! `target/web/pkg`). Without a bundle (a plain `cargo build` or `clippy` before any
+//! `target/web/pkg`), and `shell.json`, the list of them the service worker keeps for
+//! offline starts. Without a bundle (a plain `cargo build` or `clippy` before any
 //! `cargo xtask`), the server still builds and its page says how to build the bundle.
 
 use std::fmt::Write as _;
@@ -63,6 +64,30 @@ fn main() {
     collect(&pkg, "pkg/", &mut files);
     let has_bundle = files.len() > before;
 
+    // The service worker's list of what to keep for offline starts: every embedded file
+    // but the worker itself, so a new module is never missing from it (issue 18).
+    let mut shell = vec!["./".to_string()];
+    shell.extend(
+        files
+            .iter()
+            .map(|(name, _, _)| name.clone())
+            .filter(|name| name != "sw.js"),
+    );
+    let shell_json = format!(
+        "[{}]",
+        shell
+            .iter()
+            .map(|n| format!("{n:?}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default());
+    let shell_path = out_dir.join("shell.json");
+    if let Err(e) = std::fs::write(&shell_path, shell_json) {
+        panic!("cannot write {}: {e}", shell_path.display());
+    }
+    files.push(("shell.json".to_string(), shell_path, "application/json"));
+
     let mut code = String::from(
         "/// The embedded web app: (path, content type, bytes).\npub static ASSETS: &[(&str, &str, &[u8])] = &[\n",
     );
@@ -78,7 +103,7 @@ fn main() {
         code,
         "/// Whether the wasm bundle was built into this binary.\npub const HAS_BUNDLE: bool = {has_bundle};"
     );
-    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default()).join("web_assets.rs");
+    let out = out_dir.join("web_assets.rs");
     if let Err(e) = std::fs::write(&out, code) {
         panic!("cannot write {}: {e}", out.display());
     }

@@ -1,9 +1,13 @@
 // The tablet app. Every decision about documents, rules and the sync protocol is made by
 // the wasm client (client-wasm, built on the shared crate); this file does what only a
-// browser can: the screen, IndexedDB, the WebSocket, the camera, timers.
+// browser can: the screens, the WebSocket, the camera, timers. What the device keeps is
+// `storage.js`, the HTTP client `api.js`, the words `i18n.js`, the office's screens
+// `office.js`.
 import init, { SyncClient, builtinTemplates, keepsSiteDocuments, sha256Hex } from './pkg/client_wasm.js';
-import { t, local, lang, setLang, fmtDate, fmtYuan, explainResponse, chinaDay } from './i18n.js';
+import { t, local, lang, setLang, fmtDate, fmtYuan, chinaDay } from './i18n.js';
 import { officeView, userMay } from './office.js';
+import { dbAll, dbDelete, dbGet, dbPut, store, stored } from './storage.js';
+import { api, authFetch, currentSession, freshToken, logIn, logOut, onSessionEnded, updateUser } from './api.js';
 
 const $ = (sel, root = document) => root.querySelector(sel);
 /** The built-in workshop walkaround's template id (shared::builtin::WALKAROUND). */
@@ -21,39 +25,7 @@ const h = (tag, attrs = {}, ...children) => {
   return el;
 };
 
-// ---------------------------------------------------------------- local storage (IndexedDB)
-function openDb() {
-  return new Promise((resolve, reject) => {
-    const req = indexedDB.open('walkaround', 1);
-    req.onupgradeneeded = () => {
-      req.result.createObjectStore('docs', { keyPath: 'id' });
-      req.result.createObjectStore('photos', { keyPath: 'sha' });
-    };
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error);
-  });
-}
-const idb = await openDb();
-// Resolves to what the request found once the transaction has completed: a missing key
-// is `undefined`, never the request object itself.
-function tx(store, mode, fn) {
-  return new Promise((resolve, reject) => {
-    const t = idb.transaction(store, mode);
-    const request = fn(t.objectStore(store));
-    t.oncomplete = () => resolve(request instanceof IDBRequest ? request.result : request);
-    t.onerror = () => reject(t.error);
-    t.onabort = () => reject(t.error);
-  });
-}
-const dbPut = (store, value) => tx(store, 'readwrite', (s) => s.put(value));
-const dbAll = (store) => tx(store, 'readonly', (s) => s.getAll());
-const dbGet = (store, key) => tx(store, 'readonly', (s) => s.get(key));
-const dbDelete = (store, key) => tx(store, 'readwrite', (s) => s.delete(key));
-
-// ---------------------------------------------------------------- session and device
-const stored = (key, fallback) => JSON.parse(localStorage.getItem(`walkaround.${key}`) || 'null') ?? fallback;
-const store = (key, value) => localStorage.setItem(`walkaround.${key}`, JSON.stringify(value));
-let session = stored('session', null); // {access_token, refresh_token, expires_at, user}
+// ---------------------------------------------------------------- device and settings
 let siteId = stored('site', null);
 let sites = stored('sites', []);
 let cursor = stored('cursor', 0);
@@ -105,71 +77,6 @@ function toast(text) {
 /** @type {ReturnType<typeof setTimeout> | undefined} */
 toast.timer = undefined;
 
-// ---------------------------------------------------------------- HTTP with token refresh
-// One refresh at a time: the office loads several endpoints at once and the socket, the
-// discovery poll and the photo upload each want a fresh token; every caller that finds the
-// token about to expire (or gets a 401) waits for the same refresh. Two refreshes with one
-// refresh token would rotate it twice, and a reuse after the server's grace window ends the
-// whole login (issue 16, input 4). Only a refresh the server refused logs out.
-let refreshing = null;
-/**
- * Refreshes the tokens unless `stale` (the access token a caller found too old or was
- * refused with) has already been replaced; callers meanwhile share the one refresh.
- */
-function refreshTokens(stale = session?.access_token) {
-  if (!session) return Promise.reject(new Error('session ended'));
-  if (session.access_token !== stale) return Promise.resolve();
-  refreshing ??= refreshOnce().finally(() => { refreshing = null; });
-  return refreshing;
-}
-async function refreshOnce() {
-  // Another tab of this app may have rotated the tokens already: take its newer ones.
-  const latest = stored('session', null);
-  if (latest && latest.refresh_token !== session.refresh_token && latest.expires_at > session.expires_at) {
-    session = latest;
-    return;
-  }
-  const r = await fetch('/api/v1/auth/refresh', {
-    method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ refresh_token: session.refresh_token }),
-  });
-  if (r.status === 401) { logout(); throw new Error('session ended'); }
-  if (!r.ok) throw new Error(`refresh failed: ${r.status}`);
-  saveSession(await r.json());
-}
-function saveSession(body) {
-  session = { ...body, expires_at: Date.now() + body.expires_in * 1000 };
-  store('session', session);
-}
-async function freshToken() {
-  if (refreshing) await refreshing;
-  if (session && session.expires_at - Date.now() < 60_000) await refreshTokens(session.access_token);
-  return session?.access_token;
-}
-/**
- * `fetch` with the session's token. A 401 (the token expired early, the clock is off) is
- * answered by one shared refresh and one retry; if the refresh is refused, the user is
- * logged out there, so a 401 alone never logs out.
- */
-async function authFetch(path, options = {}) {
-  const send = (token) => fetch(path, { ...options, headers: { ...(options.headers || {}), authorization: `Bearer ${token}` } });
-  const token = await freshToken();
-  const r = await send(token);
-  if (r.status !== 401 || !session) return r;
-  await refreshTokens(token);
-  return send(session.access_token);
-}
-async function api(path, options = {}) {
-  const r = await authFetch(path, options);
-  if (!r.ok) {
-    // The server's refusal in the user's language (its reason), never its English message.
-    const error = new Error(await explainResponse(r));
-    Object.assign(error, { path, status: r.status });
-    throw error;
-  }
-  return r.headers.get('content-type')?.includes('json') ? r.json() : r;
-}
-
 // ---------------------------------------------------------------- sync
 let ws = null;
 let link = 'offline'; // offline | connecting | online
@@ -188,7 +95,7 @@ function scheduleReconnect() {
 }
 async function connect() {
   clearTimeout(retry);
-  if (!session || ws) return;
+  if (!currentSession() || ws) return;
   if (!navigator.onLine) { setLink('offline'); return; }
   setLink('connecting');
   let token;
@@ -226,7 +133,7 @@ async function connect() {
   socket.onclose = () => {
     if (ws === socket) ws = null;
     setLink('offline');
-    if (session) scheduleReconnect();
+    if (currentSession()) scheduleReconnect();
   };
 }
 window.addEventListener('online', () => { backoff = 1000; connect(); });
@@ -262,7 +169,7 @@ function presenceGoodbye() {
 /** After every render and on visibility: follows the inspection on screen. */
 function followPresence() {
   const route = location.hash.replace(/^#\/?/, '');
-  const id = session && siteId && document.visibilityState === 'visible' && route.startsWith('inspect/') ? route.slice('inspect/'.length) : null;
+  const id = currentSession() && siteId && document.visibilityState === 'visible' && route.startsWith('inspect/') ? route.slice('inspect/'.length) : null;
   if (id !== presenceDoc) {
     presenceGoodbye();
     if (id && client.has(id)) { presenceDoc = id; sendPresence(); }
@@ -318,12 +225,11 @@ const refusals = stored('refusals', []);
 let recovering = Promise.resolve();
 function recoverFrom(id, message) {
   recovering = recovering.then(async () => {
-    if (!session) return;
+    if (!currentSession()) return;
     let me = user();
     try {
       me = await api('/api/v1/me');
-      session = { ...session, user: me };
-      store('session', session);
+      updateUser(me);
     } catch (e) { console.warn('cannot read the user, judging with the one known', e); }
     const report = client.recover(id, me, message);
     if (!report) return;
@@ -379,7 +285,7 @@ function discover() {
   return discovering;
 }
 async function discoverPages() {
-  if (!session) return;
+  if (!currentSession()) return;
   if (keepsAll()) await discoverNew();
   await prune();
 }
@@ -573,7 +479,7 @@ async function loadPhoto(sha) {
   let photo = await dbGet('photos', sha);
   if (photo?.refused) return REFUSED;
   if (!photo?.bytes) {
-    if (!session || !navigator.onLine) return '';
+    if (!currentSession() || !navigator.onLine) return '';
     const r = await authFetch(`/api/v1/blobs/${encodeURIComponent(sha)}`);
     if (!r.ok) return '';
     const type = (r.headers.get('content-type') || '').split(';')[0].trim();
@@ -635,13 +541,7 @@ function photoElement(sha) {
 
 // ---------------------------------------------------------------- login and logout
 async function login(username, password) {
-  const r = await fetch('/api/v1/auth/login', {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }),
-  });
-  if (r.status === 429) throw new Error(t('tooMany'));
-  if (r.status === 401) throw new Error(t('loginFailed'));
-  if (!r.ok) throw new Error(await explainResponse(r));
-  saveSession(await r.json());
+  await logIn(username, password);
   const body = await api('/api/v1/sites');
   sites = body.sites;
   store('sites', sites);
@@ -653,21 +553,15 @@ function logout() {
   saveTyped();
   people = {};
   store('people', null);
-  if (session) {
-    fetch('/api/v1/auth/logout', {
-      method: 'POST', headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ refresh_token: session.refresh_token }),
-    }).catch(() => {});
-  }
-  session = null;
-  store('session', null);
+  logOut();
   ws?.close();
   location.hash = '#/';
   render();
 }
+onSessionEnded(logout);
 
 // ---------------------------------------------------------------- model helpers
-const user = () => session?.user;
+const user = () => currentSession()?.user;
 /** The people of the user's sites by id (`GET /api/v1/people`), as last fetched. */
 let people = stored('people', {});
 /**
@@ -707,12 +601,12 @@ function renderBar() {
   // `replaceChildren` writes a null argument as the text "null": leave the absent ones out.
   bar.replaceChildren(...[
     h('h1', {}, t('appName'), site() ? ` · ${site().name}` : ''),
-    session ? h('div', { class: 'sync', 'data-testid': 'sync-state', 'data-link': link, 'data-pending': String(pending) },
+    currentSession() ? h('div', { class: 'sync', 'data-testid': 'sync-state', 'data-link': link, 'data-pending': String(pending) },
       h('span', { class: `dot ${link}` }), t(link),
       h('span', {}, `${t('pending')} ${pending}`),
       h('span', { class: 'muted on-bar' }, `${t('lastSynced')} ${fmtDate(lastSynced)}`)) : null,
     h('button', { class: 'ghost', onclick: () => { setLang(lang === 'en' ? 'zh-CN' : 'en'); render(); } }, t('language')),
-    session ? h('button', { class: 'ghost', onclick: logout }, t('logout')) : null,
+    currentSession() ? h('button', { class: 'ghost', onclick: logout }, t('logout')) : null,
   ].filter(Boolean));
 }
 
@@ -921,7 +815,7 @@ function saveTyped() {
 }
 /** Stores the drafts a closed page left (see above), then forgets them. */
 async function restoreDrafts() {
-  if (!session) return;
+  if (!currentSession()) return;
   for (const [id, draft] of Object.entries(drafts)) {
     try { await saveText(draft, draft.text); } catch (e) { console.warn('draft', id, e); }
     delete drafts[id];
@@ -1201,14 +1095,14 @@ function render({ now = false } = {}) {
   const app = $('#app');
   const route = location.hash.replace(/^#\/?/, '');
   let view;
-  if (!session) view = loginView();
+  if (!currentSession()) view = loginView();
   else if (!siteId) view = siteView();
   else if (route.startsWith('inspect/')) view = inspectView(route.slice('inspect/'.length));
   else if (route.startsWith('office/')) view = officeView(route, officeEnv);
   else if (route === 'older') view = olderView();
   else view = homeView();
   const scroll = window.scrollY;
-  const children = [session ? refusalsView() : null, view].filter(Boolean);
+  const children = [currentSession() ? refusalsView() : null, view].filter(Boolean);
   // The office keeps its screen element while the route stays: putting the same element
   // back would detach it and take the focus from a field in it.
   const same = children.length === app.children.length && children.every((c, i) => c === app.children[i]);

@@ -32,6 +32,26 @@ const STRINGS = {
     emptyBayAnswersKept: '此工位已标为空闲：在修车辆的检查项答案仍保留，但在空闲期间不计入违规。',
     removePhoto: '删除照片', progress: '已答 {a} / {n}', submitBlocked: '还有 {n} 项未完成，完成后才能提交',
     confirmSubmit: '提交后答案不能再修改。确认提交？', confirmSubmitYes: '确认提交', cancel: '取消', submittedDone: '已提交',
+    // The office's screens.
+   
+    office: '办公室', violationsTab: '违规', reportsTab: '报表', routinesTab: '例行检查', usersTab: '用户', templatesTab: '模板',
+    site: '门店', allSites: '全部门店', from: '从', to: '至', area: '区域', role: '责任岗位', person: '责任人',
+    status: '状态', any: '全部', unassigned: '未指定', filter: '筛选', reset: '清除', exportCsv: '导出 CSV', time: '时间',
+    item: '检查项', fine: '罚款', recordedBy: '记录人', evidence: '证据', inspection: '所属检查', openInspection: '打开检查',
+    acknowledge: '确认', correct: '已整改', waive: '免罚', reopen: '重新打开', reason: '原因', waiveReason: '免罚原因（必填）',
+    assign: '指定责任人', trail: '处理记录', prev: '上一页', next: '下一页', page: '第 {a}–{b} 条，共 {n} 条', none: '无',
+    month: '月份', perPerson: '按责任人', perRule: '按条款', violationsN: '违规数', finesDue: '应罚金额', waivedN: '已免罚',
+    waivedYuan: '免罚金额', total: '合计', trend: '每周趋势', byRule: '按条款', byArea: '按区域', weekOf: '周',
+    missedRoutinesAll: '未按时完成的例行检查', missed: '未完成', done: '已完成',  print: '打印报表',
+    reportCsv: '报表 CSV', violationsCsv: '违规明细 CSV', schedule: '检查时间表', everyDay: '每天', dueAt: '截止时间',
+    weekday: '星期', addRow: '添加', remove: '删除', saved: '已保存', last7: '最近 7 天',
+    users: '用户', addUser: '添加用户', displayName: '姓名', firstPassword: '初始密码', sites: '门店', disable: '停用', enable: '启用',
+    disabled: '已停用', edit: '编辑', templates: '模板', version: '版本', newTemplate: '新建模板', editJson: '模板内容（JSON）',
+    problems: '请修改以下问题：', noRows: '没有符合条件的记录', printed: '打印时间', reportTitle: '月度违规与罚款报表',
+    dismissalReviews: '开除审查', toolsToReplace: '照价赔偿', wholeSite: '全场', w1: '周一', w2: '周二', w3: '周三', w4: '周四',
+    w5: '周五', w6: '周六', w7: '周日', loadFailed: '加载失败', forbidden: '没有权限',
+    clockAhead: '平板时钟快了 {d}：记录时间取服务器收到的时间', days: ' 天', hours: ' 小时', minutes: ' 分钟',
+    routine_done: '已完成', routine_missed: '未完成', routine_pending: '待完成',
   },
   en: {
     appName: 'Walkaround', login: 'Log in', username: 'User name', password: 'Password', logout: 'Log out',
@@ -63,6 +83,26 @@ const STRINGS = {
     emptyBayAnswersKept: 'This bay is marked empty: the answers for a car under repair are kept but do not count while it is empty.',
     removePhoto: 'Remove photo', progress: '{a} / {n} answered', submitBlocked: '{n} still to do before it can be submitted',
     confirmSubmit: 'Answers cannot be changed after submission. Submit now?', confirmSubmitYes: 'Submit', cancel: 'Cancel', submittedDone: 'Submitted',
+    // The office's screens.
+   
+    office: 'Office', violationsTab: 'Violations', reportsTab: 'Reports', routinesTab: 'Routines', usersTab: 'Users', templatesTab: 'Templates',
+    site: 'Site', allSites: 'All sites', from: 'From', to: 'To', area: 'Area', role: 'Responsible role', person: 'Person',
+    status: 'Status', any: 'Any', unassigned: 'Unassigned', filter: 'Filter', reset: 'Clear', exportCsv: 'Export CSV', time: 'Time',
+    item: 'Item', fine: 'Fine', recordedBy: 'Recorded by', evidence: 'Evidence', inspection: 'Inspection', openInspection: 'Open inspection',
+    acknowledge: 'Acknowledge', correct: 'Corrected', waive: 'Waive', reopen: 'Reopen', reason: 'Reason', waiveReason: 'Reason for the waiver (required)',
+    assign: 'Responsible person', trail: 'Trail', prev: 'Previous', next: 'Next', page: '{a}–{b} of {n}', none: 'none',
+    month: 'Month', perPerson: 'Per person', perRule: 'Per rule', violationsN: 'Violations', finesDue: 'Fines due', waivedN: 'Waived',
+    waivedYuan: 'Yuan waived', total: 'Total', trend: 'Weekly trend', byRule: 'By rule', byArea: 'By area', weekOf: 'Week of',
+    missedRoutinesAll: 'Routines not done on time', missed: 'Missed', done: 'Done',  print: 'Print report',
+    reportCsv: 'Report CSV', violationsCsv: 'Violations CSV', schedule: 'Schedule', everyDay: 'Every day', dueAt: 'Deadline',
+    weekday: 'Weekday', addRow: 'Add', remove: 'Remove', saved: 'Saved', last7: 'Last 7 days',
+    users: 'Users', addUser: 'Add user', displayName: 'Name', firstPassword: 'First password', sites: 'Sites', disable: 'Disable', enable: 'Enable',
+    disabled: 'Disabled', edit: 'Edit', templates: 'Templates', version: 'Version', newTemplate: 'New template', editJson: 'Template (JSON)',
+    problems: 'Please fix:', noRows: 'Nothing matches', printed: 'Printed', reportTitle: 'Monthly violations and fines',
+    dismissalReviews: 'Dismissal reviews', toolsToReplace: 'Tools to pay for', wholeSite: 'Whole site', w1: 'Mon', w2: 'Tue', w3: 'Wed', w4: 'Thu',
+    w5: 'Fri', w6: 'Sat', w7: 'Sun', loadFailed: 'Could not load', forbidden: 'Not allowed',
+    clockAhead: 'Tablet clock ahead by {d}: recorded at the time the server received it', days: ' d', hours: ' h', minutes: ' min',
+    routine_done: 'Done', routine_missed: 'Missed', routine_pending: 'Pending',
   },
 };
 
@@ -74,8 +114,14 @@ export function setLang(next) {
   document.documentElement.lang = next;
 }
 
-export function t(key) {
-  return STRINGS[lang][key] ?? STRINGS['zh-CN'][key] ?? key;
+/**
+ * The words for `key` in the current language (Chinese if English lacks them, the key if
+ * both do), with `{name}` replaced by `vars.name`.
+ */
+export function t(key, vars = {}) {
+  let text = STRINGS[lang][key] ?? STRINGS['zh-CN'][key] ?? key;
+  for (const [k, v] of Object.entries(vars)) text = text.replace(`{${k}}`, String(v));
+  return text;
 }
 
 /** The text of a `{zh, en}` pair in the current language. */

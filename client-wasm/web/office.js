@@ -5,55 +5,10 @@
 import { may, reviewActions, reviewStatuses, roles } from './pkg/client_wasm.js';
 import { t, local, lang, fmtDate, fmtYuan, explain, explainAll, explainField, roleName, chinaDay } from './i18n.js';
 
-const WORDS = {
-  'zh-CN': {
-    office: '办公室', violationsTab: '违规', reportsTab: '报表', routinesTab: '例行检查', usersTab: '用户', templatesTab: '模板',
-    site: '门店', allSites: '全部门店', from: '从', to: '至', rule: '条款', area: '区域', role: '责任岗位', person: '责任人',
-    status: '状态', any: '全部', unassigned: '未指定', filter: '筛选', reset: '清除', exportCsv: '导出 CSV', time: '时间',
-    item: '检查项', fine: '罚款', recordedBy: '记录人', evidence: '证据', inspection: '所属检查', openInspection: '打开检查',
-    acknowledge: '确认', correct: '已整改', waive: '免罚', reopen: '重新打开', reason: '原因', waiveReason: '免罚原因（必填）',
-    assign: '指定责任人', trail: '处理记录', prev: '上一页', next: '下一页', page: '第 {a}–{b} 条，共 {n} 条', none: '无',
-    month: '月份', perPerson: '按责任人', perRule: '按条款', violationsN: '违规数', finesDue: '应罚金额', waivedN: '已免罚',
-    waivedYuan: '免罚金额', total: '合计', trend: '每周趋势', byRule: '按条款', byArea: '按区域', weekOf: '周',
-    missedRoutines: '未按时完成的例行检查', missed: '未完成', done: '已完成', pending: '待完成', print: '打印报表',
-    reportCsv: '报表 CSV', violationsCsv: '违规明细 CSV', schedule: '检查时间表', everyDay: '每天', dueAt: '截止时间',
-    weekday: '星期', addRow: '添加', remove: '删除', save: '保存', saved: '已保存', last7: '最近 7 天', due: '截止',
-    users: '用户', addUser: '添加用户', displayName: '姓名', password: '初始密码', sites: '门店', disable: '停用', enable: '启用',
-    disabled: '已停用', edit: '编辑', templates: '模板', version: '版本', newTemplate: '新建模板', editJson: '模板内容（JSON）',
-    problems: '请修改以下问题：', noRows: '没有符合条件的记录', printed: '打印时间', reportTitle: '月度违规与罚款报表',
-    dismissalReviews: '开除审查', toolsToReplace: '照价赔偿', wholeSite: '全场', w1: '周一', w2: '周二', w3: '周三', w4: '周四',
-    w5: '周五', w6: '周六', w7: '周日', loadFailed: '加载失败', forbidden: '没有权限',
-    clockAhead: '平板时钟快了 {d}：记录时间取服务器收到的时间', days: ' 天', hours: ' 小时', minutes: ' 分钟',
-  },
-  en: {
-    office: 'Office', violationsTab: 'Violations', reportsTab: 'Reports', routinesTab: 'Routines', usersTab: 'Users', templatesTab: 'Templates',
-    site: 'Site', allSites: 'All sites', from: 'From', to: 'To', rule: 'Rule', area: 'Area', role: 'Responsible role', person: 'Person',
-    status: 'Status', any: 'Any', unassigned: 'Unassigned', filter: 'Filter', reset: 'Clear', exportCsv: 'Export CSV', time: 'Time',
-    item: 'Item', fine: 'Fine', recordedBy: 'Recorded by', evidence: 'Evidence', inspection: 'Inspection', openInspection: 'Open inspection',
-    acknowledge: 'Acknowledge', correct: 'Corrected', waive: 'Waive', reopen: 'Reopen', reason: 'Reason', waiveReason: 'Reason for the waiver (required)',
-    assign: 'Responsible person', trail: 'Trail', prev: 'Previous', next: 'Next', page: '{a}–{b} of {n}', none: 'none',
-    month: 'Month', perPerson: 'Per person', perRule: 'Per rule', violationsN: 'Violations', finesDue: 'Fines due', waivedN: 'Waived',
-    waivedYuan: 'Yuan waived', total: 'Total', trend: 'Weekly trend', byRule: 'By rule', byArea: 'By area', weekOf: 'Week of',
-    missedRoutines: 'Routines not done on time', missed: 'Missed', done: 'Done', pending: 'Pending', print: 'Print report',
-    reportCsv: 'Report CSV', violationsCsv: 'Violations CSV', schedule: 'Schedule', everyDay: 'Every day', dueAt: 'Deadline',
-    weekday: 'Weekday', addRow: 'Add', remove: 'Remove', save: 'Save', saved: 'Saved', last7: 'Last 7 days', due: 'Due',
-    users: 'Users', addUser: 'Add user', displayName: 'Name', password: 'First password', sites: 'Sites', disable: 'Disable', enable: 'Enable',
-    disabled: 'Disabled', edit: 'Edit', templates: 'Templates', version: 'Version', newTemplate: 'New template', editJson: 'Template (JSON)',
-    problems: 'Please fix:', noRows: 'Nothing matches', printed: 'Printed', reportTitle: 'Monthly violations and fines',
-    dismissalReviews: 'Dismissal reviews', toolsToReplace: 'Tools to pay for', wholeSite: 'Whole site', w1: 'Mon', w2: 'Tue', w3: 'Wed', w4: 'Thu',
-    w5: 'Fri', w6: 'Sat', w7: 'Sun', loadFailed: 'Could not load', forbidden: 'Not allowed',
-    clockAhead: 'Tablet clock ahead by {d}: recorded at the time the server received it', days: ' d', hours: ' h', minutes: ' min',
-  },
-};
-const w = (key, vars = {}) => {
-  let text = WORDS[lang]?.[key] ?? WORDS['zh-CN'][key] ?? t(key);
-  for (const [k, v] of Object.entries(vars)) text = text.replace(`{${k}}`, v);
-  return text;
-};
 /** A duration in its two largest units (days, hours, minutes), in the current language. */
 function fmtDuration(ms) {
   const total = Math.max(1, Math.round(ms / 60_000));
-  const units = [[Math.floor(total / 1440), w('days')], [Math.floor((total % 1440) / 60), w('hours')], [total % 60, w('minutes')]];
+  const units = [[Math.floor(total / 1440), t('days')], [Math.floor((total % 1440) / 60), t('hours')], [total % 60, t('minutes')]];
   return units.filter(([n]) => n > 0).slice(0, 2).map(([n, unit]) => `${n}${unit}`).join(' ');
 }
 
@@ -93,13 +48,13 @@ async function call(method, path, body) {
 }
 async function get(path) {
   const { status, body } = await call('GET', path);
-  if (status !== 200) throw new Error(`${w('loadFailed')}: ${explain(body?.error, status)}`);
+  if (status !== 200) throw new Error(`${t('loadFailed')}: ${explain(body?.error, status)}`);
   return body;
 }
 /** Downloads a CSV export (the browser cannot send the token with a plain link). */
 async function download(path, filename) {
   const { status, body } = await call('GET', path);
-  if (status !== 200) { env.toast(`${w('loadFailed')}: ${explain(body?.error, status)}`); return; }
+  if (status !== 200) { env.toast(`${t('loadFailed')}: ${explain(body?.error, status)}`); return; }
   const a = env.h('a', { href: URL.createObjectURL(body), download: filename });
   document.body.append(a);
   a.click();
@@ -115,7 +70,7 @@ async function sitePeople(site) {
 }
 const siteName = (id) => env.sites().find((s) => s.id === id)?.name ?? id;
 const areaName = (siteId, areaId) => {
-  if (!areaId) return w('wholeSite');
+  if (!areaId) return t('wholeSite');
   const area = env.sites().find((s) => s.id === siteId)?.areas.find((a) => a.id === areaId);
   return area ? local(area.name) : areaId;
 };
@@ -164,7 +119,7 @@ export function officeView(route, environment) {
   const body = h('div', { class: 'office-body' }, h('p', { class: 'loading' }, t('connecting')));
   const el = h('div', { class: 'office', 'data-testid': `office-${path}` },
     path === 'print' ? null : h('nav', { class: 'tabs' }, h('button', { onclick: () => { location.hash = '#/'; } }, `← ${t('back')}`),
-      tabs.map(([p, key]) => h('button', { class: p === path ? 'primary' : '', onclick: () => go(p, {}) }, w(key)))),
+      tabs.map(([p, key]) => h('button', { class: p === path ? 'primary' : '', onclick: () => go(p, {}) }, t(key)))),
     body);
   mounted = { key: `${lang}|${route}`, el };
   const screens = { violations: violationsScreen, reports: reportsScreen, print: printScreen, routines: routinesScreen, users: usersScreen, templates: templatesScreen };
@@ -193,16 +148,16 @@ async function violationsScreen(q, body) {
     e.preventDefault();
     go('violations', { ...Object.fromEntries(new FormData(form)), offset: 0 });
   } },
-  h('label', {}, w('site'), select('site', site, [['', w('allSites')], ...env.sites().map((s) => [s.id, s.name])])),
-  h('label', {}, w('from'), h('input', { type: 'date', name: 'from', value: q.from ?? '' })),
-  h('label', {}, w('to'), h('input', { type: 'date', name: 'to', value: q.to ?? '' })),
-  h('label', {}, w('rule'), select('rule', q.rule, [['', w('any')], ...regulation.map((r) => [r.id, `${r.id} ${clip(local(r.title), 14)}`])])),
-  h('label', {}, w('area'), select('area', q.area, [['', w('any')], ...areas.map((a) => [a.id, local(a.name)])])),
-  h('label', {}, w('role'), select('role', q.role, [['', w('any')], ...roleIds().map((r) => [r, roleName(r)])])),
-  h('label', {}, w('person'), select('person', q.person, [['*', w('any')], ['', w('unassigned')], ...who.map((p) => [p.id, p.display_name])])),
-  h('label', {}, w('status'), select('status', q.status, [['', w('any')], ...reviewStatuses().map((s) => [s.id, local(s.name)])])),
-  h('div', { class: 'row' }, h('button', { class: 'primary', type: 'submit', 'data-testid': 'apply-filters' }, w('filter')),
-    h('button', { type: 'button', onclick: () => go('violations', {}) }, w('reset'))));
+  h('label', {}, t('site'), select('site', site, [['', t('allSites')], ...env.sites().map((s) => [s.id, s.name])])),
+  h('label', {}, t('from'), h('input', { type: 'date', name: 'from', value: q.from ?? '' })),
+  h('label', {}, t('to'), h('input', { type: 'date', name: 'to', value: q.to ?? '' })),
+  h('label', {}, t('rule'), select('rule', q.rule, [['', t('any')], ...regulation.map((r) => [r.id, `${r.id} ${clip(local(r.title), 14)}`])])),
+  h('label', {}, t('area'), select('area', q.area, [['', t('any')], ...areas.map((a) => [a.id, local(a.name)])])),
+  h('label', {}, t('role'), select('role', q.role, [['', t('any')], ...roleIds().map((r) => [r, roleName(r)])])),
+  h('label', {}, t('person'), select('person', q.person, [['*', t('any')], ['', t('unassigned')], ...who.map((p) => [p.id, p.display_name])])),
+  h('label', {}, t('status'), select('status', q.status, [['', t('any')], ...reviewStatuses().map((s) => [s.id, local(s.name)])])),
+  h('div', { class: 'row' }, h('button', { class: 'primary', type: 'submit', 'data-testid': 'apply-filters' }, t('filter')),
+    h('button', { type: 'button', onclick: () => go('violations', {}) }, t('reset'))));
   if (q.person === undefined) form.person.value = '*';
   const query = new URLSearchParams();
   for (const key of ['site', 'from', 'to', 'rule', 'area', 'role', 'status']) if (q[key]) query.set(key, q[key]);
@@ -215,19 +170,19 @@ async function violationsScreen(q, body) {
       h('td', { class: 'nowrap' }, h('strong', {}, v.rule_id), ' ', h('span', { class: 'muted clip', title: ruleTitle(v.rule_id) }, ruleTitle(v.rule_id))),
       h('td', {}, itemText(v.template_id, v.item_id)),
       h('td', { class: 'nowrap' }, areaName(v.site_id, v.area_id)),
-      h('td', { class: 'nowrap' }, v.responsible_name ?? h('span', { class: 'muted' }, w('unassigned')), h('div', { class: 'muted' }, roleName(v.responsible_role))),
+      h('td', { class: 'nowrap' }, v.responsible_name ?? h('span', { class: 'muted' }, t('unassigned')), h('div', { class: 'muted' }, roleName(v.responsible_role))),
       h('td', { class: 'nowrap' }, `${fineText(v)}${v.occurrences > 1 ? ` ×${v.occurrences}` : ''}`),
       h('td', { class: 'nowrap' }, statusChip(v.status)));
     return row;
   });
   const pager = h('div', { class: 'row spread' },
-    h('span', { class: 'muted', 'data-testid': 'total' }, list.total ? w('page', { a: offset + 1, b: offset + list.violations.length, n: list.total_exact ? list.total : `${list.total}+` }) : w('noRows')),
+    h('span', { class: 'muted', 'data-testid': 'total' }, list.total ? t('page', { a: offset + 1, b: offset + list.violations.length, n: list.total_exact ? list.total : `${list.total}+` }) : t('noRows')),
     h('div', { class: 'row' },
-      h('button', { disabled: offset === 0, onclick: () => go('violations', { ...q, offset: Math.max(0, offset - PAGE) }) }, w('prev')),
-      h('button', { disabled: offset + PAGE >= list.total && list.total_exact, onclick: () => go('violations', { ...q, offset: offset + PAGE }) }, w('next')),
-      h('button', { 'data-testid': 'export-violations', onclick: () => download(`/api/v1/violations.csv?${query}`, 'violations.csv') }, w('exportCsv'))));
+      h('button', { disabled: offset === 0, onclick: () => go('violations', { ...q, offset: Math.max(0, offset - PAGE) }) }, t('prev')),
+      h('button', { disabled: offset + PAGE >= list.total && list.total_exact, onclick: () => go('violations', { ...q, offset: offset + PAGE }) }, t('next')),
+      h('button', { 'data-testid': 'export-violations', onclick: () => download(`/api/v1/violations.csv?${query}`, 'violations.csv') }, t('exportCsv'))));
   fill(body, form, h('div', { class: 'card table-wrap' },
-    h('table', { class: 'list' }, h('thead', {}, h('tr', {}, [w('time'), w('rule'), w('item'), w('area'), w('person'), w('fine'), w('status')].map((c) => h('th', {}, c)))),
+    h('table', { class: 'list' }, h('thead', {}, h('tr', {}, [t('time'), t('rule'), t('item'), t('area'), t('person'), t('fine'), t('status')].map((c) => h('th', {}, c)))),
       h('tbody', {}, rows)), pager));
   // The violation whose detail was open stays open after an action redraws the list
   // (issue 20, item 15), with what the action changed.
@@ -247,15 +202,15 @@ async function toggleDetail(row, v) {
   const path = `/api/v1/violations/${encodeURIComponent(v.doc_id)}/${encodeURIComponent(v.answer_key)}`;
   const [trail, who] = await Promise.all([get(`${path}/reviews`), sitePeople(v.site_id)]);
   // People by name, never by login id (issue 20, item 11); an id no longer known stays an id.
-  const nameOf = (id) => (id ? who.find((p) => p.id === id)?.display_name ?? id : w('none'));
+  const nameOf = (id) => (id ? who.find((p) => p.id === id)?.display_name ?? id : t('none'));
   const evidence = v.evidence.map((e) => {
     const photos = h('div', { class: 'photos' }, e.photos.map(env.photoElement));
     return h('div', { class: 'card evidence-card' },
       h('div', {}, h('strong', {}, e.value?.type === 'fail' ? t('fail') : JSON.stringify(e.value?.value ?? e.value?.type)), ' · ',
-        `${w('recordedBy')} ${nameOf(e.by)}${e.device ? ` · ${t('tablet').replace('{0}', e.device.slice(-4))}` : ''} · ${fmtDate(e.at)}${e.late ? ` · ${t('late')}` : ''}`),
+        `${t('recordedBy')} ${nameOf(e.by)}${e.device ? ` · ${t('tablet').replace('{0}', e.device.slice(-4))}` : ''} · ${fmtDate(e.at)}${e.late ? ` · ${t('late')}` : ''}`),
       e.note ? h('p', { class: 'note' }, e.note) : null, photos);
   });
-  const reason = h('input', { name: 'reason', placeholder: w('waiveReason'), 'data-testid': 'waive-reason' });
+  const reason = h('input', { name: 'reason', placeholder: t('waiveReason'), 'data-testid': 'waive-reason' });
   const review = async (action) => {
     const { status, body } = await call('POST', `${path}/review`, { action, reason: reason.value });
     if (status !== 200) { env.toast(explain(body?.error, status)); return; }
@@ -266,26 +221,26 @@ async function toggleDetail(row, v) {
   // The steps this user may take from this status (shared::review::offered).
   const offered = reviewActions(env.user(), v.site_id, v.status);
   const actions = offered.length ? h('div', { class: 'row' }, offered.map((action) => (action === 'waive'
-    ? h('div', { class: 'row waive' }, reason, h('button', { onclick: () => review(action), 'data-testid': action }, w(action)))
-    : h('button', { onclick: () => review(action), 'data-testid': action }, w(action))))) : null;
-  const assign = canReview ? h('label', { class: 'row' }, w('assign'),
+    ? h('div', { class: 'row waive' }, reason, h('button', { onclick: () => review(action), 'data-testid': action }, t(action)))
+    : h('button', { onclick: () => review(action), 'data-testid': action }, t(action))))) : null;
+  const assign = canReview ? h('label', { class: 'row' }, t('assign'),
     h('select', { 'data-testid': 'assign', onchange: async (e) => {
       const { status, body } = await call('PUT', `${path}/responsible`, { user_id: e.target.value || null });
       if (status !== 200) { env.toast(explain(body?.error, status)); return; }
       refreshOffice();
-    } }, h('option', { value: '' }, w('unassigned')), who.filter((p) => !p.disabled).map((p) =>
+    } }, h('option', { value: '' }, t('unassigned')), who.filter((p) => !p.disabled).map((p) =>
       h('option', { value: p.id, selected: p.id === v.responsible_user }, `${p.display_name} (${roleName(p.role)})`)))) : null;
   const history = [
     ...trail.reviews.map((r) => ({ at: r.at, text: `${nameOf(r.user_id)}: ${statusName(r.status_before)} → ${statusName(r.status_after)}${r.reason ? ` · ${r.reason}` : ''}` })),
-    ...trail.assignments.map((a) => ({ at: a.at, text: `${nameOf(a.user_id)}: ${w('person')} ${nameOf(a.before_user)} → ${nameOf(a.after_user)}` })),
+    ...trail.assignments.map((a) => ({ at: a.at, text: `${nameOf(a.user_id)}: ${t('person')} ${nameOf(a.before_user)} → ${nameOf(a.after_user)}` })),
   ].sort((a, b) => a.at - b.at);
   fill(cell, 
     h('div', { class: 'row spread' }, h('h3', {}, `${v.rule_id} ${ruleTitle(v.rule_id)}`),
-      h('a', { class: 'button', href: `#/inspect/${v.doc_id}` }, w('openInspection'))),
+      h('a', { class: 'button', href: `#/inspect/${v.doc_id}` }, t('openInspection'))),
     h('p', { class: 'muted' }, `${siteName(v.site_id)} · ${areaName(v.site_id, v.area_id)} · ${itemText(v.template_id, v.item_id)}`),
-    v.clock_ahead_ms ? h('p', { class: 'chip amber', 'data-testid': 'clock-ahead' }, w('clockAhead', { d: fmtDuration(v.clock_ahead_ms) })) : null,
-    h('h4', {}, w('evidence')), h('div', {}, evidence), assign, actions,
-    h('h4', {}, w('trail')), history.length ? h('ul', { 'data-testid': 'trail' }, history.map((x) => h('li', {}, `${fmtDate(x.at)} ${x.text}`))) : h('p', { class: 'muted' }, w('none')));
+    v.clock_ahead_ms ? h('p', { class: 'chip amber', 'data-testid': 'clock-ahead' }, t('clockAhead', { d: fmtDuration(v.clock_ahead_ms) })) : null,
+    h('h4', {}, t('evidence')), h('div', {}, evidence), assign, actions,
+    h('h4', {}, t('trail')), history.length ? h('ul', { 'data-testid': 'trail' }, history.map((x) => h('li', {}, `${fmtDate(x.at)} ${x.text}`))) : h('p', { class: 'muted' }, t('none')));
 }
 
 // ---------------------------------------------------------------- reports
@@ -298,21 +253,21 @@ function reportQuery(q) {
 function reportTables(report) {
   const { h } = env;
   const tally = (x) => [x.violations, fmtYuan(x.fine_yuan), x.waived, fmtYuan(x.waived_yuan)];
-  const head = (first) => h('thead', {}, h('tr', {}, [first, w('violationsN'), w('finesDue'), w('waivedN'), w('waivedYuan')].map((c) => h('th', {}, c))));
+  const head = (first) => h('thead', {}, h('tr', {}, [first, t('violationsN'), t('finesDue'), t('waivedN'), t('waivedYuan')].map((c) => h('th', {}, c))));
   return [
-    h('h3', {}, w('perPerson')),
-    h('table', { class: 'list', 'data-testid': 'per-person' }, head(w('person')), h('tbody', {},
-      report.people.map((p) => h('tr', { 'data-person': p.user_id ?? '' }, h('td', {}, p.display_name ?? w('unassigned')), tally(p).map((c) => h('td', {}, String(c)))))),
-    h('tfoot', {}, h('tr', {}, h('th', {}, w('total')), tally(report.total).map((c) => h('th', {}, String(c)))))),
-    h('h3', {}, w('perRule')),
-    h('table', { class: 'list', 'data-testid': 'per-rule' }, head(w('rule')), h('tbody', {},
+    h('h3', {}, t('perPerson')),
+    h('table', { class: 'list', 'data-testid': 'per-person' }, head(t('person')), h('tbody', {},
+      report.people.map((p) => h('tr', { 'data-person': p.user_id ?? '' }, h('td', {}, p.display_name ?? t('unassigned')), tally(p).map((c) => h('td', {}, String(c)))))),
+    h('tfoot', {}, h('tr', {}, h('th', {}, t('total')), tally(report.total).map((c) => h('th', {}, String(c)))))),
+    h('h3', {}, t('perRule')),
+    h('table', { class: 'list', 'data-testid': 'per-rule' }, head(t('rule')), h('tbody', {},
       report.rules.map((r) => h('tr', {}, h('td', {}, h('strong', {}, r.rule_id), ' ', h('span', { class: 'clip', title: ruleTitle(r.rule_id) }, ruleTitle(r.rule_id))), tally(r.tally).map((c) => h('td', {}, String(c))))))),
     report.total.dismissal_reviews || report.total.tools_to_replace ? h('p', {},
-      `${w('dismissalReviews')}: ${report.total.dismissal_reviews} · ${w('toolsToReplace')}: ${report.total.tools_to_replace}`) : null,
-    h('h3', {}, w('missedRoutines')),
+      `${t('dismissalReviews')}: ${report.total.dismissal_reviews} · ${t('toolsToReplace')}: ${report.total.tools_to_replace}`) : null,
+    h('h3', {}, t('missedRoutinesAll')),
     h('table', { class: 'list' }, h('tbody', {}, report.routines.map((r) => h('tr', {},
       h('td', {}, siteName(r.site)), h('td', {}, local(env.templates().find((x) => x.id === r.template_id)?.name) || r.template_id),
-      h('td', {}, h('span', { class: `chip ${r.missed ? 'red' : 'green'}` }, `${w('missed')} ${r.missed}`)))))),
+      h('td', {}, h('span', { class: `chip ${r.missed ? 'red' : 'green'}` }, `${t('missed')} ${r.missed}`)))))),
   ];
 }
 
@@ -365,26 +320,26 @@ async function reportsScreen(q, body) {
   const trendQuery = q.site ? `site=${encodeURIComponent(q.site)}&` : '';
   const [report, trend] = await Promise.all([get(`/api/v1/reports/monthly?${query}`), get(`/api/v1/reports/trend?${trendQuery}weeks=12`)]);
   const form = h('form', { class: 'filters card', onsubmit: (e) => { e.preventDefault(); go('reports', Object.fromEntries(new FormData(form))); } },
-    h('label', {}, w('month'), h('input', { type: 'month', name: 'month', value: report.month })),
-    h('label', {}, w('site'), select('site', q.site, [['', w('allSites')], ...env.sites().map((s) => [s.id, s.name])])),
-    h('div', { class: 'row' }, h('button', { class: 'primary', type: 'submit' }, w('filter')),
-      h('button', { type: 'button', 'data-testid': 'export-report', onclick: () => download(`/api/v1/reports/monthly.csv?${query}`, `report-${report.month}.csv`) }, w('reportCsv')),
+    h('label', {}, t('month'), h('input', { type: 'month', name: 'month', value: report.month })),
+    h('label', {}, t('site'), select('site', q.site, [['', t('allSites')], ...env.sites().map((s) => [s.id, s.name])])),
+    h('div', { class: 'row' }, h('button', { class: 'primary', type: 'submit' }, t('filter')),
+      h('button', { type: 'button', 'data-testid': 'export-report', onclick: () => download(`/api/v1/reports/monthly.csv?${query}`, `report-${report.month}.csv`) }, t('reportCsv')),
       h('button', { type: 'button', onclick: () => {
         const [y, m] = report.month.split('-').map(Number);
         const to = m === 12 ? `${y + 1}-01-01` : `${y}-${String(m + 1).padStart(2, '0')}-01`;
         const v = new URLSearchParams({ from: `${report.month}-01`, to });
         if (q.site) v.set('site', q.site);
         download(`/api/v1/violations.csv?${v}`, `violations-${report.month}.csv`);
-      } }, w('violationsCsv')),
-      h('button', { type: 'button', 'data-testid': 'print-report', onclick: () => go('print', { month: report.month, site: q.site }) }, w('print'))));
+      } }, t('violationsCsv')),
+      h('button', { type: 'button', 'data-testid': 'print-report', onclick: () => go('print', { month: report.month, site: q.site }) }, t('print'))));
   const areaRows = Object.entries(trend.by_area).map(([area, counts]) => h('tr', {},
-    h('td', {}, area ? areaName(q.site || env.sites()[0]?.id, area) : w('wholeSite')), counts.map((c) => h('td', {}, c ? String(c) : '·'))));
+    h('td', {}, area ? areaName(q.site || env.sites()[0]?.id, area) : t('wholeSite')), counts.map((c) => h('td', {}, c ? String(c) : '·'))));
   fill(body, form,
     h('div', { class: 'card', 'data-testid': 'report' }, reportTables(report)),
-    h('div', { class: 'card' }, h('h3', {}, `${w('trend')} · ${w('byRule')}`), trendChart(trend),
-      h('h3', {}, `${w('trend')} · ${w('byArea')}`),
+    h('div', { class: 'card' }, h('h3', {}, `${t('trend')} · ${t('byRule')}`), trendChart(trend),
+      h('h3', {}, `${t('trend')} · ${t('byArea')}`),
       h('div', { class: 'table-wrap' }, h('table', { class: 'list compact' },
-        h('thead', {}, h('tr', {}, h('th', {}, w('area')), trend.weeks.map((wk) => h('th', {}, wk.slice(5))))), h('tbody', {}, areaRows)))));
+        h('thead', {}, h('tr', {}, h('th', {}, t('area')), trend.weeks.map((wk) => h('th', {}, wk.slice(5))))), h('tbody', {}, areaRows)))));
 }
 
 async function printScreen(q, body) {
@@ -392,9 +347,9 @@ async function printScreen(q, body) {
   await ensureRegulation();
   const report = await get(`/api/v1/reports/monthly?${reportQuery(q)}`);
   fill(body, h('article', { class: 'print-page', 'data-testid': 'print-page' },
-    h('div', { class: 'row spread no-print' }, h('button', { onclick: () => go('reports', q) }, `← ${t('back')}`), h('button', { class: 'primary', onclick: () => window.print() }, w('print'))),
-    h('h1', {}, `${w('reportTitle')} · ${report.month}`),
-    h('p', {}, `${report.sites.map(siteName).join('、')} · ${w('printed')} ${fmtDate(Date.now())}`),
+    h('div', { class: 'row spread no-print' }, h('button', { onclick: () => go('reports', q) }, `← ${t('back')}`), h('button', { class: 'primary', onclick: () => window.print() }, t('print'))),
+    h('h1', {}, `${t('reportTitle')} · ${report.month}`),
+    h('p', {}, `${report.sites.map(siteName).join('、')} · ${t('printed')} ${fmtDate(Date.now())}`),
     reportTables(report),
     h('p', { class: 'signatures' }, `${lang === 'en' ? 'Prepared by' : '制表'}: ____________    ${lang === 'en' ? 'Approved by' : '审核'}: ____________`)));
 }
@@ -413,9 +368,9 @@ async function routinesScreen(q, body) {
     const hhmm = `${String(Math.floor(s.due_minute / 60)).padStart(2, '0')}:${String(s.due_minute % 60).padStart(2, '0')}`;
     const tr = h('tr', {},
       h('td', {}, select('template_id', s.template_id, templates.map((x) => [x.id, local(x.name)]))),
-      h('td', {}, select('weekday', s.weekday ?? '', [['', w('everyDay')], ...[1, 2, 3, 4, 5, 6, 7].map((d) => [d, w(`w${d}`)])])),
+      h('td', {}, select('weekday', s.weekday ?? '', [['', t('everyDay')], ...[1, 2, 3, 4, 5, 6, 7].map((d) => [d, t(`w${d}`)])])),
       h('td', {}, h('input', { type: 'time', name: 'due', value: hhmm })),
-      h('td', {}, h('button', { type: 'button', onclick: () => tr.remove() }, w('remove'))));
+      h('td', {}, h('button', { type: 'button', onclick: () => tr.remove() }, t('remove'))));
     rows.append(tr);
   };
   schedule.schedule.forEach(addRow);
@@ -428,21 +383,21 @@ async function routinesScreen(q, body) {
       return { template_id: tr.querySelector('[name=template_id]').value, weekday: weekday ? Number(weekday) : null, due_minute: hh * 60 + mm };
     });
     const { status, body: res } = await call('PUT', `/api/v1/routines?site=${encodeURIComponent(site)}`, { schedule: entries });
-    if (status === 200) { env.toast(w('saved')); refreshOffice(); return; }
-    problems.replaceChildren(h('p', {}, w('problems')), h('ul', {}, explainAll(res?.error, status).map((text) => h('li', {}, text))));
+    if (status === 200) { env.toast(t('saved')); refreshOffice(); return; }
+    problems.replaceChildren(h('p', {}, t('problems')), h('ul', {}, explainAll(res?.error, status).map((text) => h('li', {}, text))));
   };
   const occurrences = status.occurrences.slice().reverse();
   fill(body,
-    env.sites().length > 1 ? h('div', { class: 'card' }, h('label', {}, w('site'), select('site', site, env.sites().map((s) => [s.id, s.name])))) : null,
-    h('div', { class: 'card', 'data-testid': 'routine-status' }, h('h3', {}, `${w('last7')} · ${w('missed')} ${status.missed}`),
+    env.sites().length > 1 ? h('div', { class: 'card' }, h('label', {}, t('site'), select('site', site, env.sites().map((s) => [s.id, s.name])))) : null,
+    h('div', { class: 'card', 'data-testid': 'routine-status' }, h('h3', {}, `${t('last7')} · ${t('missed')} ${status.missed}`),
       h('table', { class: 'list' }, h('tbody', {}, occurrences.map((o) => h('tr', { 'data-status': o.status },
         h('td', {}, o.date), h('td', {}, local(templates.find((x) => x.id === o.template_id)?.name) || o.template_id),
-        h('td', {}, `${w('due')} ${fmtDate(o.due_at)}`),
-        h('td', {}, h('span', { class: `chip ${o.status === 'done' ? 'green' : o.status === 'missed' ? 'red' : 'amber'}` }, w(o.status)),
+        h('td', {}, `${t('dueAt')} ${fmtDate(o.due_at)}`),
+        h('td', {}, h('span', { class: `chip ${o.status === 'done' ? 'green' : o.status === 'missed' ? 'red' : 'amber'}` }, t(`routine_${o.status}`)),
           o.submitted_at ? h('span', { class: 'muted' }, ` ${o.submitted_by} ${fmtDate(o.submitted_at)}`) : null)))))),
-    h('div', { class: 'card' }, h('h3', {}, w('schedule')),
-      h('table', { class: 'list' }, h('thead', {}, h('tr', {}, [w('templatesTab'), w('weekday'), w('dueAt'), ''].map((c) => h('th', {}, c)))), rows),
-      canEdit ? h('div', { class: 'row' }, h('button', { type: 'button', onclick: () => addRow() }, w('addRow')), h('button', { class: 'primary', onclick: save }, w('save'))) : null,
+    h('div', { class: 'card' }, h('h3', {}, t('schedule')),
+      h('table', { class: 'list' }, h('thead', {}, h('tr', {}, [t('templatesTab'), t('weekday'), t('dueAt'), ''].map((c) => h('th', {}, c)))), rows),
+      canEdit ? h('div', { class: 'row' }, h('button', { type: 'button', onclick: () => addRow() }, t('addRow')), h('button', { class: 'primary', onclick: save }, t('save'))) : null,
       problems));
   body.querySelector('select[name=site]')?.addEventListener('change', (e) => go('routines', { site: e.target.value }));
 }
@@ -454,7 +409,7 @@ async function usersScreen(q, body) {
   const problems = h('div', { class: 'problems', role: 'alert' });
   const siteBoxes = (chosen = []) => h('div', { class: 'row' }, env.sites().map((s) =>
     h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'sites', value: s.id, checked: chosen.includes(s.id) }), s.name)));
-  const showError = (res, status) => problems.replaceChildren(h('p', {}, w('problems')),
+  const showError = (res, status) => problems.replaceChildren(h('p', {}, t('problems')),
     h('ul', { 'data-testid': 'user-problems' }, explainAll(res?.error, status).map((text) => h('li', {}, text))));
   const form = h('form', { class: 'card filters', onsubmit: async (e) => {
     e.preventDefault();
@@ -463,15 +418,15 @@ async function usersScreen(q, body) {
       username: data.get('username'), display_name: data.get('display_name') || undefined, password: data.get('password'),
       role: data.get('role'), sites: data.getAll('sites'),
     });
-    if (status === 201) { env.toast(w('saved')); refreshOffice(); } else showError(res, status);
+    if (status === 201) { env.toast(t('saved')); refreshOffice(); } else showError(res, status);
   } },
-  h('h3', {}, w('addUser')),
+  h('h3', {}, t('addUser')),
   h('label', {}, t('username'), h('input', { name: 'username', required: true })),
-  h('label', {}, w('displayName'), h('input', { name: 'display_name' })),
-  h('label', {}, w('password'), h('input', { name: 'password', type: 'password', minlength: 8, required: true })),
-  h('label', {}, w('role'), select('role', roleIds().at(-1), roleIds().map((r) => [r, roleName(r)]))),
+  h('label', {}, t('displayName'), h('input', { name: 'display_name' })),
+  h('label', {}, t('firstPassword'), h('input', { name: 'password', type: 'password', minlength: 8, required: true })),
+  h('label', {}, t('role'), select('role', roleIds().at(-1), roleIds().map((r) => [r, roleName(r)]))),
   siteBoxes(env.sites().length === 1 ? [env.sites()[0].id] : []),
-  h('button', { class: 'primary', type: 'submit' }, w('addUser')), problems);
+  h('button', { class: 'primary', type: 'submit' }, t('addUser')), problems);
   const row = (u) => {
     const edit = async () => {
       const tr = body.querySelector(`tr[data-user="${u.id}"]`);
@@ -479,7 +434,7 @@ async function usersScreen(q, body) {
       const role = tr.querySelector('[name=role]').value;
       const sites = [...tr.querySelectorAll('[name=sites]:checked')].map((x) => x.value);
       const { status, body: res } = await call('PATCH', `/api/v1/users/${u.id}`, { display_name: name, role, sites });
-      if (status === 200) { env.toast(w('saved')); refreshOffice(); } else showError(res, status);
+      if (status === 200) { env.toast(t('saved')); refreshOffice(); } else showError(res, status);
     };
     const toggle = async () => {
       const { status, body: res } = await call('POST', `/api/v1/users/${u.id}/${u.disabled ? 'enable' : 'disable'}`);
@@ -488,10 +443,10 @@ async function usersScreen(q, body) {
     return h('tr', { 'data-user': u.id, class: u.disabled ? 'disabled' : '' },
       h('td', {}, u.username), h('td', {}, h('input', { name: 'display_name', value: u.display_name })),
       h('td', {}, select('role', u.role, roleIds().map((r) => [r, roleName(r)]))), h('td', {}, siteBoxes(u.sites)),
-      h('td', {}, h('button', { onclick: edit }, w('save')), ' ', h('button', { onclick: toggle, 'data-testid': `toggle-${u.id}` }, u.disabled ? w('enable') : w('disable'))));
+      h('td', {}, h('button', { onclick: edit }, t('save')), ' ', h('button', { onclick: toggle, 'data-testid': `toggle-${u.id}` }, u.disabled ? t('enable') : t('disable'))));
   };
   fill(body, form, h('div', { class: 'card table-wrap' }, h('table', { class: 'list' },
-    h('thead', {}, h('tr', {}, [t('username'), w('displayName'), w('role'), w('sites'), ''].map((c) => h('th', {}, c)))),
+    h('thead', {}, h('tr', {}, [t('username'), t('displayName'), t('role'), t('sites'), ''].map((c) => h('th', {}, c)))),
     h('tbody', {}, users.map(row)))));
 }
 
@@ -507,15 +462,15 @@ async function templatesScreen(q, body) {
     let parsed;
     try { parsed = JSON.parse(editor.value); } catch (e) { problems.replaceChildren(h('p', {}, explain({ reason: 'malformed_json' })), h('p', { class: 'muted' }, e.message)); return; }
     const { status, body: res } = await call('PUT', `/api/v1/templates/${encodeURIComponent(parsed.id)}`, parsed);
-    if (status === 200) { env.toast(`${w('saved')} · ${w('version')} ${res.template.version}`); go('templates', { id: parsed.id }); refreshOffice(); return; }
-    problems.replaceChildren(h('p', {}, w('problems')), h('ul', {}, res?.error?.fields?.length
+    if (status === 200) { env.toast(`${t('saved')} · ${t('version')} ${res.template.version}`); go('templates', { id: parsed.id }); refreshOffice(); return; }
+    problems.replaceChildren(h('p', {}, t('problems')), h('ul', {}, res?.error?.fields?.length
       ? res.error.fields.map((f) => h('li', { 'data-field': f.field }, explainField(f)))
       : h('li', {}, explain(res?.error, status))));
   };
   fill(body, 
-    h('div', { class: 'card' }, h('table', { class: 'list' }, h('thead', {}, h('tr', {}, [w('templatesTab'), 'id', w('version'), ''].map((c) => h('th', {}, c)))),
+    h('div', { class: 'card' }, h('table', { class: 'list' }, h('thead', {}, h('tr', {}, [t('templatesTab'), 'id', t('version'), ''].map((c) => h('th', {}, c)))),
       h('tbody', {}, templates.map((x) => h('tr', {}, h('td', {}, local(x.name)), h('td', {}, h('code', {}, x.id)), h('td', {}, String(x.version)),
-        h('td', {}, h('button', { onclick: () => go('templates', { id: x.id }) }, w('edit')))))))),
-    h('div', { class: 'card' }, h('h3', {}, chosen ? `${w('edit')} ${local(chosen.name)}` : w('newTemplate')), h('p', { class: 'muted' }, w('editJson')),
-      editor, problems, h('button', { class: 'primary', onclick: save, 'data-testid': 'save-template' }, w('save'))));
+        h('td', {}, h('button', { onclick: () => go('templates', { id: x.id }) }, t('edit')))))))),
+    h('div', { class: 'card' }, h('h3', {}, chosen ? `${t('edit')} ${local(chosen.name)}` : t('newTemplate')), h('p', { class: 'muted' }, t('editJson')),
+      editor, problems, h('button', { class: 'primary', onclick: save, 'data-testid': 'save-template' }, t('save'))));
 }

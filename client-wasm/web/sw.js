@@ -3,14 +3,16 @@
 // and the sync socket always go to the network (the app keeps its data in IndexedDB).
 /** This script's global scope, typed as what it is (the `webworker` types call it a worker). */
 const worker = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
-const CACHE = 'walkaround-shell-v3';
-const SHELL = [
-  './', 'index.html', 'app.js', 'i18n.js', 'office.js', 'style.css', 'manifest.webmanifest',
-  'icon-192.png', 'icon-512.png', 'pkg/client_wasm.js', 'pkg/client_wasm_bg.wasm',
-];
+const CACHE = 'walkaround-shell-v4';
+// What to keep is the server's list of the app's files (`shell.json`, made when the server
+// is built from the files it embeds), so a new module is never left out.
+const SHELL_LIST = 'shell.json';
 
 worker.addEventListener('install', (event) => {
-  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)).then(() => worker.skipWaiting()));
+  event.waitUntil(fetch(SHELL_LIST, { cache: 'no-store' })
+    .then((r) => r.json())
+    .then((files) => caches.open(CACHE).then((cache) => cache.addAll(files)))
+    .then(() => worker.skipWaiting()));
 });
 
 worker.addEventListener('activate', (event) => {

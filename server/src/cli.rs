@@ -104,7 +104,7 @@ pub struct ServeArgs {
     /// On a store without users, create a demo workshop and print its logins.
     #[arg(long)]
     pub demo: bool,
-    /// Days of history the demo workshop starts with (about 4.4 inspections a day), for
+    /// Days of history the demo workshop starts with (about 3.3 inspections a day), for
     /// benchmarks of a site with years of history.
     #[arg(long, default_value_t = demo::HISTORY_DAYS, requires = "demo", value_parser = clap::value_parser!(i64).range(0..=3660))]
     pub demo_days: i64,

@@ -235,8 +235,8 @@ pub async fn seed_history(
     seed_history_days(store, now, HISTORY_DAYS).await
 }
 
-/// [`seed_history`] over `days` days instead of six weeks: about 4.4 inspections a day,
-/// so about 2,300 days make a site of 10,000 (the benchmarks' `--demo-days`).
+/// [`seed_history`] over `days` days instead of six weeks: about 3.3 inspections a day,
+/// so about 3,050 days make a site of 10,000 (the benchmarks' `--demo-days`).
 pub async fn seed_history_days(
     store: &Store,
     now: chrono::DateTime<chrono::Utc>,

@@ -2,7 +2,7 @@
 // on a fresh browser to a usable home screen, then until the device's window has arrived;
 // how many documents the site has and the tablet holds; IndexedDB's size; the tab's
 // JavaScript heap; and a warm reload to the home screen. Against a server started with
-//   walkaround serve --demo --demo-days 2300   (about 10,000 inspections on demo-site)
+//   walkaround serve --demo --demo-days 3050   (about 10,000 inspections on demo-site)
 // run:
 //   WALKAROUND_URL=http://127.0.0.1:8080 node tests/e2e/site-at-scale.mjs [username]
 import { launch } from './browser.mjs';
