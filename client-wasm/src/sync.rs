@@ -672,12 +672,18 @@ impl SyncClient {
             .collect())
     }
 
-    /// What stands between the inspection and its submission.
+    /// What stands between the inspection and its submission:
+    /// `[{key, reason}]`, `key` an answer key or `occupied@<bay>`, `reason` one of
+    /// `not_answered`, `note_required`, `photo_required`, `conflicting_answers`,
+    /// `occupancy_disagrees` (`shared::inspection::BlockReason`), for the screen to say in
+    /// the user's language.
     #[wasm_bindgen(js_name = submissionProblems)]
-    pub fn submission_problems(&self, id: &str) -> Result<Vec<String>, JsError> {
-        Ok(inspection::read(&self.tracked(id)?.doc)
-            .map_err(js_err)?
-            .submission_problems())
+    pub fn submission_problems(&self, id: &str) -> Result<JsValue, JsError> {
+        to_js(
+            &inspection::read(&self.tracked(id)?.doc)
+                .map_err(js_err)?
+                .submission_blockers(),
+        )
     }
 
     /// The bays whose occupancy records disagree (tablets that marked one occupied and

@@ -904,22 +904,19 @@ function itemCard(id, state, item, key, failing) {
     controls, evidence, conflict);
 }
 
-/** A submission problem (`key: reason` from the shared rules) in the user's language. */
+/** The words for each reason a submission waits (shared::inspection::BlockReason). */
+const BLOCK_REASONS = {
+  not_answered: 'notAnswered', note_required: 'noteRequired', photo_required: 'photoRequired',
+  conflicting_answers: 'conflictShort', occupancy_disagrees: 'occupancyConflictShort',
+};
+/** A submission problem (`{key, reason}` from the shared rules) in the user's language. */
 function problemText(state, problem) {
-  const [key, reason] = problem.split(': ');
-  const [itemId, areaId] = key.split('@');
+  const [itemId, areaId] = problem.key.split('@');
   const item = state.template.items.find((i) => i.id === itemId);
   const area = areaId ? state.areas.find((a) => a.id === areaId) : null;
-  const reasons = {
-    'not answered': t('notAnswered'),
-    'a failed answer needs a note': t('noteRequired'),
-    'a failed answer needs a photo': t('photoRequired'),
-    'conflicting answers, pick one': t('conflictShort'),
-    'occupancy disagrees, pick one': t('occupancyConflictShort'),
-  };
   // `occupied@<bay>` names a bay's occupancy, not an item.
   const what = itemId === 'occupied' && !item ? t('occupancy') : item ? local(item.text) : itemId;
-  return `${what}${area ? ` · ${local(area.name)}` : ''}: ${reasons[reason] ?? reason}`;
+  return `${what}${area ? ` · ${local(area.name)}` : ''}: ${t(BLOCK_REASONS[problem.reason] ?? problem.reason)}`;
 }
 
 function describe(item, value) {
@@ -1016,7 +1013,7 @@ function inspectView(id) {
 
 /** Scrolls to what a submission problem (`key: reason`) is about and marks it briefly. */
 function jumpTo(problem) {
-  const [key] = problem.split(': ');
+  const { key } = problem;
   const [itemId, area] = key.split('@');
   const target = itemId === 'occupied' && area ? document.querySelector(`[data-area="${CSS.escape(area)}"]`)
     : document.querySelector(`[data-key="${CSS.escape(key)}"]`);
@@ -1042,7 +1039,7 @@ function submitCard(id, state, problems) {
   return h('div', { class: 'card', 'data-testid': 'submit-card' },
     problems.length ? h('div', { class: 'problems' }, h('p', {}, t('submitProblems')),
       h('ul', { 'data-testid': 'problems' }, problems.map((p) => h('li', {},
-        h('button', { class: 'link', 'data-problem': p.split(': ')[0], onclick: () => jumpTo(p) }, problemText(state, p)))))) : null,
+        h('button', { class: 'link', 'data-problem': p.key, onclick: () => jumpTo(p) }, problemText(state, p)))))) : null,
     confirmingSubmit === id
       ? h('div', { class: 'confirm', role: 'alertdialog', 'data-testid': 'confirm' }, h('p', {}, t('confirmSubmit')),
         h('div', { class: 'row' },

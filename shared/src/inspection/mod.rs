@@ -391,13 +391,32 @@ impl Inspection {
     /// What stands between this inspection and its submission; empty when it may be
     /// submitted. Each is `key: reason`, a short English reason after the answer key, or
     /// after `occupied@<bay>` for a bay whose occupancy disagrees (listed first: which
-    /// items a bay asks for depends on it).
+    /// items a bay asks for depends on it). [`Inspection::submission_blockers`] gives the
+    /// same list typed, for screens that say it in the user's language.
     pub fn submission_problems(&self) -> Vec<String> {
-        let mut problems: Vec<String> = self
+        self.submission_blockers()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    /// What stands between this inspection and its submission, typed: the answer key (or
+    /// `occupied@<bay>`) and why, in the order of [`Inspection::submission_problems`].
+    pub fn submission_blockers(&self) -> Vec<SubmissionBlocker> {
+        let mut problems: Vec<SubmissionBlocker> = self
             .occupancy_disagreements()
             .into_iter()
-            .map(|bay| format!("{}@{bay}: occupancy disagrees, pick one", keys::OCCUPIED))
+            .map(|bay| SubmissionBlocker {
+                key: format!("{}@{bay}", keys::OCCUPIED),
+                reason: BlockReason::OccupancyDisagrees,
+            })
             .collect();
+        let mut block = |key: &AnswerKey, reason| {
+            problems.push(SubmissionBlocker {
+                key: key.to_string(),
+                reason,
+            })
+        };
         for key in self.expected_keys() {
             let Some(item) = self.template.item(&key.item) else {
                 continue;
@@ -405,24 +424,63 @@ impl Inspection {
             match self.answers.get(&key).map(Vec::as_slice) {
                 None | Some([]) => {
                     if item.required {
-                        problems.push(format!("{key}: not answered"));
+                        block(&key, BlockReason::NotAnswered);
                     }
                 }
                 Some([answer]) => {
                     if answer.value.occurrences(&item.kind) > 0 {
                         let blank = answer.note.as_deref().is_none_or(|n| n.trim().is_empty());
                         if item.note_required_on_fail && blank {
-                            problems.push(format!("{key}: a failed answer needs a note"));
+                            block(&key, BlockReason::NoteRequired);
                         }
                         if item.photo_required_on_fail && answer.photos.is_empty() {
-                            problems.push(format!("{key}: a failed answer needs a photo"));
+                            block(&key, BlockReason::PhotoRequired);
                         }
                     }
                 }
-                Some(_) => problems.push(format!("{key}: conflicting answers, pick one")),
+                Some(_) => block(&key, BlockReason::ConflictingAnswers),
             }
         }
         problems
+    }
+}
+
+/// One thing that stands between an inspection and its submission
+/// ([`Inspection::submission_blockers`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmissionBlocker {
+    /// The answer key, or `occupied@<bay>` for a bay's occupancy.
+    pub key: String,
+    /// Why.
+    pub reason: BlockReason,
+}
+
+/// Why an inspection cannot be submitted yet, as a stable code (`snake_case` in JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockReason {
+    /// A required item has no answer.
+    NotAnswered,
+    /// A failed answer needs a note and has none.
+    NoteRequired,
+    /// A failed answer needs a photo and has none.
+    PhotoRequired,
+    /// Two tablets answered the item differently; one must be kept.
+    ConflictingAnswers,
+    /// Two tablets marked the bay differently; one must be kept.
+    OccupancyDisagrees,
+}
+
+impl std::fmt::Display for SubmissionBlocker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let reason = match self.reason {
+            BlockReason::NotAnswered => "not answered",
+            BlockReason::NoteRequired => "a failed answer needs a note",
+            BlockReason::PhotoRequired => "a failed answer needs a photo",
+            BlockReason::ConflictingAnswers => "conflicting answers, pick one",
+            BlockReason::OccupancyDisagrees => "occupancy disagrees, pick one",
+        };
+        write!(f, "{}: {reason}", self.key)
     }
 }
 
