@@ -63,6 +63,11 @@ fn main() {
     let before = files.len();
     collect(&pkg, "pkg/", &mut files);
     let has_bundle = files.len() > before;
+    // The npm packages the app ships, copied beside the bundle by `cargo xtask wasm`.
+    if let Some(vendor) = pkg.parent().map(|p| p.join("vendor")) {
+        println!("cargo:rerun-if-changed={}", vendor.display());
+        collect(&vendor, "vendor/", &mut files);
+    }
 
     // The service worker's list of what to keep for offline starts: every embedded file
     // but the worker itself, so a new module is never missing from it (issue 18).

@@ -7,23 +7,44 @@ import init, { SyncClient, builtinTemplates, keepsSiteDocuments, sha256Hex } fro
 import { t, local, lang, setLang, fmtDate, fmtYuan, chinaDay } from './i18n.js';
 import { officeView, userMay } from './office.js';
 import { dbAll, dbDelete, dbGet, dbPut, store, stored } from './storage.js';
+import morphdom from './vendor/morphdom.js';
 import { api, authFetch, currentSession, freshToken, logIn, logOut, onSessionEnded, updateUser } from './api.js';
 
 const $ = (sel, root = document) => root.querySelector(sel);
 /** The built-in workshop walkaround's template id (shared::builtin::WALKAROUND). */
 const WALKAROUND_ID = 'workshop-walkaround';
 
+/**
+ * An element: `attrs` are attributes, but `class` and `on<event>` handlers. A handler is
+ * kept on the element (`handlers`) behind one listener per event, so a redraw that keeps
+ * the element (`morph`) gives it the new drawing's handlers.
+ */
 const h = (tag, attrs = {}, ...children) => {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (v === undefined || v === null || v === false) continue;
-    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    if (k.startsWith('on')) listen(el, k.slice(2), v);
     else if (k === 'class') el.className = v;
     else el.setAttribute(k, v === true ? '' : v);
   }
   for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) el.append(c);
   return el;
 };
+/** The handlers `h` gave each element, by event. */
+const handlers = new WeakMap();
+function listen(el, event, fn) {
+  let own = handlers.get(el);
+  if (!own) { own = {}; handlers.set(el, own); }
+  if (!(event in own)) el.addEventListener(event, (e) => handlers.get(el)?.[event]?.(e));
+  own[event] = fn;
+}
+/** Gives `kept` (an element a redraw keeps) the handlers of `drawn` (its new drawing). */
+function adoptHandlers(kept, drawn) {
+  const now = handlers.get(drawn) ?? {};
+  const own = handlers.get(kept);
+  if (own) for (const event of Object.keys(own)) if (!(event in now)) delete own[event];
+  for (const [event, fn] of Object.entries(now)) listen(kept, event, fn);
+}
 
 // ---------------------------------------------------------------- device and settings
 let siteId = stored('site', null);
@@ -614,8 +635,11 @@ function loginView() {
   const error = h('p', { class: 'problems', role: 'alert' });
   const form = h('form', { class: 'login card', onsubmit: async (e) => {
     e.preventDefault();
-    if (!navigator.onLine) { error.textContent = t('offlineLogin'); return; }
-    try { await login(form.username.value.trim(), form.password.value); location.hash = '#/'; render(); } catch (err) { error.textContent = err.message; }
+    // The form on the page: a redraw may have kept it rather than this drawing of it.
+    const shown = /** @type {HTMLFormElement} */ (e.currentTarget);
+    const problem = /** @type {HTMLElement} */ (shown.querySelector('[role=alert]'));
+    if (!navigator.onLine) { problem.textContent = t('offlineLogin'); return; }
+    try { await login(shown.username.value.trim(), shown.password.value); location.hash = '#/'; render(); } catch (err) { problem.textContent = err.message; }
   } },
   h('h2', {}, t('login')),
   h('input', { name: 'username', placeholder: t('username'), autocomplete: 'username', required: true }),
@@ -999,7 +1023,8 @@ function inspectView(id) {
       h('h2', {}, local(tpl.name)),
       h('span', { class: `chip ${answered === asked ? 'green' : ''}`, 'data-testid': 'progress' }, t('progress').replace('{a}', answered).replace('{n}', asked)),
       frozen ? h('span', { class: 'chip green' }, `${t('submitted')} · ${nameOf(state.submitted.by)} · ${fmtDate(state.submitted.at)}`) : null,
-      presenceBar,
+      // Where the presence bar goes: it is one element, kept across redraws (`render`).
+      h('span', { 'data-presence-slot': '' }),
       // Submissions made offline on other tablets without seeing this one (issue 17, input 3).
       (state.duplicate_submissions || []).map((d) => h('span', { class: 'chip amber', 'data-testid': 'duplicate-submission' },
         t('duplicateSubmission').replace('{by}', nameOf(d.by)).replace('{at}', fmtDate(d.at))))),
@@ -1067,10 +1092,11 @@ function renderSoon() {
 }
 
 /**
- * The text field on the main screen the user is typing into, if any. Redrawing the screen
- * replaces every element; while a field has the focus, a redraw waits until it loses it,
- * so an answer arriving from another tablet never takes the focus (or the keystrokes after
- * it) from a note being typed. What the user types is saved as it is typed (`typed`).
+ * The text field on the main screen the user is typing into, if any. A redraw of the
+ * tablet's screens never touches it (`morph`); on the office's screens, which draw
+ * themselves, a redraw waits until it loses the focus. Either way an answer arriving from
+ * another tablet never takes the focus (or the keystrokes after it) from a note being
+ * typed. What the user types is saved as it is typed (`typed`).
  */
 function typingIn() {
   const el = document.activeElement;
@@ -1084,13 +1110,41 @@ document.addEventListener('focusout', () => {
   if (renderHeld) setTimeout(() => { if (renderHeld && !typingIn()) render(); }, 0);
 });
 
-/** Redraws the screen; `{ now: true }` (a new route) even while the user is typing. */
+/**
+ * Brings the screen's elements to `children` in place (morphdom): an element that stays
+ * is kept and only what changed in it is written, matched by its key (an answer key, an
+ * area, a document) where it has one. Kept as they are: the text field being typed into,
+ * a photo already shown, and the presence bar's slot.
+ */
+function morph(app, children) {
+  const next = document.createElement('div');
+  next.append(...children);
+  morphdom(app, next, {
+    childrenOnly: true,
+    getNodeKey: (node) => {
+      if (!(node instanceof HTMLElement)) return undefined;
+      const { key, area, doc } = node.dataset;
+      return key ? `key:${key}` : area ? `area:${area}` : doc ? `doc:${doc}` : node.id || undefined;
+    },
+    onBeforeElUpdated: (kept, drawn) => {
+      adoptHandlers(kept, drawn);
+      if (kept.hasAttribute('data-presence-slot')) return false;
+      if (kept.dataset.photo && kept.dataset.photo === drawn.dataset.photo) return false;
+      return !(kept === document.activeElement && typingIn() === kept);
+    },
+  });
+}
+
+/** The route last drawn: a redraw of the same route morphs, a new one draws afresh. */
+let drawnRoute = null;
+/** Redraws the screen; `{ now: true }` draws it afresh, even while the user is typing. */
 function render({ now = false } = {}) {
   renderBar();
-  if (!now && typingIn()) { renderHeld = true; return; }
-  renderHeld = false;
   const app = $('#app');
   const route = location.hash.replace(/^#\/?/, '');
+  const office = route.startsWith('office/');
+  if (!now && office && typingIn()) { renderHeld = true; return; }
+  renderHeld = false;
   let view;
   if (!currentSession()) view = loginView();
   else if (!siteId) view = siteView();
@@ -1103,7 +1157,14 @@ function render({ now = false } = {}) {
   // The office keeps its screen element while the route stays: putting the same element
   // back would detach it and take the focus from a field in it.
   const same = children.length === app.children.length && children.every((c, i) => c === app.children[i]);
-  if (!same) app.replaceChildren(...children);
+  if (office || now || route !== drawnRoute || !app.children.length) {
+    if (!same) app.replaceChildren(...children);
+  } else {
+    morph(app, children);
+  }
+  drawnRoute = route;
+  const slot = app.querySelector('[data-presence-slot]');
+  if (slot && presenceBar.parentNode !== slot) slot.replaceChildren(presenceBar);
   window.scrollTo(0, scroll);
   followPresence();
 }

@@ -132,7 +132,37 @@ fn wasm() -> Result<PathBuf> {
         optimized.len(),
         gzip_len(&optimized)?,
     );
+    vendor()?;
     Ok(out)
+}
+
+/// The npm packages the web app ships, each `(package, file in it, name served under
+/// `vendor/`)`, with the `.d.ts` beside it for the type check. Pinned by
+/// `client-wasm/package-lock.json`.
+const VENDORED: [(&str, &str, &str); 1] = [("morphdom", "dist/morphdom-esm.js", "morphdom")];
+
+/// Installs the web app's pinned npm packages (`client-wasm/package.json`) and copies the
+/// ES modules it ships into `target/web/vendor/`, which the server embeds beside `pkg/`.
+fn vendor() -> Result<()> {
+    let dir = typecheck_dir();
+    let mut npm = Command::new("npm");
+    npm.current_dir(&dir)
+        .args(["install", "--no-audit", "--no-fund"]);
+    status(npm, "npm install in client-wasm (the web app's packages)")?;
+    let out = target_dir().join("web").join("vendor");
+    std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    for (package, file, name) in VENDORED {
+        let from = dir.join("node_modules").join(package);
+        for (source, target) in [
+            (from.join(file), out.join(format!("{name}.js"))),
+            (from.join("index.d.ts"), out.join(format!("{name}.d.ts"))),
+        ] {
+            std::fs::copy(&source, &target).map_err(|e| {
+                format!("cannot copy {} to {}: {e}", source.display(), target.display())
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// The size of `bytes` gzipped at the best level, as a server would send them.
@@ -275,10 +305,6 @@ fn typecheck_dir() -> PathBuf {
 /// `target/web`; the one written here extends it with the bundle's real folder.
 fn typecheck(pkg: &Path) -> Result<()> {
     let dir = typecheck_dir();
-    let mut npm = Command::new("npm");
-    npm.current_dir(&dir)
-        .args(["install", "--no-audit", "--no-fund"]);
-    status(npm, "npm install typescript in client-wasm")?;
     let bundle_root = pkg
         .parent()
         .ok_or_else(|| format!("{} has no parent folder", pkg.display()))?;
