@@ -88,12 +88,17 @@ test('a note typed on A while B answers the same inspection every 200 ms keeps e
     return records.length === 1 && records[0].note === text;
   }, [id, key, note], { timeout: 5000 });
   assert.equal(await a.page.evaluate((k) => document.activeElement?.dataset?.testid === `note-${k}`, key), true, 'still typing');
+  // The rest of A's screen follows B while A is still in the field (keyed, incremental
+  // redraws): B's answers show on A before A leaves it, and the focus stays.
+  const shownWhileTyping = others.slice(0, answered);
+  await a.page.waitForFunction((keys) => keys.every((k) => document.querySelector(`[data-key="${k}"] button[data-answer=pass].on`)), shownWhileTyping, { timeout: 15_000 });
+  assert.equal(await a.page.evaluate((k) => document.activeElement?.dataset?.testid === `note-${k}`, key), true, "still in the field after B's answers were drawn");
   await b.page.waitForFunction(([doc, k, text]) => {
     const records = window.walkaround.client.state(doc).answers[k] || [];
     return records.length === 1 && records[0].note === text;
   }, [id, key, note], { timeout: 15_000 });
 
-  // Leaving the field shows what B answered meanwhile; the note is kept as typed.
+  // Leaving the field changes nothing of it; the note is kept as typed.
   await a.page.locator('h2').first().tap();
   const passed = others.slice(0, answered);
   await a.page.waitForFunction((keys) => keys.every((k) => document.querySelector(`[data-key="${k}"] button[data-answer=pass].on`)), passed, { timeout: 15_000 });
