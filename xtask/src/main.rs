@@ -158,7 +158,11 @@ fn vendor() -> Result<()> {
             (from.join("index.d.ts"), out.join(format!("{name}.d.ts"))),
         ] {
             std::fs::copy(&source, &target).map_err(|e| {
-                format!("cannot copy {} to {}: {e}", source.display(), target.display())
+                format!(
+                    "cannot copy {} to {}: {e}",
+                    source.display(),
+                    target.display()
+                )
             })?;
         }
     }
