@@ -47,6 +47,23 @@ fn collect(dir: &Path, prefix: &str, out: &mut Vec<(String, PathBuf, &'static st
     }
 }
 
+/// FNV-1a over every file's name and bytes but the service worker's: a cache name that
+/// changes whenever any of them does.
+fn fingerprint(files: &[(String, PathBuf, &'static str)]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for (name, path, _) in files {
+        if name == "sw.js" {
+            continue;
+        }
+        let bytes = std::fs::read(path).unwrap_or_default();
+        for b in name.as_bytes().iter().chain(&bytes) {
+            hash ^= u64::from(*b);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    hash
+}
+
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
     let root = manifest.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -90,6 +107,23 @@ fn main() {
     let shell_path = out_dir.join("shell.json");
     if let Err(e) = std::fs::write(&shell_path, shell_json) {
         panic!("cannot write {}: {e}", shell_path.display());
+    }
+    // The service worker names its cache after the app's files, so every release changes
+    // its bytes: browsers install it again, which fetches the new list and drops the old
+    // cache (a worker whose bytes never change is never installed again).
+    let release = fingerprint(&files);
+    if let Some(worker) = files.iter_mut().find(|(name, _, _)| name == "sw.js") {
+        let text = std::fs::read_to_string(&worker.1)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", worker.1.display()));
+        let versioned = text.replace(
+            "'walkaround-shell'",
+            &format!("'walkaround-shell-{release:016x}'"),
+        );
+        let path = out_dir.join("sw.js");
+        if let Err(e) = std::fs::write(&path, versioned) {
+            panic!("cannot write {}: {e}", path.display());
+        }
+        worker.1 = path;
     }
     files.push(("shell.json".to_string(), shell_path, "application/json"));
 

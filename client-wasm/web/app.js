@@ -6,7 +6,7 @@
 import init, { SyncClient, builtinTemplates, keepsSiteDocuments, sha256Hex } from './pkg/client_wasm.js';
 import { t, local, lang, setLang, fmtDate, fmtYuan, chinaDay } from './i18n.js';
 import { officeView, userMay } from './office.js';
-import { dbAll, dbDelete, dbGet, dbPut, store, stored } from './storage.js';
+import { dbAll, dbDelete, dbGet, dbKeys, dbPut, store, stored } from './storage.js';
 import morphdom from './vendor/morphdom.js';
 import { api, authFetch, currentSession, freshToken, logIn, logOut, onSessionEnded, updateUser } from './api.js';
 
@@ -281,7 +281,7 @@ function refusalsView() {
   return h('div', { class: 'card problems', role: 'alert', 'data-testid': 'refusals' },
     h('div', { class: 'row spread' }, h('strong', {}, t('refusedTitle')),
       h('button', { 'data-testid': 'refusals-dismiss', onclick: () => { refusals.length = 0; store('refusals', []); render(); } }, t('dismiss'))),
-    h('ul', {}, refusals.map((r) => h('li', { 'data-code': r.code, 'data-doc': r.documentId }, refusalText(r),
+    h('ul', {}, refusals.map((r) => h('li', { 'data-code': r.code, 'data-refused-doc': r.documentId }, refusalText(r),
       // A consequence of another refusal (its inspection was refused) has no words of its own from the server.
       r.code === 'document_refused' ? null : h('div', { class: 'muted' }, `${t('serverSaid')}: ${r.reason}`)))));
 }
@@ -316,8 +316,11 @@ async function discoverNew() {
   for (;;) {
     const body = await api(`/api/v1/documents?since=${cursor}&scope=device`);
     if (Number.isInteger(body.device_days) && body.device_days !== deviceDays) {
+      const wider = body.device_days > deviceDays;
       deviceDays = body.device_days;
       store('deviceDays', deviceDays);
+      // A wider window reaches documents the cursor has passed: list from the start.
+      if (wider && cursor > 0) { cursor = 0; store('cursor', 0); continue; }
     }
     for (const doc of body.documents) {
       if (client.has(doc.id) || wanted.has(doc.id)) continue;
@@ -344,18 +347,41 @@ async function prune() {
   // At the first discovery after the app opens, then hourly: each check reads a document.
   if (Date.now() - prunedAt < PRUNE_MS) return;
   prunedAt = Date.now();
-  const shown = location.hash.startsWith('#/inspect/') ? location.hash.slice('#/inspect/'.length) : null;
   const now = Date.now();
-  const drafted = new Set(Object.values(drafts).map((d) => d.doc));
+  let released = 0;
   for (const id of client.ids()) {
-    if (id === shown || drafted.has(id) || !client.has(id)) continue;
+    // Read again for each: the user may open one, or type in one, while this runs.
+    const shown = location.hash === `#/inspect/${id}`;
+    const drafted = Object.values(drafts).some((d) => d.doc === id);
+    if (shown || drafted || !client.has(id)) continue;
     let keep = true;
     try { keep = client.deviceKeeps(id, opened[id] ?? undefined, now, deviceDays); } catch (e) { console.warn('deviceKeeps', id, e); }
     if (keep || !client.release(id)) continue;
+    released += 1;
+    const openedAt = opened[id];
     await dbDelete('docs', id);
-    delete opened[id];
+    if (opened[id] === openedAt) { delete opened[id]; store('opened', opened); }
   }
-  store('opened', opened);
+  if (released) await prunePhotos();
+}
+/**
+ * Deletes the photos no document held here refers to any more, except one the server does
+ * not have yet (it is never lost): photos are most of what a device stores.
+ */
+async function prunePhotos() {
+  const referenced = new Set();
+  for (const id of client.ids()) {
+    if (!client.has(id)) continue;
+    for (const records of Object.values(client.state(id).answers)) {
+      for (const record of records) for (const sha of record.photos ?? []) referenced.add(sha);
+    }
+  }
+  for (const sha of await dbKeys('photos')) {
+    if (referenced.has(sha)) continue;
+    const photo = await dbGet('photos', sha);
+    if (!photo || waitingToUpload(photo)) continue;
+    await dbDelete('photos', sha);
+  }
 }
 /**
  * Whether this device keeps every document of its sites (shared::policy::keeps_site_documents):
@@ -741,7 +767,7 @@ let older = null; // { site, rows, next, loading, failed }
 function loadOlder() {
   if (older.loading || older.next === null) return;
   older.loading = true;
-  const q = new URLSearchParams({ site: older.site });
+  const q = new URLSearchParams({ site: older.site, scope: 'older' });
   if (older.next) q.set('before', older.next);
   const forSite = older;
   api(`/api/v1/inspections?${q}`).then((body) => {
@@ -823,6 +849,8 @@ function typed(field) {
     }).catch(console.warn);
   };
   return {
+    // The field's key across redraws (`morph`): the same element while it is drawn.
+    'data-field': id,
     oninput: (e) => {
       const text = e.target.value;
       drafts[id] = { ...field, text };
@@ -924,7 +952,9 @@ function itemCard(id, state, item, key, failing) {
       h('div', { class: 'row' }, h('span', { class: 'chip' }, `${t('rule')} ${item.rule}`),
         item.fine.type === 'per_occurrence' ? h('span', { class: 'chip amber' }, `${fmtYuan(item.fine.yuan)}/次`) : null,
         late ? h('span', { class: 'chip amber' }, t('late')) : null)),
-    current ? h('p', { class: 'muted' }, `${t('by')} ${nameOf(current.by)}${deviceText(current)} · ${fmtDate(current.at)}`) : null,
+    // Always drawn (empty until answered), so the first answer does not insert an element
+    // before a field being typed into.
+    h('p', { class: 'muted', hidden: !current }, current ? `${t('by')} ${nameOf(current.by)}${deviceText(current)} · ${fmtDate(current.at)}` : ''),
     controls, evidence, conflict);
 }
 
@@ -1119,20 +1149,41 @@ document.addEventListener('focusout', () => {
 function morph(app, children) {
   const next = document.createElement('div');
   next.append(...children);
+  const typing = /** @type {HTMLInputElement | HTMLTextAreaElement | null} */ (typingIn());
+  // A number field has no caret to read (its selection is null): only its focus comes back.
+  const selection = typing && typing.selectionStart !== null
+    ? /** @type {const} */ ([typing.selectionStart, typing.selectionEnd, typing.selectionDirection]) : null;
   morphdom(app, next, {
     childrenOnly: true,
+    // Keys are looked up across the whole screen: each names one kind of element.
     getNodeKey: (node) => {
       if (!(node instanceof HTMLElement)) return undefined;
-      const { key, area, doc } = node.dataset;
-      return key ? `key:${key}` : area ? `area:${area}` : doc ? `doc:${doc}` : node.id || undefined;
+      const { key, area, doc, field } = node.dataset;
+      if (field) return `field:${field}`;
+      if (key) return `key:${key}`;
+      if (area) return `area:${area}`;
+      if (doc && node.classList.contains('card')) return `doc:${doc}`;
+      if (node.hasAttribute('data-presence-slot')) return 'presence';
+      return node.id || undefined;
     },
     onBeforeElUpdated: (kept, drawn) => {
       adoptHandlers(kept, drawn);
-      if (kept.hasAttribute('data-presence-slot')) return false;
-      if (kept.dataset.photo && kept.dataset.photo === drawn.dataset.photo) return false;
-      return !(kept === document.activeElement && typingIn() === kept);
+      if (kept.hasAttribute('data-presence-slot') && drawn.hasAttribute('data-presence-slot')) return false;
+      // A photo frame fills itself once its bytes are here: one showing the same photo
+      // stays; any other is replaced by the new drawing's (never re-pointed in place).
+      if (kept.dataset.photo || drawn.dataset.photo) {
+        if (kept.dataset.photo !== drawn.dataset.photo) kept.replaceWith(drawn);
+        return false;
+      }
+      return !(kept === typing);
     },
   });
+  // Moving an element takes its focus away: the field being typed into may have moved
+  // (something was drawn before it), so it gets the focus and its caret back.
+  if (typing?.isConnected && document.activeElement !== typing) {
+    typing.focus({ preventScroll: true });
+    if (selection) typing.setSelectionRange(selection[0], selection[1], selection[2] ?? undefined);
+  }
 }
 
 /** The route last drawn: a redraw of the same route morphs, a new one draws afresh. */

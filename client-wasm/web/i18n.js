@@ -252,7 +252,8 @@ export function explain(error, status = '') {
   const params = { status, ...(error?.params ?? {}) };
   if (params.role) params.role = roleName(params.role);
   const named = reviewStatuses().find((x) => x.id === params.status);
-  if (named) params.status = local(named.name);
+  // Within a sentence ("already waived"), not a heading: lower case in English.
+  if (named) params.status = lang === 'en' ? local(named.name).toLowerCase() : local(named.name);
   let text = table[error?.reason] ?? table[error?.code] ?? table.other;
   for (const [k, v] of Object.entries(params)) text = text.replaceAll(`{${k}}`, String(v));
   return text;

@@ -28,6 +28,8 @@ function tx(store, mode, fn) {
 export const dbPut = (store, value) => tx(store, 'readwrite', (s) => s.put(value));
 export const dbAll = (store) => tx(store, 'readonly', (s) => s.getAll());
 export const dbGet = (store, key) => tx(store, 'readonly', (s) => s.get(key));
+/** Every key of `store`, without reading its values (photos are large). */
+export const dbKeys = (store) => tx(store, 'readonly', (s) => s.getAllKeys());
 export const dbDelete = (store, key) => tx(store, 'readwrite', (s) => s.delete(key));
 
 /** A setting kept in localStorage (`walkaround.<key>`), or `fallback` if none. */

@@ -3,7 +3,8 @@
 // and the sync socket always go to the network (the app keeps its data in IndexedDB).
 /** This script's global scope, typed as what it is (the `webworker` types call it a worker). */
 const worker = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
-const CACHE = 'walkaround-shell-v4';
+// The server names the cache after the release when it embeds this file (server/build.rs).
+const CACHE = 'walkaround-shell';
 // What to keep is the server's list of the app's files (`shell.json`, made when the server
 // is built from the files it embeds), so a new module is never left out.
 const SHELL_LIST = 'shell.json';

@@ -96,6 +96,27 @@ struct InspectionsQuery {
     /// The `next` of the page before: `<start ms>.<document id>`.
     before: Option<String>,
     limit: Option<i64>,
+    /// `older`: only those started before a floor device's window (what it does not keep
+    /// unless they wait for submission); `all` (the default): every one.
+    #[serde(default)]
+    scope: InspectionsScope,
+}
+
+/// Which inspections [`inspections`] lists.
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum InspectionsScope {
+    #[default]
+    All,
+    Older,
+}
+
+/// A `before` cursor, `<start ms>.<document id>`, as [`inspections`] hands them out.
+fn parse_before(cursor: &str) -> Option<(i64, &str)> {
+    let (at, id) = cursor.split_once('.')?;
+    let at = at.parse::<i64>().ok().filter(|at| *at >= 0)?;
+    shared::protocol::doc_id::DocumentId::parse(id).ok()?;
+    Some((at, id))
 }
 
 /// The default page of [`inspections`]: a screenful.
@@ -108,17 +129,19 @@ async fn inspections(
 ) -> Result<Json<Value>, AppError> {
     let sites = readable_sites(&auth, q.site.as_deref())?;
     let limit = page(q.limit, INSPECTIONS_PAGE)?;
-    let before = match q.before.as_deref() {
-        None => None,
-        Some(cursor) => Some(
-            cursor
-                .split_once('.')
-                .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id)))
-                .ok_or_else(|| {
-                    AppError::BadRequest("before must be a `next` returned earlier".to_string())
-                        .because("bad_cursor")
-                })?,
-        ),
+    let before = match (q.before.as_deref(), q.scope) {
+        (Some(cursor), _) => Some(parse_before(cursor).ok_or_else(|| {
+            AppError::BadRequest("before must be a `next` returned earlier".to_string())
+                .because("bad_cursor")
+        })?),
+        // Started before the window: no document id sorts below "", so the page starts
+        // strictly before the window's first millisecond.
+        (None, InspectionsScope::Older) => Some((
+            shared::policy::device_window_start(chrono::Utc::now(), state.device_days)
+                .timestamp_millis(),
+            "",
+        )),
+        (None, InspectionsScope::All) => None,
     };
     let rows = state
         .store

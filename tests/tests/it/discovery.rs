@@ -299,9 +299,30 @@ async fn a_device_is_listed_its_window_and_pages_through_the_rest(db: Db) {
         all.len()
     );
 
+    // `scope=older`: exactly those started before the window, newest first.
+    let (status, body) = wang
+        .get("/api/v1/inspections?scope=older&limit=500")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let older: Vec<String> = body["inspections"]
+        .as_array()
+        .expect("inspections")
+        .iter()
+        .map(|r| r["id"].as_str().expect("id").to_string())
+        .collect();
+    let expected_older: Vec<String> = rows
+        .iter()
+        .filter(|r| r["created_at"].as_i64() < Some(start))
+        .map(|r| r["id"].as_str().expect("id").to_string())
+        .collect();
+    assert_eq!(older, expected_older, "older than the window, in order");
+
     // Nonsense is refused with a reason, not a panic or an empty list.
     for (path, reason) in [
         ("/api/v1/inspections?before=yesterday", "bad_cursor"),
+        ("/api/v1/inspections?before=1.", "bad_cursor"),
+        ("/api/v1/inspections?before=-5.x", "bad_cursor"),
+        ("/api/v1/inspections?before=1.x.y", "bad_cursor"),
         ("/api/v1/inspections?before=12.x&limit=0", "bad_limit"),
         ("/api/v1/inspections?site=elsewhere", "not_member_of_site"),
     ] {
@@ -309,7 +330,12 @@ async fn a_device_is_listed_its_window_and_pages_through_the_rest(db: Db) {
         assert!(status == 400 || status == 403, "{path}: {status} {body}");
         assert!(body.to_string().contains(reason), "{path}: {body}");
     }
-    let (status, _) = wang.get("/api/v1/documents?scope=everything").await;
-    assert_eq!(status, 400, "an unknown scope");
+    for path in [
+        "/api/v1/documents?scope=everything",
+        "/api/v1/inspections?scope=newer",
+    ] {
+        let (status, _) = wang.get(path).await;
+        assert_eq!(status, 400, "{path}: an unknown scope");
+    }
     app.stop().await;
 }
