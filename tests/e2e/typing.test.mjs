@@ -109,6 +109,53 @@ test('a note typed on A while B answers the same inspection every 200 ms keeps e
   await b.context.close();
 });
 
+test("a note keeps its focus and every character while another tablet's change draws new items before it", async () => {
+  const a = await tablet('wang', LANDSCAPE);
+  const b = await tablet('wang', PORTRAIT);
+  await a.page.locator('[data-testid=new-walkaround]').tap();
+  const bay = 'bay-1';
+  const key = `c6-bay-clear@${bay}`;
+  await a.page.waitForSelector(`[data-key="${key}"]`);
+  const id = a.page.url().split('/inspect/')[1];
+  await a.page.locator(`[data-key="${key}"] button[data-answer=fail]`).tap();
+  await settled(a.page);
+  await b.page.goto(`${base}/#/inspect/${id}`);
+  await b.page.waitForSelector(`[data-key="${key}"].failing`, { timeout: 15_000 });
+
+  const note = '工位堆放拆车件，已通知班组长整改';
+  await a.page.locator(`[data-testid="note-${key}"]`).tap();
+  const lostFocusAt = [];
+  let toggles = 0;
+  for (const [i, ch] of [...note].entries()) {
+    // Every fourth character B marks the bay occupied or empty: its occupied-only items
+    // (seat and fender covers) are drawn on A before the card being typed into, or taken away.
+    if (i % 4 === 0) {
+      await b.page.locator(`[data-testid="occupied-${bay}"]`).click();
+      toggles += 1;
+    }
+    await a.page.keyboard.type(ch);
+    await a.page.waitForTimeout(120);
+    const focused = await a.page.evaluate((k) => document.activeElement?.dataset?.testid === `note-${k}`, key);
+    if (!focused) lostFocusAt.push(i);
+  }
+  // B's marks reached A while A typed: the covers are drawn on A, or taken away, as B left them.
+  const occupiedOnB = (toggles % 2) === 1;
+  await a.page.waitForFunction(([k, on]) => Boolean(document.querySelector(`[data-key="c2-fender-covers@${k}"]`)) === on, [bay, occupiedOnB], { timeout: 15_000 });
+  assert.deepEqual(lostFocusAt, [], 'the note kept the focus after every character');
+  const field = a.page.locator(`[data-testid="note-${key}"]`);
+  assert.equal(await field.inputValue(), note, 'every character is in the field');
+  const caret = await field.evaluate((el) => [el.selectionStart, el.selectionEnd]);
+  assert.deepEqual(caret, [note.length, note.length], 'the caret stayed at the end');
+  await b.page.waitForFunction(([doc, k, text]) => {
+    const records = window.walkaround.client.state(doc).answers[k] || [];
+    return records.length === 1 && records[0].note === text;
+  }, [id, key, note], { timeout: 15_000 });
+  assert.deepEqual(a.page.errors, [], 'no script errors on A');
+  assert.deepEqual(b.page.errors, [], 'no script errors on B');
+  await a.context.close();
+  await b.context.close();
+});
+
 test('a note typed and the app closed at once, offline, is there when the app opens again', async () => {
   const a = await tablet('wang', LANDSCAPE);
   await a.page.locator('[data-testid=new-walkaround]').tap();
