@@ -44,7 +44,9 @@ test('pending counts the answers the server lacks, the same after a reload, and 
 
   await context.setOffline(false);
   await settled(page);
-  assert.equal(await shown(page), '0');
+  // The bar is drawn once the acknowledged documents are stored, a moment after the count
+  // the wasm client keeps reaches 0.
+  await page.waitForSelector('[data-testid=sync-state][data-pending="0"]', { timeout: 10_000 });
 
   // Reloaded online: 0 from the first frame, before the socket is back.
   await context.setOffline(true);
@@ -53,7 +55,7 @@ test('pending counts the answers the server lacks, the same after a reload, and 
   assert.equal(await shown(page), '0', 'nothing pending after a reload once acknowledged');
   await context.setOffline(false);
   await online(page);
-  assert.equal(await shown(page), '0');
+  await page.waitForSelector('[data-testid=sync-state][data-pending="0"]', { timeout: 10_000 });
   await context.close();
 });
 
@@ -76,6 +78,8 @@ test('a photo taken offline is pending until the server has stored it, across a 
   await page.waitForSelector(`[data-key="${key}"] img[data-sha]`);
   const changes = () => page.evaluate(() => window.walkaround.client.pendingChanges());
   await page.waitForFunction((n) => window.walkaround.state().pending === n, (await changes()) + 1);
+  // The bar shows the same count once drawn.
+  await page.waitForFunction(() => document.querySelector('[data-testid=sync-state]')?.getAttribute('data-pending') === String(window.walkaround.state().pending));
   const before = await shown(page);
 
   await page.reload();
@@ -87,6 +91,6 @@ test('a photo taken offline is pending until the server has stored it, across a 
   await context.setOffline(false);
   await settled(page);
   assert.deepEqual(uploads, [201], 'pending reaches 0 only once the photo is stored');
-  assert.equal(await shown(page), '0');
+  await page.waitForSelector('[data-testid=sync-state][data-pending="0"]', { timeout: 10_000 });
   await context.close();
 });

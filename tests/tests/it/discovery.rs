@@ -300,9 +300,7 @@ async fn a_device_is_listed_its_window_and_pages_through_the_rest(db: Db) {
     );
 
     // `scope=older`: exactly those started before the window, newest first.
-    let (status, body) = wang
-        .get("/api/v1/inspections?scope=older&limit=500")
-        .await;
+    let (status, body) = wang.get("/api/v1/inspections?scope=older&limit=500").await;
     assert_eq!(status, 200, "{body}");
     let older: Vec<String> = body["inspections"]
         .as_array()
