@@ -191,7 +191,8 @@ test("README.md's run command gives a working demo: a walkaround on a tablet rea
   await desk.page.goto(`${base}/#/office/violations`);
   await whenStill(desk.page, `tr[data-key="${id}/${failed}"]`, 'click', PATIENT);
   const detail = desk.page.locator('[data-testid=violation-detail]');
-  await detail.waitFor();
+  // The detail row opens at once and fills once the review trail and the people are read.
+  await detail.locator('.evidence-card').first().waitFor({ timeout: 15000 });
   assert.ok((await detail.textContent()).includes(note), 'the note is shown as typed, as text');
   const photo = detail.locator('img').first();
   await photo.waitFor({ timeout: 15000 });
