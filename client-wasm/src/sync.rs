@@ -44,6 +44,12 @@ impl Tracked {
             blind_recoveries: 0,
         }
     }
+
+    /// Whether it has changes the server has not acknowledged (an empty document has none).
+    fn unsent(&self) -> bool {
+        let ours = sorted(self.doc.get_heads());
+        !ours.is_empty() && self.server_heads.as_ref() != Some(&ours)
+    }
 }
 
 /// What a received frame meant, for the app.
@@ -388,10 +394,7 @@ impl SyncClient {
     pub fn unacknowledged(&self) -> Vec<String> {
         self.docs
             .iter()
-            .filter(|(_, t)| {
-                let ours = sorted(t.doc.get_heads());
-                !ours.is_empty() && t.server_heads.as_ref() != Some(&ours)
-            })
+            .filter(|(_, t)| t.unsent())
             .map(|(id, _)| id.to_string())
             .collect()
     }
@@ -405,8 +408,7 @@ impl SyncClient {
         self.docs
             .values()
             .map(|t| {
-                let ours = sorted(t.doc.get_heads());
-                if ours.is_empty() || t.server_heads.as_ref() == Some(&ours) {
+                if !t.unsent() {
                     return 0;
                 }
                 t.doc.get_changes(&acked_heads(t)).len()
@@ -486,10 +488,10 @@ impl SyncClient {
     #[wasm_bindgen(js_name = release)]
     pub fn release(&mut self, id: &str) -> Result<bool, JsError> {
         let id = doc_id(id)?;
-        let acknowledged = self.docs.get(&id).is_some_and(|t| {
-            let ours = sorted(t.doc.get_heads());
-            !ours.is_empty() && t.server_heads.as_ref() == Some(&ours)
-        });
+        let acknowledged = self
+            .docs
+            .get(&id)
+            .is_some_and(|t| !t.doc.get_heads().is_empty() && !t.unsent());
         if acknowledged {
             self.docs.remove(&id);
         }
@@ -608,18 +610,6 @@ impl SyncClient {
         Ok(shared::policy::may_answer(&user, &view))
     }
 
-    /// The answer keys whose answers make a violation now (`shared::rules::evaluate`: a
-    /// failed check, a count or number beyond its limit; an empty bay's occupied-only
-    /// items do not count): the items the screen marks as failing.
-    #[wasm_bindgen(js_name = failingKeys)]
-    pub fn failing_keys(&self, id: &str) -> Result<Vec<String>, JsError> {
-        let view = inspection::read(&self.tracked(id)?.doc).map_err(js_err)?;
-        Ok(shared::rules::evaluate(&view)
-            .iter()
-            .map(|v| v.key.to_string())
-            .collect())
-    }
-
     /// The sum of the inspection's money fines, yuan (`shared::rules::total_yuan`).
     #[wasm_bindgen(js_name = fineTotal)]
     pub fn fine_total(&self, id: &str) -> Result<f64, JsError> {
@@ -642,8 +632,7 @@ impl SyncClient {
         days: u32,
     ) -> Result<bool, JsError> {
         let tracked = self.tracked(id)?;
-        let ours = sorted(tracked.doc.get_heads());
-        if !ours.is_empty() && tracked.server_heads.as_ref() != Some(&ours) {
+        if tracked.unsent() {
             return Ok(true);
         }
         let Ok(view) = inspection::read(&tracked.doc) else {

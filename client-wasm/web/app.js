@@ -882,7 +882,7 @@ function itemCard(id, state, item, key, failing) {
   const frozen = Boolean(state.submitted) || state.readOnly;
   const current = records.length === 1 ? records[0] : null;
   const value = valueOf(current);
-  // Failing as the rules count it (client.failingKeys: shared::rules::evaluate).
+  // Failing as the rules count it (a key with a violation: shared::rules::evaluate).
   const isFailing = failing.has(key);
   // The record as it is when a handler runs, not as it was when this card was drawn: a
   // note saved, a photo attached or a remote answer merged since then must be kept.
@@ -1001,7 +1001,9 @@ function inspectView(id) {
   const state = client.state(id);
   const tpl = state.template;
   const frozen = Boolean(state.submitted);
-  const failingKeys = new Set(client.failingKeys(id));
+  // The items that fail are those with a violation (shared::rules::evaluate), read once.
+  const violations = client.violations(id);
+  const failingKeys = new Set(violations.map((v) => v.key));
   // Only the roles that run the template answer it (shared::policy::may_answer); the
   // office and other reviewing roles see it read-only.
   state.readOnly = !frozen && !client.mayAnswer(id, user());
@@ -1043,7 +1045,6 @@ function inspectView(id) {
   group('room', 'rooms', ['per_room']);
   group('entrance', 'entrances', ['per_entrance']);
 
-  const violations = client.violations(id);
   const total = client.fineTotal(id);
   const fineText = (v) => (v.fine.type === 'yuan' ? fmtYuan(v.fine.amount) : v.fine.type === 'dismissal_review' ? t('dismissal') : v.fine.type === 'replace_tool' ? t('replaceTool') : '');
   const problems = frozen || state.readOnly ? [] : client.submissionProblems(id);

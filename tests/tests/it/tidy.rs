@@ -249,7 +249,7 @@ fn the_web_app_names_no_role_rule_or_review_status() {
     assert!(
         found.is_empty(),
         "the web app's JavaScript holds no rules (ARCHITECTURE.md): ask the wasm client \
-         (roles, may, failingKeys, fineTotal, reviewStatuses, reviewActions) instead of naming these:\n{}",
+         (roles, may, violations, fineTotal, reviewStatuses, reviewActions) instead of naming these:\n{}",
         found.join("\n")
     );
 }
