@@ -505,11 +505,11 @@ pub fn check_inspection_change(
 /// hold the change's dependencies): the change is replayed on the document as it was at
 /// its dependencies and the two states are compared with [`check_inspection_change`].
 ///
-/// The document as it was is built from its history (`Automerge::fork_at`), never read with
-/// automerge's historical reads: those read by vector clock, which is the document at the
-/// dependencies only while every change keeps automerge's own invariants (sequence numbers
-/// and operation counters rising along each actor's chain), and a hostile peer can send
-/// changes that do not (issue 21's review).
+/// This is the reference judge: the document as it was is built from its history
+/// (`Automerge::fork_at`), which costs the whole history for a change made concurrently
+/// with another. [`judge_and_apply_from`] and [`judge_applied`] give exactly its verdicts
+/// (`shared/tests/judge.rs`) and, on a [`History::Checked`] document, read the document at
+/// the change's dependencies instead of rebuilding it.
 pub fn judge_change(user: &User, doc: &Automerge, change: &Change) -> Result<(), Denial> {
     let deps = change.deps();
     if deps.is_empty() && !doc.get_heads().is_empty() {
@@ -538,6 +538,78 @@ pub fn judge_change(user: &User, doc: &Automerge, change: &Change) -> Result<(),
     check_transition(user, before.as_ref(), &after, deps)
 }
 
+/// Whether every change of a document keeps automerge's own rules for changes (the first
+/// two of [`check_structure`]'s: operation counters after the dependencies', and each
+/// actor's changes one chain of ancestors). automerge does not check them when it applies
+/// a change; its historical reads (by vector clock) see exactly the document at some heads
+/// only while they hold (issue 21's review: a change breaking them could hide a submission
+/// from such reads).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum History {
+    /// Every change keeps the rules: a concurrent change is judged by reading the document
+    /// at its dependencies (automerge's historical reads).
+    Checked,
+    /// Not known to keep them: a concurrent change is judged on the document rebuilt from
+    /// its history up to the change's dependencies ([`judge_change`]).
+    Unchecked,
+}
+
+/// Checks every change of `doc` for automerge's rules for changes (see [`History`]), in
+/// one pass over the changes' metadata: O(changes × actors), no operation is read. A
+/// document whose changes were all judged by this policy passes, since
+/// [`check_structure`] refuses any change that breaks them; one stored before that rule,
+/// or written around the judge, may not, and is then judged by replay.
+pub fn check_history(doc: &Automerge) -> History {
+    use std::collections::HashMap;
+    let metas = doc.get_changes_meta(&[]);
+    let mut actors: HashMap<&automerge::ActorId, usize> = HashMap::new();
+    for meta in &metas {
+        let next = actors.len();
+        actors.entry(meta.actor.as_ref()).or_insert(next);
+    }
+    // For each change seen: its max op and, per actor, the highest sequence number among
+    // it and its ancestors.
+    let mut seen: HashMap<ChangeHash, (u64, Vec<u64>)> = HashMap::with_capacity(metas.len());
+    for meta in &metas {
+        let mut clock = vec![0u64; actors.len()];
+        for dep in &meta.deps {
+            // Changes come after their dependencies; one that does not is not checked.
+            let Some((max_op, dep_clock)) = seen.get(dep) else {
+                return History::Unchecked;
+            };
+            if meta.start_op <= *max_op {
+                return History::Unchecked;
+            }
+            for (c, d) in clock.iter_mut().zip(dep_clock) {
+                *c = (*c).max(*d);
+            }
+        }
+        let Some(&actor) = actors.get(meta.actor.as_ref()) else {
+            return History::Unchecked;
+        };
+        // automerge numbers each actor's changes 1, 2, 3, … (it refuses a gap or a second
+        // change with one number), so the actor's previous change is an ancestor exactly
+        // when the highest number of the actor among the ancestors is this one less one.
+        if clock[actor] + 1 != meta.seq {
+            return History::Unchecked;
+        }
+        clock[actor] = meta.seq;
+        seen.insert(meta.hash, (meta.max_op, clock));
+    }
+    History::Checked
+}
+
+/// Whether `changes`, all held by `doc`, keep automerge's rules for changes (see
+/// [`History`]): for adding changes judged elsewhere (another server instance) to a
+/// [`History::Checked`] document.
+pub fn check_added(doc: &Automerge, changes: &[Change]) -> History {
+    if changes.iter().all(|c| check_structure(doc, c).is_ok()) {
+        History::Checked
+    } else {
+        History::Unchecked
+    }
+}
+
 /// Refuses a change that breaks what automerge itself keeps for every change it writes
 /// (its dependencies must be in `doc`; `doc` may also hold the change itself):
 /// - its first operation counter is above every dependency's last, so its operations come
@@ -550,7 +622,10 @@ pub fn judge_change(user: &User, doc: &Automerge, change: &Change) -> Result<(),
 /// that breaks them may not load again once saved, and reads it by vector clock (its
 /// historical reads) see the wrong operations (issue 21's review). Honest automerge
 /// clients, ours and the stock JavaScript ones, never write such a change.
-fn check_structure(doc: &Automerge, change: &Change) -> Result<(), Denial> {
+///
+/// Returns how many changes of `doc` (other than `change`) are not among its ancestors:
+/// those its author had not seen.
+fn check_structure(doc: &Automerge, change: &Change) -> Result<usize, Denial> {
     let malformed = |what: &str| {
         Denial::InvalidChange(format!("it breaks automerge's rules for a change: {what}"))
     };
@@ -586,7 +661,7 @@ fn check_structure(doc: &Automerge, change: &Change) -> Result<(), Denial> {
         ));
     }
     if unseen.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     // An operation may only refer to operations its author saw: the object it writes in,
     // the list element it follows, the values it overwrites or deletes. One that names an
@@ -614,7 +689,7 @@ fn check_structure(doc: &Automerge, change: &Change) -> Result<(), Denial> {
     if refers_to_unseen {
         return Err(malformed("it refers to operations its author had not seen"));
     }
-    Ok(())
+    Ok(unseen.len())
 }
 
 /// The document as it was at `heads`, built from its history.
@@ -663,56 +738,126 @@ fn check_transition(
     Ok(())
 }
 
+/// How many changes a concurrent change's author may not have seen for the judge to read
+/// the document at its dependencies by moving the inspection it holds now back over them
+/// (reading again only the records they touched); with more, the whole inspection is read
+/// at the dependencies.
+const REREAD_UNSEEN: usize = 16;
+
 /// Judges `changes` (in dependency order) made by `user` and applies each allowed one to
 /// `doc`, with exactly the verdicts of [`judge_change`] one by one. Returns the inspection
 /// as it is after the last change when that was read on the way.
 ///
-/// It is [`judge_change`] without its per-change costs in the usual case of a change made
-/// on top of the document's current heads: the document is not copied (it is changed in
-/// place) and the state before a change is the state read after the previous one. On a
-/// denial `doc` is left part-way, so pass a scratch copy and drop it then.
+/// Checks `doc`'s history first ([`check_history`]); a caller that keeps documents checks
+/// once and calls [`judge_and_apply_from`]. On a denial `doc` is left part-way, so pass a
+/// scratch copy and drop it then.
 pub fn judge_and_apply(
     user: &User,
     doc: &mut Automerge,
     changes: &[Change],
 ) -> Result<Option<Inspection>, Denial> {
-    judge_and_apply_from(user, doc, changes, None)
+    let history = check_history(doc);
+    judge_and_apply_from(user, doc, changes, None, history)
 }
 
-/// [`judge_and_apply`] with the inspection as `doc` holds it now, when the caller already
-/// has it (the server keeps it with each document in memory), so that a change on top of
-/// the heads costs one read instead of two. `current` must be what [`inspection::read`]
-/// gives for `doc` as it is.
+/// [`judge_and_apply`] for a document whose history is known (`history`, see [`History`])
+/// and, when the caller has it, the inspection as `doc` holds it now (`current`, what
+/// [`inspection::read`] gives; the server keeps it with each document in memory).
+///
+/// The per-change costs of [`judge_change`] are avoided: the document is changed in place,
+/// not copied; the state before a change on top of the heads is the state after the
+/// previous one; the state after it is that state with only the records the change
+/// touched read again ([`inspection::Touched`]); and on a checked history a concurrent
+/// change is judged by reading the document at its dependencies (the inspection now, moved
+/// back over the changes its author had not seen) instead of rebuilding the document from
+/// its history. On a denial `doc` is left part-way, so pass a scratch copy and drop it
+/// then.
 pub fn judge_and_apply_from(
     user: &User,
     doc: &mut Automerge,
     changes: &[Change],
     mut current: Option<Inspection>,
+    history: History,
 ) -> Result<Option<Inspection>, Denial> {
     for change in changes {
         let deps = change.deps();
-        if deps.is_empty() || !same_heads(&doc.get_heads(), deps) {
+        let on_heads = !deps.is_empty() && same_heads(&doc.get_heads(), deps);
+        if deps.is_empty() || (!on_heads && history == History::Unchecked) {
             judge_change(user, doc, change)?;
             doc.apply_changes([change.clone()])
                 .map_err(|e| Denial::InvalidChange(e.to_string()))?;
             current = None;
             continue;
         }
-        check_structure(doc, change)?;
-        let before = match current.take() {
-            Some(view) => view,
-            None => inspection::read(doc)?,
+        let unseen = check_structure(doc, change)?;
+        let before = if on_heads {
+            match current.take() {
+                Some(view) => view,
+                None => inspection::read(doc)?,
+            }
+        } else {
+            at_dependencies(doc, change, current.as_ref(), unseen)?
         };
         doc.apply_changes([change.clone()])
             .map_err(|e| Denial::InvalidChange(e.to_string()))?;
         if !doc.get_heads().contains(&change.hash()) {
             return Err(not_applied());
         }
-        let after = inspection::read(doc)?;
+        let touched = inspection::Touched::by(doc, [change]);
+        let (after, now) = after_change(doc, change, &before, &touched, on_heads, current)?;
         check_transition(user, Some(&before), &after, deps)?;
-        current = Some(after);
+        current = now;
     }
     Ok(current)
+}
+
+/// The inspection as the document was at `change`'s dependencies, read on `doc` (which
+/// holds them and may hold the change), whose history is checked: the inspection `now`
+/// (as `doc` holds it without the change) moved back over the `unseen` changes, when
+/// known and few; otherwise read whole at the dependencies.
+fn at_dependencies(
+    doc: &Automerge,
+    change: &Change,
+    now: Option<&Inspection>,
+    unseen: usize,
+) -> Result<Inspection, Denial> {
+    let deps = change.deps();
+    let hash = change.hash();
+    match now {
+        Some(now) if unseen <= REREAD_UNSEEN => {
+            let others: Vec<Change> = doc
+                .get_changes(deps)
+                .into_iter()
+                .filter(|c| c.hash() != hash)
+                .collect();
+            let touched = inspection::Touched::by(doc, &others);
+            Ok(inspection::reread(doc, Some(deps), now, &touched)?)
+        }
+        _ => Ok(inspection::read_at(doc, deps)?),
+    }
+}
+
+/// The inspection just after `change` (its author's view: the state before it plus the
+/// records it `touched`), and, when the inspection without it is known (`current`, or
+/// `before` itself for a change on top of the heads), the inspection `doc` now holds.
+fn after_change(
+    doc: &Automerge,
+    change: &Change,
+    before: &Inspection,
+    touched: &inspection::Touched,
+    on_heads: bool,
+    current: Option<Inspection>,
+) -> Result<(Inspection, Option<Inspection>), Denial> {
+    if on_heads {
+        let after = inspection::reread(doc, None, before, touched)?;
+        return Ok((after.clone(), Some(after)));
+    }
+    let after = inspection::reread(doc, Some(&[change.hash()]), before, touched)?;
+    let now = match current {
+        Some(current) => Some(inspection::reread(doc, None, &current, touched)?),
+        None => None,
+    };
+    Ok((after, now))
 }
 
 /// Judges one `change` made by `user` that `applied` already holds: `applied` is `stored`
@@ -721,30 +866,41 @@ pub fn judge_and_apply_from(
 /// as `applied` holds it when it was read on the way.
 ///
 /// This is how the server judges a message carrying one change without a second copy of
-/// the document: when the change is on top of `stored`'s heads, the state before is
-/// `stored_view` (the inspection as `stored` holds it, when the caller kept it) and the
-/// state after is read from `applied`. Any other change is judged by [`judge_change`].
+/// the document. The state before is `stored_view` (the inspection as `stored` holds it,
+/// when the caller kept it) for a change on top of the heads, and that inspection moved
+/// back to the change's dependencies for a concurrent one on a checked `history` (a
+/// concurrent change on an unchecked history is judged by [`judge_change`]); the state
+/// after is read from `applied`, only the records the change touched.
 pub fn judge_applied(
     user: &User,
     stored: &Automerge,
     applied: &Automerge,
     change: &Change,
     stored_view: Option<Inspection>,
+    history: History,
 ) -> Result<Option<Inspection>, Denial> {
     let deps = change.deps();
-    if deps.is_empty()
-        || !same_heads(&stored.get_heads(), deps)
-        || applied.get_heads() != [change.hash()]
-    {
+    let on_heads = same_heads(&stored.get_heads(), deps) && applied.get_heads() == [change.hash()];
+    if deps.is_empty() || (!on_heads && history == History::Unchecked) {
         judge_change(user, stored, change)?;
         return Ok(None);
     }
-    check_structure(stored, change)?;
-    let before = match stored_view {
-        Some(view) => view,
-        None => inspection::read(stored)?,
+    if applied.get_change_meta_by_hash(&change.hash()).is_none() {
+        return Err(not_applied());
+    }
+    let unseen = check_structure(stored, change)?;
+    let (before, current) = if on_heads {
+        let before = match stored_view {
+            Some(view) => view,
+            None => inspection::read(stored)?,
+        };
+        (before, None)
+    } else {
+        let before = at_dependencies(stored, change, stored_view.as_ref(), unseen)?;
+        (before, stored_view)
     };
-    let after = inspection::read(applied)?;
+    let touched = inspection::Touched::by(applied, [change]);
+    let (after, now) = after_change(applied, change, &before, &touched, on_heads, current)?;
     check_transition(user, Some(&before), &after, deps)?;
-    Ok(Some(after))
+    Ok(now)
 }

@@ -21,7 +21,9 @@ use automerge::{Automerge, Change, ObjType, ROOT, ReadDoc, ScalarValue};
 use proptest::prelude::*;
 use shared::builtin::{CLOSING, WALKAROUND};
 use shared::inspection::{self, AnswerKey, AnswerValue, keys, write};
-use shared::policy::{Denial, User, judge_and_apply_from, judge_applied, judge_change};
+use shared::policy::{
+    Denial, History, User, check_history, judge_and_apply_from, judge_applied, judge_change,
+};
 use shared::role::Role;
 use support::*;
 
@@ -304,41 +306,64 @@ fn check(closing: bool, complete: bool, n: usize, ops: &[Op]) -> Result<(), Test
     for (i, change) in changes.iter().enumerate() {
         let mut with = prefix.clone();
         with.apply_changes([change.clone()]).expect("applies");
+        let checked = check_history(&prefix);
+        prop_assert_eq!(
+            checked,
+            History::Checked,
+            "honest changes keep automerge's rules"
+        );
         for user in &users {
             let reference = judge_change(user, &prefix, change);
-            for known in [false, true] {
+            for (known, history) in [
+                (false, History::Checked),
+                (true, History::Checked),
+                (true, History::Unchecked),
+            ] {
                 let current = if known {
                     inspection::read(&prefix).ok()
                 } else {
                     None
                 };
                 let mut working = prefix.clone();
-                let verdict =
-                    judge_and_apply_from(user, &mut working, std::slice::from_ref(change), current)
-                        .map(drop);
+                let verdict = judge_and_apply_from(
+                    user,
+                    &mut working,
+                    std::slice::from_ref(change),
+                    current,
+                    history,
+                );
                 prop_assert_eq!(
-                    &verdict,
+                    &verdict.as_ref().map(drop).map_err(Clone::clone),
                     &reference,
-                    "judge_and_apply_from, change {} by {} (view known: {})",
+                    "judge_and_apply_from, change {} by {} (view known: {}, {:?})",
                     i,
                     user.id,
-                    known
+                    known,
+                    history
                 );
+                if let Ok(Some(view)) = verdict {
+                    prop_assert_eq!(Ok(view), inspection::read(&working).map_err(Denial::from));
+                }
             }
-            for known in [false, true] {
+            for (known, history) in [
+                (false, History::Checked),
+                (true, History::Checked),
+                (true, History::Unchecked),
+            ] {
                 let current = if known {
                     inspection::read(&prefix).ok()
                 } else {
                     None
                 };
-                let view = judge_applied(user, &prefix, &with, change, current);
+                let view = judge_applied(user, &prefix, &with, change, current, history);
                 prop_assert_eq!(
                     &view.as_ref().map(drop).map_err(Clone::clone),
                     &reference,
-                    "judge_applied, change {} by {} (view known: {})",
+                    "judge_applied, change {} by {} (view known: {}, {:?})",
                     i,
                     user.id,
-                    known
+                    known,
+                    history
                 );
                 if let Ok(Some(view)) = view {
                     prop_assert_eq!(Ok(view), inspection::read(&with).map_err(Denial::from));
@@ -359,7 +384,7 @@ fn check(closing: bool, complete: bool, n: usize, ops: &[Op]) -> Result<(), Test
                 let reference = reference_run(user, &prefix, run);
                 let current = inspection::read(&prefix).ok();
                 let mut working = prefix.clone();
-                let view = judge_and_apply_from(user, &mut working, run, current);
+                let view = judge_and_apply_from(user, &mut working, run, current, History::Checked);
                 prop_assert_eq!(
                     &view.as_ref().map(drop).map_err(Clone::clone),
                     &reference,
@@ -425,7 +450,14 @@ fn the_histories_have_concurrent_changes_submissions_and_refusals() {
         }
         let mut with = prefix.clone();
         with.apply_changes([change.clone()]).expect("applies");
-        let view = judge_applied(user, &prefix, &with, change, inspection::read(&prefix).ok());
+        let view = judge_applied(
+            user,
+            &prefix,
+            &with,
+            change,
+            inspection::read(&prefix).ok(),
+            History::Checked,
+        );
         assert_eq!(view.map(drop), reference);
         prefix.apply_changes([change.clone()]).expect("applies");
     }
@@ -453,6 +485,15 @@ fn a_change_that_masks_a_submission_from_clock_reads_does_not_unsubmit_it() {
     masked.operations.clear();
     masked.hash = None;
     let mask = Change::from(masked);
+    // A document that holds it (stored before the rule, or written around the judge) is
+    // not read by clock: its history fails the check, and its changes are judged by
+    // replay.
+    assert_eq!(check_history(&doc), History::Checked);
+    let mut holding = doc.clone();
+    holding
+        .apply_changes([mask.clone()])
+        .expect("automerge takes it");
+    assert_eq!(check_history(&holding), History::Unchecked);
     // The mask itself is refused, by every path.
     for user in &users {
         let refused = judge_change(user, &doc, &mask);
@@ -464,7 +505,15 @@ fn a_change_that_masks_a_submission_from_clock_reads_does_not_unsubmit_it() {
         with.apply_changes([mask.clone()])
             .expect("automerge takes it");
         assert_eq!(
-            judge_applied(user, &doc, &with, &mask, inspection::read(&doc).ok()).map(drop),
+            judge_applied(
+                user,
+                &doc,
+                &with,
+                &mask,
+                inspection::read(&doc).ok(),
+                History::Checked
+            )
+            .map(drop),
             refused
         );
         let mut working = doc.clone();
@@ -473,7 +522,8 @@ fn a_change_that_masks_a_submission_from_clock_reads_does_not_unsubmit_it() {
                 user,
                 &mut working,
                 std::slice::from_ref(&mask),
-                inspection::read(&doc).ok()
+                inspection::read(&doc).ok(),
+                History::Checked
             )
             .map(drop),
             refused
@@ -513,7 +563,15 @@ fn a_dependency_named_twice_is_judged_at_that_dependency() {
     let mut with = doc.clone();
     if with.apply_changes([twice.clone()]).is_ok() {
         assert_eq!(
-            judge_applied(&users[1], &doc, &with, &twice, inspection::read(&doc).ok()).map(drop),
+            judge_applied(
+                &users[1],
+                &doc,
+                &with,
+                &twice,
+                inspection::read(&doc).ok(),
+                History::Checked
+            )
+            .map(drop),
             verdict
         );
     }
@@ -572,8 +630,62 @@ fn an_operation_on_a_value_its_author_never_saw_is_refused() {
         );
         let mut working = doc.clone();
         assert_eq!(
-            judge_and_apply_from(user, &mut working, std::slice::from_ref(&forged), None).map(drop),
+            judge_and_apply_from(
+                user,
+                &mut working,
+                std::slice::from_ref(&forged),
+                None,
+                History::Checked
+            )
+            .map(drop),
             verdict
         );
     }
+}
+
+/// The history check (what lets the judge read by clock) fails for an actor whose second
+/// change is not a descendant of its first, and for a change whose operations do not come
+/// after its dependencies', and passes for honest concurrent branches.
+#[test]
+fn the_history_check_fails_for_a_broken_actor_chain() {
+    let users = people(WALKAROUND);
+    let doc = create(WALKAROUND, &users[0]);
+    let keys = read(&doc).expected_keys();
+    let mut a = replica(&doc, 2);
+    let mut b = replica(&doc, 3);
+    answer_item(&mut a, &users[0], 2, &keys[0], 0, 1);
+    answer_item(&mut b, &users[1], 2, &keys[1], 0, 2);
+    let mut honest = doc.clone();
+    honest
+        .apply_changes([last_change(&a), last_change(&b)])
+        .expect("applies");
+    assert_eq!(check_history(&honest), History::Checked);
+
+    // A second change of A's actor made on another branch (after C's answer, so its
+    // operation counters are fresh) and numbered as A's second: its dependencies do not
+    // include A's first.
+    let mut c = replica(&doc, 4);
+    answer_item(&mut c, &users[0], 3, &keys[2], 0, 3);
+    let mut other = replica(&doc, 2);
+    other.merge(&mut c.clone()).expect("merges");
+    answer_item(&mut other, &users[0], 4, &keys[3], 0, 4);
+    let mut forged = last_change(&other).decode();
+    assert_eq!(forged.seq, 1);
+    forged.seq = 2;
+    forged.hash = None;
+    let forged = Change::from(forged);
+    let mut broken = doc.clone();
+    broken
+        .apply_changes([last_change(&a), last_change(&c), forged.clone()])
+        .expect("automerge takes it");
+    assert_eq!(check_history(&broken), History::Unchecked);
+    let mut working = doc.clone();
+    working
+        .apply_changes([last_change(&a), last_change(&c)])
+        .expect("applies");
+    let reference = judge_change(&users[0], &working, &forged);
+    assert!(
+        matches!(&reference, Err(Denial::InvalidChange(m)) if m.contains("earlier change of its actor")),
+        "{reference:?}"
+    );
 }

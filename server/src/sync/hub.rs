@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use automerge::sync::{Message as SyncMessage, SyncDoc};
 use automerge::{Automerge, ChangeHash, ReadDoc};
+use shared::policy::{self, History};
 use shared::protocol::DocumentId;
 use tokio::sync::broadcast;
 
@@ -60,6 +61,10 @@ struct DocInner {
     /// so that judging the next one on top of it reads the document once, not twice. Used
     /// only while the heads are still the document's.
     view: Option<(Vec<automerge::ChangeHash>, shared::inspection::Inspection)>,
+    /// Whether every change of `doc` keeps automerge's rules for changes, checked when it
+    /// is loaded and kept so by the judge (which refuses changes that break them): a
+    /// concurrent change to a checked document is judged by historical reads.
+    history: History,
 }
 
 impl DocInner {
@@ -121,6 +126,7 @@ impl DocEntry {
                 site,
                 seqs: Vec::new(),
                 view: None,
+                history: History::Checked,
             }),
             changed,
             listeners: Listeners::default(),
@@ -135,6 +141,10 @@ impl DocEntry {
         self.last_used.store(now_millis(), Ordering::Relaxed);
         if !inner.resident {
             let (doc, seqs) = load_stored(&self.store, &self.id).await?;
+            inner.history = policy::check_history(&doc);
+            if inner.history == History::Unchecked {
+                tracing::warn!(doc = %self.id, "a stored change breaks automerge's rules for changes: concurrent changes are judged by replay");
+            }
             inner.doc = doc;
             inner.seqs = seqs;
             inner.resident = true;
@@ -277,6 +287,10 @@ impl Hub {
                 // the next notification rather than hold unapplied changes in memory.
                 tracing::debug!(doc = %id, "refresh deferred: a chunk's dependencies are not stored yet");
             } else {
+                let added = inner.doc.get_changes_added(&next);
+                if policy::check_added(&next, &added) == History::Unchecked {
+                    inner.history = History::Unchecked;
+                }
                 inner.doc = next;
                 inner.seqs.extend(fresh.iter().map(|(seq, _)| *seq));
             }

@@ -11,7 +11,11 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
-use automerge::{Automerge, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
+use automerge::iter::{Keys, MapRange};
+use automerge::{
+    Automerge, AutomergeError, Change, ChangeHash, ObjId, ObjType, Prop, ROOT, ReadDoc,
+    ScalarValue, Value,
+};
 use chrono::{DateTime, Utc};
 
 use super::{
@@ -53,6 +57,245 @@ fn invalid(field: &'static str, message: impl Into<String>) -> ReadError {
 
 /// Reads the document as an inspection.
 pub fn read(doc: &Automerge) -> Result<Inspection, ReadError> {
+    read_doc(Doc { doc, at: None })
+}
+
+/// Reads the document as an inspection as it was at `heads`, with automerge's historical
+/// reads: the cost is a read, not a replay of the history. Every hash in `heads` must be a
+/// change of `doc`.
+///
+/// Historical reads go by vector clock (for each actor, the operations up to the counter
+/// of its latest change among the ancestors of `heads`). That is exactly the document at
+/// `heads` (what [`read`] gives for `Automerge::fork_at(heads)`) only while every change of
+/// `doc` keeps automerge's own rules for changes (see `policy::check_history`); a
+/// document that breaks them can be read wrong. Callers judging changes use it only on a
+/// history checked for those rules.
+pub fn read_at(doc: &Automerge, heads: &[ChangeHash]) -> Result<Inspection, ReadError> {
+    read_doc(Doc {
+        doc,
+        at: Some(heads),
+    })
+}
+
+/// What some changes touched in an inspection document: either only whole records (answers
+/// and bay marks, by their key under `answers` and `occupied`) or anything else
+/// ("everything": a root key, a submission, a review, an object this cannot place).
+///
+/// Found from the changes' own operations and the place of each object they write in
+/// (automerge's `parents`, which is where the object was created and does not depend on
+/// what is visible), so it costs the size of the changes, not of the document. `doc` must
+/// hold the changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Touched {
+    everything: bool,
+    answers: BTreeSet<String>,
+    occupied: BTreeSet<String>,
+}
+
+impl Touched {
+    /// What `changes`, all of them held by `doc`, touched.
+    pub fn by<'c>(doc: &Automerge, changes: impl IntoIterator<Item = &'c Change>) -> Touched {
+        let mut touched = Touched::default();
+        // Where each object written in is, found once per object.
+        let mut places: Vec<(automerge::legacy::OpId, Option<Place>)> = Vec::new();
+        for change in changes {
+            for op in change.decode().operations {
+                let place = match &op.obj {
+                    automerge::legacy::ObjectId::Root => None,
+                    automerge::legacy::ObjectId::Id(id) => {
+                        match places.iter().find(|(known, _)| known == id) {
+                            Some((_, place)) => place.clone(),
+                            None => {
+                                let place = place_of(doc, id);
+                                places.push((id.clone(), place.clone()));
+                                place
+                            }
+                        }
+                    }
+                };
+                let record = match (place, &op.key) {
+                    (Some(Place::Record(container, key)), _) => Some((container, key)),
+                    (Some(Place::Container(container)), automerge::legacy::Key::Map(key)) => {
+                        Some((container, key.to_string()))
+                    }
+                    _ => None,
+                };
+                match record {
+                    Some((container, key)) if container == keys::ANSWERS => {
+                        touched.answers.insert(key);
+                    }
+                    Some((_, key)) => {
+                        touched.occupied.insert(key);
+                    }
+                    None => {
+                        touched.everything = true;
+                        return touched;
+                    }
+                }
+            }
+        }
+        touched
+    }
+}
+
+/// Where an object of an inspection document is.
+#[derive(Debug, Clone)]
+enum Place {
+    /// The map of records itself (`answers` or `occupied`).
+    Container(&'static str),
+    /// Within the record under this key of that map.
+    Record(&'static str, String),
+}
+
+/// Where the object `id` is, if it is a record map or within a record; `None` for anything
+/// else (a submission, a review, an object not in the document).
+fn place_of(doc: &Automerge, id: &automerge::legacy::OpId) -> Option<Place> {
+    let obj = doc.import_obj(&format!("{}@{}", id.0, id.1)).ok()?;
+    let mut path = doc.parents(&obj).ok()?.path();
+    let container = match path.first() {
+        Some((parent, Prop::Map(root_key))) if *parent == ROOT => [keys::ANSWERS, keys::OCCUPIED]
+            .into_iter()
+            .find(|c| c == root_key)?,
+        _ => return None,
+    };
+    if path.len() == 1 {
+        return Some(Place::Container(container));
+    }
+    match path.swap_remove(1).1 {
+        Prop::Map(key) => Some(Place::Record(container, key)),
+        Prop::Seq(_) => None,
+    }
+}
+
+/// `base`, the inspection as [`read`] (or [`read_at`]) gives it for some state of `doc`,
+/// moved to the state at `at` (`None`: the document now) when `touched` is everything the
+/// changes between the two states touched: only the records named are read again. It is
+/// exactly what [`read`]/[`read_at`] would give for `at`; when `touched` is more than
+/// records, or `base` is submitted (a submission decides which answers are late, and
+/// changes after it are rare), the whole inspection is read.
+pub fn reread(
+    doc: &Automerge,
+    at: Option<&[ChangeHash]>,
+    base: &Inspection,
+    touched: &Touched,
+) -> Result<Inspection, ReadError> {
+    let doc = Doc { doc, at };
+    if touched.everything || base.submitted.is_some() || !base.duplicate_submissions.is_empty() {
+        return read_doc(doc);
+    }
+    let mut inspection = base.clone();
+    let mut problems = std::mem::take(&mut inspection.problems);
+    if !touched.answers.is_empty() {
+        let mut scratch = Vec::new();
+        let Some(answers) = root_map(doc, keys::ANSWERS, &mut scratch) else {
+            return read_doc(doc);
+        };
+        for raw in &touched.answers {
+            let path = format!("{}/{raw}", keys::ANSWERS);
+            problems.retain(|p| p.path != path);
+            if let Ok(key) = AnswerKey::parse(raw) {
+                inspection.answers.remove(&key);
+            }
+            read_answer_key(doc, &answers, raw, &mut inspection, None, &mut problems);
+        }
+    }
+    if !touched.occupied.is_empty() {
+        let mut scratch = Vec::new();
+        let Some(occupied) = root_map(doc, keys::OCCUPIED, &mut scratch) else {
+            return read_doc(doc);
+        };
+        for raw in &touched.occupied {
+            let path = format!("{}/{raw}", keys::OCCUPIED);
+            problems.retain(|p| p.path != path);
+            if let Ok(bay) = AreaId::parse(raw.as_str()) {
+                inspection.occupied.remove(&bay);
+            }
+            read_occupied_key(doc, &occupied, raw, &mut inspection, &mut problems);
+        }
+    }
+    problems.sort();
+    inspection.problems = problems;
+    Ok(inspection)
+}
+
+/// The document as it is read: as it is now, or as it was at some heads.
+#[derive(Clone, Copy)]
+struct Doc<'a> {
+    doc: &'a Automerge,
+    at: Option<&'a [ChangeHash]>,
+}
+
+impl<'a> Doc<'a> {
+    fn keys<O: AsRef<ObjId>>(self, obj: O) -> Keys<'a> {
+        match self.at {
+            None => self.doc.keys(obj),
+            Some(heads) => self.doc.keys_at(obj, heads),
+        }
+    }
+
+    fn get<O: AsRef<ObjId>, P: Into<Prop>>(
+        self,
+        obj: O,
+        prop: P,
+    ) -> Result<Option<(Value<'a>, ObjId)>, AutomergeError> {
+        match self.at {
+            None => self.doc.get(obj, prop),
+            Some(heads) => self.doc.get_at(obj, prop, heads),
+        }
+    }
+
+    fn get_all<O: AsRef<ObjId>, P: Into<Prop>>(
+        self,
+        obj: O,
+        prop: P,
+    ) -> Result<Vec<(Value<'a>, ObjId)>, AutomergeError> {
+        match self.at {
+            None => self.doc.get_all(obj, prop),
+            Some(heads) => self.doc.get_all_at(obj, prop, heads),
+        }
+    }
+
+    fn map_range<O: AsRef<ObjId>>(self, obj: O) -> MapRange<'a> {
+        match self.at {
+            None => self.doc.map_range(obj, ..),
+            Some(heads) => self.doc.map_range_at(obj, .., heads),
+        }
+    }
+
+    fn length<O: AsRef<ObjId>>(self, obj: O) -> usize {
+        match self.at {
+            None => self.doc.length(obj),
+            Some(heads) => self.doc.length_at(obj, heads),
+        }
+    }
+
+    /// Whether every one of `hashes` is a change of the document as read: a change of the
+    /// document, and for a view at some heads one of their ancestors (or one of them), as
+    /// a copy made by `fork_at` would hold it.
+    fn holds(self, hashes: &[ChangeHash]) -> bool {
+        if !hashes
+            .iter()
+            .all(|h| self.doc.get_change_meta_by_hash(h).is_some())
+        {
+            return false;
+        }
+        match self.at {
+            None => true,
+            Some(heads) => {
+                // What `get_changes_meta` lists is what is *not* an ancestor of `heads`.
+                let later: BTreeSet<ChangeHash> = self
+                    .doc
+                    .get_changes_meta(heads)
+                    .into_iter()
+                    .map(|c| c.hash)
+                    .collect();
+                hashes.iter().all(|h| !later.contains(h))
+            }
+        }
+    }
+}
+
+fn read_doc(doc: Doc<'_>) -> Result<Inspection, ReadError> {
     match root_scalar(doc, keys::SCHEMA) {
         Some(ScalarValue::Str(s)) if s.as_str() == SCHEMA => {}
         _ => return Err(ReadError::NotAnInspection),
@@ -120,72 +363,20 @@ pub fn read(doc: &Automerge) -> Result<Inspection, ReadError> {
 
     if let Some(answers) = root_map(doc, keys::ANSWERS, &mut problems) {
         for raw in doc.keys(&answers) {
-            let path = format!("{}/{raw}", keys::ANSWERS);
-            let key = match AnswerKey::parse(&raw) {
-                Ok(k) => k,
-                Err(e) => {
-                    problems.push(problem(&path, &e.to_string()));
-                    continue;
-                }
-            };
-            let kind = match inspection.item_for(&key) {
-                Ok(item) => item.kind.clone(),
-                Err(message) => {
-                    problems.push(problem(&path, &message));
-                    continue;
-                }
-            };
-            // Records present when the submitter submitted; any other record is late.
-            let on_time: Option<BTreeSet<String>> = submitted_heads.as_ref().map(|heads| {
-                doc.get_all_at(&answers, raw.as_str(), heads)
-                    .map(|all| all.into_iter().map(|(_, id)| id.to_string()).collect())
-                    .unwrap_or_default()
-            });
-            let mut records = Vec::new();
-            for (value, obj) in doc.get_all(&answers, raw.as_str()).unwrap_or_default() {
-                match read_answer(doc, value, &obj, &kind) {
-                    Ok(mut answer) => {
-                        answer.late = on_time
-                            .as_ref()
-                            .is_some_and(|ids| !ids.contains(&answer.obj));
-                        records.push(answer);
-                    }
-                    Err(message) => problems.push(problem(&path, &message)),
-                }
-            }
-            if !records.is_empty() {
-                inspection.answers.insert(key, agreed(records));
-            }
+            read_answer_key(
+                doc,
+                &answers,
+                &raw,
+                &mut inspection,
+                submitted_heads.as_deref(),
+                &mut problems,
+            );
         }
     }
 
     if let Some(occupied) = root_map(doc, keys::OCCUPIED, &mut problems) {
         for raw in doc.keys(&occupied) {
-            let path = format!("{}/{raw}", keys::OCCUPIED);
-            let bay = match AreaId::parse(raw.as_str()) {
-                Ok(id)
-                    if inspection
-                        .areas
-                        .iter()
-                        .any(|a| a.id == id && a.kind == AreaKind::Bay) =>
-                {
-                    id
-                }
-                _ => {
-                    problems.push(problem(&path, "is not a bay of the site"));
-                    continue;
-                }
-            };
-            let mut records = Vec::new();
-            for (value, obj) in doc.get_all(&occupied, raw.as_str()).unwrap_or_default() {
-                match read_occupancy(doc, value, &obj) {
-                    Ok(r) => records.push(r),
-                    Err(message) => problems.push(problem(&path, &message)),
-                }
-            }
-            if !records.is_empty() {
-                inspection.occupied.insert(bay, records);
-            }
+            read_occupied_key(doc, &occupied, &raw, &mut inspection, &mut problems);
         }
     }
 
@@ -200,6 +391,100 @@ pub fn read(doc: &Automerge) -> Result<Inspection, ReadError> {
     problems.sort();
     inspection.problems = problems;
     Ok(inspection)
+}
+
+/// Reads the answer records under `raw` in `answers` into `inspection` (nothing when the
+/// key holds nothing), problems into `problems`. `submitted_heads`: the heads of the
+/// submission that counts, to tell late records.
+fn read_answer_key(
+    doc: Doc<'_>,
+    answers: &ObjId,
+    raw: &str,
+    inspection: &mut Inspection,
+    submitted_heads: Option<&[ChangeHash]>,
+    problems: &mut Vec<Problem>,
+) {
+    let values = doc.get_all(answers, raw).unwrap_or_default();
+    if values.is_empty() {
+        return;
+    }
+    let path = format!("{}/{raw}", keys::ANSWERS);
+    let key = match AnswerKey::parse(raw) {
+        Ok(k) => k,
+        Err(e) => {
+            problems.push(problem(&path, &e.to_string()));
+            return;
+        }
+    };
+    let kind = match inspection.item_for(&key) {
+        Ok(item) => item.kind.clone(),
+        Err(message) => {
+            problems.push(problem(&path, &message));
+            return;
+        }
+    };
+    // Records present when the submitter submitted; any other record is late.
+    let on_time: Option<BTreeSet<String>> = submitted_heads.map(|heads| {
+        doc.doc
+            .get_all_at(answers, raw, heads)
+            .map(|all| all.into_iter().map(|(_, id)| id.to_string()).collect())
+            .unwrap_or_default()
+    });
+    let mut records = Vec::new();
+    for (value, obj) in values {
+        match read_answer(doc, value, &obj, &kind) {
+            Ok(mut answer) => {
+                answer.late = on_time
+                    .as_ref()
+                    .is_some_and(|ids| !ids.contains(&answer.obj));
+                records.push(answer);
+            }
+            Err(message) => problems.push(problem(&path, &message)),
+        }
+    }
+    if !records.is_empty() {
+        inspection.answers.insert(key, agreed(records));
+    }
+}
+
+/// Reads the bay marks under `raw` in `occupied` into `inspection` (nothing when the key
+/// holds nothing), problems into `problems`.
+fn read_occupied_key(
+    doc: Doc<'_>,
+    occupied: &ObjId,
+    raw: &str,
+    inspection: &mut Inspection,
+    problems: &mut Vec<Problem>,
+) {
+    let values = doc.get_all(occupied, raw).unwrap_or_default();
+    if values.is_empty() {
+        return;
+    }
+    let path = format!("{}/{raw}", keys::OCCUPIED);
+    let bay = match AreaId::parse(raw) {
+        Ok(id)
+            if inspection
+                .areas
+                .iter()
+                .any(|a| a.id == id && a.kind == AreaKind::Bay) =>
+        {
+            id
+        }
+        _ => {
+            problems.push(problem(&path, "is not a bay of the site"));
+            return;
+        }
+    };
+    let mut records = Vec::new();
+    for (value, obj) in values {
+        match read_occupancy(doc, value, &obj) {
+            Ok(r) => records.push(r),
+            Err(message) => problems.push(problem(&path, &message)),
+        }
+    }
+    if !records.is_empty() {
+        inspection.occupied.insert(bay, records);
+    }
 }
 
 /// How many parsed templates each thread keeps (see [`parse_template`]).
@@ -239,18 +524,18 @@ fn problem(path: &str, message: &str) -> Problem {
     }
 }
 
-fn root_scalar(doc: &Automerge, key: &str) -> Option<ScalarValue> {
+fn root_scalar(doc: Doc<'_>, key: &str) -> Option<ScalarValue> {
     scalar(doc, &ROOT, key)
 }
 
-fn scalar(doc: &Automerge, obj: &ObjId, key: &str) -> Option<ScalarValue> {
+fn scalar(doc: Doc<'_>, obj: &ObjId, key: &str) -> Option<ScalarValue> {
     match doc.get(obj, key) {
         Ok(Some((Value::Scalar(s), _))) => Some(s.into_owned()),
         _ => None,
     }
 }
 
-fn root_str(doc: &Automerge, key: &'static str) -> Result<String, ReadError> {
+fn root_str(doc: Doc<'_>, key: &'static str) -> Result<String, ReadError> {
     match root_scalar(doc, key) {
         Some(ScalarValue::Str(s)) => Ok(s.to_string()),
         Some(_) => Err(invalid(key, "not a string")),
@@ -259,7 +544,7 @@ fn root_str(doc: &Automerge, key: &'static str) -> Result<String, ReadError> {
 }
 
 /// The map object under a root key, if there is one; anything else there is a problem.
-fn root_map(doc: &Automerge, key: &str, problems: &mut Vec<Problem>) -> Option<ObjId> {
+fn root_map(doc: Doc<'_>, key: &str, problems: &mut Vec<Problem>) -> Option<ObjId> {
     match doc.get(ROOT, key) {
         Ok(Some((Value::Object(ObjType::Map), obj))) => Some(obj),
         Ok(None) => None,
@@ -310,9 +595,9 @@ fn record_obj(value: Value<'_>) -> Result<(), String> {
 struct Fields(Vec<(String, Value<'static>, ObjId)>);
 
 impl Fields {
-    fn read(doc: &Automerge, obj: &ObjId) -> Fields {
+    fn read(doc: Doc<'_>, obj: &ObjId) -> Fields {
         Fields(
-            doc.map_range(obj, ..)
+            doc.map_range(obj)
                 .map(|item| {
                     let id = item.id();
                     (item.key.into_owned(), item.value.into_value(), id)
@@ -336,7 +621,7 @@ impl Fields {
     }
 
     /// A list of strings under `key` (absent = empty).
-    fn str_list(&self, doc: &Automerge, key: &str) -> Result<Vec<String>, String> {
+    fn str_list(&self, doc: Doc<'_>, key: &str) -> Result<Vec<String>, String> {
         match self.get(key) {
             None => Ok(Vec::new()),
             Some((Value::Object(ObjType::List), list)) => (0..doc.length(list))
@@ -369,7 +654,7 @@ fn record_at(fields: &Fields) -> Result<DateTime<Utc>, String> {
 }
 
 fn read_answer(
-    doc: &Automerge,
+    doc: Doc<'_>,
     value: Value<'_>,
     obj: &ObjId,
     kind: &ItemKind,
@@ -442,7 +727,7 @@ pub(crate) fn decode_value(
     Ok(value)
 }
 
-fn read_occupancy(doc: &Automerge, value: Value<'_>, obj: &ObjId) -> Result<Occupancy, String> {
+fn read_occupancy(doc: Doc<'_>, value: Value<'_>, obj: &ObjId) -> Result<Occupancy, String> {
     record_obj(value)?;
     let fields = Fields::read(doc, obj);
     let occupied = match fields.scalar(keys::VALUE) {
@@ -459,7 +744,7 @@ fn read_occupancy(doc: &Automerge, value: Value<'_>, obj: &ObjId) -> Result<Occu
 
 /// Every submission record under `submitted` (more than one only after concurrent
 /// submissions), earliest first; ties by submitter and heads, so every reader agrees.
-fn read_submissions(doc: &Automerge, problems: &mut Vec<Problem>) -> Vec<Submission> {
+fn read_submissions(doc: Doc<'_>, problems: &mut Vec<Problem>) -> Vec<Submission> {
     let values = match doc.get_all(ROOT, keys::SUBMITTED) {
         Ok(values) => values,
         Err(e) => {
@@ -481,7 +766,7 @@ fn read_submissions(doc: &Automerge, problems: &mut Vec<Problem>) -> Vec<Submiss
     submissions
 }
 
-fn read_submission(doc: &Automerge, obj: &ObjId) -> Result<Submission, String> {
+fn read_submission(doc: Doc<'_>, obj: &ObjId) -> Result<Submission, String> {
     let fields = Fields::read(doc, obj);
     let mut heads = fields.str_list(doc, keys::HEADS)?;
     for h in &heads {
@@ -496,7 +781,7 @@ fn read_submission(doc: &Automerge, obj: &ObjId) -> Result<Submission, String> {
     })
 }
 
-fn read_review(doc: &Automerge, obj: &ObjId) -> Result<Review, String> {
+fn read_review(doc: Doc<'_>, obj: &ObjId) -> Result<Review, String> {
     let fields = Fields::read(doc, obj);
     let comment = match fields.scalar(keys::COMMENT) {
         Some(ScalarValue::Str(s)) => s.to_string(),
@@ -509,19 +794,17 @@ fn read_review(doc: &Automerge, obj: &ObjId) -> Result<Review, String> {
     })
 }
 
-/// The submission heads as change hashes, if every one of them is in the document.
-fn heads_in_doc(doc: &Automerge, heads: &[String]) -> Option<Vec<ChangeHash>> {
+/// The submission heads as change hashes, if every one of them is in the document (as
+/// read: at some heads, among their ancestors).
+fn heads_in_doc(doc: Doc<'_>, heads: &[String]) -> Option<Vec<ChangeHash>> {
     if heads.is_empty() {
         return None;
     }
-    heads
+    let hashes: Vec<ChangeHash> = heads
         .iter()
-        .map(|h| {
-            h.parse::<ChangeHash>()
-                .ok()
-                .filter(|h| doc.get_change_meta_by_hash(h).is_some())
-        })
-        .collect()
+        .map(|h| h.parse::<ChangeHash>().ok())
+        .collect::<Option<_>>()?;
+    doc.holds(&hashes).then_some(hashes)
 }
 
 /// Concurrent records of one answer that say the same thing (value, note and photos, by

@@ -94,12 +94,22 @@ fn cpu_steps(docs: usize, answers: usize) -> (f64, f64, f64) {
     }
     let apply = per_change_us(started, n);
 
+    // As the server judges: the history checked once when the document is loaded, the
+    // inspection kept from one change to the next.
     let started = Instant::now();
     for (base, changes) in &work {
         let mut doc = base.clone();
+        let history = policy::check_history(&doc);
+        let mut view = None;
         for change in changes {
-            policy::judge_and_apply(&user, &mut doc, std::slice::from_ref(change))
-                .expect("allowed");
+            view = policy::judge_and_apply_from(
+                &user,
+                &mut doc,
+                std::slice::from_ref(change),
+                view,
+                history,
+            )
+            .expect("allowed");
         }
     }
     let judge = per_change_us(started, n);
@@ -107,10 +117,18 @@ fn cpu_steps(docs: usize, answers: usize) -> (f64, f64, f64) {
     let started = Instant::now();
     for (base, changes) in &work {
         let mut doc = base.clone();
+        let history = policy::check_history(&doc);
+        let mut kept = None;
         for change in changes {
             let heads = doc.get_heads();
-            let view = match policy::judge_and_apply(&user, &mut doc, std::slice::from_ref(change))
-                .expect("allowed")
+            let view = match policy::judge_and_apply_from(
+                &user,
+                &mut doc,
+                std::slice::from_ref(change),
+                kept,
+                history,
+            )
+            .expect("allowed")
             {
                 Some(view) => view,
                 None => inspection::read(&doc).expect("reads"),
@@ -119,6 +137,7 @@ fn cpu_steps(docs: usize, answers: usize) -> (f64, f64, f64) {
             let projection = Projection::new(&view, &violations);
             let chunk = doc.save_after(&heads);
             std::hint::black_box((projection, chunk));
+            kept = Some(view);
         }
     }
     let pipeline = per_change_us(started, n);
@@ -129,7 +148,7 @@ fn cpu_steps(docs: usize, answers: usize) -> (f64, f64, f64) {
 fn cpu_floor(n: usize) {
     println!("## CPU per change, in memory (one change at a time)");
     println!(
-        "| document size | automerge `apply_changes` (the floor) µs | `policy::judge_and_apply` (apply + read + judge) µs (× floor) | + rules, office projection, bytes to store µs (× floor) |"
+        "| document size | automerge `apply_changes` (the floor) µs | `policy::judge_and_apply_from` (apply + read + judge) µs (× floor) | + rules, office projection, bytes to store µs (× floor) |"
     );
     println!("|---|---|---|---|");
     for (docs, answers) in [(100, 20), (1, n)] {
@@ -175,11 +194,14 @@ fn concurrent_pair(answers: usize) -> (Automerge, Change, Change) {
 }
 
 /// The cost of judging a concurrent change (issue 21), µs per change over `docs`
-/// walkarounds of `answers` answers: automerge's apply of it (the floor), the judge
-/// (`judge_and_apply`, which replays the history up to the change's dependencies), and the
-/// server's path for a sync message carrying it (a copy of the document, automerge's apply
-/// of the change, `judge_applied`).
-fn concurrent_steps(docs: usize, answers: usize) -> [f64; 3] {
+/// walkarounds of `answers` answers: automerge's apply of it (the floor); the judge as the
+/// server runs it on a checked history with the inspection it keeps
+/// (`judge_and_apply_from`: historical reads at the change's dependencies, only the records
+/// touched read again); the server's path for a sync message carrying it (a copy of the
+/// document, automerge's apply of the change, `judge_applied`); and the replay it
+/// replaced (`judge_change`, which rebuilds the document up to the change's dependencies,
+/// then the apply), still the judge of a history that fails the check.
+fn concurrent_steps(docs: usize, answers: usize) -> [f64; 4] {
     let user = User {
         id: UserId::parse("wang").expect("valid"),
         role: Role::WorkshopManager,
@@ -187,9 +209,17 @@ fn concurrent_steps(docs: usize, answers: usize) -> [f64; 3] {
     };
     let work: Vec<(Automerge, Change, Change)> =
         (0..docs).map(|_| concurrent_pair(answers)).collect();
+    // What the server holds for each document: checked once on load, the inspection kept.
+    let views: Vec<inspection::Inspection> = work
+        .iter()
+        .map(|(doc, _, _)| {
+            assert_eq!(policy::check_history(doc), policy::History::Checked);
+            inspection::read(doc).expect("reads")
+        })
+        .collect();
     // Each step starts from its own copies, made before the clock starts.
     let copies = || -> Vec<Automerge> { work.iter().map(|(doc, _, _)| doc.clone()).collect() };
-    let mut timings = [0.0; 3];
+    let mut timings = [0.0; 4];
 
     let mut targets = copies();
     let started = Instant::now();
@@ -199,20 +229,46 @@ fn concurrent_steps(docs: usize, answers: usize) -> [f64; 3] {
     timings[0] = per_change_us(started, docs);
 
     let mut targets = copies();
+    let kept = views.clone();
     let started = Instant::now();
-    for (doc, (_, _, second)) in targets.iter_mut().zip(&work) {
-        policy::judge_and_apply(&user, doc, std::slice::from_ref(second)).expect("allowed");
+    for ((doc, (_, _, second)), view) in targets.iter_mut().zip(&work).zip(kept) {
+        let now = policy::judge_and_apply_from(
+            &user,
+            doc,
+            std::slice::from_ref(second),
+            Some(view),
+            policy::History::Checked,
+        )
+        .expect("allowed");
+        std::hint::black_box(now);
     }
     timings[1] = per_change_us(started, docs);
 
+    let kept = views.clone();
     let started = Instant::now();
-    for (stored, _, second) in &work {
+    for ((stored, _, second), view) in work.iter().zip(kept) {
         let mut fork = stored.clone();
         fork.apply_changes([second.clone()]).expect("applies");
-        let view = policy::judge_applied(&user, stored, &fork, second, None).expect("allowed");
-        std::hint::black_box(view);
+        let now = policy::judge_applied(
+            &user,
+            stored,
+            &fork,
+            second,
+            Some(view),
+            policy::History::Checked,
+        )
+        .expect("allowed");
+        std::hint::black_box(now);
     }
     timings[2] = per_change_us(started, docs);
+
+    let mut targets = copies();
+    let started = Instant::now();
+    for (doc, (_, _, second)) in targets.iter_mut().zip(&work) {
+        policy::judge_change(&user, doc, second).expect("allowed");
+        doc.apply_changes([second.clone()]).expect("applies");
+    }
+    timings[3] = per_change_us(started, docs);
     timings
 }
 
@@ -220,15 +276,16 @@ fn concurrent_steps(docs: usize, answers: usize) -> [f64; 3] {
 fn concurrent_floor(n: usize) {
     println!("\n## CPU per concurrent change, in memory");
     println!(
-        "| document size | automerge `apply_changes` (the floor) µs | `judge_and_apply` µs (× floor) | server path: copy + apply + `judge_applied` µs (× floor) |"
+        "| document size | automerge `apply_changes` (the floor) µs | `judge_and_apply_from` µs (× floor) | server path: copy + apply + `judge_applied` µs (× floor) | the replay, `judge_change` + apply µs (× floor) |"
     );
-    println!("|---|---|---|---|");
+    println!("|---|---|---|---|---|");
     for (docs, answers) in [(100, 20), (10, n)] {
-        let [apply, judge, server] = concurrent_steps(docs, answers);
+        let [apply, judge, server, replay] = concurrent_steps(docs, answers);
         println!(
-            "| {docs} walkaround(s) × {answers} answers | {apply:.1} | {judge:.1} ({:.1}) | {server:.1} ({:.1}) |",
+            "| {docs} walkaround(s) × {answers} answers | {apply:.1} | {judge:.1} ({:.1}) | {server:.1} ({:.1}) | {replay:.1} ({:.1}) |",
             judge / apply,
-            server / apply
+            server / apply,
+            replay / apply
         );
     }
 }

@@ -166,7 +166,7 @@ impl Hub {
         }
         let new_changes = forked.added.len();
         let view = inner.take_view();
-        let (judged, pending) = match judge(user, &inner.doc, view, forked)? {
+        let (judged, pending) = match judge(user, &inner.doc, view, inner.history, forked)? {
             (Verdict::Allowed(judged), pending) => (*judged, pending),
             (Verdict::Refused(denial), _) => {
                 peer.pending.clear();
@@ -304,12 +304,14 @@ struct Judged {
 /// state before, one read). Several changes, or a fork that also holds a queue of orphans
 /// (which must not be stored), are replayed onto a copy of the stored document
 /// (`policy::judge_and_apply_from`). `view` is the inspection as `stored` holds it, if
-/// known. A panic while judging refuses the message rather than costing the process.
+/// known; `history` says whether `stored`'s history was checked (a concurrent change is
+/// then judged by historical reads, not by replay). A panic while judging refuses the message rather than costing the process.
 /// Returns the verdict and the peer's chunks still waiting.
 fn judge(
     user: &User,
     stored: &Automerge,
     view: Option<Inspection>,
+    history: policy::History,
     forked: Forked,
 ) -> Result<(Verdict, Vec<Vec<u8>>), SyncError> {
     let Forked {
@@ -319,13 +321,13 @@ fn judge(
     } = forked;
     let judged = if let ([change], true) = (added.as_slice(), pending.is_empty()) {
         catch_unwind(AssertUnwindSafe(|| {
-            policy::judge_applied(user, stored, &fork, change, view)
+            policy::judge_applied(user, stored, &fork, change, view, history)
         }))
         .map(|verdict| verdict.map(|view| (fork, view)))
     } else {
         let mut working = stored.clone();
         catch_unwind(AssertUnwindSafe(|| {
-            policy::judge_and_apply_from(user, &mut working, &added, view)
+            policy::judge_and_apply_from(user, &mut working, &added, view, history)
         }))
         .map(|verdict| verdict.map(|view| (working, view)))
     };
