@@ -4,8 +4,12 @@
 //
 //   cargo build --release -p server --bin walkaround
 //   node tests/bench/harness.mjs --tablets 10 --docs 50 --edits 20 [--rounds 100] [--servers walkaround,reference]
+//     [--devices-per-process 10]
 //
-// The servers run on core 0 and this process (all the clients) on core 1 (`taskset`).
+// The servers run on core 0 and the clients on core 1 (`taskset`): the tablets in this
+// process, the second devices of phases 2 and 3 in worker processes of at most
+// --devices-per-process clients each (one Node process holding 40 stock clients is too
+// busy to finish their finds within the stock client's own time limit).
 // Workload: N tablets × M inspections × K answers, in six phases:
 //   1. cold upload: every tablet made its M inspections and K answers each offline and
 //      connects for the first time;
@@ -23,7 +27,7 @@
 // Per phase: time to convergence (every replica's heads equal what the server reports
 // for it), server CPU seconds and peak RSS (from /proc), messages and bytes each way, and
 // bytes on disk (growth of the server's data directory since setup).
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, fork, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -51,9 +55,17 @@ const OUT = option('out', path.join(root, 'target', 'bench', `stock-N${N}-M${M}-
 // tablet (and our server refuses more than 20 per user), so a second.
 const RETRY_MS = 1000;
 const CONVERGE_TIMEOUT_MS = Number(option('timeout', '600')) * 1000;
+const DEVICES_PER_PROCESS = Math.max(1, Number(option('devices-per-process', '10')));
 
 // ---- The wire, counted on the client side of every WebSocket (each way). ----
 const wire = { sent: 0, sentBytes: 0, received: 0, receivedBytes: 0 };
+// The counts of the device processes, as each last reported them.
+const remoteWire = new Map();
+function totalWire() {
+  const total = { ...wire };
+  for (const w of remoteWire.values()) for (const k of Object.keys(total)) total[k] += w[k];
+  return total;
+}
 function patchWire() {
   const send = WebSocket.prototype.send;
   WebSocket.prototype.send = function (data, ...rest) {
@@ -277,19 +289,97 @@ class Tablet {
 }
 const sameHeads = (a, b) => a.length === b.length && [...a].sort().join() === [...b].sort().join();
 
+// ---- Second devices, in worker processes. ----
+/// The second device of every user, held by worker processes of at most
+/// DEVICES_PER_PROCESS stock clients each, driven over IPC.
+class Devices {
+  constructor(accounts, docIds) {
+    this.workers = [];
+    for (let start = 0; start < accounts.length; start += DEVICES_PER_PROCESS) {
+      const child = fork(fileURLToPath(import.meta.url), ['--worker'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      const replies = [];
+      child.on('message', (m) => {
+        if (m.wire) remoteWire.set(child.pid, m.wire);
+        replies.shift()?.(m);
+      });
+      const ask = (message) => new Promise((resolve) => {
+        replies.push(resolve);
+        child.send(message);
+      });
+      const end = Math.min(start + DEVICES_PER_PROCESS, accounts.length);
+      this.workers.push({ child, ask, start, accounts: accounts.slice(start, end), docIds: docIds.slice(start, end) });
+    }
+  }
+
+  /// Every device joins the server and finds its user's documents.
+  async fetch() {
+    await Promise.all(this.workers.map((w) => w.ask({ type: 'fetch', accounts: w.accounts, docIds: w.docIds })));
+  }
+
+  /// Every device answers once in every document.
+  async answer() {
+    await Promise.all(this.workers.map((w) => w.ask({ type: 'answer' })));
+  }
+
+  /// The heads of every device's documents: [user][document].
+  async heads() {
+    const parts = await Promise.all(this.workers.map((w) => w.ask({ type: 'heads' })));
+    return parts.flatMap((p) => p.heads);
+  }
+
+  async shutdown() {
+    await Promise.all(this.workers.map(async (w) => {
+      await w.ask({ type: 'shutdown' });
+      remoteWire.delete(w.child.pid);
+    }));
+  }
+}
+
+/// A worker process: the second devices of some users (see `Devices`).
+async function worker() {
+  patchWire();
+  let devices = [];
+  const reply = (m) => process.send({ ...m, wire });
+  process.on('message', async (m) => {
+    if (m.type === 'fetch') {
+      devices = m.accounts.map((a) => new Tablet(a));
+      await Promise.all(
+        devices.map(async (d, i) => {
+          d.online();
+          // The stock client gives up on the server after one second without a handshake
+          // and then reports every document unavailable: wait for the handshake first.
+          await until(() => d.serverStorage() !== undefined, 'the new device to join');
+          d.handles = await Promise.all(m.docIds[i].map((id) => d.repo.find(id)));
+        }),
+      );
+      reply({ type: 'fetched' });
+    } else if (m.type === 'answer') {
+      devices.forEach((d) => d.handles.forEach((h) => answer(h, d.account.user)));
+      reply({ type: 'answered' });
+    } else if (m.type === 'heads') {
+      reply({ type: 'heads', heads: devices.map((d) => d.handles.map((h) => h.heads())) });
+    } else if (m.type === 'shutdown') {
+      await Promise.all(devices.map((d) => d.repo.shutdown()));
+      reply({ type: 'done' });
+      process.exit(0);
+    }
+  });
+}
+
 // ---- One phase, measured. ----
 async function phase(server, name, work, converged) {
   // A phase that starts the server measures the new process from its start.
   const alive = server.running;
   if (alive) resetPeak(server.pid);
   const cpu0 = alive ? cpuSeconds(server.pid) : 0;
-  const wire0 = { ...wire };
+  const wire0 = totalWire();
   const disk0 = server.diskBase;
   const t0 = performance.now();
   await work();
   await until(converged, `${name} to converge`);
   const seconds = (performance.now() - t0) / 1000;
   const cpu = cpuSeconds(server.pid) - cpu0;
+  const wire = totalWire();
   const result = {
     phase: name,
     seconds,
@@ -352,38 +442,23 @@ async function run(kind, content) {
     }, allSynced),
   );
 
-  // 2. A new device per user fetches its M inspections.
-  const devices = accounts.map((a) => new Tablet(a));
+  // 2. A new device per user fetches its M inspections (the devices in worker processes).
+  const devices = new Devices(accounts, made.map((docs) => docs.map((d) => d.id)));
+  const sameAsTablets = (heads, extra = () => true) => heads.every((docs, i) => docs.every((h, m) => extra(h) && sameHeads(h, tablets[i].handles[m].heads())));
   results.push(
-    await phase(server, 'new device fetch', async () => {
-      await Promise.all(
-        devices.map(async (d, i) => {
-          d.online();
-          // The stock client gives up on the server after one second without a handshake
-          // and then reports every document unavailable: wait for the handshake first.
-          await until(() => d.serverStorage() !== undefined, 'the new device to join');
-          d.handles = await Promise.all(made[i].map((doc) => d.repo.find(doc.id)));
-        }),
-      );
-    }, () => devices.every((d, i) => d.handles.every((h, m) => sameHeads(h.heads(), tablets[i].handles[m].heads())))),
+    await phase(server, 'new device fetch', () => devices.fetch(), async () => sameAsTablets(await devices.heads())),
   );
 
   // 3. Both devices of every user answer every one of its inspections at the same moment:
   // every document gets two concurrent changes, one from each device (issue 21). It has
   // converged when both devices hold the same heads for every document, two of them.
-  const both = () => devices.every((d, i) => d.handles.every((h, m) => {
-    const heads = h.heads();
-    return heads.length === 2 && sameHeads(heads, tablets[i].handles[m].heads());
-  }));
   results.push(
     await phase(server, 'concurrent edits on two devices', async () => {
-      tablets.forEach((t, i) => {
-        t.handles.forEach((h) => answer(h, t.account.user));
-        devices[i].handles.forEach((h) => answer(h, t.account.user));
-      });
-    }, both),
+      tablets.forEach((t) => t.handles.forEach((h) => answer(h, t.account.user)));
+      await devices.answer();
+    }, async () => sameAsTablets(await devices.heads(), (h) => h.length === 2)),
   );
-  devices.forEach((d) => d.repo.shutdown());
+  await devices.shutdown();
 
   // 4. Fan-out: tablet i answers in its first inspection; its partner i^1 has it open.
   const partner = (i) => (i % 2 === 0 ? Math.min(i + 1, N - 1) : i - 1);
@@ -480,6 +555,8 @@ if (!process.env.WALKAROUND_BENCH_PINNED && os.cpus().length > 1) {
     env: { ...process.env, WALKAROUND_BENCH_PINNED: '1' },
   });
   child.on('exit', (code) => process.exit(code ?? 1));
+} else if (process.argv.includes('--worker')) {
+  await worker();
 } else {
   await main();
 }
