@@ -547,6 +547,13 @@ async function run(kind, content) {
 
 async function main() {
   patchWire();
+  // A stock client shut down while its adapter is still reconnecting emits an error no one
+  // can listen for (its socket is internal): not a result of the run.
+  process.on('uncaughtException', (e) => {
+    if (String(e?.message).includes('closed before the connection was established')) return;
+    console.error(e);
+    process.exit(1);
+  });
   const report = { date: new Date().toISOString(), machine: `${os.cpus().length} × ${os.cpus()[0].model}`, N, M, K, rounds: ROUNDS, runs: [] };
   let content;
   for (const kind of SERVERS) {
