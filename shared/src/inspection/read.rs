@@ -8,7 +8,7 @@
 //! existed.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use automerge::iter::{Keys, MapRange};
@@ -97,21 +97,15 @@ impl Touched {
     pub fn by<'c>(doc: &Automerge, changes: impl IntoIterator<Item = &'c Change>) -> Touched {
         let mut touched = Touched::default();
         // Where each object written in is, found once per object.
-        let mut places: Vec<(automerge::legacy::OpId, Option<Place>)> = Vec::new();
+        let mut places: HashMap<automerge::legacy::OpId, Option<Place>> = HashMap::new();
         for change in changes {
             for op in change.decode().operations {
                 let place = match &op.obj {
                     automerge::legacy::ObjectId::Root => None,
-                    automerge::legacy::ObjectId::Id(id) => {
-                        match places.iter().find(|(known, _)| known == id) {
-                            Some((_, place)) => place.clone(),
-                            None => {
-                                let place = place_of(doc, id);
-                                places.push((id.clone(), place.clone()));
-                                place
-                            }
-                        }
-                    }
+                    automerge::legacy::ObjectId::Id(id) => places
+                        .entry(id.clone())
+                        .or_insert_with(|| place_of(doc, id))
+                        .clone(),
                 };
                 let record = match (place, &op.key) {
                     (Some(Place::Record(container, key)), _) => Some((container, key)),
@@ -138,6 +132,9 @@ impl Touched {
     }
 }
 
+/// How deep an object of the layout lies below the root (see [`place_of`]).
+const MAX_DEPTH: usize = 3;
+
 /// Where an object of an inspection document is.
 #[derive(Debug, Clone)]
 enum Place {
@@ -151,7 +148,17 @@ enum Place {
 /// else (a submission, a review, an object not in the document).
 fn place_of(doc: &Automerge, id: &automerge::legacy::OpId) -> Option<Place> {
     let obj = doc.import_obj(&format!("{}@{}", id.0, id.1)).ok()?;
-    let mut path = doc.parents(&obj).ok()?.path();
+    // The layout nests at most three deep (a record's list of photos: the record, the
+    // map of records, the root); anything deeper is not a place the reader reads, and is
+    // not walked (a long chain of objects would cost its length for each of them).
+    let mut path = Vec::with_capacity(MAX_DEPTH);
+    for parent in doc.parents(&obj).ok()? {
+        if path.len() == MAX_DEPTH {
+            return None;
+        }
+        path.push((parent.obj, parent.prop));
+    }
+    path.reverse();
     let container = match path.first() {
         Some((parent, Prop::Map(root_key))) if *parent == ROOT => [keys::ANSWERS, keys::OCCUPIED]
             .into_iter()
@@ -180,7 +187,13 @@ pub fn reread(
     touched: &Touched,
 ) -> Result<Inspection, ReadError> {
     let doc = Doc { doc, at };
-    if touched.everything || base.submitted.is_some() || !base.duplicate_submissions.is_empty() {
+    // A root key outside the layout is reported under its own name, which may be a
+    // record's path: only a whole read keeps the two apart.
+    if touched.everything
+        || base.submitted.is_some()
+        || !base.duplicate_submissions.is_empty()
+        || base.problems.iter().any(|p| p.message == NOT_A_ROOT_KEY)
+    {
         return read_doc(doc);
     }
     let mut inspection = base.clone();
@@ -217,6 +230,10 @@ pub fn reread(
     inspection.problems = problems;
     Ok(inspection)
 }
+
+/// The problem a root key outside the layout is reported with (its path is the key, which
+/// may look like a record's path: `answers/x`).
+const NOT_A_ROOT_KEY: &str = "is not a key of the inspection layout";
 
 /// The document as it is read: as it is now, or as it was at some heads.
 #[derive(Clone, Copy)]
@@ -343,7 +360,7 @@ fn read_doc(doc: Doc<'_>) -> Result<Inspection, ReadError> {
 
     for key in doc.keys(ROOT) {
         if !keys::ROOT.contains(&key.as_str()) {
-            problems.push(problem(&key, "is not a key of the inspection layout"));
+            problems.push(problem(&key, NOT_A_ROOT_KEY));
         }
     }
 
