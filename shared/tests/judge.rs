@@ -732,3 +732,75 @@ fn a_root_key_named_like_a_record_keeps_its_problem() {
     .expect("the inspection after");
     assert_eq!(view, read(&with));
 }
+
+/// automerge applies a change's predecessors wherever they are in the object it writes
+/// in: a new record under one key naming the record under another key as its predecessor
+/// deletes that record. The replay sees the deletion and refuses; the fast paths, which
+/// read again only the records a change touched, must too (review of issue 21's judge).
+#[test]
+fn a_predecessor_under_another_key_is_judged_as_the_replay_judges_it() {
+    use automerge::legacy::{Key, ObjectId, OpId, SortedVec};
+    let op_id = |id: automerge::ObjId| match id {
+        automerge::ObjId::Id(counter, actor, _) => OpId(counter, actor),
+        automerge::ObjId::Root => panic!("not the root"),
+    };
+    let users = people(WALKAROUND);
+    let mut doc = create(WALKAROUND, &users[0]);
+    let mut items = read(&doc).expected_keys();
+    items.sort_by_key(ToString::to_string);
+    let (low, high) = (items[0].clone(), items[items.len() - 1].clone());
+    answer_item(&mut doc, &users[0], 2, &low, 0, 1);
+    let (_, answers) = doc
+        .get(ROOT, keys::ANSWERS)
+        .expect("reads")
+        .expect("answers");
+    let (_, record) = doc
+        .get(&answers, low.to_string())
+        .expect("reads")
+        .expect("the answer under the lower key");
+    let mut author = replica(&doc, 2);
+    answer_item(&mut author, &users[0], 3, &high, 0, 2);
+    let mut forged = last_change(&author).decode();
+    let answers = ObjectId::Id(op_id(answers));
+    let make = forged
+        .operations
+        .iter_mut()
+        .find(|op| op.obj == answers && op.key == Key::Map(high.to_string().into()))
+        .expect("the new record");
+    make.pred = SortedVec::from(vec![op_id(record)]);
+    forged.hash = None;
+    let forged = Change::from(forged);
+    let mut with = doc.clone();
+    with.apply_changes([forged.clone()])
+        .expect("automerge takes it");
+    assert!(
+        !read(&with).answers.contains_key(&low),
+        "the change deletes the other answer"
+    );
+    let reference = judge_change(&users[0], &doc, &forged);
+    assert!(reference.is_err(), "{reference:?}");
+    assert_eq!(
+        judge_applied(
+            &users[0],
+            &doc,
+            &with,
+            &forged,
+            Some(read(&doc)),
+            History::Checked
+        )
+        .map(drop),
+        reference
+    );
+    let mut working = doc.clone();
+    assert_eq!(
+        judge_and_apply_from(
+            &users[0],
+            &mut working,
+            std::slice::from_ref(&forged),
+            Some(read(&doc)),
+            History::Checked
+        )
+        .map(drop),
+        reference
+    );
+}

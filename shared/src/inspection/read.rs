@@ -114,6 +114,18 @@ impl Touched {
                     }
                     _ => None,
                 };
+                // automerge applies a change's predecessors wherever they are in the
+                // objects the change writes in, not only under the key of the operation
+                // naming them: each must be a record of the same key (what a new record
+                // replaces), or the change may overwrite or delete another record.
+                let record = record.filter(|(container, key)| {
+                    op.pred.iter().all(|pred| {
+                        matches!(
+                            places.entry(pred.clone()).or_insert_with(|| place_of(doc, pred)),
+                            Some(Place::Record(c, k)) if c == container && k == key
+                        )
+                    })
+                });
                 match record {
                     Some((container, key)) if container == keys::ANSWERS => {
                         touched.answers.insert(key);
