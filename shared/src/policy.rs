@@ -806,7 +806,7 @@ pub fn judge_and_apply_from(
         let touched = inspection::Touched::by(doc, [change]);
         let (after, now) = after_change(doc, change, &before, &touched, on_heads, current)?;
         check_transition(user, Some(&before), &after, deps)?;
-        current = now;
+        current = if on_heads { Some(after) } else { now };
     }
     Ok(current)
 }
@@ -838,8 +838,9 @@ fn at_dependencies(
 }
 
 /// The inspection just after `change` (its author's view: the state before it plus the
-/// records it `touched`), and, when the inspection without it is known (`current`, or
-/// `before` itself for a change on top of the heads), the inspection `doc` now holds.
+/// records it `touched`), and, for a concurrent change whose inspection without it is
+/// known (`current`), the inspection `doc` now holds. For a change on top of the heads the
+/// inspection just after it is the one `doc` holds, and the second is `None`.
 fn after_change(
     doc: &Automerge,
     change: &Change,
@@ -849,8 +850,7 @@ fn after_change(
     current: Option<Inspection>,
 ) -> Result<(Inspection, Option<Inspection>), Denial> {
     if on_heads {
-        let after = inspection::reread(doc, None, before, touched)?;
-        return Ok((after.clone(), Some(after)));
+        return Ok((inspection::reread(doc, None, before, touched)?, None));
     }
     let after = inspection::reread(doc, Some(&[change.hash()]), before, touched)?;
     let now = match current {
@@ -902,5 +902,5 @@ pub fn judge_applied(
     let touched = inspection::Touched::by(applied, [change]);
     let (after, now) = after_change(applied, change, &before, &touched, on_heads, current)?;
     check_transition(user, Some(&before), &after, deps)?;
-    Ok(now)
+    Ok(if on_heads { Some(after) } else { now })
 }

@@ -287,8 +287,10 @@ impl Hub {
                 // the next notification rather than hold unapplied changes in memory.
                 tracing::debug!(doc = %id, "refresh deferred: a chunk's dependencies are not stored yet");
             } else {
-                let added = inner.doc.get_changes_added(&next);
-                if policy::check_added(&next, &added) == History::Unchecked {
+                if inner.history == History::Checked
+                    && policy::check_added(&next, &inner.doc.get_changes_added(&next))
+                        == History::Unchecked
+                {
                     inner.history = History::Unchecked;
                 }
                 inner.doc = next;
