@@ -426,6 +426,7 @@ async fn write_demo_inspection(
             replaces: &[],
             origin: "demo",
             projection: Some(&projection),
+            previous: None,
         })
         .await?;
     Ok(())

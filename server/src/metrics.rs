@@ -27,6 +27,11 @@ pub struct Metrics {
     documents_known: Gauge,
     db_pool_size: Gauge,
     db_pool_idle: Gauge,
+    db_group_commits: Counter,
+    db_group_commit_writes: Counter,
+    /// Held while the scrape-time values are set, so two scrapes at once do not both add
+    /// the same increase to a counter.
+    scrape: std::sync::Mutex<()>,
 }
 
 impl Default for Metrics {
@@ -50,6 +55,8 @@ impl Metrics {
         let documents_known = Gauge::default();
         let db_pool_size = Gauge::default();
         let db_pool_idle = Gauge::default();
+        let db_group_commits = Counter::default();
+        let db_group_commit_writes = Counter::default();
         registry.register(
             "sync_connections",
             "Open sync WebSocket connections",
@@ -100,6 +107,16 @@ impl Metrics {
             "Idle database pool connections",
             db_pool_idle.clone(),
         );
+        registry.register(
+            "db_group_commits",
+            "SQLite transactions that committed a group of document writes",
+            db_group_commits.clone(),
+        );
+        registry.register(
+            "db_group_commit_writes",
+            "Document writes committed in SQLite's group commits",
+            db_group_commit_writes.clone(),
+        );
         Metrics {
             registry,
             connections,
@@ -112,12 +129,32 @@ impl Metrics {
             documents_known,
             db_pool_size,
             db_pool_idle,
+            db_group_commits,
+            db_group_commit_writes,
+            scrape: std::sync::Mutex::new(()),
         }
     }
 
-    /// The text exposition, with the scrape-time gauges set.
-    pub fn render(&self, documents: (usize, usize), pool_size: u32, pool_idle: usize) -> String {
+    /// The text exposition, with the scrape-time values set: documents (in memory, known),
+    /// the pool (size, idle) and the store's group commits (groups, writes).
+    pub fn render(
+        &self,
+        documents: (usize, usize),
+        pool: (u32, usize),
+        group_commits: (u64, u64),
+    ) -> String {
         let (in_memory, known) = documents;
+        let (pool_size, pool_idle) = pool;
+        let (groups, writes) = group_commits;
+        let _scrape = self
+            .scrape
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // The store's totals only grow: the counters are moved up to them.
+        self.db_group_commits
+            .inc_by(groups.saturating_sub(self.db_group_commits.get()));
+        self.db_group_commit_writes
+            .inc_by(writes.saturating_sub(self.db_group_commit_writes.get()));
         self.documents_in_memory.set(in_memory as i64);
         self.documents_known.set(known as i64);
         self.db_pool_size.set(i64::from(pool_size));

@@ -42,10 +42,11 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, AppError> 
 }
 
 async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
-    let (size, idle) = state.store.pool_stats();
-    let body = state
-        .metrics
-        .render((state.hub.resident(), state.hub.len()), size, idle);
+    let body = state.metrics.render(
+        (state.hub.resident(), state.hub.len()),
+        state.store.pool_stats(),
+        state.store.group_commits(),
+    );
     (
         [(
             axum::http::header::CONTENT_TYPE,

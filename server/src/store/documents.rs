@@ -1,7 +1,10 @@
 //! Automerge documents: metadata, stored bytes (a snapshot plus incremental chunks), and
 //! the sync states of peers that have a storage id.
 
+use std::sync::Arc;
+
 use sqlx::QueryBuilder;
+use sqlx::sqlite::SqlitePool;
 
 use super::projection::Projection;
 use super::{Store, StoreError, now_ms, push_in_list};
@@ -100,6 +103,19 @@ pub struct DocWrite<'a> {
     pub origin: &'a str,
     /// The office's rows for the document after the write.
     pub projection: Option<&'a Projection>,
+    /// What this instance last wrote of the document: the version its write took and its
+    /// projection. When the document is still at that version (no one wrote it since),
+    /// only the rows that differ from that projection are written.
+    pub previous: Option<(i64, &'a Projection)>,
+}
+
+/// What a committed [`DocWrite`] took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Committed {
+    /// The stored chunk's number.
+    pub seq: i64,
+    /// The document's new version (the discovery cursor).
+    pub version: i64,
 }
 
 /// The PostgreSQL channel on which instances announce accepted changes
@@ -112,6 +128,311 @@ pub const VERSION_LOCK: i64 = 0x7761_6c6b_7665_7273;
 
 const META_COLUMNS: &str =
     "id, kind, site_id, template_id, created_by, created_at, updated_at, version";
+
+/// The SQL of a document write that differs between the dialects.
+struct DocSql {
+    /// Taken just before the version, if any (PostgreSQL's advisory lock).
+    lock_version: Option<&'static str>,
+    /// Takes the document's new version.
+    take_version: &'static str,
+    /// Inserts a chunk, returning its number.
+    insert_chunk: &'static str,
+    /// Tells other instances (PostgreSQL).
+    notify: Option<&'static str>,
+}
+
+const SQLITE: DocSql = DocSql {
+    lock_version: None,
+    take_version: "update documents set version = (select coalesce(max(version), 0) + 1 from documents) \
+                   where id = $1 returning version",
+    insert_chunk: "insert into doc_chunks (doc_id, seq, kind, data) \
+                   select $1, coalesce(max(seq), 0) + 1, $2, $3 from doc_chunks where doc_id = $1 returning seq",
+    notify: None,
+};
+
+const POSTGRES: DocSql = DocSql {
+    lock_version: Some("select pg_advisory_xact_lock($1)"),
+    take_version: "update documents set version = nextval('document_versions') where id = $1 returning version",
+    insert_chunk: "insert into doc_chunks (doc_id, seq, kind, data) values ($1, nextval('doc_chunk_seq'), $2, $3) returning seq",
+    notify: Some("select pg_notify('walkaround_changes', $1)"), // CHANGES_CHANNEL
+};
+
+/// The statements of one [`DocWrite`] `$w`, run on the open transaction (or savepoint)
+/// `$tx` with the dialect's [`DocSql`] `$sql`, received at `$now` (ms). Evaluates to the
+/// [`Committed`] it took; `?` returns the first failing statement's error.
+macro_rules! doc_statements {
+    ($tx:ident, $w:expr, $sql:expr, $now:expr) => {{
+        let w: &DocWrite<'_> = $w;
+        let sql: &DocSql = &$sql;
+        let now: i64 = $now;
+        // A new document's row starts at version 0 (never listed: cursors start at 0
+        // and list what is above) and gets its version at the end of the transaction.
+        // The version before this write says whether anyone wrote the document since
+        // `previous`; on PostgreSQL the row stays locked until the commit.
+        let stored_version: i64 = sqlx::query_scalar(
+            "insert into documents (id, kind, site_id, template_id, created_by, created_at, updated_at, version) \
+             values ($1, $2, $3, $4, $5, $6, $7, 0) \
+             on conflict (id) do update set updated_at = excluded.updated_at returning version",
+        )
+        .bind(w.id)
+        .bind(w.kind)
+        .bind(w.site_id)
+        .bind(w.template_id)
+        .bind(w.created_by)
+        .bind(now)
+        .bind(now)
+        .fetch_one(&mut *$tx)
+        .await?;
+        if w.snapshot.is_some() {
+            for seq in w.replaces {
+                sqlx::query("delete from doc_chunks where doc_id = $1 and seq = $2")
+                    .bind(w.id)
+                    .bind(seq)
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+        }
+        let (kind, data) = match w.snapshot {
+            Some(snapshot) => ("snapshot", snapshot),
+            None => ("incremental", w.chunk),
+        };
+        let seq: i64 = sqlx::query_scalar(sql.insert_chunk)
+            .bind(w.id)
+            .bind(kind)
+            .bind(data)
+            .fetch_one(&mut *$tx)
+            .await?;
+        if let Some(p) = w.projection {
+            let previous = w
+                .previous
+                .and_then(|(version, previous)| (version == stored_version).then_some(previous));
+            crate::write_projection!($tx, w.id, p, previous, now);
+        }
+        // Nothing after this point waits on another writer's rows, so the lock is held
+        // for two short statements and the commit.
+        if let Some(lock) = sql.lock_version {
+            sqlx::query(lock).bind(VERSION_LOCK).execute(&mut *$tx).await?;
+        }
+        let version: i64 = sqlx::query_scalar(sql.take_version)
+            .bind(w.id)
+            .fetch_one(&mut *$tx)
+            .await?;
+        if let Some(notify) = sql.notify {
+            sqlx::query(notify)
+                .bind(format!("{} {}", w.origin, w.id))
+                .execute(&mut *$tx)
+                .await?;
+        }
+        Committed { seq, version }
+    }};
+}
+
+/// Most writes one group commit holds: bounds how long the first waits for the last.
+pub const GROUP_COMMIT_WRITES: usize = 64;
+
+/// Most bytes of chunks one group commit holds (snapshots are the large ones).
+pub const GROUP_COMMIT_BYTES: usize = 8 * 1024 * 1024;
+
+/// SQLite's group commit of document writes.
+///
+/// SQLite commits one transaction at a time, and each commit writes the pages it changed
+/// to the write-ahead log and waits for the disk (`synchronous = FULL`). Tablets write
+/// many documents at once, one small change each, so one task commits them in groups:
+/// it takes every write queued while the previous group committed (at most
+/// [`GROUP_COMMIT_WRITES`] and [`GROUP_COMMIT_BYTES`]), runs each in a savepoint of one
+/// transaction taken in the [`WriterQueue`](super::WriterQueue)'s turn, commits once and
+/// answers each write with its own result. A write whose statements fail is rolled back
+/// to its savepoint and answered with its error; the group's other writes still commit.
+/// A failed commit answers every write of the group with the error.
+#[derive(Clone, Debug)]
+pub struct GroupCommit {
+    queue: tokio::sync::mpsc::Sender<Queued>,
+    stats: Arc<GroupStats>,
+}
+
+/// How many groups the group commit has committed, and how many writes they held.
+#[derive(Debug, Default)]
+pub struct GroupStats {
+    /// Groups committed (or failed).
+    pub groups: std::sync::atomic::AtomicU64,
+    /// Writes they held.
+    pub writes: std::sync::atomic::AtomicU64,
+}
+
+/// A write waiting for its group, with the channel its result goes back on.
+#[derive(Debug)]
+struct Queued {
+    write: OwnedDocWrite,
+    done: tokio::sync::oneshot::Sender<Result<Committed, StoreError>>,
+}
+
+/// A [`DocWrite`] the group commit's task owns.
+#[derive(Debug)]
+struct OwnedDocWrite {
+    id: String,
+    kind: String,
+    site_id: Option<String>,
+    template_id: Option<String>,
+    created_by: Option<String>,
+    chunk: Vec<u8>,
+    snapshot: Option<Vec<u8>>,
+    replaces: Vec<i64>,
+    origin: String,
+    projection: Option<Projection>,
+    previous: Option<(i64, Projection)>,
+}
+
+impl OwnedDocWrite {
+    fn of(w: &DocWrite<'_>) -> OwnedDocWrite {
+        OwnedDocWrite {
+            id: w.id.to_string(),
+            kind: w.kind.to_string(),
+            site_id: w.site_id.map(str::to_string),
+            template_id: w.template_id.map(str::to_string),
+            created_by: w.created_by.map(str::to_string),
+            chunk: w.chunk.to_vec(),
+            snapshot: w.snapshot.map(<[u8]>::to_vec),
+            replaces: w.replaces.to_vec(),
+            origin: w.origin.to_string(),
+            projection: w.projection.cloned(),
+            previous: w.previous.map(|(version, p)| (version, p.clone())),
+        }
+    }
+
+    fn as_write(&self) -> DocWrite<'_> {
+        DocWrite {
+            id: &self.id,
+            kind: &self.kind,
+            site_id: self.site_id.as_deref(),
+            template_id: self.template_id.as_deref(),
+            created_by: self.created_by.as_deref(),
+            chunk: &self.chunk,
+            snapshot: self.snapshot.as_deref(),
+            replaces: &self.replaces,
+            origin: &self.origin,
+            projection: self.projection.as_ref(),
+            previous: self.previous.as_ref().map(|(version, p)| (*version, p)),
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        self.chunk.len() + self.snapshot.as_ref().map_or(0, Vec::len)
+    }
+}
+
+impl GroupCommit {
+    /// Starts the task that commits the writes of `pool`, taking `turn` (the
+    /// [`WriterQueue`](super::WriterQueue)'s) for each group. The task ends when every
+    /// handle is dropped.
+    pub(super) fn start(pool: SqlitePool, turn: Arc<tokio::sync::Mutex<()>>) -> GroupCommit {
+        let (queue, receiver) = tokio::sync::mpsc::channel(4 * GROUP_COMMIT_WRITES);
+        let stats = Arc::new(GroupStats::default());
+        tokio::spawn(run_group_commit(pool, turn, receiver, stats.clone()));
+        GroupCommit { queue, stats }
+    }
+
+    /// Groups committed so far, and the writes they held.
+    pub fn stats(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.stats.groups.load(Relaxed),
+            self.stats.writes.load(Relaxed),
+        )
+    }
+
+    /// Queues a write and waits for its group to commit.
+    async fn write(&self, w: &DocWrite<'_>) -> Result<Committed, StoreError> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let queued = Queued {
+            write: OwnedDocWrite::of(w),
+            done,
+        };
+        if self.queue.send(queued).await.is_err() {
+            return Err(StoreError::Closed);
+        }
+        result.await.unwrap_or(Err(StoreError::Closed))
+    }
+}
+
+async fn run_group_commit(
+    pool: SqlitePool,
+    turn: Arc<tokio::sync::Mutex<()>>,
+    mut receiver: tokio::sync::mpsc::Receiver<Queued>,
+    stats: Arc<GroupStats>,
+) {
+    while let Some(first) = receiver.recv().await {
+        let mut bytes = first.write.bytes();
+        let mut group = vec![first];
+        let _turn = turn.lock().await;
+        // Everything that arrived meanwhile (while the last group committed, or another
+        // writer held the turn) joins this group.
+        while group.len() < GROUP_COMMIT_WRITES && bytes < GROUP_COMMIT_BYTES {
+            match receiver.try_recv() {
+                Ok(queued) => {
+                    bytes += queued.write.bytes();
+                    group.push(queued);
+                }
+                Err(_) => break,
+            }
+        }
+        stats
+            .groups
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        stats
+            .writes
+            .fetch_add(group.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        commit_group(&pool, group).await;
+    }
+}
+
+/// Runs a group's writes in one transaction and answers each.
+async fn commit_group(pool: &SqlitePool, group: Vec<Queued>) {
+    let mut tx = match pool.begin_with("BEGIN IMMEDIATE").await {
+        Ok(tx) => tx,
+        Err(e) => {
+            let message = e.to_string();
+            for queued in group {
+                let _ = queued
+                    .done
+                    .send(Err(StoreError::GroupCommit(message.clone())));
+            }
+            return;
+        }
+    };
+    let alone = group.len() == 1;
+    let mut results = Vec::with_capacity(group.len());
+    for queued in &group {
+        let w = queued.write.as_write();
+        let now = now_ms();
+        let result: Result<Committed, StoreError> = if alone {
+            async { Ok(doc_statements!(tx, &w, SQLITE, now)) }.await
+        } else {
+            async {
+                let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
+                let committed = doc_statements!(savepoint, &w, SQLITE, now);
+                savepoint.commit().await?;
+                Ok(committed)
+            }
+            .await
+        };
+        results.push(result);
+    }
+    if alone && results.iter().any(Result::is_err) {
+        // The transaction rolls back when dropped.
+        drop(tx);
+    } else if let Err(e) = tx.commit().await {
+        let message = e.to_string();
+        for result in &mut results {
+            if result.is_ok() {
+                *result = Err(StoreError::GroupCommit(message.clone()));
+            }
+        }
+    }
+    for (queued, result) in group.into_iter().zip(results) {
+        // The writer may have gone (its connection closed): the write stands, unanswered.
+        let _ = queued.done.send(result);
+    }
+}
 
 impl Store {
     /// The document's metadata, if the server has it.
@@ -146,8 +467,8 @@ impl Store {
     }
 
     /// Commits an accepted write: the chunk (or snapshot), the metadata, the projection.
-    /// Returns the number of the chunk written. On PostgreSQL the commit also notifies
-    /// every instance listening on [`CHANGES_CHANNEL`].
+    /// Returns the number of the chunk written and the document's new version. On
+    /// PostgreSQL the commit also notifies every instance listening on [`CHANGES_CHANNEL`].
     ///
     /// The document's `version` (the discovery cursor) is taken last, just before the
     /// commit, and in commit order: on SQLite the write transaction holds the database's
@@ -155,80 +476,22 @@ impl Store {
     /// advisory lock [`VERSION_LOCK`], which PostgreSQL releases only once the commit is
     /// visible. So a reader that sees version `v` also sees every version below it, and a
     /// poller paging with `since` never moves past a write still to commit.
-    pub async fn write_doc(&self, w: &DocWrite<'_>) -> Result<i64, StoreError> {
-        let (lock_version, take_version, insert_chunk, notify) = match self {
-            Store::Sqlite(..) => (
-                None,
-                "update documents set version = (select coalesce(max(version), 0) + 1 from documents) \
-                 where id = $1 returning version",
-                "insert into doc_chunks (doc_id, seq, kind, data) \
-                 select $1, coalesce(max(seq), 0) + 1, $2, $3 from doc_chunks where doc_id = $1 returning seq",
-                None,
-            ),
-            Store::Postgres(_) => (
-                Some("select pg_advisory_xact_lock($1)"),
-                "update documents set version = nextval('document_versions') where id = $1 returning version",
-                "insert into doc_chunks (doc_id, seq, kind, data) values ($1, nextval('doc_chunk_seq'), $2, $3) returning seq",
-                Some("select pg_notify('walkaround_changes', $1)"), // CHANGES_CHANNEL
-            ),
-        };
-        let now = now_ms();
-        write_transaction!(self, tx => {
-            // A new document's row starts at version 0 (never listed: cursors start at 0
-            // and list what is above) and gets its version at the end of the transaction.
-            sqlx::query(
-                "insert into documents (id, kind, site_id, template_id, created_by, created_at, updated_at, version) \
-                 values ($1, $2, $3, $4, $5, $6, $7, 0) \
-                 on conflict (id) do update set updated_at = excluded.updated_at",
-            )
-            .bind(w.id)
-            .bind(w.kind)
-            .bind(w.site_id)
-            .bind(w.template_id)
-            .bind(w.created_by)
-            .bind(now)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            if w.snapshot.is_some() {
-                for seq in w.replaces {
-                    sqlx::query("delete from doc_chunks where doc_id = $1 and seq = $2")
-                        .bind(w.id)
-                        .bind(seq)
-                        .execute(&mut *tx)
-                        .await?;
-                }
+    ///
+    /// On SQLite, writes that arrive while another group commits are committed together
+    /// (group commit, [`GroupCommit`]): each in a savepoint of one transaction, so one
+    /// write's failure is its own and the others still commit. Every write returns only
+    /// once its transaction has committed. PostgreSQL commits concurrent transactions
+    /// together by itself.
+    pub async fn write_doc(&self, w: &DocWrite<'_>) -> Result<Committed, StoreError> {
+        match self {
+            Store::Sqlite(_, queue) => queue.docs.write(w).await,
+            Store::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                let committed = doc_statements!(tx, w, POSTGRES, now_ms());
+                tx.commit().await?;
+                Ok(committed)
             }
-            let (kind, data) = match w.snapshot {
-                Some(snapshot) => ("snapshot", snapshot),
-                None => ("incremental", w.chunk),
-            };
-            let seq: i64 = sqlx::query_scalar(insert_chunk)
-                .bind(w.id)
-                .bind(kind)
-                .bind(data)
-                .fetch_one(&mut *tx)
-                .await?;
-            if let Some(p) = w.projection {
-                crate::write_projection!(tx, w.id, p, now);
-            }
-            // Nothing after this point waits on another writer's rows, so the lock is held
-            // for two short statements and the commit.
-            if let Some(lock) = lock_version {
-                sqlx::query(lock).bind(VERSION_LOCK).execute(&mut *tx).await?;
-            }
-            let _version: i64 = sqlx::query_scalar(take_version)
-                .bind(w.id)
-                .fetch_one(&mut *tx)
-                .await?;
-            if let Some(notify) = notify {
-                sqlx::query(notify)
-                    .bind(format!("{} {}", w.origin, w.id))
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            seq
-        })
+        }
     }
 
     /// Documents of `sites` changed after version `since`, oldest change first. With

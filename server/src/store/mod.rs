@@ -105,7 +105,8 @@ pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// SQLite's write transactions, taken one at a time in the order they asked.
+/// SQLite's write transactions, taken one at a time in the order they asked, and the
+/// group commit of document writes.
 ///
 /// SQLite has one write lock per database. Left to itself, each connection that wants it
 /// sleeps and retries (its busy handler) with growing pauses, in no order, so under load a
@@ -113,8 +114,23 @@ pub fn now_ms() -> i64 {
 /// locked" although the lock was free many times meanwhile. Queueing the write
 /// transactions in the process, first come first served, means a writer waits only for
 /// the writers ahead of it, and the busy timeout is left for other processes (a backup).
-#[derive(Clone, Debug, Default)]
-pub struct WriterQueue(Arc<tokio::sync::Mutex<()>>);
+/// Document writes, the hot path, queue for [`documents::GroupCommit`], which takes the
+/// same turn for each group.
+#[derive(Clone, Debug)]
+pub struct WriterQueue {
+    turn: Arc<tokio::sync::Mutex<()>>,
+    docs: documents::GroupCommit,
+}
+
+impl WriterQueue {
+    fn start(pool: &SqlitePool) -> WriterQueue {
+        let turn = Arc::new(tokio::sync::Mutex::new(()));
+        WriterQueue {
+            docs: documents::GroupCommit::start(pool.clone(), turn.clone()),
+            turn,
+        }
+    }
+}
 
 /// A writer's turn: the write transaction may begin while it is held. Dropped after the
 /// transaction commits or rolls back.
@@ -137,6 +153,12 @@ pub enum StoreError {
     /// A migration failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The group commit's task has stopped (the store is closing): nothing was written.
+    #[error("the store is closed")]
+    Closed,
+    /// A group of document writes failed to commit: none of them was written.
+    #[error("the group commit failed: {0}")]
+    GroupCommit(String),
     /// Stored bytes could not be read back (a document, a sync state).
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
@@ -181,7 +203,8 @@ impl Store {
                     .connect_with(options)
                     .await?;
                 sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-                Store::Sqlite(pool, WriterQueue::default())
+                let queue = WriterQueue::start(&pool);
+                Store::Sqlite(pool, queue)
             }
             Database::Postgres { url } => {
                 let pool = PgPoolOptions::new()
@@ -214,9 +237,10 @@ impl Store {
     /// rows, not the database, so its writers need no queue.
     pub async fn begin_write(&self) -> (&'static str, WriteTurn) {
         match self {
-            Store::Sqlite(_, queue) => {
-                ("BEGIN IMMEDIATE", Some(queue.0.clone().lock_owned().await))
-            }
+            Store::Sqlite(_, queue) => (
+                "BEGIN IMMEDIATE",
+                Some(queue.turn.clone().lock_owned().await),
+            ),
             Store::Postgres(_) => ("BEGIN", None),
         }
     }
@@ -268,6 +292,15 @@ impl Store {
         match self {
             Store::Sqlite(pool, _) => (pool.size(), pool.num_idle()),
             Store::Postgres(pool) => (pool.size(), pool.num_idle()),
+        }
+    }
+
+    /// SQLite's group commits so far and the document writes they held
+    /// ([`documents::GroupCommit`]); `(0, 0)` on PostgreSQL, which has none.
+    pub fn group_commits(&self) -> (u64, u64) {
+        match self {
+            Store::Sqlite(_, queue) => queue.docs.stats(),
+            Store::Postgres(_) => (0, 0),
         }
     }
 

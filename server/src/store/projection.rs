@@ -12,7 +12,7 @@ use shared::inspection::Inspection;
 use shared::rules::{FineDue, Violation};
 
 /// The rows derived from one inspection document.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Projection {
     /// The inspection row.
     pub inspection: InspectionRow,
@@ -21,7 +21,7 @@ pub struct Projection {
 }
 
 /// The `inspections` row.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct InspectionRow {
     /// Site.
     pub site_id: String,
@@ -48,7 +48,7 @@ pub struct InspectionRow {
 /// A violation's row in `violations`: what the rules found, as the projection writes it
 /// on every accepted change and the office's list reads it back
 /// ([`ListedViolation`](super::violations::ListedViolation)).
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct ViolationRow {
     /// The answer key (`item` or `item@area`).
     pub answer_key: String,
@@ -139,6 +139,47 @@ impl Projection {
     }
 }
 
+/// What a write must change in the stored rows of a document to turn the rows of one
+/// projection into another's ([`Projection::delta`]).
+#[derive(Debug, PartialEq)]
+pub struct Delta<'a> {
+    /// Whether the `inspections` row differs.
+    pub inspection: bool,
+    /// The answer keys of violations that are gone.
+    pub gone: Vec<&'a str>,
+    /// The violation rows that are new or differ.
+    pub changed: Vec<&'a ViolationRow>,
+}
+
+impl Projection {
+    /// The rows that differ between `previous` (the rows as last written) and `self`.
+    ///
+    /// Writing an unchanged row again is a no-op (its upsert keeps the time first judged
+    /// and sets every other column to what it holds), so writing only the delta leaves the
+    /// same rows as writing everything, provided the stored rows are `previous`'s.
+    pub fn delta<'a>(&'a self, previous: &'a Projection) -> Delta<'a> {
+        Delta {
+            inspection: self.inspection != previous.inspection,
+            gone: previous
+                .violations
+                .iter()
+                .filter(|old| {
+                    !self
+                        .violations
+                        .iter()
+                        .any(|new| new.answer_key == old.answer_key)
+                })
+                .map(|old| old.answer_key.as_str())
+                .collect(),
+            changed: self
+                .violations
+                .iter()
+                .filter(|new| !previous.violations.contains(new))
+                .collect(),
+        }
+    }
+}
+
 fn violation_row(v: &Violation) -> ViolationRow {
     let (fine_type, fine_yuan) = match v.fine {
         FineDue::None => ("none", 0),
@@ -197,55 +238,78 @@ pub fn clock_ahead(claimed: i64, now: i64) -> Option<i64> {
 /// `$now` (ms): tablet times too far ahead are recorded as `$now` ([`received_time`]).
 /// A submission or violation whose claimed time is unchanged keeps the time and clock
 /// offset judged when it was first received, so recomputing never moves them.
+///
+/// `$previous` (`Option<&Projection>`) is the projection the stored rows hold, when the
+/// caller knows it (it wrote them, and no one has written the document since): then only
+/// the [`Projection::delta`] is written. Without it, the stored violations are read and
+/// every row is written.
 #[macro_export]
 macro_rules! write_projection {
-    ($tx:ident, $doc_id:expr, $p:expr, $now:expr) => {{
+    ($tx:ident, $doc_id:expr, $p:expr, $previous:expr, $now:expr) => {{
         let p: &$crate::store::projection::Projection = $p;
+        let previous: Option<&$crate::store::projection::Projection> = $previous;
         let i = &p.inspection;
         let now: i64 = $now;
         use $crate::store::projection::{clock_ahead, received_time};
-        sqlx::query(
-            "insert into inspections (doc_id, site_id, template_id, template_version, created_by, created_at, \
-             submitted_by, submitted_at, conflicts, violations, fine_yuan, updated_at, \
-             created_clock_ahead_ms, submitted_claimed_at, submitted_clock_ahead_ms) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
-             on conflict (doc_id) do update set submitted_by = excluded.submitted_by, \
-             submitted_at = case when inspections.submitted_claimed_at = excluded.submitted_claimed_at \
-               then inspections.submitted_at else excluded.submitted_at end, \
-             submitted_clock_ahead_ms = case when inspections.submitted_claimed_at = excluded.submitted_claimed_at \
-               then inspections.submitted_clock_ahead_ms else excluded.submitted_clock_ahead_ms end, \
-             submitted_claimed_at = excluded.submitted_claimed_at, conflicts = excluded.conflicts, \
-             violations = excluded.violations, fine_yuan = excluded.fine_yuan, updated_at = excluded.updated_at",
-        )
-        .bind($doc_id)
-        .bind(&i.site_id)
-        .bind(&i.template_id)
-        .bind(i.template_version)
-        .bind(&i.created_by)
-        .bind(received_time(i.created_at, now))
-        .bind(&i.submitted_by)
-        .bind(i.submitted_at.map(|t| received_time(t, now)))
-        .bind(i.conflicts)
-        .bind(i.violations)
-        .bind(i.fine_yuan)
-        .bind(now)
-        .bind(clock_ahead(i.created_at, now))
-        .bind(i.submitted_at)
-        .bind(i.submitted_at.and_then(|t| clock_ahead(t, now)))
-        .execute(&mut *$tx)
-        .await?;
-        let existing: Vec<String> = sqlx::query_scalar("select answer_key from violations where doc_id = $1")
+        let existing: Vec<String>;
+        let delta = match previous {
+            Some(previous) => p.delta(previous),
+            None => {
+                existing = sqlx::query_scalar("select answer_key from violations where doc_id = $1")
+                    .bind($doc_id)
+                    .fetch_all(&mut *$tx)
+                    .await?;
+                $crate::store::projection::Delta {
+                    inspection: true,
+                    gone: existing
+                        .iter()
+                        .filter(|k| !p.violations.iter().any(|v| &v.answer_key == *k))
+                        .map(String::as_str)
+                        .collect(),
+                    changed: p.violations.iter().collect(),
+                }
+            }
+        };
+        if delta.inspection {
+            sqlx::query(
+                "insert into inspections (doc_id, site_id, template_id, template_version, created_by, created_at, \
+                 submitted_by, submitted_at, conflicts, violations, fine_yuan, updated_at, \
+                 created_clock_ahead_ms, submitted_claimed_at, submitted_clock_ahead_ms) \
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+                 on conflict (doc_id) do update set submitted_by = excluded.submitted_by, \
+                 submitted_at = case when inspections.submitted_claimed_at = excluded.submitted_claimed_at \
+                   then inspections.submitted_at else excluded.submitted_at end, \
+                 submitted_clock_ahead_ms = case when inspections.submitted_claimed_at = excluded.submitted_claimed_at \
+                   then inspections.submitted_clock_ahead_ms else excluded.submitted_clock_ahead_ms end, \
+                 submitted_claimed_at = excluded.submitted_claimed_at, conflicts = excluded.conflicts, \
+                 violations = excluded.violations, fine_yuan = excluded.fine_yuan, updated_at = excluded.updated_at",
+            )
             .bind($doc_id)
-            .fetch_all(&mut *$tx)
+            .bind(&i.site_id)
+            .bind(&i.template_id)
+            .bind(i.template_version)
+            .bind(&i.created_by)
+            .bind(received_time(i.created_at, now))
+            .bind(&i.submitted_by)
+            .bind(i.submitted_at.map(|t| received_time(t, now)))
+            .bind(i.conflicts)
+            .bind(i.violations)
+            .bind(i.fine_yuan)
+            .bind(now)
+            .bind(clock_ahead(i.created_at, now))
+            .bind(i.submitted_at)
+            .bind(i.submitted_at.and_then(|t| clock_ahead(t, now)))
+            .execute(&mut *$tx)
             .await?;
-        for key in existing.iter().filter(|k| !p.violations.iter().any(|v| &v.answer_key == *k)) {
+        }
+        for key in delta.gone {
             sqlx::query("delete from violations where doc_id = $1 and answer_key = $2")
                 .bind($doc_id)
                 .bind(key)
                 .execute(&mut *$tx)
                 .await?;
         }
-        for v in &p.violations {
+        for v in delta.changed {
             sqlx::query(
                 "insert into violations (doc_id, answer_key, site_id, rule_id, template_id, item_id, area_id, \
                  responsible_role, occurrences, fine_type, fine_yuan, conflict, after_submission, recorded_at, \
@@ -285,4 +349,82 @@ macro_rules! write_projection {
             .await?;
         }
     }};
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(key: &str, occurrences: i64) -> ViolationRow {
+        ViolationRow {
+            answer_key: key.to_string(),
+            site_id: "s".to_string(),
+            rule_id: "R1".to_string(),
+            template_id: "t".to_string(),
+            item_id: key.to_string(),
+            area_id: None,
+            responsible_role: "team_lead".to_string(),
+            occurrences,
+            fine_type: "yuan".to_string(),
+            fine_yuan: 50,
+            conflict: false,
+            after_submission: false,
+            recorded_at: 1,
+            recorded_by: "u".to_string(),
+            evidence: Evidence::from("[]".to_string()),
+        }
+    }
+
+    fn projection(violations: Vec<ViolationRow>) -> Projection {
+        Projection {
+            inspection: InspectionRow {
+                site_id: "s".to_string(),
+                template_id: "t".to_string(),
+                template_version: 1,
+                created_by: "u".to_string(),
+                created_at: 1,
+                submitted_by: None,
+                submitted_at: None,
+                conflicts: 0,
+                violations: violations.len() as i64,
+                fine_yuan: 50 * violations.len() as i64,
+            },
+            violations,
+        }
+    }
+
+    #[test]
+    fn an_unchanged_projection_writes_nothing() {
+        let p = projection(vec![row("a", 1), row("b", 1)]);
+        let delta = p.delta(&p);
+        assert!(!delta.inspection);
+        assert!(delta.gone.is_empty());
+        assert!(delta.changed.is_empty());
+    }
+
+    #[test]
+    fn the_delta_names_new_changed_and_gone_rows_only() {
+        let before = projection(vec![row("a", 1), row("b", 1), row("c", 1)]);
+        let after = projection(vec![row("a", 1), row("b", 2), row("d", 1)]);
+        let delta = after.delta(&before);
+        assert!(!delta.inspection, "same count and fines");
+        assert_eq!(delta.gone, vec!["c"]);
+        let changed: Vec<&str> = delta
+            .changed
+            .iter()
+            .map(|r| r.answer_key.as_str())
+            .collect();
+        assert_eq!(changed, vec!["b", "d"]);
+    }
+
+    #[test]
+    fn a_changed_inspection_row_is_written() {
+        let before = projection(vec![row("a", 1)]);
+        let mut after = before.clone();
+        after.inspection.conflicts = 1;
+        assert!(after.delta(&before).inspection);
+        let mut evidence = before.clone();
+        evidence.violations[0].evidence = Evidence::from("[{\"note\":\"x\"}]".to_string());
+        assert_eq!(evidence.delta(&before).changed.len(), 1);
+    }
 }

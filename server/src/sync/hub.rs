@@ -65,6 +65,10 @@ struct DocInner {
     /// is loaded and kept so by the judge (which refuses changes that break them): a
     /// concurrent change to a checked document is judged by historical reads.
     history: History,
+    /// This instance's last write of the document: the version it took and the office's
+    /// rows it wrote. The next write changes only the rows that differ, if the stored
+    /// document is still at that version.
+    written: Option<(i64, crate::store::projection::Projection)>,
 }
 
 impl DocInner {
@@ -127,6 +131,7 @@ impl DocEntry {
                 seqs: Vec::new(),
                 view: None,
                 history: History::Checked,
+                written: None,
             }),
             changed,
             listeners: Listeners::default(),
@@ -163,6 +168,7 @@ impl DocEntry {
         inner.doc = Automerge::new();
         inner.seqs = Vec::new();
         inner.view = None;
+        inner.written = None;
         inner.resident = false;
         true
     }

@@ -32,6 +32,7 @@ fn doc_write<'a>(id: &'a str, chunk: &'a str) -> DocWrite<'a> {
         replaces: &[],
         origin: "test",
         projection: None,
+        previous: None,
     }
 }
 

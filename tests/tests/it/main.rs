@@ -35,6 +35,7 @@ mod reasons;
 mod relay;
 mod reviews;
 mod soak;
+mod store_writes;
 mod sync;
 mod templates;
 mod tidy;

@@ -24,7 +24,7 @@ use shared::rules;
 use tokio::sync::MutexGuard;
 
 use super::{DocEntry, DocInner, Hub, has_orphans};
-use crate::store::documents::DocWrite;
+use crate::store::documents::{Committed, DocWrite};
 use crate::store::projection::Projection;
 use crate::store::{Store, StoreError};
 use crate::sync::relay::Waiting;
@@ -174,10 +174,10 @@ impl Hub {
             }
         };
         let write = Write::of(&entry.id, &inner, &judged);
-        let seq = persist(&self.store, &self.peer_id, &write).await?;
+        let committed = persist(&self.store, &self.peer_id, &write, inner.written.as_ref()).await?;
         peer.state = next_state;
         peer.pending = pending;
-        swap(entry, &self.waiting, inner, judged, write, seq);
+        swap(entry, &self.waiting, inner, judged, write, committed);
         Ok(Received::Accepted { new_changes })
     }
 }
@@ -383,9 +383,16 @@ impl Write {
 
 /// Step 4, persist: writes the new chunk, the document's metadata and its projection in
 /// one transaction, compacting into a snapshot after [`COMPACT_AFTER_CHUNKS`] chunks.
-/// Returns the new chunk's number. Until it returns nothing in memory has changed, so a
-/// failed write leaves the document as it was and the sender unanswered.
-async fn persist(store: &Store, origin: &str, write: &Write) -> Result<i64, StoreError> {
+/// `written` is this instance's last write of the document (its version and projection):
+/// if no one wrote the document since, only the projection's rows that differ are written.
+/// Returns the new chunk's number and version. Until it returns nothing in memory has
+/// changed, so a failed write leaves the document as it was and the sender unanswered.
+async fn persist(
+    store: &Store,
+    origin: &str,
+    write: &Write,
+    written: Option<&(i64, Projection)>,
+) -> Result<Committed, StoreError> {
     store
         .write_doc(&DocWrite {
             id: &write.id,
@@ -398,30 +405,33 @@ async fn persist(store: &Store, origin: &str, write: &Write) -> Result<i64, Stor
             replaces: &write.replaces,
             origin,
             projection: Some(&write.projection),
+            previous: written.map(|(version, projection)| (*version, projection)),
         })
         .await
 }
 
 /// Step 5, swap: the committed document replaces the one in memory, with the numbers of
-/// the chunks it now holds; the lock is released and the document's peers are told. Peers
-/// told `doc-unavailable` before its creation get it now, as the reference server does.
+/// the chunks it now holds and the projection written; the lock is released and the
+/// document's peers are told. Peers told `doc-unavailable` before its creation get it now,
+/// as the reference server does.
 fn swap(
     entry: &DocEntry,
     waiting: &Waiting,
     mut inner: MutexGuard<'_, DocInner>,
     judged: Judged,
     write: Write,
-    seq: i64,
+    committed: Committed,
 ) {
     let Judged { working, view } = judged;
     inner.view = Some((working.get_heads(), view));
+    inner.written = Some((committed.version, write.projection));
     inner.doc = working;
     let created = inner.site.is_none();
     inner.site = Some(write.site);
     if write.snapshot.is_some() {
         inner.seqs.clear();
     }
-    inner.seqs.push(seq);
+    inner.seqs.push(committed.seq);
     drop(inner);
     let _ = entry.changed.send(());
     if created {

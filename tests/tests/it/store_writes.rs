@@ -1,0 +1,272 @@
+//! How documents are written: the office's rows as a delta (a write that knows the rows it
+//! wrote last changes only those that differ, and the rows are those a full write leaves,
+//! also when another writer, another instance, wrote the document in between), and
+//! SQLite's group commit (writes that queue while one commits are committed together,
+//! and one write's failure is its own).
+
+use server::store::documents::{Committed, DocWrite};
+use server::store::projection::{Evidence, InspectionRow, Projection, ViolationRow};
+use walkaround_tests::tablet::random_doc_id;
+use walkaround_tests::{Db, spawn};
+
+walkaround_tests::on_both_databases!(
+    a_delta_write_leaves_the_rows_of_a_full_write,
+    a_write_after_another_writer_writes_every_row,
+);
+
+#[tokio::test]
+async fn writes_queued_together_commit_together_and_one_failure_is_its_own() {
+    let app = spawn(Db::Sqlite).await;
+    let store = &app.state.store;
+    let server::store::Store::Sqlite(pool, _) = store else {
+        panic!("a SQLite store");
+    };
+    // A write to this document fails inside the database, as a full disk or a constraint
+    // would: its statements abort, the others of its group do not.
+    let poisoned = "poisoned-document".to_string();
+    sqlx::query(
+        "create trigger poison before insert on doc_chunks when new.doc_id = 'poisoned-document' \
+         begin select raise(abort, 'poisoned'); end",
+    )
+    .execute(pool)
+    .await
+    .expect("creates the trigger");
+    let (groups_before, writes_before) = store.group_commits();
+
+    // Every write queues while another writer holds the turn, so they form one group.
+    let turn = store.begin_write().await;
+    let ids: Vec<String> = (0..30).map(|_| random_doc_id().to_string()).collect();
+    let p = projection(vec![row("a", 1, "x")]);
+    let mut writes = Vec::new();
+    for id in ids.iter().chain([&poisoned]) {
+        let store = store.clone();
+        let id = id.clone();
+        let p = p.clone();
+        writes.push(tokio::spawn(async move {
+            store
+                .write_doc(&DocWrite {
+                    id: &id,
+                    kind: "inspection",
+                    site_id: Some("demo-site"),
+                    template_id: Some("workshop-walkaround"),
+                    created_by: Some("wang"),
+                    chunk: id.as_bytes(),
+                    snapshot: None,
+                    replaces: &[],
+                    origin: "test",
+                    projection: Some(&p),
+                    previous: None,
+                })
+                .await
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    drop(turn);
+    let mut versions = Vec::new();
+    for (id, write) in ids.iter().chain([&poisoned]).zip(writes) {
+        let result = write.await.expect("the write's task");
+        if *id == poisoned {
+            assert!(result.is_err(), "the poisoned write fails");
+        } else {
+            versions.push(result.expect("the others commit").version);
+        }
+    }
+    let (groups, writes) = store.group_commits();
+    assert_eq!(
+        writes - writes_before,
+        31,
+        "every write went through the group commit"
+    );
+    assert!(
+        groups - groups_before <= 2,
+        "the queued writes committed together ({} groups)",
+        groups - groups_before
+    );
+    versions.sort_unstable();
+    versions.dedup();
+    assert_eq!(versions.len(), 30, "each write took its own version");
+
+    for id in &ids {
+        let chunk: Vec<u8> = sqlx::query_scalar("select data from doc_chunks where doc_id = $1")
+            .bind(id)
+            .fetch_one(pool)
+            .await
+            .expect("the chunk is stored");
+        assert_eq!(chunk, id.as_bytes());
+        assert_eq!(stored(&app, id).await, expected(&p));
+    }
+    let left: i64 = sqlx::query_scalar(
+        "select (select count(*) from documents where id = $1) \
+         + (select count(*) from violations where doc_id = $1) \
+         + (select count(*) from inspections where doc_id = $1)",
+    )
+    .bind(&poisoned)
+    .fetch_one(pool)
+    .await
+    .expect("counts");
+    assert_eq!(left, 0, "nothing of the failed write is stored");
+
+    // Alone in its group, it fails the same way, and the next write still commits.
+    let alone = |id: String| {
+        let store = store.clone();
+        let p = p.clone();
+        async move {
+            store
+                .write_doc(&DocWrite {
+                    id: &id,
+                    kind: "inspection",
+                    site_id: Some("demo-site"),
+                    template_id: Some("workshop-walkaround"),
+                    created_by: Some("wang"),
+                    chunk: b"alone",
+                    snapshot: None,
+                    replaces: &[],
+                    origin: "test",
+                    projection: Some(&p),
+                    previous: None,
+                })
+                .await
+        }
+    };
+    assert!(alone(poisoned.clone()).await.is_err());
+    let next = random_doc_id().to_string();
+    alone(next.clone()).await.expect("the next write commits");
+    assert_eq!(stored(&app, &next).await, expected(&p));
+}
+
+fn row(key: &str, occurrences: i64, note: &str) -> ViolationRow {
+    ViolationRow {
+        answer_key: key.to_string(),
+        site_id: "demo-site".to_string(),
+        rule_id: "R-test".to_string(),
+        template_id: "workshop-walkaround".to_string(),
+        item_id: key.to_string(),
+        area_id: None,
+        responsible_role: "team_lead".to_string(),
+        occurrences,
+        fine_type: "yuan".to_string(),
+        fine_yuan: 50,
+        conflict: false,
+        after_submission: false,
+        recorded_at: 1_700_000_000_000,
+        recorded_by: "wang".to_string(),
+        evidence: Evidence::from(format!("[{{\"note\":\"{note}\"}}]")),
+    }
+}
+
+fn projection(violations: Vec<ViolationRow>) -> Projection {
+    Projection {
+        inspection: InspectionRow {
+            site_id: "demo-site".to_string(),
+            template_id: "workshop-walkaround".to_string(),
+            template_version: 1,
+            created_by: "wang".to_string(),
+            created_at: 1_700_000_000_000,
+            submitted_by: None,
+            submitted_at: None,
+            conflicts: 0,
+            violations: violations.len() as i64,
+            fine_yuan: 50 * violations.len() as i64,
+        },
+        violations,
+    }
+}
+
+async fn write(
+    app: &walkaround_tests::TestApp,
+    id: &str,
+    p: &Projection,
+    previous: Option<(i64, &Projection)>,
+) -> Committed {
+    app.state
+        .store
+        .write_doc(&DocWrite {
+            id,
+            kind: "inspection",
+            site_id: Some("demo-site"),
+            template_id: Some("workshop-walkaround"),
+            created_by: Some("wang"),
+            chunk: b"chunk",
+            snapshot: None,
+            replaces: &[],
+            origin: "test",
+            projection: Some(p),
+            previous,
+        })
+        .await
+        .expect("writes")
+}
+
+/// The stored violation rows of `id`: key, occurrences and evidence, by key; and the
+/// inspection row's violation count.
+async fn stored(app: &walkaround_tests::TestApp, id: &str) -> (Vec<(String, i64, String)>, i64) {
+    server::with_pool!(&app.state.store, pool => {
+        let rows: Vec<(String, i64, String)> = sqlx::query_as(
+            "select answer_key, occurrences, evidence from violations where doc_id = $1 order by answer_key",
+        )
+        .bind(id)
+        .fetch_all(pool)
+        .await
+        .expect("reads violations");
+        let count: i64 = sqlx::query_scalar("select violations from inspections where doc_id = $1")
+            .bind(id)
+            .fetch_one(pool)
+            .await
+            .expect("reads the inspection");
+        (rows, count)
+    })
+}
+
+fn expected(p: &Projection) -> (Vec<(String, i64, String)>, i64) {
+    let mut rows: Vec<(String, i64, String)> = p
+        .violations
+        .iter()
+        .map(|v| {
+            (
+                v.answer_key.clone(),
+                v.occurrences,
+                v.evidence.as_str().to_string(),
+            )
+        })
+        .collect();
+    rows.sort();
+    (rows, p.inspection.violations)
+}
+
+async fn a_delta_write_leaves_the_rows_of_a_full_write(db: Db) {
+    let app = spawn(db).await;
+    let id = random_doc_id().to_string();
+    let first = projection(vec![row("a", 1, "x"), row("b", 1, "x"), row("c", 1, "x")]);
+    let committed = write(&app, &id, &first, None).await;
+    assert_eq!(stored(&app, &id).await, expected(&first));
+
+    // One row gone, one changed, one new, one as it was.
+    let second = projection(vec![row("a", 1, "x"), row("b", 2, "y"), row("d", 1, "x")]);
+    let committed = write(&app, &id, &second, Some((committed.version, &first))).await;
+    assert_eq!(stored(&app, &id).await, expected(&second));
+
+    // Nothing changed: the rows stay.
+    let committed = write(&app, &id, &second, Some((committed.version, &second))).await;
+    assert_eq!(stored(&app, &id).await, expected(&second));
+
+    let none = projection(Vec::new());
+    write(&app, &id, &none, Some((committed.version, &second))).await;
+    assert_eq!(stored(&app, &id).await, expected(&none));
+}
+
+async fn a_write_after_another_writer_writes_every_row(db: Db) {
+    let app = spawn(db).await;
+    let id = random_doc_id().to_string();
+    let ours = projection(vec![row("a", 1, "x"), row("b", 1, "x")]);
+    let committed = write(&app, &id, &ours, None).await;
+
+    // Another instance, which had not seen our write, wrote its own rows.
+    let theirs = projection(vec![row("c", 1, "z")]);
+    write(&app, &id, &theirs, None).await;
+    assert_eq!(stored(&app, &id).await, expected(&theirs));
+
+    // Our next write computes the same rows as our last: the stored ones are not those, so
+    // every row is written, not the (empty) delta.
+    write(&app, &id, &ours, Some((committed.version, &ours))).await;
+    assert_eq!(stored(&app, &id).await, expected(&ours));
+}
