@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use sqlx::QueryBuilder;
-use sqlx::sqlite::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqlitePool};
 
 use super::projection::Projection;
 use super::{Store, StoreError, now_ms, push_in_list};
@@ -246,7 +246,7 @@ pub const GROUP_COMMIT_BYTES: usize = 8 * 1024 * 1024;
 /// A failed commit answers every write of the group with the error.
 #[derive(Clone, Debug)]
 pub struct GroupCommit {
-    queue: tokio::sync::mpsc::Sender<Queued>,
+    queue: tokio::sync::mpsc::Sender<Job>,
     stats: Arc<GroupStats>,
 }
 
@@ -257,6 +257,15 @@ pub struct GroupStats {
     pub groups: std::sync::atomic::AtomicU64,
     /// Writes they held.
     pub writes: std::sync::atomic::AtomicU64,
+}
+
+/// What the group commit's task is asked to do.
+#[derive(Debug)]
+enum Job {
+    /// Commit a write with the next group.
+    Write(Queued),
+    /// Close the connection and stop; answered once closed.
+    Close(tokio::sync::oneshot::Sender<()>),
 }
 
 /// A write waiting for its group, with the channel its result goes back on.
@@ -321,14 +330,28 @@ impl OwnedDocWrite {
 }
 
 impl GroupCommit {
-    /// Starts the task that commits the writes of `pool`, taking `turn` (the
-    /// [`WriterQueue`](super::WriterQueue)'s) for each group. The task ends when every
-    /// handle is dropped.
-    pub(super) fn start(pool: SqlitePool, turn: Arc<tokio::sync::Mutex<()>>) -> GroupCommit {
+    /// Starts the task that commits the writes to `pool`'s database, taking `turn` (the
+    /// [`WriterQueue`](super::WriterQueue)'s) for each group. The task writes on a
+    /// connection of its own, opened with the pool's options: SQLite drops a connection's
+    /// page cache whenever another connection has committed since its last transaction,
+    /// so a pooled connection would read the pages every group writes again from the
+    /// file; the task's own keeps them. The task ends on [`GroupCommit::close`], or when
+    /// every handle is dropped.
+    pub(super) fn start(pool: &SqlitePool, turn: Arc<tokio::sync::Mutex<()>>) -> GroupCommit {
         let (queue, receiver) = tokio::sync::mpsc::channel(4 * GROUP_COMMIT_WRITES);
         let stats = Arc::new(GroupStats::default());
-        tokio::spawn(run_group_commit(pool, turn, receiver, stats.clone()));
+        let options = pool.connect_options();
+        tokio::spawn(run_group_commit(options, turn, receiver, stats.clone()));
         GroupCommit { queue, stats }
+    }
+
+    /// Closes the task's connection after the writes queued before, and stops the task:
+    /// later writes fail with [`StoreError::Closed`].
+    pub async fn close(&self) {
+        let (done, closed) = tokio::sync::oneshot::channel();
+        if self.queue.send(Job::Close(done)).await.is_ok() {
+            let _ = closed.await;
+        }
     }
 
     /// Groups committed so far, and the writes they held.
@@ -347,7 +370,7 @@ impl GroupCommit {
             write: OwnedDocWrite::of(w),
             done,
         };
-        if self.queue.send(queued).await.is_err() {
+        if self.queue.send(Job::Write(queued)).await.is_err() {
             return Err(StoreError::Closed);
         }
         result.await.unwrap_or(Err(StoreError::Closed))
@@ -355,12 +378,21 @@ impl GroupCommit {
 }
 
 async fn run_group_commit(
-    pool: SqlitePool,
+    options: Arc<SqliteConnectOptions>,
     turn: Arc<tokio::sync::Mutex<()>>,
-    mut receiver: tokio::sync::mpsc::Receiver<Queued>,
+    mut receiver: tokio::sync::mpsc::Receiver<Job>,
     stats: Arc<GroupStats>,
 ) {
-    while let Some(first) = receiver.recv().await {
+    let mut connection: Option<SqliteConnection> = None;
+    let mut closing = None;
+    while let Some(job) = receiver.recv().await {
+        let first = match job {
+            Job::Write(queued) => queued,
+            Job::Close(done) => {
+                closing = Some(done);
+                break;
+            }
+        };
         let mut bytes = first.write.bytes();
         let mut group = vec![first];
         let _turn = turn.lock().await;
@@ -368,9 +400,13 @@ async fn run_group_commit(
         // writer held the turn) joins this group.
         while group.len() < GROUP_COMMIT_WRITES && bytes < GROUP_COMMIT_BYTES {
             match receiver.try_recv() {
-                Ok(queued) => {
+                Ok(Job::Write(queued)) => {
                     bytes += queued.write.bytes();
                     group.push(queued);
+                }
+                Ok(Job::Close(done)) => {
+                    closing = Some(done);
+                    break;
                 }
                 Err(_) => break,
             }
@@ -381,22 +417,48 @@ async fn run_group_commit(
         stats
             .writes
             .fetch_add(group.len() as u64, std::sync::atomic::Ordering::Relaxed);
-        commit_group(&pool, group).await;
+        let open = match connection.take() {
+            Some(open) => Ok(open),
+            None => sqlx::ConnectOptions::connect(&*options).await,
+        };
+        match open {
+            Ok(mut open) => {
+                if commit_group(&mut open, group).await {
+                    connection = Some(open);
+                }
+            }
+            Err(e) => fail(group, &e.to_string()),
+        }
+        if closing.is_some() {
+            break;
+        }
+    }
+    receiver.close();
+    if let Some(open) = connection {
+        let _ = sqlx::Connection::close(open).await;
+    }
+    if let Some(done) = closing {
+        let _ = done.send(());
     }
 }
 
-/// Runs a group's writes in one transaction and answers each.
-async fn commit_group(pool: &SqlitePool, group: Vec<Queued>) {
-    let mut tx = match pool.begin_with("BEGIN IMMEDIATE").await {
+/// Answers every write of a group with the error that stopped it.
+fn fail(group: Vec<Queued>, message: &str) {
+    for queued in group {
+        let _ = queued
+            .done
+            .send(Err(StoreError::GroupCommit(message.to_string())));
+    }
+}
+
+/// Runs a group's writes in one transaction on `connection` and answers each. False if
+/// the transaction could not begin or commit: the connection is then not trusted again.
+async fn commit_group(connection: &mut SqliteConnection, group: Vec<Queued>) -> bool {
+    let mut tx = match sqlx::Connection::begin_with(&mut *connection, "BEGIN IMMEDIATE").await {
         Ok(tx) => tx,
         Err(e) => {
-            let message = e.to_string();
-            for queued in group {
-                let _ = queued
-                    .done
-                    .send(Err(StoreError::GroupCommit(message.clone())));
-            }
-            return;
+            fail(group, &e.to_string());
+            return false;
         }
     };
     let alone = group.len() == 1;
@@ -417,10 +479,13 @@ async fn commit_group(pool: &SqlitePool, group: Vec<Queued>) {
         };
         results.push(result);
     }
+    let mut healthy = true;
     if alone && results.iter().any(Result::is_err) {
-        // The transaction rolls back when dropped.
-        drop(tx);
+        if tx.rollback().await.is_err() {
+            healthy = false;
+        }
     } else if let Err(e) = tx.commit().await {
+        healthy = false;
         let message = e.to_string();
         for result in &mut results {
             if result.is_ok() {
@@ -432,6 +497,7 @@ async fn commit_group(pool: &SqlitePool, group: Vec<Queued>) {
         // The writer may have gone (its connection closed): the write stands, unanswered.
         let _ = queued.done.send(result);
     }
+    healthy
 }
 
 impl Store {

@@ -126,7 +126,7 @@ impl WriterQueue {
     fn start(pool: &SqlitePool) -> WriterQueue {
         let turn = Arc::new(tokio::sync::Mutex::new(()));
         WriterQueue {
-            docs: documents::GroupCommit::start(pool.clone(), turn.clone()),
+            docs: documents::GroupCommit::start(pool, turn.clone()),
             turn,
         }
     }
@@ -304,10 +304,14 @@ impl Store {
         }
     }
 
-    /// Closes the pool, waiting for connections in use.
+    /// Closes the pool, waiting for connections in use (on SQLite, after the group
+    /// commit's own connection, once the writes queued before have committed).
     pub async fn close(&self) {
         match self {
-            Store::Sqlite(pool, _) => pool.close().await,
+            Store::Sqlite(pool, queue) => {
+                queue.docs.close().await;
+                pool.close().await
+            }
             Store::Postgres(pool) => pool.close().await,
         }
     }

@@ -286,6 +286,30 @@ impl Connection {
         Flow::Continue
     }
 
+    /// The user's rights for a sync message, read again where they are used: for a
+    /// message that carries changes (judged with the current role, sites and status), a
+    /// request, or a document this connection has not opened yet (access is decided with
+    /// the current sites). An acknowledgement on an open document (no changes) is answered
+    /// with the rights as last read; the revocation check re-reads them every
+    /// [`REVOCATION_CHECK`] and stops documents of sites the user has left. False if the
+    /// user no longer exists or is disabled.
+    async fn rights_for(
+        &mut self,
+        id: &DocumentId,
+        data: &[u8],
+        request: bool,
+    ) -> Result<bool, crate::store::StoreError> {
+        let carries_changes = || {
+            // A message that does not decode is refused by the hub; read the rights anyway.
+            automerge::sync::Message::decode(data).map_or(true, |m| !m.changes.is_empty())
+        };
+        if request || !self.docs.contains_key(id) || carries_changes() {
+            self.reload_user().await
+        } else {
+            Ok(true)
+        }
+    }
+
     /// Reads the user again and judges with their current role and sites from now on;
     /// false if they no longer exist or are disabled.
     async fn reload_user(&mut self) -> Result<bool, crate::store::StoreError> {
@@ -351,7 +375,7 @@ impl Connection {
                     document_id,
                     data,
                     request,
-                } => match self.reload_user().await {
+                } => match self.rights_for(&document_id, &data, request).await {
                     Ok(true) => self.on_sync(document_id, &data, request).await,
                     Ok(false) => return self.session_ended(),
                     Err(e) => {

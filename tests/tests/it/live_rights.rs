@@ -166,7 +166,8 @@ async fn a_change_sent_right_after_disabling_is_refused_and_the_socket_closes(db
     app.stop().await;
 }
 
-/// What re-reading the user costs, as each incoming sync message now does.
+/// What re-reading the user costs, as each incoming sync message that carries changes,
+/// asks for a document or opens one does.
 async fn reading_the_user_per_message_is_cheap(db: Db) {
     let app = spawn(db).await;
     let store = &app.state.store;

@@ -270,3 +270,33 @@ async fn a_write_after_another_writer_writes_every_row(db: Db) {
     write(&app, &id, &ours, Some((committed.version, &ours))).await;
     assert_eq!(stored(&app, &id).await, expected(&ours));
 }
+
+#[tokio::test]
+async fn a_write_after_the_store_closed_fails_with_an_error() {
+    let app = spawn(Db::Sqlite).await;
+    let id = random_doc_id().to_string();
+    let p = projection(Vec::new());
+    write(&app, &id, &p, None).await;
+    app.state.store.close().await;
+    let result = app
+        .state
+        .store
+        .write_doc(&DocWrite {
+            id: &id,
+            kind: "inspection",
+            site_id: Some("demo-site"),
+            template_id: Some("workshop-walkaround"),
+            created_by: Some("wang"),
+            chunk: b"late",
+            snapshot: None,
+            replaces: &[],
+            origin: "test",
+            projection: Some(&p),
+            previous: None,
+        })
+        .await;
+    assert!(
+        matches!(result, Err(server::store::StoreError::Closed)),
+        "{result:?}"
+    );
+}
