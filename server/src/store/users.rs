@@ -76,25 +76,27 @@ impl Store {
         column: &'static str,
         value: &str,
     ) -> Result<Option<UserRecord>, StoreError> {
+        // One statement: the user's row once per site (or once, with no site).
         let sql = match column {
             "username" => {
-                "select id, username, display_name, role, password_hash, disabled from users where username = $1"
+                "select u.id, u.username, u.display_name, u.role, u.password_hash, u.disabled, s.site_id \
+                 from users u left join user_sites s on s.user_id = u.id where u.username = $1 order by s.site_id"
             }
             _ => {
-                "select id, username, display_name, role, password_hash, disabled from users where id = $1"
+                "select u.id, u.username, u.display_name, u.role, u.password_hash, u.disabled, s.site_id \
+                 from users u left join user_sites s on s.user_id = u.id where u.id = $1 order by s.site_id"
             }
         };
-        let (row, sites): (Option<UserRow>, Vec<String>) = with_pool!(self, pool => {
-            let row: Option<UserRow> = sqlx::query_as(sql).bind(value).fetch_optional(pool).await?;
-            let sites: Vec<String> = match &row {
-                Some(r) => sqlx::query_scalar("select site_id from user_sites where user_id = $1 order by site_id")
-                    .bind(&r.0)
-                    .fetch_all(pool)
-                    .await?,
-                None => Vec::new(),
-            };
-            (row, sites)
-        });
+        let rows: Vec<(String, String, String, String, String, bool, Option<String>)> =
+            with_pool!(self, pool => {
+                sqlx::query_as(sql).bind(value).fetch_all(pool).await?
+            });
+        let mut row = None;
+        let mut sites = Vec::with_capacity(rows.len());
+        for (id, username, display_name, role, password_hash, disabled, site) in rows {
+            sites.extend(site);
+            row.get_or_insert((id, username, display_name, role, password_hash, disabled));
+        }
         row.map(|row| user_record(row, sites)).transpose()
     }
 
