@@ -804,3 +804,83 @@ fn a_predecessor_under_another_key_is_judged_as_the_replay_judges_it() {
         reference
     );
 }
+
+/// A forged change that makes a record in the answers map under a list position instead
+/// of a key (a shape no automerge client writes): every judge gives the replay's verdict,
+/// and where automerge itself fails on it (an error or a panic, which the server catches
+/// and refuses), they fail alike.
+#[test]
+fn a_record_made_under_a_list_position_in_a_map_is_judged_as_the_replay_judges_it() {
+    use automerge::legacy::{ElementId, Key, ObjectId, OpId};
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    let op_id = |id: automerge::ObjId| match id {
+        automerge::ObjId::Id(counter, actor, _) => OpId(counter, actor),
+        automerge::ObjId::Root => panic!("not the root"),
+    };
+    /// A verdict as the server acts on it: a panic refuses the message.
+    fn verdict<T: std::fmt::Debug>(
+        f: impl FnOnce() -> Result<T, shared::policy::Denial>,
+    ) -> &'static str {
+        match catch_unwind(AssertUnwindSafe(f)) {
+            Ok(Ok(_)) => "allowed",
+            Ok(Err(_)) | Err(_) => "refused",
+        }
+    }
+    let users = people(WALKAROUND);
+    let mut doc = create(WALKAROUND, &users[0]);
+    let items = read(&doc).expected_keys();
+    answer_item(&mut doc, &users[0], 2, &items[0], 0, 1);
+    let (_, answers) = doc
+        .get(ROOT, keys::ANSWERS)
+        .expect("reads")
+        .expect("answers");
+    let answers = ObjectId::Id(op_id(answers));
+    for position in [ElementId::Head, ElementId::Id(OpId(1, doc.get_actor().clone()))] {
+        let mut author = replica(&doc, 2);
+        answer_item(&mut author, &users[0], 3, &items[1], 0, 2);
+        let mut forged = last_change(&author).decode();
+        let make = forged
+            .operations
+            .iter_mut()
+            .find(|op| op.obj == answers && op.key == Key::Map(items[1].to_string().into()))
+            .expect("the new record");
+        make.key = Key::Seq(position.clone());
+        forged.hash = None;
+        let forged = Change::from(forged);
+        let mut with = doc.clone();
+        let applied = catch_unwind(AssertUnwindSafe(|| {
+            with.apply_changes([forged.clone()]).is_ok()
+        }));
+        if applied != Ok(true) {
+            // The server's fork fails on it the same way and refuses the message.
+            continue;
+        }
+        let reference = verdict(|| judge_change(&users[0], &doc, &forged));
+        for history in [History::Checked, History::Unchecked] {
+            assert_eq!(
+                verdict(|| judge_applied(
+                    &users[0],
+                    &doc,
+                    &with,
+                    &forged,
+                    Some(read(&doc)),
+                    history
+                )),
+                reference,
+                "{position:?}, {history:?}"
+            );
+            let mut working = doc.clone();
+            assert_eq!(
+                verdict(|| judge_and_apply_from(
+                    &users[0],
+                    &mut working,
+                    std::slice::from_ref(&forged),
+                    Some(read(&doc)),
+                    history
+                )),
+                reference,
+                "{position:?}, {history:?}"
+            );
+        }
+    }
+}
