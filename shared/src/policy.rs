@@ -11,9 +11,9 @@
 //!
 //! The server runs this on every incoming change; the tablet runs it before sending one.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use automerge::{Automerge, Change, ChangeHash};
+use automerge::{Automerge, Change, ChangeHash, ObjType, ReadDoc};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -645,6 +645,8 @@ fn check_structure(doc: &Automerge, change: &Change) -> Result<usize, Denial> {
     let actor = change.actor_id();
     let seq = change.seq();
     let hash = change.hash();
+    let operations = change.decode().operations;
+    check_keys(doc, change, &operations).map_err(|what| malformed(what))?;
     // What `get_changes_meta` lists is what is not an ancestor of the dependencies: for a
     // change on top of the document's heads, nothing (or the change itself).
     let unseen: Vec<_> = doc
@@ -672,7 +674,7 @@ fn check_structure(doc: &Automerge, change: &Change) -> Result<usize, Denial> {
             other.actor.as_ref() == &id.1 && other.start_op <= id.0 && id.0 <= other.max_op
         })
     };
-    let refers_to_unseen = change.decode().operations.iter().any(|op| {
+    let refers_to_unseen = operations.iter().any(|op| {
         let obj = match &op.obj {
             automerge::legacy::ObjectId::Id(id) => Some(id),
             automerge::legacy::ObjectId::Root => None,
@@ -690,6 +692,55 @@ fn check_structure(doc: &Automerge, change: &Change) -> Result<usize, Denial> {
         return Err(malformed("it refers to operations its author had not seen"));
     }
     Ok(unseen.len())
+}
+
+/// Whether every operation of `change` is keyed the way its object is: by a key in a map
+/// (or the root), by a list position in a list or text, and inserts only into a list or
+/// text. automerge 0.12 takes a change that breaks this through the sync protocol and
+/// panics applying it with `apply_changes` (a map's record made under a list position,
+/// `shared/tests/judge.rs`): stored, it would break every peer that applies it. The
+/// objects are those of `doc` or made earlier in the change itself; an operation in an
+/// object that is neither is malformed too.
+fn check_keys(
+    doc: &Automerge,
+    change: &Change,
+    operations: &[automerge::legacy::Op],
+) -> Result<(), &'static str> {
+    use automerge::legacy::{Key, ObjectId, OpId, OpType};
+    let start = change.start_op().get();
+    let actor = change.actor_id();
+    // Whether each object the change makes is a sequence (a list or text).
+    let mut made: HashMap<OpId, bool> = HashMap::new();
+    for (i, op) in (0u64..).zip(operations) {
+        let sequence = match &op.obj {
+            ObjectId::Root => false,
+            ObjectId::Id(id) => match made.get(id) {
+                Some(sequence) => *sequence,
+                None => {
+                    let obj = doc
+                        .import_obj(&format!("{}@{}", id.0, id.1))
+                        .map_err(|_| "an operation is in an object that does not exist")?;
+                    match doc.object_type(&obj) {
+                        Ok(ObjType::List | ObjType::Text) => true,
+                        Ok(ObjType::Map | ObjType::Table) => false,
+                        Err(_) => return Err("an operation is in an object that does not exist"),
+                    }
+                }
+            },
+        };
+        match (&op.key, sequence) {
+            (Key::Map(_), false) if !op.insert => {}
+            (Key::Seq(_), true) => {}
+            _ => return Err("an operation's key does not fit its object"),
+        }
+        if let OpType::Make(obj_type) = &op.action {
+            made.insert(
+                OpId(start + i, actor.clone()),
+                matches!(obj_type, ObjType::List | ObjType::Text),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The document as it was at `heads`, built from its history.

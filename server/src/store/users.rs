@@ -87,10 +87,9 @@ impl Store {
                  from users u left join user_sites s on s.user_id = u.id where u.id = $1 order by s.site_id"
             }
         };
-        let rows: Vec<(String, String, String, String, String, bool, Option<String>)> =
-            with_pool!(self, pool => {
-                sqlx::query_as(sql).bind(value).fetch_all(pool).await?
-            });
+        let rows: Vec<(String, String, String, String, String, bool, Option<String>)> = with_pool!(self, pool => {
+            sqlx::query_as(sql).bind(value).fetch_all(pool).await?
+        });
         let mut row = None;
         let mut sites = Vec::with_capacity(rows.len());
         for (id, username, display_name, role, password_hash, disabled, site) in rows {

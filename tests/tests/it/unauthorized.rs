@@ -270,10 +270,8 @@ async fn a_thousand_unauthorised_changes_are_refused_and_change_nothing() {
 /// process up (the sender reconnects and carries on) and every other peer undisturbed.
 #[tokio::test]
 async fn a_change_that_makes_automerge_panic_costs_only_that_message() {
-    hostile_chunk_costs_only_its_message(include_bytes!(
-        "../../../fuzz/regressions/automerge-change-hexane-unwrap.bin"
-    ))
-    .await;
+    let hostile = include_bytes!("../../../fuzz/regressions/automerge-change-hexane-unwrap.bin");
+    hostile_chunk_costs_only_its_message(|_| hostile.to_vec()).await;
 }
 
 #[tokio::test]
@@ -282,11 +280,39 @@ async fn changes_that_make_automerge_exhaust_memory_cost_only_that_message() {
         &include_bytes!("../../../fuzz/regressions/automerge-change-oom.bin")[..],
         &include_bytes!("../../../fuzz/regressions/automerge-load-oom.bin")[..],
     ] {
-        hostile_chunk_costs_only_its_message(hostile).await;
+        hostile_chunk_costs_only_its_message(|_| hostile.to_vec()).await;
     }
 }
 
-async fn hostile_chunk_costs_only_its_message(hostile: &[u8]) {
+/// A change no automerge client writes: the answer's record made in the answers map
+/// under a list position instead of its key (session 10's open review item). automerge
+/// takes it through the sync protocol here, and the server stored it until the judge
+/// checked that every operation's key fits its object; automerge has been seen to panic
+/// applying it elsewhere (`shared/tests/judge.rs`). Now the message is refused, nothing is
+/// stored and the server carries on.
+#[tokio::test]
+async fn a_record_made_under_a_list_position_costs_only_its_message() {
+    use automerge::legacy::{ElementId, Key};
+    hostile_chunk_costs_only_its_message(|doc| {
+        let mut forged = doc
+            .get_last_local_change()
+            .expect("the answer just made")
+            .decode();
+        let make = forged
+            .operations
+            .iter_mut()
+            .find(|op| op.key == Key::Map("c1-visitors".into()))
+            .expect("the new record");
+        make.key = Key::Seq(ElementId::Head);
+        forged.hash = None;
+        automerge::Change::from(forged).raw_bytes().to_vec()
+    })
+    .await;
+}
+
+async fn hostile_chunk_costs_only_its_message(
+    hostile: impl FnOnce(&automerge::Automerge) -> Vec<u8>,
+) {
     let app = spawn(Db::Sqlite).await;
     let mut wang = Tablet::login(&app, "wang", PASSWORD).await;
     let walk = wang.create("workshop-walkaround", "demo-site", demo_areas());
@@ -298,8 +324,8 @@ async fn hostile_chunk_costs_only_its_message(hostile: &[u8]) {
     let before = stored_bytes(&app, &walk).await;
 
     wang.answer(&walk, "c1-visitors", AnswerValue::Pass, None);
-    wang.push_doctored(&walk, |_, message, _| {
-        message.changes = vec![hostile.to_vec()].into();
+    wang.push_doctored(&walk, |doc, message, _| {
+        message.changes = vec![hostile(doc)].into();
     })
     .await;
     let notice = loop {
