@@ -695,8 +695,8 @@ fn check_structure(doc: &Automerge, change: &Change) -> Result<usize, Denial> {
 }
 
 /// Whether every operation of `change` is keyed the way its object is: by a key in a map
-/// (or the root), by a list position in a list or text, and inserts only into a list or
-/// text. automerge 0.12 takes a change that breaks this through the sync protocol and
+/// (or the root), by a list position in a list or text (the head only to insert after),
+/// inserts only into a list or text, and marks only in a text. automerge 0.12 takes a change that breaks this through the sync protocol and
 /// panics applying it with `apply_changes` (a map's record made under a list position,
 /// `shared/tests/judge.rs`): stored, it would break every peer that applies it. The
 /// objects are those of `doc` or made earlier in the change itself; an operation in an
@@ -706,38 +706,43 @@ fn check_keys(
     change: &Change,
     operations: &[automerge::legacy::Op],
 ) -> Result<(), &'static str> {
-    use automerge::legacy::{Key, ObjectId, OpId, OpType};
+    use automerge::legacy::{ElementId, Key, ObjectId, OpId, OpType};
     let start = change.start_op().get();
     let actor = change.actor_id();
-    // Whether each object the change makes is a sequence (a list or text).
-    let mut made: HashMap<OpId, bool> = HashMap::new();
+    // The objects the change makes, by their ids.
+    let mut made: HashMap<OpId, ObjType> = HashMap::new();
     for (i, op) in (0u64..).zip(operations) {
-        let sequence = match &op.obj {
-            ObjectId::Root => false,
+        let object = match &op.obj {
+            ObjectId::Root => ObjType::Map,
             ObjectId::Id(id) => match made.get(id) {
-                Some(sequence) => *sequence,
+                Some(object) => *object,
                 None => {
                     let obj = doc
                         .import_obj(&format!("{}@{}", id.0, id.1))
                         .map_err(|_| "an operation is in an object that does not exist")?;
-                    match doc.object_type(&obj) {
-                        Ok(ObjType::List | ObjType::Text) => true,
-                        Ok(ObjType::Map | ObjType::Table) => false,
-                        Err(_) => return Err("an operation is in an object that does not exist"),
-                    }
+                    doc.object_type(&obj)
+                        .map_err(|_| "an operation is in an object that does not exist")?
                 }
             },
         };
+        let sequence = matches!(object, ObjType::List | ObjType::Text);
         match (&op.key, sequence) {
             (Key::Map(_), false) if !op.insert => {}
+            // The head of a sequence is only a place to insert after.
+            (Key::Seq(ElementId::Head), true) if !op.insert => {
+                return Err("an operation's key does not fit its object");
+            }
             (Key::Seq(_), true) => {}
             _ => return Err("an operation's key does not fit its object"),
         }
-        if let OpType::Make(obj_type) = &op.action {
-            made.insert(
-                OpId(start + i, actor.clone()),
-                matches!(obj_type, ObjType::List | ObjType::Text),
-            );
+        match &op.action {
+            OpType::Make(made_type) => {
+                made.insert(OpId(start + i, actor.clone()), *made_type);
+            }
+            OpType::MarkBegin(_) | OpType::MarkEnd(_) if object != ObjType::Text => {
+                return Err("a mark is outside a text");
+            }
+            _ => {}
         }
     }
     Ok(())
