@@ -623,9 +623,12 @@ pub fn check_added(doc: &Automerge, changes: &[Change]) -> History {
 /// historical reads) see the wrong operations (issue 21's review). Honest automerge
 /// clients, ours and the stock JavaScript ones, never write such a change.
 ///
-/// Returns how many changes of `doc` (other than `change`) are not among its ancestors:
-/// those its author had not seen.
-fn check_structure(doc: &Automerge, change: &Change) -> Result<usize, Denial> {
+/// Returns how many changes of `doc` (other than `change`) are not among its ancestors
+/// (those its author had not seen), and the change's operations, decoded.
+fn check_structure(
+    doc: &Automerge,
+    change: &Change,
+) -> Result<(usize, Vec<automerge::legacy::Op>), Denial> {
     let malformed = |what: &str| {
         Denial::InvalidChange(format!("it breaks automerge's rules for a change: {what}"))
     };
@@ -646,7 +649,7 @@ fn check_structure(doc: &Automerge, change: &Change) -> Result<usize, Denial> {
     let seq = change.seq();
     let hash = change.hash();
     let operations = change.decode().operations;
-    check_keys(doc, change, &operations).map_err(|what| malformed(what))?;
+    check_keys(doc, change, &operations).map_err(&malformed)?;
     // What `get_changes_meta` lists is what is not an ancestor of the dependencies: for a
     // change on top of the document's heads, nothing (or the change itself).
     let unseen: Vec<_> = doc
@@ -663,7 +666,7 @@ fn check_structure(doc: &Automerge, change: &Change) -> Result<usize, Denial> {
         ));
     }
     if unseen.is_empty() {
-        return Ok(0);
+        return Ok((0, operations));
     }
     // An operation may only refer to operations its author saw: the object it writes in,
     // the list element it follows, the values it overwrites or deletes. One that names an
@@ -691,7 +694,7 @@ fn check_structure(doc: &Automerge, change: &Change) -> Result<usize, Denial> {
     if refers_to_unseen {
         return Err(malformed("it refers to operations its author had not seen"));
     }
-    Ok(unseen.len())
+    Ok((unseen.len(), operations))
 }
 
 /// Whether every operation of `change` is keyed the way its object is: by a key in a map
@@ -709,19 +712,22 @@ fn check_keys(
     use automerge::legacy::{ElementId, Key, ObjectId, OpId, OpType};
     let start = change.start_op().get();
     let actor = change.actor_id();
-    // The objects the change makes, by their ids.
-    let mut made: HashMap<OpId, ObjType> = HashMap::new();
+    // The objects the change writes in (looked up once each) and makes, by their ids.
+    let mut objects: HashMap<OpId, ObjType> = HashMap::new();
     for (i, op) in (0u64..).zip(operations) {
         let object = match &op.obj {
             ObjectId::Root => ObjType::Map,
-            ObjectId::Id(id) => match made.get(id) {
+            ObjectId::Id(id) => match objects.get(id) {
                 Some(object) => *object,
                 None => {
                     let obj = doc
                         .import_obj(&format!("{}@{}", id.0, id.1))
                         .map_err(|_| "an operation is in an object that does not exist")?;
-                    doc.object_type(&obj)
-                        .map_err(|_| "an operation is in an object that does not exist")?
+                    let object = doc
+                        .object_type(&obj)
+                        .map_err(|_| "an operation is in an object that does not exist")?;
+                    objects.insert(id.clone(), object);
+                    object
                 }
             },
         };
@@ -737,7 +743,7 @@ fn check_keys(
         }
         match &op.action {
             OpType::Make(made_type) => {
-                made.insert(OpId(start + i, actor.clone()), *made_type);
+                objects.insert(OpId(start + i, actor.clone()), *made_type);
             }
             OpType::MarkBegin(_) | OpType::MarkEnd(_) if object != ObjType::Text => {
                 return Err("a mark is outside a text");
@@ -845,7 +851,7 @@ pub fn judge_and_apply_from(
             current = None;
             continue;
         }
-        let unseen = check_structure(doc, change)?;
+        let (unseen, operations) = check_structure(doc, change)?;
         let before = if on_heads {
             match current.take() {
                 Some(view) => view,
@@ -859,7 +865,7 @@ pub fn judge_and_apply_from(
         if !doc.get_heads().contains(&change.hash()) {
             return Err(not_applied());
         }
-        let touched = inspection::Touched::by(doc, [change]);
+        let touched = inspection::Touched::by_operations(doc, &operations);
         let (after, now) = after_change(doc, change, &before, &touched, on_heads, current)?;
         check_transition(user, Some(&before), &after, deps)?;
         current = if on_heads { Some(after) } else { now };
@@ -944,7 +950,7 @@ pub fn judge_applied(
     if applied.get_change_meta_by_hash(&change.hash()).is_none() {
         return Err(not_applied());
     }
-    let unseen = check_structure(stored, change)?;
+    let (unseen, operations) = check_structure(stored, change)?;
     let (before, current) = if on_heads {
         let before = match stored_view {
             Some(view) => view,
@@ -955,7 +961,7 @@ pub fn judge_applied(
         let before = at_dependencies(stored, change, stored_view.as_ref(), unseen)?;
         (before, stored_view)
     };
-    let touched = inspection::Touched::by(applied, [change]);
+    let touched = inspection::Touched::by_operations(applied, &operations);
     let (after, now) = after_change(applied, change, &before, &touched, on_heads, current)?;
     check_transition(user, Some(&before), &after, deps)?;
     Ok(if on_heads { Some(after) } else { now })

@@ -263,7 +263,7 @@ pub struct GroupStats {
 #[derive(Debug)]
 enum Job {
     /// Commit a write with the next group.
-    Write(Queued),
+    Write(Box<Queued>),
     /// Close the connection and stop; answered once closed.
     Close(tokio::sync::oneshot::Sender<()>),
 }
@@ -370,7 +370,7 @@ impl GroupCommit {
             write: OwnedDocWrite::of(w),
             done,
         };
-        if self.queue.send(Job::Write(queued)).await.is_err() {
+        if self.queue.send(Job::Write(Box::new(queued))).await.is_err() {
             return Err(StoreError::Closed);
         }
         result.await.unwrap_or(Err(StoreError::Closed))
@@ -387,7 +387,7 @@ async fn run_group_commit(
     let mut closing = None;
     while let Some(job) = receiver.recv().await {
         let first = match job {
-            Job::Write(queued) => queued,
+            Job::Write(queued) => *queued,
             Job::Close(done) => {
                 closing = Some(done);
                 break;
@@ -402,7 +402,7 @@ async fn run_group_commit(
             match receiver.try_recv() {
                 Ok(Job::Write(queued)) => {
                     bytes += queued.write.bytes();
-                    group.push(queued);
+                    group.push(*queued);
                 }
                 Ok(Job::Close(done)) => {
                     closing = Some(done);

@@ -29,6 +29,9 @@ pub struct UserRecord {
 
 type UserRow = (String, String, String, String, String, bool);
 
+/// A user's row joined with one of its sites (none for a user without sites).
+type UserSiteRow = (String, String, String, String, String, bool, Option<String>);
+
 /// A user from its row and its sites' ids.
 fn user_record(row: UserRow, sites: Vec<String>) -> Result<UserRecord, StoreError> {
     let (id, username, display_name, role, password_hash, disabled) = row;
@@ -87,7 +90,7 @@ impl Store {
                  from users u left join user_sites s on s.user_id = u.id where u.id = $1 order by s.site_id"
             }
         };
-        let rows: Vec<(String, String, String, String, String, bool, Option<String>)> = with_pool!(self, pool => {
+        let rows: Vec<UserSiteRow> = with_pool!(self, pool => {
             sqlx::query_as(sql).bind(value).fetch_all(pool).await?
         });
         let mut row = None;

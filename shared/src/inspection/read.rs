@@ -99,7 +99,31 @@ impl Touched {
         // Where each object written in is, found once per object.
         let mut places: HashMap<automerge::legacy::OpId, Option<Place>> = HashMap::new();
         for change in changes {
-            for op in change.decode().operations {
+            if !touched.add(doc, &mut places, &change.decode().operations) {
+                break;
+            }
+        }
+        touched
+    }
+
+    /// What one change touched, from its operations already decoded
+    /// (`change.decode().operations`); `doc` must hold the change.
+    pub fn by_operations(doc: &Automerge, operations: &[automerge::legacy::Op]) -> Touched {
+        let mut touched = Touched::default();
+        touched.add(doc, &mut HashMap::new(), operations);
+        touched
+    }
+
+    /// Adds what `operations` touched; false once that is everything.
+    fn add(
+        &mut self,
+        doc: &Automerge,
+        places: &mut HashMap<automerge::legacy::OpId, Option<Place>>,
+        operations: &[automerge::legacy::Op],
+    ) -> bool {
+        let touched = self;
+        {
+            for op in operations {
                 let place = match &op.obj {
                     automerge::legacy::ObjectId::Root => None,
                     automerge::legacy::ObjectId::Id(id) => places
@@ -135,12 +159,12 @@ impl Touched {
                     }
                     None => {
                         touched.everything = true;
-                        return touched;
+                        return false;
                     }
                 }
             }
         }
-        touched
+        true
     }
 }
 
