@@ -154,9 +154,12 @@ pub struct Delta<'a> {
 impl Projection {
     /// The rows that differ between `previous` (the rows as last written) and `self`.
     ///
-    /// Writing an unchanged row again is a no-op (its upsert keeps the time first judged
-    /// and sets every other column to what it holds), so writing only the delta leaves the
-    /// same rows as writing everything, provided the stored rows are `previous`'s.
+    /// Writing an unchanged violation row again is a no-op (its upsert keeps the time
+    /// first judged and sets every other column to what it holds), so writing only the
+    /// delta leaves the same violation rows as writing everything, provided the stored
+    /// rows are `previous`'s. The one difference: an unchanged inspection row is not
+    /// written, so its `updated_at` is when the row last changed, not the last accepted
+    /// change (nothing reads it; the document's own `updated_at` is that).
     pub fn delta<'a>(&'a self, previous: &'a Projection) -> Delta<'a> {
         Delta {
             inspection: self.inspection != previous.inspection,
