@@ -463,24 +463,53 @@ async fn commit_group(connection: &mut SqliteConnection, group: Vec<Queued>) -> 
     };
     let alone = group.len() == 1;
     let mut results = Vec::with_capacity(group.len());
+    // Set when the group's transaction is gone: some failures make SQLite roll back the
+    // whole transaction (a full disk, an I/O error), leaving no savepoint to return to.
+    // The writes after it must not run (each savepoint would then be a transaction of its
+    // own, committed behind the group's back), and those before it are lost too.
+    let mut broken: Option<String> = None;
     for queued in &group {
+        if let Some(why) = &broken {
+            results.push(Err(StoreError::GroupCommit(why.clone())));
+            continue;
+        }
         let w = queued.write.as_write();
         let now = now_ms();
         let result: Result<Committed, StoreError> = if alone {
             async { Ok(doc_statements!(tx, &w, SQLITE, now)) }.await
         } else {
-            async {
-                let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
-                let committed = doc_statements!(savepoint, &w, SQLITE, now);
-                savepoint.commit().await?;
-                Ok(committed)
+            match sqlx::Connection::begin(&mut *tx).await {
+                Err(e) => {
+                    broken = Some(e.to_string());
+                    Err(e.into())
+                }
+                Ok(mut savepoint) => {
+                    let written: Result<Committed, StoreError> =
+                        async { Ok(doc_statements!(savepoint, &w, SQLITE, now)) }.await;
+                    let ended = match written {
+                        Ok(_) => savepoint.commit().await,
+                        Err(_) => savepoint.rollback().await,
+                    };
+                    if let Err(e) = ended {
+                        broken = Some(e.to_string());
+                    }
+                    written
+                }
             }
-            .await
         };
         results.push(result);
     }
     let mut healthy = true;
-    if alone && results.iter().any(Result::is_err) {
+    if let Some(why) = broken {
+        healthy = false;
+        for result in &mut results {
+            if result.is_ok() {
+                *result = Err(StoreError::GroupCommit(why.clone()));
+            }
+        }
+        // Whatever is left of the transaction rolls back when it is dropped.
+        drop(tx);
+    } else if alone && results.iter().any(Result::is_err) {
         if tx.rollback().await.is_err() {
             healthy = false;
         }

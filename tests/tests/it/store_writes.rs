@@ -44,19 +44,7 @@ async fn writes_queued_together_commit_together_and_one_failure_is_its_own() {
         let p = p.clone();
         writes.push(tokio::spawn(async move {
             store
-                .write_doc(&DocWrite {
-                    id: &id,
-                    kind: "inspection",
-                    site_id: Some("demo-site"),
-                    template_id: Some("workshop-walkaround"),
-                    created_by: Some("wang"),
-                    chunk: id.as_bytes(),
-                    snapshot: None,
-                    replaces: &[],
-                    origin: "test",
-                    projection: Some(&p),
-                    previous: None,
-                })
+                .write_doc(&doc_write(&id, id.as_bytes(), &p, None))
                 .await
         }));
     }
@@ -110,28 +98,34 @@ async fn writes_queued_together_commit_together_and_one_failure_is_its_own() {
     let alone = |id: String| {
         let store = store.clone();
         let p = p.clone();
-        async move {
-            store
-                .write_doc(&DocWrite {
-                    id: &id,
-                    kind: "inspection",
-                    site_id: Some("demo-site"),
-                    template_id: Some("workshop-walkaround"),
-                    created_by: Some("wang"),
-                    chunk: b"alone",
-                    snapshot: None,
-                    replaces: &[],
-                    origin: "test",
-                    projection: Some(&p),
-                    previous: None,
-                })
-                .await
-        }
+        async move { store.write_doc(&doc_write(&id, b"alone", &p, None)).await }
     };
     assert!(alone(poisoned.clone()).await.is_err());
     let next = random_doc_id().to_string();
     alone(next.clone()).await.expect("the next write commits");
     assert_eq!(stored(&app, &next).await, expected(&p));
+}
+
+/// A document write of the test's site and template.
+fn doc_write<'a>(
+    id: &'a str,
+    chunk: &'a [u8],
+    projection: &'a Projection,
+    previous: Option<(i64, &'a Projection)>,
+) -> DocWrite<'a> {
+    DocWrite {
+        id,
+        kind: "inspection",
+        site_id: Some("demo-site"),
+        template_id: Some("workshop-walkaround"),
+        created_by: Some("wang"),
+        chunk,
+        snapshot: None,
+        replaces: &[],
+        origin: "test",
+        projection: Some(projection),
+        previous,
+    }
 }
 
 fn row(key: &str, occurrences: i64, note: &str) -> ViolationRow {
@@ -180,19 +174,7 @@ async fn write(
 ) -> Committed {
     app.state
         .store
-        .write_doc(&DocWrite {
-            id,
-            kind: "inspection",
-            site_id: Some("demo-site"),
-            template_id: Some("workshop-walkaround"),
-            created_by: Some("wang"),
-            chunk: b"chunk",
-            snapshot: None,
-            replaces: &[],
-            origin: "test",
-            projection: Some(p),
-            previous,
-        })
+        .write_doc(&doc_write(id, b"chunk", p, previous))
         .await
         .expect("writes")
 }
@@ -281,22 +263,65 @@ async fn a_write_after_the_store_closed_fails_with_an_error() {
     let result = app
         .state
         .store
-        .write_doc(&DocWrite {
-            id: &id,
-            kind: "inspection",
-            site_id: Some("demo-site"),
-            template_id: Some("workshop-walkaround"),
-            created_by: Some("wang"),
-            chunk: b"late",
-            snapshot: None,
-            replaces: &[],
-            origin: "test",
-            projection: Some(&p),
-            previous: None,
-        })
+        .write_doc(&doc_write(&id, b"late", &p, None))
         .await;
     assert!(
         matches!(result, Err(server::store::StoreError::Closed)),
         "{result:?}"
     );
+}
+
+/// A failure that makes SQLite roll back the whole transaction (as a full disk or an I/O
+/// error does; here a trigger's `raise(rollback)`) costs its whole group: every write of
+/// it is answered with an error and none is stored, the writes after it included (they
+/// must not run outside the group's transaction), and the next group commits.
+#[tokio::test]
+async fn a_failure_that_ends_the_transaction_fails_the_whole_group_and_stores_nothing() {
+    let app = spawn(Db::Sqlite).await;
+    let store = &app.state.store;
+    let server::store::Store::Sqlite(pool, _) = store else {
+        panic!("a SQLite store");
+    };
+    sqlx::query(
+        "create trigger ends_it before insert on doc_chunks when new.doc_id = 'ends-the-transaction' \
+         begin select raise(rollback, 'the transaction is gone'); end",
+    )
+    .execute(pool)
+    .await
+    .expect("creates the trigger");
+    let turn = store.begin_write().await;
+    let mut ids: Vec<String> = (0..6).map(|_| random_doc_id().to_string()).collect();
+    ids.insert(3, "ends-the-transaction".to_string());
+    let p = projection(vec![row("a", 1, "x")]);
+    let mut writes = Vec::new();
+    for id in &ids {
+        let store = store.clone();
+        let id = id.clone();
+        let p = p.clone();
+        writes.push(tokio::spawn(async move {
+            store
+                .write_doc(&doc_write(&id, id.as_bytes(), &p, None))
+                .await
+        }));
+        // In this order.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    drop(turn);
+    for (id, write) in ids.iter().zip(writes) {
+        let result = write.await.expect("the write's task");
+        assert!(result.is_err(), "{id}: {result:?}");
+        let stored: i64 = sqlx::query_scalar(
+            "select (select count(*) from documents where id = $1) \
+             + (select count(*) from doc_chunks where doc_id = $1)",
+        )
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .expect("counts");
+        assert_eq!(stored, 0, "{id}: nothing of it is stored");
+    }
+    let next = random_doc_id().to_string();
+    write(&app, &next, &p, None).await;
+    assert_eq!(stored(&app, &next).await, expected(&p));
 }
