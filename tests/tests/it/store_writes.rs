@@ -33,26 +33,11 @@ async fn writes_queued_together_commit_together_and_one_failure_is_its_own() {
     .expect("creates the trigger");
     let (groups_before, writes_before) = store.group_commits();
 
-    // Every write queues while another writer holds the turn, so they form one group.
-    let turn = store.begin_write().await;
     let ids: Vec<String> = (0..30).map(|_| random_doc_id().to_string()).collect();
     let p = projection(vec![row("a", 1, "x")]);
-    let mut writes = Vec::new();
-    for id in ids.iter().chain([&poisoned]) {
-        let store = store.clone();
-        let id = id.clone();
-        let p = p.clone();
-        writes.push(tokio::spawn(async move {
-            store
-                .write_doc(&doc_write(&id, id.as_bytes(), &p, None))
-                .await
-        }));
-    }
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    drop(turn);
+    let all: Vec<String> = ids.iter().cloned().chain([poisoned.clone()]).collect();
     let mut versions = Vec::new();
-    for (id, write) in ids.iter().chain([&poisoned]).zip(writes) {
-        let result = write.await.expect("the write's task");
+    for (id, result) in all.iter().zip(queued_together(store, &all, &p).await) {
         if *id == poisoned {
             assert!(result.is_err(), "the poisoned write fails");
         } else {
@@ -126,6 +111,35 @@ fn doc_write<'a>(
         projection: Some(projection),
         previous,
     }
+}
+
+/// Writes one document per id while another writer holds the turn, queued in this order,
+/// so that they commit as one group; their results, in the same order.
+async fn queued_together(
+    store: &server::store::Store,
+    ids: &[String],
+    p: &Projection,
+) -> Vec<Result<Committed, server::store::StoreError>> {
+    let turn = store.begin_write().await;
+    let mut writes = Vec::new();
+    for id in ids {
+        let store = store.clone();
+        let id = id.clone();
+        let p = p.clone();
+        writes.push(tokio::spawn(async move {
+            store
+                .write_doc(&doc_write(&id, id.as_bytes(), &p, None))
+                .await
+        }));
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    drop(turn);
+    let mut results = Vec::new();
+    for write in writes {
+        results.push(write.await.expect("the write's task"));
+    }
+    results
 }
 
 fn row(key: &str, occurrences: i64, note: &str) -> ViolationRow {
@@ -289,27 +303,10 @@ async fn a_failure_that_ends_the_transaction_fails_the_whole_group_and_stores_no
     .execute(pool)
     .await
     .expect("creates the trigger");
-    let turn = store.begin_write().await;
     let mut ids: Vec<String> = (0..6).map(|_| random_doc_id().to_string()).collect();
     ids.insert(3, "ends-the-transaction".to_string());
     let p = projection(vec![row("a", 1, "x")]);
-    let mut writes = Vec::new();
-    for id in &ids {
-        let store = store.clone();
-        let id = id.clone();
-        let p = p.clone();
-        writes.push(tokio::spawn(async move {
-            store
-                .write_doc(&doc_write(&id, id.as_bytes(), &p, None))
-                .await
-        }));
-        // In this order.
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    drop(turn);
-    for (id, write) in ids.iter().zip(writes) {
-        let result = write.await.expect("the write's task");
+    for (id, result) in ids.iter().zip(queued_together(store, &ids, &p).await) {
         assert!(result.is_err(), "{id}: {result:?}");
         let stored: i64 = sqlx::query_scalar(
             "select (select count(*) from documents where id = $1) \
