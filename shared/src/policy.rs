@@ -922,47 +922,113 @@ fn after_change(
     Ok((after, now))
 }
 
-/// Judges one `change` made by `user` that `applied` already holds: `applied` is `stored`
-/// with exactly that change added (automerge applied a sync message to a copy of the
-/// stored document). The verdict is [`judge_change`]'s on `stored`; returns the inspection
-/// as `applied` holds it when it was read on the way.
+/// Most changes in one message that [`judge_applied`] judges by historical reads in the
+/// copy holding them; a larger message (a long offline session sent at once) is judged by
+/// replay, whose cost per change does not grow with the number of changes in the message.
+pub const MAX_APPLIED_CHANGES: usize = 64;
+
+/// Judges `changes` (in dependency order: each after those of its dependencies among
+/// them) made by `user` that `applied` already holds: `applied` is `stored` with exactly
+/// those changes added (automerge applied a sync message to a copy of the stored
+/// document). The verdict is [`judge_change`]'s on each change in turn, the first refusal
+/// (which change's refusal is reported may differ when one is refused by the policy and
+/// a later one breaks automerge's rules for changes: both refuse the message). Returns
+/// the inspection as `applied` holds it when it was read on the way.
 ///
-/// This is how the server judges a message carrying one change without a second copy of
-/// the document. The state before is `stored_view` (the inspection as `stored` holds it,
-/// when the caller kept it) for a change on top of the heads, and that inspection moved
-/// back to the change's dependencies for a concurrent one on a checked `history` (a
-/// concurrent change on an unchecked history is judged by [`judge_change`]); the state
-/// after is read from `applied`, only the records the change touched.
+/// This is how the server judges a sync message without a second copy of the document.
+/// Each change is judged by reading `applied` just after it (automerge's historical reads
+/// at the change's hash, only the records it touched) against the state before it: the
+/// state after the previous change, or `stored_view` (the inspection as `stored` holds
+/// it, when the caller kept it) for a change on top of `stored`'s heads, or that
+/// inspection moved back to the change's dependencies for a concurrent one.
+///
+/// Historical reads are exact only while every change keeps automerge's rules for
+/// changes (see [`History`]), so every change is checked for them before any is judged.
+/// On an unchecked `history`, a single change not on top of the heads is judged by
+/// [`judge_change`], and several changes, or more than [`MAX_APPLIED_CHANGES`], by replay
+/// on a copy of `stored` ([`judge_and_apply_from`]).
 pub fn judge_applied(
     user: &User,
     stored: &Automerge,
     applied: &Automerge,
-    change: &Change,
-    stored_view: Option<Inspection>,
+    changes: &[Change],
+    mut stored_view: Option<Inspection>,
     history: History,
 ) -> Result<Option<Inspection>, Denial> {
-    let deps = change.deps();
-    let on_heads = same_heads(&stored.get_heads(), deps) && applied.get_heads() == [change.hash()];
-    if deps.is_empty() || (!on_heads && history == History::Unchecked) {
-        judge_change(user, stored, change)?;
-        return Ok(None);
+    let stored_heads = stored.get_heads();
+    let heads = applied.get_heads();
+    if let [change] = changes {
+        let on_heads = same_heads(&stored_heads, change.deps()) && heads == [change.hash()];
+        if change.deps().is_empty() || (!on_heads && history == History::Unchecked) {
+            judge_change(user, stored, change)?;
+            return Ok(None);
+        }
+    } else if history == History::Unchecked || changes.len() > MAX_APPLIED_CHANGES {
+        let mut working = stored.clone();
+        return judge_and_apply_from(user, &mut working, changes, stored_view, history);
     }
-    if applied.get_change_meta_by_hash(&change.hash()).is_none() {
-        return Err(not_applied());
+    // Every change checked for automerge's rules before any is read at its hash: one
+    // that breaks them could change what a historical read of another sees.
+    let mut checked = Vec::with_capacity(changes.len());
+    for change in changes {
+        if applied.get_change_meta_by_hash(&change.hash()).is_none() {
+            return Err(not_applied());
+        }
+        checked.push(check_structure(applied, change)?);
     }
-    let (unseen, operations) = check_structure(stored, change)?;
-    let (before, current) = if on_heads {
-        let before = match stored_view {
-            Some(view) => view,
-            None => inspection::read(stored)?,
+    let mut created = !stored_heads.is_empty();
+    // The state just after the last change judged, and what all of them touched.
+    let mut last: Option<(ChangeHash, Inspection)> = None;
+    let mut touched_all = inspection::Touched::default();
+    for (change, (unseen, operations)) in changes.iter().zip(checked) {
+        let deps = change.deps();
+        let hash = change.hash();
+        let before = if deps.is_empty() {
+            if created {
+                return Err(already_exists());
+            }
+            created = true;
+            None
+        } else if let Some((_, after)) = last.take_if(|(previous, _)| deps == [*previous]) {
+            Some(after)
+        } else if same_heads(&stored_heads, deps) {
+            Some(match stored_view.take() {
+                Some(view) => view,
+                None => inspection::read(stored)?,
+            })
+        } else if deps
+            .iter()
+            .all(|dep| stored.get_change_meta_by_hash(dep).is_some())
+        {
+            // What its author had not seen is counted in `applied`, which also holds the
+            // message's other changes: at most more than `stored` holds.
+            Some(at_dependencies(
+                stored,
+                change,
+                stored_view.as_ref(),
+                unseen,
+            )?)
+        } else {
+            Some(inspection::read_at(applied, deps)?)
         };
-        (before, None)
-    } else {
-        let before = at_dependencies(stored, change, stored_view.as_ref(), unseen)?;
-        (before, stored_view)
-    };
-    let touched = inspection::Touched::by_operations(applied, &operations);
-    let (after, now) = after_change(applied, change, &before, &touched, on_heads, current)?;
-    check_transition(user, Some(&before), &after, deps)?;
-    Ok(if on_heads { Some(after) } else { now })
+        let touched = inspection::Touched::by_operations(applied, &operations);
+        // Just after the change is `applied` itself when the change is its only head.
+        let at = (heads != [hash]).then_some(std::slice::from_ref(&hash));
+        let after = match &before {
+            Some(before) => inspection::reread(applied, at, before, &touched)?,
+            None => match at {
+                Some(at) => inspection::read_at(applied, at)?,
+                None => inspection::read(applied)?,
+            },
+        };
+        check_transition(user, before.as_ref(), &after, deps)?;
+        touched_all.merge(touched);
+        last = Some((hash, after));
+    }
+    Ok(match (last, stored_view) {
+        (Some((hash, after)), _) if heads == [hash] => Some(after),
+        // The inspection `stored` holds, with what the changes touched read again.
+        (_, Some(view)) => Some(inspection::reread(applied, None, &view, &touched_all)?),
+        _ => None,
+    })
 }

@@ -8,8 +8,9 @@
 //!   time and whole runs of changes at once (a sync message carrying several), where the
 //!   verdict is the first refusal and an inspection returned is the one read from the
 //!   document;
-//! - [`judge_applied`] on a copy that already holds the change (a sync message carrying
-//!   one), with and without the inspection read before.
+//! - [`judge_applied`] on a copy that already holds the change or the run of changes (a
+//!   sync message, as the server judges it: each change read at its hash in that copy),
+//!   with and without the inspection read before.
 //!
 //! `PROPTEST_CASES` sets the number of cases (32 by default, about 45 s in a debug build;
 //! `PROPTEST_CASES=1000 cargo test -p shared --release --test judge` is the long run).
@@ -356,7 +357,14 @@ fn check(closing: bool, complete: bool, n: usize, ops: &[Op]) -> Result<(), Test
                 } else {
                     None
                 };
-                let view = judge_applied(user, &prefix, &with, change, current, history);
+                let view = judge_applied(
+                    user,
+                    &prefix,
+                    &with,
+                    std::slice::from_ref(change),
+                    current,
+                    history,
+                );
                 prop_assert_eq!(
                     &view.as_ref().map(drop).map_err(Clone::clone),
                     &reference,
@@ -377,7 +385,9 @@ fn check(closing: bool, complete: bool, n: usize, ops: &[Op]) -> Result<(), Test
     // Runs of changes at once, as a sync message carries them, from every starting point.
     let mut prefix = Automerge::new();
     for start in 0..changes.len() {
-        for len in [2usize, 5] {
+        // From the document's creation, the whole history too (a tablet's first upload).
+        let whole = if start == 0 { changes.len() } else { 5 };
+        for len in [2usize, 5, whole] {
             let run = &changes[start..(start + len).min(changes.len())];
             let mut with = prefix.clone();
             with.apply_changes(run.iter().cloned()).expect("applies");
@@ -396,6 +406,23 @@ fn check(closing: bool, complete: bool, n: usize, ops: &[Op]) -> Result<(), Test
                 );
                 if let Ok(Some(view)) = view {
                     prop_assert_eq!(Ok(view), inspection::read(&with).map_err(Denial::from));
+                }
+                // In the copy already holding them, as the server judges a message.
+                for current in [None, inspection::read(&prefix).ok()] {
+                    let known = current.is_some();
+                    let view = judge_applied(user, &prefix, &with, run, current, History::Checked);
+                    prop_assert_eq!(
+                        &view.as_ref().map(drop).map_err(Clone::clone),
+                        &reference,
+                        "judge_applied, run of {} from {} by {} (view known: {})",
+                        run.len(),
+                        start,
+                        user.id,
+                        known
+                    );
+                    if let Ok(Some(view)) = view {
+                        prop_assert_eq!(Ok(view), inspection::read(&with).map_err(Denial::from));
+                    }
                 }
             }
         }
@@ -455,7 +482,7 @@ fn the_histories_have_concurrent_changes_submissions_and_refusals() {
             user,
             &prefix,
             &with,
-            change,
+            std::slice::from_ref(change),
             inspection::read(&prefix).ok(),
             History::Checked,
         );
@@ -510,7 +537,7 @@ fn a_change_that_masks_a_submission_from_clock_reads_does_not_unsubmit_it() {
                 user,
                 &doc,
                 &with,
-                &mask,
+                std::slice::from_ref(&mask),
                 inspection::read(&doc).ok(),
                 History::Checked
             )
@@ -568,7 +595,7 @@ fn a_dependency_named_twice_is_judged_at_that_dependency() {
                 &users[1],
                 &doc,
                 &with,
-                &twice,
+                std::slice::from_ref(&twice),
                 inspection::read(&doc).ok(),
                 History::Checked
             )
@@ -714,7 +741,7 @@ fn a_root_key_named_like_a_record_keeps_its_problem() {
         &users[0],
         &doc,
         &with,
-        &change,
+        std::slice::from_ref(&change),
         Some(before.clone()),
         History::Checked,
     )
@@ -785,7 +812,7 @@ fn a_predecessor_under_another_key_is_judged_as_the_replay_judges_it() {
             &users[0],
             &doc,
             &with,
-            &forged,
+            std::slice::from_ref(&forged),
             Some(read(&doc)),
             History::Checked
         )
@@ -880,8 +907,15 @@ fn a_record_made_under_a_list_position_in_a_map_is_refused_by_every_judge() {
         for history in [History::Checked, History::Unchecked] {
             if matches!(loads, Ok(true)) {
                 refused(
-                    judge_applied(&users[0], &doc, &loaded, &forged, Some(read(&doc)), history)
-                        .map(drop),
+                    judge_applied(
+                        &users[0],
+                        &doc,
+                        &loaded,
+                        std::slice::from_ref(&forged),
+                        Some(read(&doc)),
+                        history,
+                    )
+                    .map(drop),
                 );
             }
             let mut working = doc.clone();

@@ -114,6 +114,13 @@ impl Touched {
         touched
     }
 
+    /// Adds what `other` touched (the records either touched).
+    pub fn merge(&mut self, other: Touched) {
+        self.everything |= other.everything;
+        self.answers.extend(other.answers);
+        self.occupied.extend(other.occupied);
+    }
+
     /// Adds what `operations` touched; false once that is everything.
     fn add(
         &mut self,

@@ -253,7 +253,7 @@ fn concurrent_steps(docs: usize, answers: usize) -> [f64; 4] {
             &user,
             stored,
             &fork,
-            second,
+            std::slice::from_ref(second),
             Some(view),
             policy::History::Checked,
         )

@@ -298,15 +298,17 @@ struct Judged {
 }
 
 /// Step 3, judge: each added change is judged by the shared policy against the document
-/// at its dependencies, with the user's current rights. A message carrying one change
-/// (a tablet answering live) is judged in the fork it was applied to
-/// (`policy::judge_applied`: no second copy; with the document's kept inspection as the
-/// state before, one read). Several changes, or a fork that also holds a queue of orphans
-/// (which must not be stored), are replayed onto a copy of the stored document
-/// (`policy::judge_and_apply_from`). `view` is the inspection as `stored` holds it, if
+/// at its dependencies, with the user's current rights. The changes are judged in the fork
+/// they were applied to (`policy::judge_applied`: no second copy; each change read at its
+/// hash, only the records it touched, with the document's kept inspection as the state
+/// before the first). A fork that also holds a queue of orphans (which must not be
+/// stored) is judged by replaying the changes onto a copy of the stored document
+/// (`policy::judge_and_apply_from`), and so is a long message or one on an unchecked
+/// history (`judge_applied` decides). `view` is the inspection as `stored` holds it, if
 /// known; `history` says whether `stored`'s history was checked (a concurrent change is
-/// then judged by historical reads, not by replay). A panic while judging refuses the message rather than costing the process.
-/// Returns the verdict and the peer's chunks still waiting.
+/// then judged by historical reads, not by replay). A panic while judging refuses the
+/// message rather than costing the process. Returns the verdict and the peer's chunks
+/// still waiting.
 fn judge(
     user: &User,
     stored: &Automerge,
@@ -319,9 +321,9 @@ fn judge(
         added,
         pending,
     } = forked;
-    let judged = if let ([change], true) = (added.as_slice(), pending.is_empty()) {
+    let judged = if pending.is_empty() {
         catch_unwind(AssertUnwindSafe(|| {
-            policy::judge_applied(user, stored, &fork, change, view, history)
+            policy::judge_applied(user, stored, &fork, &added, view, history)
         }))
         .map(|verdict| verdict.map(|view| (fork, view)))
     } else {
