@@ -233,6 +233,13 @@ pub const GROUP_COMMIT_WRITES: usize = 64;
 /// Most bytes of chunks one group commit holds (snapshots are the large ones).
 pub const GROUP_COMMIT_BYTES: usize = 8 * 1024 * 1024;
 
+/// How long a group waits for more writes when its first arrived within
+/// [`COMMIT_DELAY_AFTER`] of the last commit (writes arriving as a stream).
+pub const COMMIT_DELAY: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// See [`COMMIT_DELAY`].
+pub const COMMIT_DELAY_AFTER: std::time::Duration = std::time::Duration::from_millis(2);
+
 /// SQLite's group commit of document writes.
 ///
 /// SQLite commits one transaction at a time, and each commit writes the pages it changed
@@ -385,6 +392,9 @@ async fn run_group_commit(
 ) {
     let mut connection: Option<SqliteConnection> = None;
     let mut closing = None;
+    // When the last group finished committing: a write arriving soon after it is taken as
+    // one of a stream, and the group waits a little for the next ones.
+    let mut last_commit = tokio::time::Instant::now() - COMMIT_DELAY_AFTER;
     while let Some(job) = receiver.recv().await {
         let first = match job {
             Job::Write(queued) => *queued,
@@ -411,6 +421,22 @@ async fn run_group_commit(
                 Err(_) => break,
             }
         }
+        if last_commit.elapsed() < COMMIT_DELAY_AFTER && closing.is_none() {
+            let deadline = tokio::time::Instant::now() + COMMIT_DELAY;
+            while group.len() < GROUP_COMMIT_WRITES && bytes < GROUP_COMMIT_BYTES {
+                match tokio::time::timeout_at(deadline, receiver.recv()).await {
+                    Ok(Some(Job::Write(queued))) => {
+                        bytes += queued.write.bytes();
+                        group.push(*queued);
+                    }
+                    Ok(Some(Job::Close(done))) => {
+                        closing = Some(done);
+                        break;
+                    }
+                    Ok(None) | Err(_) => break,
+                }
+            }
+        }
         stats
             .groups
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -429,6 +455,7 @@ async fn run_group_commit(
             }
             Err(e) => fail(group, &e.to_string()),
         }
+        last_commit = tokio::time::Instant::now();
         if closing.is_some() {
             break;
         }
