@@ -256,10 +256,11 @@ fn fork(
     message: SyncMessage,
 ) -> Result<Forked, SyncError> {
     let incoming: Vec<Vec<u8>> = message.changes.iter().map(<[u8]>::to_vec).collect();
+    let had_pending = !peer.pending.is_empty();
     let mut fork = stored.clone();
     load_chunks(&mut fork, peer.pending.iter().map(Vec::as_slice))?;
     apply_sync_message(&mut fork, state, message)?;
-    let pending = if has_orphans(&fork) {
+    let (pending, added) = if has_orphans(&fork) {
         let mut pending = std::mem::take(&mut peer.pending);
         pending.extend(incoming);
         if pending.iter().map(Vec::len).sum::<usize>() > MAX_PENDING_BYTES {
@@ -268,16 +269,42 @@ fn fork(
                 "too many changes whose dependencies never arrived".to_string(),
             ));
         }
-        pending
+        (pending, stored.get_changes_added(&fork))
     } else {
-        Vec::new()
+        // Without orphans, the fork holds the stored document and exactly the message's
+        // changes (and the peer's earlier chunks, if any).
+        let added = match had_pending {
+            false => carried(stored, &incoming),
+            true => None,
+        };
+        (
+            Vec::new(),
+            added.unwrap_or_else(|| stored.get_changes_added(&fork)),
+        )
     };
-    let added = topological(stored.get_changes_added(&fork));
     Ok(Forked {
         doc: fork,
-        added,
+        added: topological(added),
         pending,
     })
+}
+
+/// The changes a message's `chunks` carry that `stored` does not hold, each once, read
+/// from the chunks themselves when every chunk is exactly one change: what the fork added
+/// when none of them waits for a dependency, without comparing the two documents'
+/// histories (`get_changes_added`). `None` for anything else (a whole document, several
+/// chunks in one), which the caller finds by that comparison.
+fn carried(stored: &Automerge, chunks: &[Vec<u8>]) -> Option<Vec<Change>> {
+    let mut seen = HashSet::with_capacity(chunks.len());
+    let mut added = Vec::with_capacity(chunks.len());
+    for chunk in chunks {
+        let change = Change::try_from(chunk.as_slice()).ok()?;
+        let hash = change.hash();
+        if stored.get_change_meta_by_hash(&hash).is_none() && seen.insert(hash) {
+            added.push(change);
+        }
+    }
+    Some(added)
 }
 
 /// The policy's answer to a message's changes.
