@@ -496,3 +496,68 @@ fn topological(changes: Vec<Change>) -> Vec<Change> {
     }
     ordered
 }
+
+#[cfg(test)]
+mod tests {
+    use automerge::transaction::Transactable;
+    use automerge::{Automerge, ROOT};
+
+    use super::carried;
+
+    fn doc_with(values: &[i64]) -> Automerge {
+        let mut doc = Automerge::new();
+        for v in values {
+            let mut tx = doc.transaction();
+            tx.put(ROOT, "n", *v).expect("puts");
+            tx.commit();
+        }
+        doc
+    }
+
+    #[test]
+    fn a_message_of_changes_adds_those_the_document_lacks_each_once() {
+        let mut ours = doc_with(&[1]);
+        let mut theirs = ours.fork();
+        let mut tx = theirs.transaction();
+        tx.put(ROOT, "n", 2).expect("puts");
+        tx.commit();
+        let mut tx = theirs.transaction();
+        tx.put(ROOT, "n", 3).expect("puts");
+        tx.commit();
+        let all: Vec<Vec<u8>> = theirs
+            .get_changes(&[])
+            .into_iter()
+            .map(|mut c| c.bytes().to_vec())
+            .collect();
+        // The first change is the stored one; the last is sent twice.
+        let mut chunks = all.clone();
+        chunks.push(all[2].clone());
+        let added = carried(&ours, &chunks).expect("every chunk is a change");
+        let expected: Vec<_> = ours
+            .get_changes_added(&theirs)
+            .iter()
+            .map(automerge::Change::hash)
+            .collect();
+        let mut got: Vec<_> = added.iter().map(automerge::Change::hash).collect();
+        got.sort();
+        let mut expected = expected;
+        expected.sort();
+        assert_eq!(got, expected);
+        ours.merge(&mut theirs).expect("merges");
+        assert!(carried(&ours, &chunks).expect("changes").is_empty());
+    }
+
+    #[test]
+    fn a_message_carrying_a_whole_document_is_left_to_the_comparison() {
+        let stored = Automerge::new();
+        let saved = doc_with(&[1, 2]).save();
+        assert!(carried(&stored, &[saved]).is_none());
+        let mut two = doc_with(&[1]).get_changes(&[]).into_iter();
+        let joined = [
+            two.next().expect("a change").bytes().to_vec(),
+            doc_with(&[5]).save(),
+        ]
+        .concat();
+        assert!(carried(&stored, &[joined]).is_none());
+    }
+}
