@@ -719,6 +719,11 @@ fn check_keys(
             ObjectId::Root => ObjType::Map,
             ObjectId::Id(id) => match objects.get(id) {
                 Some(object) => *object,
+                // An object of this change not made by an earlier operation of it: `doc`
+                // may already hold the change (the server's fork), and must not be asked.
+                None if id.1 == *actor && id.0 >= start => {
+                    return Err("an operation is in an object that does not exist");
+                }
                 None => {
                     let obj = doc
                         .import_obj(&format!("{}@{}", id.0, id.1))
@@ -841,6 +846,7 @@ pub fn judge_and_apply_from(
     mut current: Option<Inspection>,
     history: History,
 ) -> Result<Option<Inspection>, Denial> {
+    refers_to_later(changes)?;
     for change in changes {
         let deps = change.deps();
         let on_heads = !deps.is_empty() && same_heads(&doc.get_heads(), deps);
@@ -871,6 +877,66 @@ pub fn judge_and_apply_from(
         current = if on_heads { Some(after) } else { now };
     }
     Ok(current)
+}
+
+/// Refuses a message in which a change refers (by the object it writes in, the element it
+/// follows or a value it overwrites) to an operation of a change after it in `changes`
+/// (dependency order). Replayed one change at a time such a reference points nowhere and
+/// is ignored; but the changes are stored as one chunk, which automerge loads as one
+/// batch, where it does hide the later value (a deletion nobody judged; issue 21's
+/// review of session 12). Costs one decode of each change of a message of several.
+fn refers_to_later(changes: &[Change]) -> Result<(), Denial> {
+    use automerge::legacy::{ElementId, Key, ObjectId};
+    if changes.len() < 2 {
+        return Ok(());
+    }
+    // Each actor's changes of the message by their first operation: (start, max, index).
+    let mut ranges: HashMap<&automerge::ActorId, Vec<(u64, u64, usize)>> = HashMap::new();
+    for (i, change) in changes.iter().enumerate() {
+        if change.len() > 0 {
+            ranges.entry(change.actor_id()).or_default().push((
+                change.start_op().get(),
+                change.max_op(),
+                i,
+            ));
+        }
+    }
+    for list in ranges.values_mut() {
+        list.sort_unstable();
+    }
+    let later = |id: &automerge::legacy::OpId, index: usize| {
+        ranges.get(&id.1).is_some_and(|list| {
+            let after = list.partition_point(|(start, _, _)| *start <= id.0);
+            after > 0 && {
+                let (_, max, at) = list[after - 1];
+                id.0 <= max && at > index
+            }
+        })
+    };
+    for (i, change) in changes.iter().enumerate() {
+        for op in change.decode().operations {
+            let obj = match &op.obj {
+                ObjectId::Id(id) => Some(id),
+                ObjectId::Root => None,
+            };
+            let elem = match &op.key {
+                Key::Seq(ElementId::Id(id)) => Some(id),
+                _ => None,
+            };
+            if obj
+                .into_iter()
+                .chain(elem)
+                .chain(op.pred.iter())
+                .any(|id| later(id, i))
+            {
+                return Err(Denial::InvalidChange(
+                    "it breaks automerge's rules for a change: it refers to operations its author had not seen"
+                        .to_string(),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The inspection as the document was at `change`'s dependencies, read on `doc` (which
@@ -927,6 +993,14 @@ fn after_change(
 /// replay, whose cost per change does not grow with the number of changes in the message.
 pub const MAX_APPLIED_CHANGES: usize = 64;
 
+/// Whether [`judge_applied`] judges `changes` changes on a document whose history is
+/// `history` in the copy holding them: one change, or at most [`MAX_APPLIED_CHANGES`] on
+/// a [`History::Checked`] history. Otherwise the caller replays them on a copy of the
+/// stored document ([`judge_and_apply_from`]) and keeps that copy.
+pub fn judges_applied(changes: usize, history: History) -> bool {
+    changes <= 1 || (history == History::Checked && changes <= MAX_APPLIED_CHANGES)
+}
+
 /// Judges `changes` (in dependency order: each after those of its dependencies among
 /// them) made by `user` that `applied` already holds: `applied` is `stored` with exactly
 /// those changes added (automerge applied a sync message to a copy of the stored
@@ -945,8 +1019,9 @@ pub const MAX_APPLIED_CHANGES: usize = 64;
 /// Historical reads are exact only while every change keeps automerge's rules for
 /// changes (see [`History`]), so every change is checked for them before any is judged.
 /// On an unchecked `history`, a single change not on top of the heads is judged by
-/// [`judge_change`], and several changes, or more than [`MAX_APPLIED_CHANGES`], by replay
-/// on a copy of `stored` ([`judge_and_apply_from`]).
+/// [`judge_change`]. Several changes that [`judges_applied`] does not take (more than
+/// [`MAX_APPLIED_CHANGES`], or an unchecked history) are refused: the caller replays
+/// them instead, since a replay judges a document other than `applied`.
 pub fn judge_applied(
     user: &User,
     stored: &Automerge,
@@ -957,15 +1032,20 @@ pub fn judge_applied(
 ) -> Result<Option<Inspection>, Denial> {
     let stored_heads = stored.get_heads();
     let heads = applied.get_heads();
+    if !judges_applied(changes.len(), history) {
+        return Err(Denial::InvalidChange(
+            "too many changes to judge in the copy holding them".to_string(),
+        ));
+    }
     if let [change] = changes {
+        if applied.get_change_meta_by_hash(&change.hash()).is_none() {
+            return Err(not_applied());
+        }
         let on_heads = same_heads(&stored_heads, change.deps()) && heads == [change.hash()];
         if change.deps().is_empty() || (!on_heads && history == History::Unchecked) {
             judge_change(user, stored, change)?;
             return Ok(None);
         }
-    } else if history == History::Unchecked || changes.len() > MAX_APPLIED_CHANGES {
-        let mut working = stored.clone();
-        return judge_and_apply_from(user, &mut working, changes, stored_view, history);
     }
     // Every change checked for automerge's rules before any is read at its hash: one
     // that breaks them could change what a historical read of another sees.

@@ -24,7 +24,7 @@ use shared::builtin::{CLOSING, WALKAROUND};
 use shared::inspection::{self, AnswerKey, AnswerValue, keys, write};
 use shared::policy::{
     Denial, History, User, check_history, judge_and_apply, judge_and_apply_from, judge_applied,
-    judge_change,
+    judge_change, judges_applied,
 };
 use shared::role::Role;
 use support::*;
@@ -407,7 +407,11 @@ fn check(closing: bool, complete: bool, n: usize, ops: &[Op]) -> Result<(), Test
                 if let Ok(Some(view)) = view {
                     prop_assert_eq!(Ok(view), inspection::read(&with).map_err(Denial::from));
                 }
-                // In the copy already holding them, as the server judges a message.
+                // In the copy already holding them, as the server judges a message (a
+                // longer one it replays: `judge_applied` refuses it).
+                if !judges_applied(run.len(), History::Checked) {
+                    continue;
+                }
                 for current in [None, inspection::read(&prefix).ok()] {
                     let known = current.is_some();
                     let view = judge_applied(user, &prefix, &with, run, current, History::Checked);
@@ -930,5 +934,144 @@ fn a_record_made_under_a_list_position_in_a_map_is_refused_by_every_judge() {
                 .map(drop),
             );
         }
+    }
+}
+
+/// An operation in an object its own change makes only later, or in the object it makes
+/// itself: no automerge client writes either, and automerge applies both (a self-parented
+/// object makes its `parents` walk endless). The server judges a message in a copy that
+/// already holds the change, where such an object exists; every judge refuses it (issue
+/// 21's review of session 12).
+#[test]
+fn an_operation_in_an_object_its_change_makes_later_is_refused_by_every_judge() {
+    use automerge::legacy::{ObjectId, OpId, OpType};
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    let users = people(WALKAROUND);
+    let mut doc = create(WALKAROUND, &users[0]);
+    let items = read(&doc).expected_keys();
+    answer_item(&mut doc, &users[0], 2, &items[0], 0, 1);
+    let mut author = replica(&doc, 2);
+    answer_item(&mut author, &users[0], 3, &items[1], 0, 2);
+    let honest = last_change(&author).decode();
+    let start = honest.start_op.get();
+    let actor = honest.actor_id.clone();
+    let makes: Vec<usize> = honest
+        .operations
+        .iter()
+        .enumerate()
+        .filter(|(_, op)| matches!(op.action, OpType::Make(_)))
+        .map(|(i, _)| i)
+        .collect();
+    assert!(!makes.is_empty(), "an answer makes its record");
+    let first = makes[0];
+    let own = |i: usize| ObjectId::Id(OpId(start + i as u64, actor.clone()));
+    // The record made in itself; an earlier operation moved into the record made after it.
+    let mut forgeries = vec![("in itself", first, own(first))];
+    if first > 0 {
+        forgeries.push(("before it is made", first - 1, own(first)));
+    }
+    if let Some(&later) = makes.get(1) {
+        forgeries.push(("in a later object", first, own(later)));
+    }
+    for (what, at, obj) in forgeries {
+        let mut forged = honest.clone();
+        forged.operations[at].obj = obj;
+        forged.hash = None;
+        let forged = Change::from(forged);
+        let refused = |verdict: Result<(), Denial>| {
+            assert!(
+                matches!(&verdict, Err(Denial::InvalidChange(why)) if why.contains("rules for a change")),
+                "{what}: {verdict:?}"
+            );
+        };
+        refused(judge_change(&users[0], &doc, &forged));
+        let mut working = doc.clone();
+        refused(judge_and_apply(&users[0], &mut working, std::slice::from_ref(&forged)).map(drop));
+        let mut loaded = doc.clone();
+        let loads = catch_unwind(AssertUnwindSafe(|| {
+            loaded.load_incremental(forged.raw_bytes()).is_ok()
+        }));
+        if matches!(loads, Ok(true)) {
+            for history in [History::Checked, History::Unchecked] {
+                let verdict = catch_unwind(AssertUnwindSafe(|| {
+                    judge_applied(
+                        &users[0],
+                        &doc,
+                        &loaded,
+                        std::slice::from_ref(&forged),
+                        Some(read(&doc)),
+                        history,
+                    )
+                    .map(drop)
+                }));
+                refused(verdict.unwrap_or_else(|_| panic!("{what}: the judge panicked")));
+            }
+        }
+    }
+}
+
+/// A change naming an operation of a later change of the same message as its predecessor:
+/// automerge applies a message's changes as one batch, so in the server's copy the earlier
+/// change hides the later one's value (here a record would vanish, which no one may do),
+/// while a replay one change at a time never sees it, though the stored chunk is loaded
+/// again as one batch. Both the judge in that copy and the replay refuse the reference to
+/// an operation its author had not seen (issue 21's review of session 12).
+#[test]
+fn a_change_naming_a_later_changes_operation_is_refused_in_the_copy_holding_both() {
+    use automerge::legacy::OpId;
+    let users = people(WALKAROUND);
+    let mut doc = create(WALKAROUND, &users[0]);
+    let items = read(&doc).expected_keys();
+    answer_item(&mut doc, &users[0], 2, &items[0], 0, 1);
+    let mut author = replica(&doc, 2);
+    answer_item(&mut author, &users[0], 3, &items[1], 0, 2);
+    let c = last_change(&author);
+    answer_item(&mut author, &users[0], 4, &items[0], 1, 3);
+    let d = last_change(&author);
+    let mut forged_c = c.decode();
+    let later = OpId(d.start_op().get(), d.actor_id().clone());
+    let pred = forged_c.operations[0].pred.clone();
+    forged_c.operations[0].pred = pred.into_iter().chain([later]).collect();
+    forged_c.hash = None;
+    let forged_c = Change::from(forged_c);
+    let mut forged_d = d.decode();
+    forged_d.deps = vec![forged_c.hash()];
+    forged_d.hash = None;
+    let forged_d = Change::from(forged_d);
+    let message = [forged_c, forged_d];
+    let mut applied = doc.clone();
+    applied
+        .apply_changes(message.iter().cloned())
+        .expect("automerge applies the message as one batch");
+    // In that copy the later change's record is hidden and the item has no answer: a
+    // deletion, which no one may make.
+    assert!(
+        read(&applied).answers.get(&items[0]).is_none(),
+        "the batch applies the forged predecessor"
+    );
+    let refused = |verdict: Result<Option<inspection::Inspection>, Denial>| {
+        assert!(
+            matches!(&verdict, Err(Denial::InvalidChange(why)) if why.contains("had not seen")),
+            "{verdict:?}"
+        );
+    };
+    refused(judge_applied(
+        &users[0],
+        &doc,
+        &applied,
+        &message,
+        Some(read(&doc)),
+        History::Checked,
+    ));
+    // Replayed (a long message, an unchecked history), it is refused before anything.
+    for history in [History::Checked, History::Unchecked] {
+        let mut working = doc.clone();
+        refused(judge_and_apply_from(
+            &users[0],
+            &mut working,
+            &message,
+            Some(read(&doc)),
+            history,
+        ));
     }
 }

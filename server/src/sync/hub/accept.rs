@@ -271,10 +271,10 @@ fn fork(
         }
         (pending, stored.get_changes_added(&fork))
     } else {
-        // Without orphans, the fork holds the stored document and exactly the message's
-        // changes (and the peer's earlier chunks, if any).
+        // Without orphans, what the fork added is among the message's changes (and the
+        // peer's earlier chunks, if any).
         let added = match had_pending {
-            false => carried(stored, &incoming),
+            false => carried(stored, &fork, &incoming),
             true => None,
         };
         (
@@ -290,16 +290,18 @@ fn fork(
 }
 
 /// The changes a message's `chunks` carry that `stored` does not hold, each once, read
-/// from the chunks themselves when every chunk is exactly one change: what the fork added
-/// when none of them waits for a dependency, without comparing the two documents'
-/// histories (`get_changes_added`). `None` for anything else (a whole document, several
-/// chunks in one), which the caller finds by that comparison.
-fn carried(stored: &Automerge, chunks: &[Vec<u8>]) -> Option<Vec<Change>> {
+/// from the chunks themselves when every chunk is exactly one change that `fork` (the
+/// stored document with the message applied) holds: what the fork added, without
+/// comparing the two documents' histories (`get_changes_added`). `None` for anything else
+/// (a whole document, several chunks in one, a change automerge did not load, such as one
+/// whose checksum is wrong), which the caller finds by that comparison.
+fn carried(stored: &Automerge, fork: &Automerge, chunks: &[Vec<u8>]) -> Option<Vec<Change>> {
     let mut seen = HashSet::with_capacity(chunks.len());
     let mut added = Vec::with_capacity(chunks.len());
     for chunk in chunks {
         let change = Change::try_from(chunk.as_slice()).ok()?;
         let hash = change.hash();
+        fork.get_change_meta_by_hash(&hash)?;
         if stored.get_change_meta_by_hash(&hash).is_none() && seen.insert(hash) {
             added.push(change);
         }
@@ -330,8 +332,9 @@ struct Judged {
 /// hash, only the records it touched, with the document's kept inspection as the state
 /// before the first). A fork that also holds a queue of orphans (which must not be
 /// stored) is judged by replaying the changes onto a copy of the stored document
-/// (`policy::judge_and_apply_from`), and so is a long message or one on an unchecked
-/// history (`judge_applied` decides). `view` is the inspection as `stored` holds it, if
+/// (`policy::judge_and_apply_from`), and so is a long message or one of several changes
+/// on an unchecked history (`policy::judges_applied`); the replayed copy is then what is
+/// stored. `view` is the inspection as `stored` holds it, if
 /// known; `history` says whether `stored`'s history was checked (a concurrent change is
 /// then judged by historical reads, not by replay). A panic while judging refuses the
 /// message rather than costing the process. Returns the verdict and the peer's chunks
@@ -348,7 +351,7 @@ fn judge(
         added,
         pending,
     } = forked;
-    let judged = if pending.is_empty() {
+    let judged = if pending.is_empty() && policy::judges_applied(added.len(), history) {
         catch_unwind(AssertUnwindSafe(|| {
             policy::judge_applied(user, stored, &fork, &added, view, history)
         }))
@@ -532,7 +535,7 @@ mod tests {
         // The first change is the stored one; the last is sent twice.
         let mut chunks = all.clone();
         chunks.push(all[2].clone());
-        let added = carried(&ours, &chunks).expect("every chunk is a change");
+        let added = carried(&ours, &theirs, &chunks).expect("every chunk is a change");
         let expected: Vec<_> = ours
             .get_changes_added(&theirs)
             .iter()
@@ -543,21 +546,23 @@ mod tests {
         let mut expected = expected;
         expected.sort();
         assert_eq!(got, expected);
+        // A change the fork does not hold (automerge dropped it) is not taken as added.
+        assert!(carried(&ours, &ours, &chunks).is_none());
         ours.merge(&mut theirs).expect("merges");
-        assert!(carried(&ours, &chunks).expect("changes").is_empty());
+        assert!(carried(&ours, &ours, &chunks).expect("changes").is_empty());
     }
 
     #[test]
     fn a_message_carrying_a_whole_document_is_left_to_the_comparison() {
         let stored = Automerge::new();
         let saved = doc_with(&[1, 2]).save();
-        assert!(carried(&stored, &[saved]).is_none());
+        assert!(carried(&stored, &stored, &[saved]).is_none());
         let mut two = doc_with(&[1]).get_changes(&[]).into_iter();
         let joined = [
             two.next().expect("a change").bytes().to_vec(),
             doc_with(&[5]).save(),
         ]
         .concat();
-        assert!(carried(&stored, &[joined]).is_none());
+        assert!(carried(&stored, &stored, &[joined]).is_none());
     }
 }
