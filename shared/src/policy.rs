@@ -893,7 +893,7 @@ fn refers_to_later(changes: &[Change]) -> Result<(), Denial> {
     // Each actor's changes of the message by their first operation: (start, max, index).
     let mut ranges: HashMap<&automerge::ActorId, Vec<(u64, u64, usize)>> = HashMap::new();
     for (i, change) in changes.iter().enumerate() {
-        if change.len() > 0 {
+        if !change.is_empty() {
             ranges.entry(change.actor_id()).or_default().push((
                 change.start_op().get(),
                 change.max_op(),

@@ -1046,7 +1046,7 @@ fn a_change_naming_a_later_changes_operation_is_refused_in_the_copy_holding_both
     // In that copy the later change's record is hidden and the item has no answer: a
     // deletion, which no one may make.
     assert!(
-        read(&applied).answers.get(&items[0]).is_none(),
+        !read(&applied).answers.contains_key(&items[0]),
         "the batch applies the forged predecessor"
     );
     let refused = |verdict: Result<Option<inspection::Inspection>, Denial>| {
