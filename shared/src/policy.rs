@@ -879,6 +879,41 @@ pub fn judge_and_apply_from(
     Ok(current)
 }
 
+/// The changes `doc` holds after `before` (its heads before a message), as automerge
+/// stores them, provided they are exactly the `judged` changes: automerge keeps a change's
+/// operations, not its bytes, and writes it out again from them, so a reference it could
+/// not place (a predecessor naming an operation that exists nowhere, or one in an object
+/// the change does not write in) is dropped and the stored change is another change,
+/// with another hash. Later changes depending on the original would then never apply, and
+/// a snapshot holding it would not load (automerge checks a document's heads). Refuses a
+/// message whose changes do not survive being stored; returns them, ready to be written,
+/// when they do.
+pub fn stored_changes(
+    doc: &Automerge,
+    before: &[ChangeHash],
+    judged: &[ChangeHash],
+) -> Result<Vec<Change>, Denial> {
+    let dropped = || {
+        Denial::InvalidChange(
+            "it breaks automerge's rules for a change: it refers to an operation automerge does not keep"
+                .to_string(),
+        )
+    };
+    // automerge's debug builds check the changes they write out against a second encoding
+    // and panic on such a change; release builds write it out altered.
+    let stored = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| doc.get_changes(before)))
+        .map_err(|_| dropped())?;
+    let mut theirs: Vec<ChangeHash> = judged.to_vec();
+    theirs.sort_unstable();
+    theirs.dedup();
+    let mut ours: Vec<ChangeHash> = stored.iter().map(Change::hash).collect();
+    ours.sort_unstable();
+    if ours != theirs {
+        return Err(dropped());
+    }
+    Ok(stored)
+}
+
 /// Refuses a message in which a change refers (by the object it writes in, the element it
 /// follows or a value it overwrites) to an operation of a change after it in `changes`
 /// (dependency order). Replayed one change at a time such a reference points nowhere and

@@ -1075,3 +1075,59 @@ fn a_change_naming_a_later_changes_operation_is_refused_in_the_copy_holding_both
         ));
     }
 }
+
+/// A predecessor automerge cannot place (an operation that exists nowhere) is dropped when
+/// automerge applies the change, so the change it stores is another one, with another
+/// hash: later changes would never apply after it, and a snapshot holding it would not
+/// load. The judges see nothing wrong in it; what is stored is checked against what was
+/// judged (`stored_changes`, issue 21's review of session 12).
+#[test]
+fn a_change_automerge_would_store_as_another_is_refused() {
+    use automerge::legacy::OpId;
+    let users = people(WALKAROUND);
+    let mut doc = create(WALKAROUND, &users[0]);
+    let items = read(&doc).expected_keys();
+    answer_item(&mut doc, &users[0], 2, &items[0], 0, 1);
+    let before = doc.get_heads();
+    let mut author = replica(&doc, 2);
+    answer_item(&mut author, &users[0], 3, &items[1], 0, 2);
+    let honest = last_change(&author);
+
+    let mut applied = doc.clone();
+    applied.apply_changes([honest.clone()]).expect("applies");
+    let stored = shared::policy::stored_changes(&applied, &before, &[honest.hash()])
+        .expect("an honest change is stored as it came");
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].hash(), honest.hash());
+
+    let mut forged = honest.decode();
+    // A counter no operation has, of an actor the document knows (an unknown actor makes
+    // automerge panic applying it, which the server's fork turns into a refusal).
+    let nowhere = OpId(999_999, doc.get_actor().clone());
+    let pred = forged.operations[0].pred.clone();
+    forged.operations[0].pred = pred.into_iter().chain([nowhere]).collect();
+    forged.hash = None;
+    let forged = Change::from(forged);
+    let mut applied = doc.clone();
+    applied
+        .apply_changes([forged.clone()])
+        .expect("automerge takes it");
+    // What automerge would store is not the change it took (its debug builds panic
+    // writing it out).
+    let rewritten = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        applied.get_changes(&before)
+    }));
+    if let Ok(rewritten) = rewritten {
+        assert_eq!(rewritten.len(), 1);
+        assert_ne!(
+            rewritten[0].hash(),
+            forged.hash(),
+            "automerge kept the reference"
+        );
+    }
+    let verdict = shared::policy::stored_changes(&applied, &before, &[forged.hash()]);
+    assert!(
+        matches!(&verdict, Err(Denial::InvalidChange(why)) if why.contains("does not keep")),
+        "{verdict:?}"
+    );
+}

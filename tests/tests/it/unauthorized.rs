@@ -310,6 +310,25 @@ async fn a_record_made_under_a_list_position_costs_only_its_message() {
     .await;
 }
 
+/// A change naming as predecessor an operation that exists nowhere: the judges see nothing
+/// wrong in it, but automerge drops the reference when it applies the change and would
+/// store another change, with another hash, on which the tablet's next changes could
+/// never apply (issue 21's review of session 12). It is refused like the others.
+#[tokio::test]
+async fn a_change_automerge_would_store_as_another_costs_only_its_message() {
+    use automerge::legacy::OpId;
+    hostile_chunk_costs_only_its_message(|doc| {
+        let change = doc.get_last_local_change().expect("the answer just made");
+        let mut forged = change.decode();
+        let nowhere = OpId(999_999, change.actor_id().clone());
+        let pred = forged.operations[0].pred.clone();
+        forged.operations[0].pred = pred.into_iter().chain([nowhere]).collect();
+        forged.hash = None;
+        automerge::Change::from(forged).raw_bytes().to_vec()
+    })
+    .await;
+}
+
 async fn hostile_chunk_costs_only_its_message(
     hostile: impl FnOnce(&automerge::Automerge) -> Vec<u8>,
 ) {

@@ -165,6 +165,7 @@ impl Hub {
             return Ok(Received::Accepted { new_changes: 0 });
         }
         let new_changes = forked.added.len();
+        let hashes: Vec<ChangeHash> = forked.added.iter().map(Change::hash).collect();
         let view = inner.take_view();
         let (judged, pending) = match judge(user, &inner.doc, view, inner.history, forked)? {
             (Verdict::Allowed(judged), pending) => (*judged, pending),
@@ -173,7 +174,20 @@ impl Hub {
                 return Ok(Received::Refused(denial));
             }
         };
-        let write = Write::of(&entry.id, &inner, &judged);
+        // What is stored must be what was judged, change for change.
+        let stored = policy::stored_changes(&judged.working, &inner.doc.get_heads(), &hashes);
+        let chunk = match stored {
+            Ok(changes) => changes
+                .iter()
+                .flat_map(Change::raw_bytes)
+                .copied()
+                .collect(),
+            Err(denial) => {
+                peer.pending.clear();
+                return Ok(Received::Refused(denial));
+            }
+        };
+        let write = Write::of(&entry.id, &inner, &judged, chunk);
         let committed = persist(&self.store, &self.peer_id, &write, inner.written.as_ref()).await?;
         peer.state = next_state;
         peer.pending = pending;
@@ -296,6 +310,11 @@ fn fork(
 /// (a whole document, several chunks in one, a change automerge did not load, such as one
 /// whose checksum is wrong), which the caller finds by that comparison.
 fn carried(stored: &Automerge, fork: &Automerge, chunks: &[Vec<u8>]) -> Option<Vec<Change>> {
+    // Changes the stored copy holds back for missing dependencies would join the fork
+    // without being among the message's.
+    if has_orphans(stored) {
+        return None;
+    }
     let mut seen = HashSet::with_capacity(chunks.len());
     let mut added = Vec::with_capacity(chunks.len());
     for chunk in chunks {
@@ -396,7 +415,9 @@ struct Write {
 }
 
 impl Write {
-    fn of(id: &DocumentId, inner: &DocInner, judged: &Judged) -> Write {
+    /// `chunk` is the message's changes as automerge stores them
+    /// ([`policy::stored_changes`]).
+    fn of(id: &DocumentId, inner: &DocInner, judged: &Judged, chunk: Vec<u8>) -> Write {
         let violations = rules::evaluate(&judged.view);
         let snapshot =
             (inner.seqs.len() + 1 >= COMPACT_AFTER_CHUNKS).then(|| judged.working.save());
@@ -405,7 +426,7 @@ impl Write {
             site: judged.view.site.to_string(),
             template: judged.view.template.id.as_str().to_string(),
             created_by: judged.view.created_by.as_str().to_string(),
-            chunk: judged.working.save_after(&inner.doc.get_heads()),
+            chunk,
             snapshot,
             replaces: inner.seqs.clone(),
             projection: Projection::new(&judged.view, &violations),
