@@ -845,7 +845,6 @@ fn a_predecessor_under_another_key_is_judged_as_the_replay_judges_it() {
 #[test]
 fn a_record_made_under_a_list_position_in_a_map_is_refused_by_every_judge() {
     use automerge::legacy::{ElementId, Key, ObjectId, OpId};
-    use std::panic::{AssertUnwindSafe, catch_unwind};
     let op_id = |id: automerge::ObjId| match id {
         automerge::ObjId::Id(counter, actor, _) => OpId(counter, actor),
         automerge::ObjId::Root => panic!("not the root"),
@@ -895,45 +894,63 @@ fn a_record_made_under_a_list_position_in_a_map_is_refused_by_every_judge() {
         // The server's fork applies a message as the sync protocol does; automerge 0.12
         // has been seen both to take this change that way (on the server) and to panic on
         // it, depending on the document.
-        let mut loaded = doc.clone();
-        let loads = catch_unwind(AssertUnwindSafe(|| {
-            loaded.load_incremental(forged.raw_bytes()).is_ok()
-        }));
-        let refused = |verdict: Result<(), Denial>| {
-            assert!(
-                matches!(&verdict, Err(Denial::InvalidChange(why)) if why.contains("rules for a change")),
-                "{position:?}: {verdict:?}"
-            );
-        };
-        refused(judge_change(&users[0], &doc, &forged));
-        let mut working = doc.clone();
-        refused(judge_and_apply(&users[0], &mut working, std::slice::from_ref(&forged)).map(drop));
-        for history in [History::Checked, History::Unchecked] {
-            if matches!(loads, Ok(true)) {
-                refused(
-                    judge_applied(
-                        &users[0],
-                        &doc,
-                        &loaded,
-                        std::slice::from_ref(&forged),
-                        Some(read(&doc)),
-                        history,
-                    )
-                    .map(drop),
-                );
-            }
-            let mut working = doc.clone();
-            refused(
-                judge_and_apply_from(
-                    &users[0],
-                    &mut working,
-                    std::slice::from_ref(&forged),
-                    Some(read(&doc)),
-                    history,
-                )
-                .map(drop),
-            );
+        refused_by_every_judge(position, &users[0], &doc, &forged);
+    }
+}
+
+/// Asserts that every judge refuses `forged` (by `user`, on `doc`) as breaking
+/// automerge's rules for a change: the reference, the replay with either history, and the
+/// judge in a copy already holding the change, when automerge takes it there (it has been
+/// seen both to take such changes and to panic on them).
+fn refused_by_every_judge(what: &str, user: &User, doc: &Automerge, forged: &Change) {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    let refused = |verdict: Result<(), Denial>| {
+        assert!(
+            matches!(&verdict, Err(Denial::InvalidChange(why)) if why.contains("rules for a change")),
+            "{what}: {verdict:?}"
+        );
+    };
+    let one = std::slice::from_ref(forged);
+    refused(judge_change(user, doc, forged));
+    let mut working = doc.clone();
+    refused(judge_and_apply(user, &mut working, one).map(drop));
+    let mut loaded = doc.clone();
+    let loads = catch_unwind(AssertUnwindSafe(|| {
+        loaded.load_incremental(forged.raw_bytes()).is_ok()
+    }));
+    for history in [History::Checked, History::Unchecked] {
+        if matches!(loads, Ok(true)) {
+            let verdict = catch_unwind(AssertUnwindSafe(|| {
+                judge_applied(user, doc, &loaded, one, Some(read(doc)), history).map(drop)
+            }));
+            refused(verdict.unwrap_or_else(|_| panic!("{what}: the judge panicked")));
         }
+        let mut working = doc.clone();
+        refused(judge_and_apply_from(user, &mut working, one, Some(read(doc)), history).map(drop));
+    }
+}
+
+/// What the forged-change tests start from: a walkaround with one answer by its runner
+/// (`users[0]`), and a second replica of the runner's that answered a second item.
+struct Forging {
+    users: Vec<User>,
+    doc: Automerge,
+    items: Vec<AnswerKey>,
+    author: Automerge,
+}
+
+fn forging() -> Forging {
+    let users = people(WALKAROUND);
+    let mut doc = create(WALKAROUND, &users[0]);
+    let items = read(&doc).expected_keys();
+    answer_item(&mut doc, &users[0], 2, &items[0], 0, 1);
+    let mut author = replica(&doc, 2);
+    answer_item(&mut author, &users[0], 3, &items[1], 0, 2);
+    Forging {
+        users,
+        doc,
+        items,
+        author,
     }
 }
 
@@ -945,13 +962,9 @@ fn a_record_made_under_a_list_position_in_a_map_is_refused_by_every_judge() {
 #[test]
 fn an_operation_in_an_object_its_change_makes_later_is_refused_by_every_judge() {
     use automerge::legacy::{ObjectId, OpId, OpType};
-    use std::panic::{AssertUnwindSafe, catch_unwind};
-    let users = people(WALKAROUND);
-    let mut doc = create(WALKAROUND, &users[0]);
-    let items = read(&doc).expected_keys();
-    answer_item(&mut doc, &users[0], 2, &items[0], 0, 1);
-    let mut author = replica(&doc, 2);
-    answer_item(&mut author, &users[0], 3, &items[1], 0, 2);
+    let Forging {
+        users, doc, author, ..
+    } = forging();
     let honest = last_change(&author).decode();
     let start = honest.start_op.get();
     let actor = honest.actor_id.clone();
@@ -978,35 +991,7 @@ fn an_operation_in_an_object_its_change_makes_later_is_refused_by_every_judge() 
         forged.operations[at].obj = obj;
         forged.hash = None;
         let forged = Change::from(forged);
-        let refused = |verdict: Result<(), Denial>| {
-            assert!(
-                matches!(&verdict, Err(Denial::InvalidChange(why)) if why.contains("rules for a change")),
-                "{what}: {verdict:?}"
-            );
-        };
-        refused(judge_change(&users[0], &doc, &forged));
-        let mut working = doc.clone();
-        refused(judge_and_apply(&users[0], &mut working, std::slice::from_ref(&forged)).map(drop));
-        let mut loaded = doc.clone();
-        let loads = catch_unwind(AssertUnwindSafe(|| {
-            loaded.load_incremental(forged.raw_bytes()).is_ok()
-        }));
-        if matches!(loads, Ok(true)) {
-            for history in [History::Checked, History::Unchecked] {
-                let verdict = catch_unwind(AssertUnwindSafe(|| {
-                    judge_applied(
-                        &users[0],
-                        &doc,
-                        &loaded,
-                        std::slice::from_ref(&forged),
-                        Some(read(&doc)),
-                        history,
-                    )
-                    .map(drop)
-                }));
-                refused(verdict.unwrap_or_else(|_| panic!("{what}: the judge panicked")));
-            }
-        }
+        refused_by_every_judge(what, &users[0], &doc, &forged);
     }
 }
 
@@ -1019,12 +1004,12 @@ fn an_operation_in_an_object_its_change_makes_later_is_refused_by_every_judge() 
 #[test]
 fn a_change_naming_a_later_changes_operation_is_refused_in_the_copy_holding_both() {
     use automerge::legacy::OpId;
-    let users = people(WALKAROUND);
-    let mut doc = create(WALKAROUND, &users[0]);
-    let items = read(&doc).expected_keys();
-    answer_item(&mut doc, &users[0], 2, &items[0], 0, 1);
-    let mut author = replica(&doc, 2);
-    answer_item(&mut author, &users[0], 3, &items[1], 0, 2);
+    let Forging {
+        users,
+        doc,
+        items,
+        mut author,
+    } = forging();
     let c = last_change(&author);
     answer_item(&mut author, &users[0], 4, &items[0], 1, 3);
     let d = last_change(&author);
@@ -1084,13 +1069,8 @@ fn a_change_naming_a_later_changes_operation_is_refused_in_the_copy_holding_both
 #[test]
 fn a_change_automerge_would_store_as_another_is_refused() {
     use automerge::legacy::OpId;
-    let users = people(WALKAROUND);
-    let mut doc = create(WALKAROUND, &users[0]);
-    let items = read(&doc).expected_keys();
-    answer_item(&mut doc, &users[0], 2, &items[0], 0, 1);
+    let Forging { doc, author, .. } = forging();
     let before = doc.get_heads();
-    let mut author = replica(&doc, 2);
-    answer_item(&mut author, &users[0], 3, &items[1], 0, 2);
     let honest = last_change(&author);
 
     let mut applied = doc.clone();
