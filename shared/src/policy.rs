@@ -1072,10 +1072,13 @@ pub fn judge_applied(
             "too many changes to judge in the copy holding them".to_string(),
         ));
     }
+    if changes
+        .iter()
+        .any(|change| applied.get_change_meta_by_hash(&change.hash()).is_none())
+    {
+        return Err(not_applied());
+    }
     if let [change] = changes {
-        if applied.get_change_meta_by_hash(&change.hash()).is_none() {
-            return Err(not_applied());
-        }
         let on_heads = same_heads(&stored_heads, change.deps()) && heads == [change.hash()];
         if change.deps().is_empty() || (!on_heads && history == History::Unchecked) {
             judge_change(user, stored, change)?;
@@ -1084,13 +1087,10 @@ pub fn judge_applied(
     }
     // Every change checked for automerge's rules before any is read at its hash: one
     // that breaks them could change what a historical read of another sees.
-    let mut checked = Vec::with_capacity(changes.len());
-    for change in changes {
-        if applied.get_change_meta_by_hash(&change.hash()).is_none() {
-            return Err(not_applied());
-        }
-        checked.push(check_structure(applied, change)?);
-    }
+    let checked = changes
+        .iter()
+        .map(|change| check_structure(applied, change))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut created = !stored_heads.is_empty();
     // The state just after the last change judged, and what all of them touched.
     let mut last: Option<(ChangeHash, Inspection)> = None;

@@ -407,34 +407,29 @@ async fn run_group_commit(
         let mut group = vec![first];
         let _turn = turn.lock().await;
         // Everything that arrived meanwhile (while the last group committed, or another
-        // writer held the turn) joins this group.
+        // writer held the turn) joins this group; and when writes arrive as a stream, those
+        // arriving within `COMMIT_DELAY` too.
+        let deadline = (last_commit.elapsed() < COMMIT_DELAY_AFTER)
+            .then(|| tokio::time::Instant::now() + COMMIT_DELAY);
         while group.len() < GROUP_COMMIT_WRITES && bytes < GROUP_COMMIT_BYTES {
-            match receiver.try_recv() {
-                Ok(Job::Write(queued)) => {
+            let next = match (receiver.try_recv(), deadline) {
+                (Ok(job), _) => Some(job),
+                (Err(_), Some(deadline)) => tokio::time::timeout_at(deadline, receiver.recv())
+                    .await
+                    .ok()
+                    .flatten(),
+                (Err(_), None) => None,
+            };
+            match next {
+                Some(Job::Write(queued)) => {
                     bytes += queued.write.bytes();
                     group.push(*queued);
                 }
-                Ok(Job::Close(done)) => {
+                Some(Job::Close(done)) => {
                     closing = Some(done);
                     break;
                 }
-                Err(_) => break,
-            }
-        }
-        if last_commit.elapsed() < COMMIT_DELAY_AFTER && closing.is_none() {
-            let deadline = tokio::time::Instant::now() + COMMIT_DELAY;
-            while group.len() < GROUP_COMMIT_WRITES && bytes < GROUP_COMMIT_BYTES {
-                match tokio::time::timeout_at(deadline, receiver.recv()).await {
-                    Ok(Some(Job::Write(queued))) => {
-                        bytes += queued.write.bytes();
-                        group.push(*queued);
-                    }
-                    Ok(Some(Job::Close(done))) => {
-                        closing = Some(done);
-                        break;
-                    }
-                    Ok(None) | Err(_) => break,
-                }
+                None => break,
             }
         }
         stats

@@ -18,19 +18,11 @@ walkaround_tests::on_both_databases!(
 async fn writes_queued_together_commit_together_and_one_failure_is_its_own() {
     let app = spawn(Db::Sqlite).await;
     let store = &app.state.store;
-    let server::store::Store::Sqlite(pool, _) = store else {
-        panic!("a SQLite store");
-    };
     // A write to this document fails inside the database, as a full disk or a constraint
     // would: its statements abort, the others of its group do not.
+    let pool = sqlite_pool(store);
     let poisoned = "poisoned-document".to_string();
-    sqlx::query(
-        "create trigger poison before insert on doc_chunks when new.doc_id = 'poisoned-document' \
-         begin select raise(abort, 'poisoned'); end",
-    )
-    .execute(pool)
-    .await
-    .expect("creates the trigger");
+    fail_chunks_of(pool, &poisoned, "abort").await;
     let (groups_before, writes_before) = store.group_commits();
 
     let ids: Vec<String> = (0..30).map(|_| random_doc_id().to_string()).collect();
@@ -92,6 +84,27 @@ async fn writes_queued_together_commit_together_and_one_failure_is_its_own() {
 }
 
 /// A document write of the test's site and template.
+/// The SQLite pool of `store`.
+fn sqlite_pool(store: &server::store::Store) -> &sqlx::SqlitePool {
+    let server::store::Store::Sqlite(pool, _) = store else {
+        panic!("a SQLite store");
+    };
+    pool
+}
+
+/// Makes every chunk SQLite is asked to store for the document `doc_id` fail inside the
+/// database with `raise(how, …)`: `abort` ends the statement, `rollback` the whole
+/// transaction.
+async fn fail_chunks_of(pool: &sqlx::SqlitePool, doc_id: &str, how: &str) {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "create trigger fail_{how} before insert on doc_chunks when new.doc_id = '{doc_id}' \
+         begin select raise({how}, 'made to fail'); end"
+    )))
+    .execute(pool)
+    .await
+    .expect("creates the trigger");
+}
+
 fn doc_write<'a>(
     id: &'a str,
     chunk: &'a [u8],
@@ -293,16 +306,8 @@ async fn a_write_after_the_store_closed_fails_with_an_error() {
 async fn a_failure_that_ends_the_transaction_fails_the_whole_group_and_stores_nothing() {
     let app = spawn(Db::Sqlite).await;
     let store = &app.state.store;
-    let server::store::Store::Sqlite(pool, _) = store else {
-        panic!("a SQLite store");
-    };
-    sqlx::query(
-        "create trigger ends_it before insert on doc_chunks when new.doc_id = 'ends-the-transaction' \
-         begin select raise(rollback, 'the transaction is gone'); end",
-    )
-    .execute(pool)
-    .await
-    .expect("creates the trigger");
+    let pool = sqlite_pool(store);
+    fail_chunks_of(pool, "ends-the-transaction", "rollback").await;
     let mut ids: Vec<String> = (0..6).map(|_| random_doc_id().to_string()).collect();
     ids.insert(3, "ends-the-transaction".to_string());
     let p = projection(vec![row("a", 1, "x")]);
