@@ -269,7 +269,7 @@ fn describe(doc: &Automerge, change: &Change) -> Result<Described, String> {
             id: after.id.clone(),
             site: after.site.clone(),
             template: shared::template::Template::clone(&after.template),
-            areas: after.areas.clone(),
+            areas: after.areas.to_vec(),
             created_by: after.created_by.clone(),
             created_at: after.created_at,
         })));

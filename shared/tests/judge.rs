@@ -954,6 +954,29 @@ fn forging() -> Forging {
     }
 }
 
+/// An operation that sets or deletes "the head" of a list instead of inserting after it
+/// (here the photo an answer inserts into its record's list): the head is a place to
+/// insert after, not an element, and no automerge client writes such an operation. Every
+/// judge refuses it, before applying anything (`check_keys`'s sequence-head rule).
+#[test]
+fn an_operation_on_the_head_of_a_list_is_refused_by_every_judge() {
+    use automerge::legacy::{ElementId, Key};
+    let Forging {
+        users, doc, author, ..
+    } = forging();
+    let honest = last_change(&author).decode();
+    let at = honest
+        .operations
+        .iter()
+        .position(|op| op.insert && op.key == Key::Seq(ElementId::Head))
+        .expect("the answer inserts its photo at the head of its list");
+    let mut forged = honest.clone();
+    forged.operations[at].insert = false;
+    forged.hash = None;
+    let forged = Change::from(forged);
+    refused_by_every_judge("a value put on the head of a list", &users[0], &doc, &forged);
+}
+
 /// An operation in an object its own change makes only later, or in the object it makes
 /// itself: no automerge client writes either, and automerge applies both (a self-parented
 /// object makes its `parents` walk endless). The server judges a message in a copy that

@@ -17,7 +17,7 @@
 //! [`REVOCATION_CHECK`] the user is re-read as well, and the documents of sites they no
 //! longer belong to stop being sent.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::fmt::Display;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,12 +26,10 @@ use automerge::sync::State as SyncState;
 use bytes::Bytes;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use shared::protocol::{self, DocumentId, Event, Message, ServerSession};
-use tokio::sync::Notify;
-use tokio::task::JoinHandle;
 
 use super::context::SyncContext;
 use super::hub::{DocEntry, PeerSync, Received, SyncError};
-use super::relay::Ephemeral;
+use super::relay::{Changed, Ephemeral};
 use crate::auth::AuthUser;
 
 mod relayed;
@@ -66,30 +64,6 @@ pub struct CloseFrame {
     pub reason: String,
 }
 
-/// Documents changed since the connection last looked, each once however often it
-/// changed: a peer that is slow to read costs one entry per document, not one per change.
-#[derive(Default)]
-struct Changed {
-    ids: std::sync::Mutex<BTreeSet<DocumentId>>,
-    notify: Notify,
-}
-
-impl Changed {
-    fn mark(&self, id: DocumentId) {
-        if let Ok(mut ids) = self.ids.lock() {
-            ids.insert(id);
-        }
-        self.notify.notify_one();
-    }
-
-    fn take(&self) -> Vec<DocumentId> {
-        self.ids
-            .lock()
-            .map(|mut ids| std::mem::take(&mut *ids).into_iter().collect())
-            .unwrap_or_default()
-    }
-}
-
 /// A token bucket: the frames a connection may still send at once.
 struct Bucket {
     tokens: f64,
@@ -100,7 +74,6 @@ struct Bucket {
 struct PeerDoc {
     entry: Arc<DocEntry>,
     sync: PeerSync,
-    forward: JoinHandle<()>,
 }
 
 /// One peer's connection: its session, documents and limits.
@@ -190,7 +163,7 @@ impl Connection {
                     self.on_inbox().await;
                     Flow::Continue
                 }
-                () = changed.notify.notified() => {
+                () = changed.notified() => {
                     for doc_id in changed.take() {
                         self.push_sync(&doc_id).await;
                     }
@@ -342,7 +315,7 @@ impl Connection {
         }
         for id in hidden {
             if let Some(peer) = self.docs.remove(&id) {
-                peer.forward.abort();
+                peer.entry.unwatch(&self.changed);
                 self.context.hub.forget_if_empty(&peer.entry).await;
             }
         }
@@ -433,23 +406,10 @@ impl Connection {
                     .and_then(|bytes| SyncState::decode(&bytes).ok())
                     .unwrap_or_default();
                 entry.listen(&self.relayed.inbox);
-                let mut changes = entry.subscribe();
-                let changed = Arc::downgrade(&self.changed);
-                let forward = tokio::spawn(async move {
-                    // A lagged receiver missed notifications, not data: one sync catches up.
-                    while let Ok(()) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) =
-                        changes.recv().await
-                    {
-                        let Some(changed) = changed.upgrade() else {
-                            break;
-                        };
-                        changed.mark(id);
-                    }
-                });
+                entry.watch(&self.changed);
                 v.insert(PeerDoc {
                     entry,
                     sync: PeerSync::new(state),
-                    forward,
                 })
             }
         }
@@ -556,7 +516,7 @@ impl Connection {
 
     fn drop_doc(&mut self, id: &DocumentId) {
         if let Some(peer) = self.docs.remove(id) {
-            peer.forward.abort();
+            peer.entry.unwatch(&self.changed);
         }
     }
 
@@ -579,7 +539,7 @@ impl Connection {
         }
     }
 
-    /// Saves the sync states of a peer that has storage, and stops the forwarders.
+    /// Saves the sync states of a peer that has storage, and stops watching its documents.
     async fn finish(mut self) {
         let metrics = self.context.metrics.clone();
         self.save_states().await;
@@ -589,7 +549,7 @@ impl Connection {
     async fn save_states(&mut self) {
         let mut states = Vec::new();
         for (id, peer) in self.docs.drain() {
-            peer.forward.abort();
+            peer.entry.unwatch(&self.changed);
             self.context.hub.forget_if_empty(&peer.entry).await;
             if self.storage_id.is_none() || peer.entry.site().await.is_none() {
                 continue;

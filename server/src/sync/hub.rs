@@ -20,9 +20,7 @@ use automerge::sync::{Message as SyncMessage, SyncDoc};
 use automerge::{Automerge, ChangeHash, ReadDoc};
 use shared::policy::{self, History};
 use shared::protocol::DocumentId;
-use tokio::sync::broadcast;
-
-use super::relay::{Ephemeral, Inbox, Listeners, Waiting};
+use super::relay::{Changed, Ephemeral, Inbox, Listeners, Waiting, Watchers};
 use crate::store::{Store, StoreError};
 
 pub mod accept;
@@ -39,7 +37,8 @@ pub struct DocEntry {
     pub id: DocumentId,
     store: Store,
     inner: tokio::sync::Mutex<DocInner>,
-    changed: broadcast::Sender<()>,
+    /// The connections syncing it, told when it changes.
+    watchers: Watchers,
     /// The connections syncing it, for presence.
     listeners: Listeners,
     /// When it was last used, in milliseconds since [`epoch`].
@@ -72,13 +71,24 @@ struct DocInner {
 }
 
 impl DocInner {
-    /// The kept inspection, if it is still the document's (taken: judging consumes it).
-    fn take_view(&mut self) -> Option<shared::inspection::Inspection> {
-        match self.view.take() {
-            Some((heads, view)) if heads == self.doc.get_heads() => Some(view),
+    /// A copy of the kept inspection, if it is still the document's. Judging consumes its
+    /// copy; the kept one stays for the next message if this one is refused or its write
+    /// fails, so a refused message costs the next one no whole read of the inspection.
+    fn current_view(&self) -> Option<shared::inspection::Inspection> {
+        match &self.view {
+            Some((heads, view)) if *heads == self.doc.get_heads() => Some(view.clone()),
             _ => None,
         }
     }
+}
+
+/// The document in the memory it needs. automerge's load and apply leave room to grow in
+/// their columns and indexes, and its `clone` copies exactly what is there: a document of
+/// an inspection's creation and 20 answers takes about 28 KB after `load_incremental` and
+/// 17 KB after a clone, which costs about 5 µs (a loaded document would otherwise stay at
+/// its larger size for as long as it stays in memory; docs/BENCHMARKS.md, session 13).
+fn compact(doc: &Automerge) -> Automerge {
+    doc.clone()
 }
 
 /// Whether a document holds changes waiting for missing dependencies.
@@ -120,7 +130,6 @@ async fn load_stored(store: &Store, id: &DocumentId) -> Result<(Automerge, Vec<i
 
 impl DocEntry {
     fn new(id: DocumentId, store: Store, site: Option<String>, resident: bool) -> DocEntry {
-        let (changed, _) = broadcast::channel(16);
         DocEntry {
             id,
             store,
@@ -133,7 +142,7 @@ impl DocEntry {
                 history: History::Checked,
                 written: None,
             }),
-            changed,
+            watchers: Watchers::default(),
             listeners: Listeners::default(),
             last_used: AtomicU64::new(now_millis()),
         }
@@ -150,7 +159,7 @@ impl DocEntry {
             if inner.history == History::Unchecked {
                 tracing::warn!(doc = %self.id, "a stored change breaks automerge's rules for changes: concurrent changes are judged by replay");
             }
-            inner.doc = doc;
+            inner.doc = compact(&doc);
             inner.seqs = seqs;
             inner.resident = true;
         }
@@ -187,9 +196,20 @@ impl DocEntry {
         self.inner.lock().await.site.clone()
     }
 
-    /// Notified whenever a change is accepted.
-    pub fn subscribe(&self) -> broadcast::Receiver<()> {
-        self.changed.subscribe()
+    /// `changed` is marked with this document whenever a change is accepted (or arrives
+    /// from another instance), until [`DocEntry::unwatch`] or its connection ends.
+    pub fn watch(&self, changed: &Arc<Changed>) {
+        self.watchers.add(changed);
+    }
+
+    /// `changed` is no longer told of this document's changes.
+    pub fn unwatch(&self, changed: &Arc<Changed>) {
+        self.watchers.remove(changed);
+    }
+
+    /// Tells the connections syncing the document that it changed.
+    fn announce(&self) {
+        self.watchers.mark(self.id);
     }
 
     /// `inbox` hears the presence messages other connections send for this document.
@@ -273,7 +293,7 @@ impl Hub {
             // Nothing to update: it loads fresh, with the new chunk, on its next use. Its
             // peers still need telling.
             drop(inner);
-            let _ = entry.changed.send(());
+            entry.announce();
             return Ok(());
         }
         let chunks = self.store.doc_chunks_numbered(&id.to_string()).await?;
@@ -299,7 +319,7 @@ impl Hub {
                 {
                     inner.history = History::Unchecked;
                 }
-                inner.doc = next;
+                inner.doc = compact(&next);
                 inner.seqs.extend(fresh.iter().map(|(seq, _)| *seq));
             }
         }
@@ -313,7 +333,7 @@ impl Hub {
         let changed = inner.doc.get_heads() != before;
         drop(inner);
         if changed {
-            let _ = entry.changed.send(());
+            entry.announce();
         }
         Ok(())
     }

@@ -99,14 +99,80 @@ impl Inbox {
     }
 }
 
-/// Adds `inbox` to a list unless it is in it already, dropping inboxes of ended connections.
-fn push_unique(list: &mut Vec<Weak<Inbox>>, inbox: &Arc<Inbox>) {
+/// Adds `item` to a list unless it is in it already, dropping those of ended connections.
+fn push_unique<T>(list: &mut Vec<Weak<T>>, item: &Arc<T>) {
     list.retain(|w| w.strong_count() > 0);
-    if !list
-        .iter()
-        .any(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(inbox)))
-    {
-        list.push(Arc::downgrade(inbox));
+    if !list.iter().any(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(item))) {
+        list.push(Arc::downgrade(item));
+    }
+}
+
+/// Documents changed since a connection last looked, each once however often it changed:
+/// a peer that is slow to read costs one entry per document, not one per change.
+#[derive(Default)]
+pub struct Changed {
+    ids: Mutex<BTreeSet<DocumentId>>,
+    notify: Notify,
+}
+
+impl Changed {
+    /// `id` changed.
+    pub fn mark(&self, id: DocumentId) {
+        if let Ok(mut ids) = self.ids.lock() {
+            ids.insert(id);
+        }
+        self.notify.notify_one();
+    }
+
+    /// Waits until a document changes (returns at once if one changed since the last
+    /// [`Changed::take`]).
+    pub async fn notified(&self) {
+        self.notify.notified().await;
+    }
+
+    /// The documents changed since the last call, each once.
+    pub fn take(&self) -> Vec<DocumentId> {
+        self.ids
+            .lock()
+            .map(|mut ids| std::mem::take(&mut *ids).into_iter().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// The connections syncing one document, told when it changes. Held weakly: a connection
+/// that ended is dropped from the list the next time it is touched.
+#[derive(Default)]
+pub struct Watchers {
+    changed: Mutex<Vec<Weak<Changed>>>,
+}
+
+impl Watchers {
+    /// `changed` hears of the document's changes from now on.
+    pub fn add(&self, changed: &Arc<Changed>) {
+        if let Ok(mut list) = self.changed.lock() {
+            push_unique(&mut list, changed);
+        }
+    }
+
+    /// `changed` no longer hears of them.
+    pub fn remove(&self, changed: &Arc<Changed>) {
+        if let Ok(mut list) = self.changed.lock() {
+            list.retain(|w| w.strong_count() > 0 && !std::ptr::eq(w.as_ptr(), Arc::as_ptr(changed)));
+        }
+    }
+
+    /// Tells every watcher that document `id` changed.
+    pub fn mark(&self, id: DocumentId) {
+        let watchers: Vec<Arc<Changed>> = match self.changed.lock() {
+            Ok(mut list) => {
+                list.retain(|w| w.strong_count() > 0);
+                list.iter().filter_map(Weak::upgrade).collect()
+            }
+            Err(_) => return,
+        };
+        for changed in watchers {
+            changed.mark(id);
+        }
     }
 }
 
@@ -253,6 +319,30 @@ mod tests {
         let (_, queued) = inbox.take();
         assert_eq!(queued.len(), MAX_QUEUED_EPHEMERAL);
         assert_eq!(queued[0].count, 10);
+    }
+
+    #[test]
+    fn a_change_reaches_each_watcher_once_until_it_stops_watching() {
+        let watchers = Watchers::default();
+        let (a, b, c) = (
+            Arc::new(Changed::default()),
+            Arc::new(Changed::default()),
+            Arc::new(Changed::default()),
+        );
+        for changed in [&a, &b, &c, &a] {
+            watchers.add(changed);
+        }
+        watchers.mark(doc(1));
+        watchers.mark(doc(1));
+        watchers.mark(doc(2));
+        assert_eq!(a.take(), vec![doc(1), doc(2)], "each document once, watched twice");
+        assert_eq!(b.take(), vec![doc(1), doc(2)]);
+        watchers.remove(&b);
+        drop(c);
+        watchers.mark(doc(3));
+        assert_eq!(a.take(), vec![doc(3)]);
+        assert!(b.take().is_empty(), "stopped watching");
+        assert_eq!(watchers.changed.lock().map(|l| l.len()).ok(), Some(1));
     }
 
     #[test]

@@ -311,8 +311,9 @@ pub struct Inspection {
     /// The template version it started with (shared: every read of a document started from
     /// the same template text gets the same parse).
     pub template: std::sync::Arc<Template>,
-    /// The site's bays, rooms and entrances when it started.
-    pub areas: Vec<Area>,
+    /// The site's bays, rooms and entrances when it started (shared, like the template,
+    /// by every read of a document started with the same areas).
+    pub areas: std::sync::Arc<[Area]>,
     /// Who started it.
     pub created_by: UserId,
     /// When.

@@ -376,7 +376,7 @@ fn read_doc(doc: Doc<'_>) -> Result<Inspection, ReadError> {
         .map_err(|e| invalid(keys::SITE, e.to_string()))?;
     let template = parse_template(&root_str(doc, keys::TEMPLATE)?)
         .map_err(|e| invalid(keys::TEMPLATE, e.to_string()))?;
-    let areas: Vec<Area> = serde_json::from_str(&root_str(doc, keys::AREAS)?)
+    let areas = parse_areas(&root_str(doc, keys::AREAS)?)
         .map_err(|e| invalid(keys::AREAS, e.to_string()))?;
     let created_by = UserId::parse(root_str(doc, keys::CREATED_BY)?)
         .map_err(|e| invalid(keys::CREATED_BY, e.to_string()))?;
@@ -547,33 +547,52 @@ fn read_occupied_key(
     }
 }
 
-/// How many parsed templates each thread keeps (see [`parse_template`]).
-const KEPT_TEMPLATES: usize = 16;
+/// How many parsed templates, and parsed lists of areas, each thread keeps (see
+/// [`parsed`]).
+const KEPT_PARSES: usize = 16;
+
+/// Values parsed from JSON text, by that text, most recently used first.
+type Kept<T> = RefCell<VecDeque<(String, Arc<T>)>>;
 
 thread_local! {
-    /// Templates parsed by this thread, by their JSON text, most recently used first.
-    static TEMPLATES: RefCell<VecDeque<(String, Arc<Template>)>> =
-        const { RefCell::new(VecDeque::new()) };
+    static TEMPLATES: Kept<Template> = const { RefCell::new(VecDeque::new()) };
+    static AREAS: Kept<[Area]> = const { RefCell::new(VecDeque::new()) };
 }
 
-/// The template an inspection stores as JSON text, parsed once per text: every read of an
-/// inspection needs it, judging a change reads the document twice, and the text (tens of
-/// KB) is the same for every change of a document and for every document started from the
-/// same template version, while parsing it cost more than the rest of the read.
-fn parse_template(text: &str) -> Result<Arc<Template>, serde_json::Error> {
-    TEMPLATES.with(|kept| {
+/// A value an inspection stores as JSON text, parsed once per text and shared: every read
+/// of an inspection needs its template and its site's areas, the texts are the same for
+/// every change of a document and for every document started from the same template
+/// version at the same site, parsing the template cost more than the rest of the read, and
+/// the server keeps one read inspection per document in memory (the areas of a site are a
+/// few KB of each).
+fn parsed<T: ?Sized>(
+    kept: &'static std::thread::LocalKey<Kept<T>>,
+    text: &str,
+    parse: impl FnOnce(&str) -> Result<Arc<T>, serde_json::Error>,
+) -> Result<Arc<T>, serde_json::Error> {
+    kept.with(|kept| {
         let mut kept = kept.borrow_mut();
         if let Some(i) = kept.iter().position(|(t, _)| t == text)
             && let Some(entry) = kept.remove(i)
         {
-            let template = Arc::clone(&entry.1);
+            let value = Arc::clone(&entry.1);
             kept.push_front(entry);
-            return Ok(template);
+            return Ok(value);
         }
-        let template: Arc<Template> = Arc::new(serde_json::from_str(text)?);
-        kept.push_front((text.to_string(), Arc::clone(&template)));
-        kept.truncate(KEPT_TEMPLATES);
-        Ok(template)
+        let value = parse(text)?;
+        kept.push_front((text.to_string(), Arc::clone(&value)));
+        kept.truncate(KEPT_PARSES);
+        Ok(value)
+    })
+}
+
+fn parse_template(text: &str) -> Result<Arc<Template>, serde_json::Error> {
+    parsed(&TEMPLATES, text, |text| serde_json::from_str(text).map(Arc::new))
+}
+
+fn parse_areas(text: &str) -> Result<Arc<[Area]>, serde_json::Error> {
+    parsed(&AREAS, text, |text| {
+        serde_json::from_str::<Vec<Area>>(text).map(Arc::from)
     })
 }
 

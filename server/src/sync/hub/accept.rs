@@ -166,7 +166,7 @@ impl Hub {
         }
         let new_changes = forked.added.len();
         let hashes: Vec<ChangeHash> = forked.added.iter().map(Change::hash).collect();
-        let view = inner.take_view();
+        let view = inner.current_view();
         let (judged, pending) = match judge(user, &inner.doc, view, inner.history, forked)? {
             (Verdict::Allowed(judged), pending) => (*judged, pending),
             (Verdict::Refused(denial), _) => {
@@ -478,7 +478,7 @@ fn swap(
     let Judged { working, view } = judged;
     inner.view = Some((working.get_heads(), view));
     inner.written = Some((committed.version, write.projection));
-    inner.doc = working;
+    inner.doc = super::compact(&working);
     let created = inner.site.is_none();
     inner.site = Some(write.site);
     if write.snapshot.is_some() {
@@ -486,7 +486,7 @@ fn swap(
     }
     inner.seqs.push(committed.seq);
     drop(inner);
-    let _ = entry.changed.send(());
+    entry.announce();
     if created {
         waiting.wake(&entry.id);
     }
