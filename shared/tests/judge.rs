@@ -974,7 +974,12 @@ fn an_operation_on_the_head_of_a_list_is_refused_by_every_judge() {
     forged.operations[at].insert = false;
     forged.hash = None;
     let forged = Change::from(forged);
-    refused_by_every_judge("a value put on the head of a list", &users[0], &doc, &forged);
+    refused_by_every_judge(
+        "a value put on the head of a list",
+        &users[0],
+        &doc,
+        &forged,
+    );
 }
 
 /// An operation in an object its own change makes only later, or in the object it makes

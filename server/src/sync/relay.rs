@@ -102,7 +102,10 @@ impl Inbox {
 /// Adds `item` to a list unless it is in it already, dropping those of ended connections.
 fn push_unique<T>(list: &mut Vec<Weak<T>>, item: &Arc<T>) {
     list.retain(|w| w.strong_count() > 0);
-    if !list.iter().any(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(item))) {
+    if !list
+        .iter()
+        .any(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(item)))
+    {
         list.push(Arc::downgrade(item));
     }
 }
@@ -157,7 +160,9 @@ impl Watchers {
     /// `changed` no longer hears of them.
     pub fn remove(&self, changed: &Arc<Changed>) {
         if let Ok(mut list) = self.changed.lock() {
-            list.retain(|w| w.strong_count() > 0 && !std::ptr::eq(w.as_ptr(), Arc::as_ptr(changed)));
+            list.retain(|w| {
+                w.strong_count() > 0 && !std::ptr::eq(w.as_ptr(), Arc::as_ptr(changed))
+            });
         }
     }
 
@@ -335,7 +340,11 @@ mod tests {
         watchers.mark(doc(1));
         watchers.mark(doc(1));
         watchers.mark(doc(2));
-        assert_eq!(a.take(), vec![doc(1), doc(2)], "each document once, watched twice");
+        assert_eq!(
+            a.take(),
+            vec![doc(1), doc(2)],
+            "each document once, watched twice"
+        );
         assert_eq!(b.take(), vec![doc(1), doc(2)]);
         watchers.remove(&b);
         drop(c);

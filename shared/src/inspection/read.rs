@@ -587,7 +587,9 @@ fn parsed<T: ?Sized>(
 }
 
 fn parse_template(text: &str) -> Result<Arc<Template>, serde_json::Error> {
-    parsed(&TEMPLATES, text, |text| serde_json::from_str(text).map(Arc::new))
+    parsed(&TEMPLATES, text, |text| {
+        serde_json::from_str(text).map(Arc::new)
+    })
 }
 
 fn parse_areas(text: &str) -> Result<Arc<[Area]>, serde_json::Error> {
