@@ -127,9 +127,9 @@ pub async fn seed(store: &Store) -> Result<bool, StartupError> {
     }
     let site = demo_site()?;
     store.add_site(&site).await?;
-    let hash = tokio::task::spawn_blocking(|| auth::hash_password(DEMO_PASSWORD))
+    let hash = auth::password_work(|| auth::hash_password(DEMO_PASSWORD))
         .await
-        .map_err(|e| StartupError::Config(e.to_string()))?
+        .and_then(|hashed| hashed)
         .map_err(|e| StartupError::Config(e.to_string()))?;
     for (username, display_name, role) in DEMO_USERS {
         store

@@ -148,7 +148,31 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// Hashes a password with argon2id (CPU-heavy: call from a blocking thread).
+/// Most password hashes (argon2id) computed at once in this process. Each holds 19 MiB of
+/// memory while it runs (the `argon2` crate's default cost, OWASP's recommendation) and a
+/// core for tens of milliseconds, so a burst of logins, or a flood under many user names
+/// (the login limit counts per name and per address, not in all), would otherwise take
+/// 19 MiB per request in flight. Beyond this they wait their turn in [`password_work`].
+pub const MAX_PASSWORD_HASHES: usize = 2;
+
+static PASSWORD_WORK: tokio::sync::Semaphore =
+    tokio::sync::Semaphore::const_new(MAX_PASSWORD_HASHES);
+
+/// Runs `work` (hashing or verifying a password) on a blocking thread, at most
+/// [`MAX_PASSWORD_HASHES`] at once. Errors only if the blocking thread failed.
+pub async fn password_work<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AuthError> {
+    let _turn = PASSWORD_WORK
+        .acquire()
+        .await
+        .map_err(|e| AuthError::Hash(e.to_string()))?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| AuthError::Hash(e.to_string()))
+}
+
+/// Hashes a password with argon2id (CPU-heavy: call through [`password_work`]).
 pub fn hash_password(password: &str) -> Result<String, AuthError> {
     Argon2::default()
         .hash_password(password.as_bytes())
@@ -156,7 +180,7 @@ pub fn hash_password(password: &str) -> Result<String, AuthError> {
         .map_err(|e| AuthError::Hash(e.to_string()))
 }
 
-/// Checks a password against its stored hash (CPU-heavy: call from a blocking thread).
+/// Checks a password against its stored hash (CPU-heavy: call through [`password_work`]).
 pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
         .map(|parsed| {
@@ -178,6 +202,25 @@ mod tests {
         assert!(verify_password("correct horse", &hash));
         assert!(!verify_password("wrong", &hash));
         assert!(!verify_password("correct horse", "not a hash"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn password_work_runs_at_most_its_limit_at_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static RUNNING: AtomicUsize = AtomicUsize::new(0);
+        static MOST: AtomicUsize = AtomicUsize::new(0);
+        let all = (0..4 * MAX_PASSWORD_HASHES).map(|_| {
+            tokio::spawn(password_work(|| {
+                let now = RUNNING.fetch_add(1, Ordering::SeqCst) + 1;
+                MOST.fetch_max(now, Ordering::SeqCst);
+                std::thread::sleep(std::time::Duration::from_millis(30));
+                RUNNING.fetch_sub(1, Ordering::SeqCst);
+            }))
+        });
+        for task in all.collect::<Vec<_>>() {
+            task.await.expect("joins").expect("runs");
+        }
+        assert_eq!(MOST.load(Ordering::SeqCst), MAX_PASSWORD_HASHES);
     }
 
     #[test]

@@ -116,9 +116,7 @@ async fn login(
         .as_ref()
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| DUMMY_HASH.to_string());
-    let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let ok = auth::password_work(move || auth::verify_password(&password, &hash)).await?;
     let user = match user {
         Some(u) if ok && !u.disabled => u,
         _ => {

@@ -15,7 +15,7 @@ use shared::policy::{self, Action};
 use shared::role::Role;
 use shared::template::FieldError;
 
-use crate::auth::{AuthUser, MIN_PASSWORD_CHARS, Password, PasswordError};
+use crate::auth::{self, AuthUser, MIN_PASSWORD_CHARS, Password, PasswordError};
 use crate::http::error::{ApiJson, AppError};
 use crate::state::AppState;
 use crate::store::users::UserRecord;
@@ -137,9 +137,7 @@ async fn create(
             ]));
         }
     }
-    let password_hash = tokio::task::spawn_blocking(move || password.hash())
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))??;
+    let password_hash = auth::password_work(move || password.hash()).await??;
     let record = UserRecord {
         id,
         display_name: body
@@ -222,11 +220,7 @@ async fn update(
     }
     // Argon2 is slow on purpose: hashed before the transaction, so no lock waits for it.
     let hash = match password {
-        Some(p) => Some(
-            tokio::task::spawn_blocking(move || p.hash())
-                .await
-                .map_err(|e| AppError::Internal(e.to_string()))??,
-        ),
+        Some(p) => Some(auth::password_work(move || p.hash()).await??),
         None => None,
     };
     let display_name = body.display_name;

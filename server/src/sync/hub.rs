@@ -16,12 +16,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::relay::{Changed, Ephemeral, Inbox, Listeners, Waiting, Watchers};
-use crate::store::{Store, StoreError};
 use automerge::sync::{Message as SyncMessage, SyncDoc};
 use automerge::{Automerge, ChangeHash, ReadDoc};
 use shared::policy::{self, History};
 use shared::protocol::DocumentId;
+
+use super::relay::{Changed, Ephemeral, Inbox, Listeners, Waiting, Watchers};
+use crate::store::{Store, StoreError};
 
 pub mod accept;
 
