@@ -6,7 +6,7 @@ use std::sync::Arc;
 use sqlx::QueryBuilder;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqlitePool};
 
-use super::projection::Projection;
+use super::projection::{Projection, Written};
 use super::{Store, StoreError, now_ms, push_in_list};
 use crate::{with_pool, write_transaction};
 
@@ -103,10 +103,10 @@ pub struct DocWrite<'a> {
     pub origin: &'a str,
     /// The office's rows for the document after the write.
     pub projection: Option<&'a Projection>,
-    /// What this instance last wrote of the document: the version its write took and its
-    /// projection. When the document is still at that version (no one wrote it since),
-    /// only the rows that differ from that projection are written.
-    pub previous: Option<(i64, &'a Projection)>,
+    /// What this instance last wrote of the document: the version its write took and what
+    /// its projection's rows were ([`Projection::written`]). When the document is still at
+    /// that version (no one wrote it since), only the rows that differ are written.
+    pub previous: Option<(i64, &'a Written)>,
 }
 
 /// What a committed [`DocWrite`] took.
@@ -296,7 +296,7 @@ struct OwnedDocWrite {
     replaces: Vec<i64>,
     origin: String,
     projection: Option<Projection>,
-    previous: Option<(i64, Projection)>,
+    previous: Option<(i64, Written)>,
 }
 
 impl OwnedDocWrite {

@@ -8,6 +8,7 @@
 //! [`super::violations`].
 
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use shared::inspection::Inspection;
 use shared::rules::{FineDue, Violation};
 
@@ -21,7 +22,7 @@ pub struct Projection {
 }
 
 /// The `inspections` row.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Hash, Serialize)]
 pub struct InspectionRow {
     /// Site.
     pub site_id: String,
@@ -48,7 +49,7 @@ pub struct InspectionRow {
 /// A violation's row in `violations`: what the rules found, as the projection writes it
 /// on every accepted change and the office's list reads it back
 /// ([`ListedViolation`](super::violations::ListedViolation)).
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Hash, Serialize, sqlx::FromRow)]
 pub struct ViolationRow {
     /// The answer key (`item` or `item@area`).
     pub answer_key: String,
@@ -87,7 +88,7 @@ pub struct ViolationRow {
 
 /// A violation's evidence (the failing answers: who, when, note, photos) as the JSON text
 /// its row stores. It is sent as that JSON (`null` if the text is not JSON).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Evidence(String);
 
 impl Evidence {
@@ -139,6 +140,42 @@ impl Projection {
     }
 }
 
+/// A row's fingerprint: the SHA-256 of its fields as std's `Hash` feeds them (a
+/// prefix-free encoding: strings end with a marker, options and enums start with their
+/// variant), so two different rows have different fingerprints.
+type Fingerprint = [u8; 32];
+
+/// Feeds what `Hash` writes into SHA-256.
+struct Sha(Sha256);
+
+impl std::hash::Hasher for Sha {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    /// Not used: the fingerprint is the whole digest ([`fingerprint`]).
+    fn finish(&self) -> u64 {
+        0
+    }
+}
+
+fn fingerprint(row: &impl std::hash::Hash) -> Fingerprint {
+    let mut sha = Sha(Sha256::new());
+    row.hash(&mut sha);
+    sha.0.finalize().into()
+}
+
+/// What a write of a [`Projection`] left in the database, as much as the next write needs
+/// to write only the rows that differ ([`Projection::delta`]): the fingerprint of each row
+/// and the answer key of each violation (a row that is gone is deleted by its key). The
+/// server keeps one per document in memory: about 40 bytes per row, where the rows
+/// themselves are hundreds (a violation's evidence holds its notes).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Written {
+    inspection: Fingerprint,
+    violations: Vec<(String, Fingerprint)>,
+}
+
 /// What a write must change in the stored rows of a document to turn the rows of one
 /// projection into another's ([`Projection::delta`]).
 #[derive(Debug, PartialEq)]
@@ -160,24 +197,41 @@ impl Projection {
     /// rows are `previous`'s. The one difference: an unchanged inspection row is not
     /// written, so its `updated_at` is when the row last changed, not the last accepted
     /// change (nothing reads it; the document's own `updated_at` is that).
-    pub fn delta<'a>(&'a self, previous: &'a Projection) -> Delta<'a> {
+    pub fn delta<'a>(&'a self, previous: &'a Written) -> Delta<'a> {
+        let violations: Vec<(&ViolationRow, Fingerprint)> = self
+            .violations
+            .iter()
+            .map(|row| (row, fingerprint(row)))
+            .collect();
         Delta {
-            inspection: self.inspection != previous.inspection,
+            inspection: fingerprint(&self.inspection) != previous.inspection,
             gone: previous
                 .violations
                 .iter()
-                .filter(|old| {
-                    !self
+                .filter(|(key, _)| !violations.iter().any(|(new, _)| new.answer_key == *key))
+                .map(|(key, _)| key.as_str())
+                .collect(),
+            changed: violations
+                .into_iter()
+                .filter(|(new, print)| {
+                    !previous
                         .violations
                         .iter()
-                        .any(|new| new.answer_key == old.answer_key)
+                        .any(|(key, old)| *key == new.answer_key && old == print)
                 })
-                .map(|old| old.answer_key.as_str())
+                .map(|(new, _)| new)
                 .collect(),
-            changed: self
+        }
+    }
+
+    /// What writing these rows leaves, for the next write's [`Projection::delta`].
+    pub fn written(&self) -> Written {
+        Written {
+            inspection: fingerprint(&self.inspection),
+            violations: self
                 .violations
                 .iter()
-                .filter(|new| !previous.violations.contains(new))
+                .map(|row| (row.answer_key.clone(), fingerprint(row)))
                 .collect(),
         }
     }
@@ -250,7 +304,7 @@ pub fn clock_ahead(claimed: i64, now: i64) -> Option<i64> {
 macro_rules! write_projection {
     ($tx:ident, $doc_id:expr, $p:expr, $previous:expr, $now:expr) => {{
         let p: &$crate::store::projection::Projection = $p;
-        let previous: Option<&$crate::store::projection::Projection> = $previous;
+        let previous: Option<&$crate::store::projection::Written> = $previous;
         let i = &p.inspection;
         let now: i64 = $now;
         use $crate::store::projection::{clock_ahead, received_time};
@@ -399,7 +453,8 @@ mod tests {
     #[test]
     fn an_unchanged_projection_writes_nothing() {
         let p = projection(vec![row("a", 1), row("b", 1)]);
-        let delta = p.delta(&p);
+        let written = p.written();
+        let delta = p.delta(&written);
         assert!(!delta.inspection);
         assert!(delta.gone.is_empty());
         assert!(delta.changed.is_empty());
@@ -409,7 +464,8 @@ mod tests {
     fn the_delta_names_new_changed_and_gone_rows_only() {
         let before = projection(vec![row("a", 1), row("b", 1), row("c", 1)]);
         let after = projection(vec![row("a", 1), row("b", 2), row("d", 1)]);
-        let delta = after.delta(&before);
+        let written = before.written();
+        let delta = after.delta(&written);
         assert!(!delta.inspection, "same count and fines");
         assert_eq!(delta.gone, vec!["c"]);
         let changed: Vec<&str> = delta
@@ -425,9 +481,9 @@ mod tests {
         let before = projection(vec![row("a", 1)]);
         let mut after = before.clone();
         after.inspection.conflicts = 1;
-        assert!(after.delta(&before).inspection);
+        assert!(after.delta(&before.written()).inspection);
         let mut evidence = before.clone();
         evidence.violations[0].evidence = Evidence::from("[{\"note\":\"x\"}]".to_string());
-        assert_eq!(evidence.delta(&before).changed.len(), 1);
+        assert_eq!(evidence.delta(&before.written()).changed.len(), 1);
     }
 }

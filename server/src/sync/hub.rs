@@ -68,7 +68,7 @@ struct DocInner {
     /// This instance's last write of the document: the version it took and the office's
     /// rows it wrote. The next write changes only the rows that differ, if the stored
     /// document is still at that version.
-    written: Option<(i64, crate::store::projection::Projection)>,
+    written: Option<(i64, crate::store::projection::Written)>,
 }
 
 impl DocInner {

@@ -5,7 +5,7 @@
 //! and one write's failure is its own).
 
 use server::store::documents::{Committed, DocWrite};
-use server::store::projection::{Evidence, InspectionRow, Projection, ViolationRow};
+use server::store::projection::{Evidence, InspectionRow, Projection, ViolationRow, Written};
 use walkaround_tests::tablet::random_doc_id;
 use walkaround_tests::{Db, spawn};
 
@@ -109,7 +109,7 @@ fn doc_write<'a>(
     id: &'a str,
     chunk: &'a [u8],
     projection: &'a Projection,
-    previous: Option<(i64, &'a Projection)>,
+    previous: Option<(i64, &'a Written)>,
 ) -> DocWrite<'a> {
     DocWrite {
         id,
@@ -199,6 +199,8 @@ async fn write(
     p: &Projection,
     previous: Option<(i64, &Projection)>,
 ) -> Committed {
+    let written = previous.map(|(version, p)| (version, p.written()));
+    let previous = written.as_ref().map(|(version, w)| (*version, w));
     app.state
         .store
         .write_doc(&doc_write(id, b"chunk", p, previous))

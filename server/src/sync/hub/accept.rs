@@ -25,7 +25,7 @@ use tokio::sync::MutexGuard;
 
 use super::{DocEntry, DocInner, Hub, has_orphans};
 use crate::store::documents::{Committed, DocWrite};
-use crate::store::projection::Projection;
+use crate::store::projection::{Projection, Written};
 use crate::store::{Store, StoreError};
 use crate::sync::relay::Waiting;
 
@@ -444,7 +444,8 @@ impl Write {
 
 /// Step 4, persist: writes the new chunk, the document's metadata and its projection in
 /// one transaction, compacting into a snapshot after [`COMPACT_AFTER_CHUNKS`] chunks.
-/// `written` is this instance's last write of the document (its version and projection):
+/// `written` is this instance's last write of the document (its version and what its
+/// projection's rows were):
 /// if no one wrote the document since, only the projection's rows that differ are written.
 /// Returns the new chunk's number and version. Until it returns nothing in memory has
 /// changed, so a failed write leaves the document as it was and the sender unanswered.
@@ -452,7 +453,7 @@ async fn persist(
     store: &Store,
     origin: &str,
     write: &Write,
-    written: Option<&(i64, Projection)>,
+    written: Option<&(i64, Written)>,
 ) -> Result<Committed, StoreError> {
     store
         .write_doc(&DocWrite {
@@ -487,7 +488,7 @@ fn swap(
 ) {
     let Judged { working, view } = judged;
     inner.view = Some((working.get_heads(), view));
-    inner.written = Some((committed.version, write.projection));
+    inner.written = Some((committed.version, write.projection.written()));
     inner.doc = match new_changes > super::UNCOMPACTED_CHANGES {
         true => super::compact(working),
         false => working,
