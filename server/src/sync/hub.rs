@@ -88,16 +88,12 @@ impl DocInner {
 /// an inspection's creation and 20 answers takes about 28 KB after `load_incremental` and
 /// 17 KB after a clone, which costs about 5 µs (a loaded document would otherwise stay at
 /// its larger size for as long as it stays in memory; docs/BENCHMARKS.md, session 13).
+/// Even a message of one change leaves room (about 2 KB at 20 answers, 10 MiB over 2,000
+/// documents edited at once), so every swap compacts, for 2–3 % of the CPU of concurrent
+/// edits (the clone and the drop of the larger copy).
 fn compact(doc: Automerge) -> Automerge {
     doc.clone()
 }
-
-/// Most changes a message may add to a document and leave it uncompacted. The copy a
-/// message is applied to is itself a clone of the compact document, so what one change
-/// leaves (about 2 KB at 20 answers) never adds up; a clone and the drop of the larger copy
-/// would cost 2–3 % of the CPU of concurrent edits, which arrive one change per message.
-/// A first upload (21 changes at once) leaves 11 KB.
-const UNCOMPACTED_CHANGES: usize = 1;
 
 /// Whether a document holds changes waiting for missing dependencies.
 fn has_orphans(doc: &Automerge) -> bool {

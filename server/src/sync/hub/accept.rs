@@ -191,15 +191,7 @@ impl Hub {
         let committed = persist(&self.store, &self.peer_id, &write, inner.written.as_ref()).await?;
         peer.state = next_state;
         peer.pending = pending;
-        swap(
-            entry,
-            &self.waiting,
-            inner,
-            judged,
-            write,
-            committed,
-            new_changes,
-        );
+        swap(entry, &self.waiting, inner, judged, write, committed);
         Ok(Received::Accepted { new_changes })
     }
 }
@@ -472,8 +464,7 @@ async fn persist(
         .await
 }
 
-/// Step 5, swap: the committed document replaces the one in memory (compacted if the
-/// message added more than [`UNCOMPACTED_CHANGES`](super::UNCOMPACTED_CHANGES)), with the
+/// Step 5, swap: the committed document replaces the one in memory (compacted), with the
 /// numbers of the chunks it now holds and the projection written; the lock is released
 /// and the document's peers are told. Peers told `doc-unavailable` before its creation get it now,
 /// as the reference server does.
@@ -484,15 +475,11 @@ fn swap(
     judged: Judged,
     write: Write,
     committed: Committed,
-    new_changes: usize,
 ) {
     let Judged { working, view } = judged;
     inner.view = Some((working.get_heads(), view));
     inner.written = Some((committed.version, write.projection.written()));
-    inner.doc = match new_changes > super::UNCOMPACTED_CHANGES {
-        true => super::compact(working),
-        false => working,
-    };
+    inner.doc = super::compact(working);
     let created = inner.site.is_none();
     inner.site = Some(write.site);
     if write.snapshot.is_some() {
