@@ -159,17 +159,22 @@ static PASSWORD_WORK: tokio::sync::Semaphore =
     tokio::sync::Semaphore::const_new(MAX_PASSWORD_HASHES);
 
 /// Runs `work` (hashing or verifying a password) on a blocking thread, at most
-/// [`MAX_PASSWORD_HASHES`] at once. Errors only if the blocking thread failed.
+/// [`MAX_PASSWORD_HASHES`] at once. The turn belongs to the blocking thread: a request
+/// abandoned while its hash runs (its client gone) does not hand the turn on before the
+/// hash ends. Errors only if the blocking thread failed.
 pub async fn password_work<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, AuthError> {
-    let _turn = PASSWORD_WORK
+    let turn = PASSWORD_WORK
         .acquire()
         .await
         .map_err(|e| AuthError::Hash(e.to_string()))?;
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| AuthError::Hash(e.to_string()))
+    tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        work()
+    })
+    .await
+    .map_err(|e| AuthError::Hash(e.to_string()))
 }
 
 /// Hashes a password with argon2id (CPU-heavy: call through [`password_work`]).
@@ -204,11 +209,15 @@ mod tests {
         assert!(!verify_password("correct horse", "not a hash"));
     }
 
+    /// The tests of `password_work` share its one limit, so they run one at a time.
+    static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn password_work_runs_at_most_its_limit_at_once() {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static RUNNING: AtomicUsize = AtomicUsize::new(0);
         static MOST: AtomicUsize = AtomicUsize::new(0);
+        let _serial = SERIAL.lock().await;
         let all = (0..4 * MAX_PASSWORD_HASHES).map(|_| {
             tokio::spawn(password_work(|| {
                 let now = RUNNING.fetch_add(1, Ordering::SeqCst) + 1;
@@ -221,6 +230,37 @@ mod tests {
             task.await.expect("joins").expect("runs");
         }
         assert_eq!(MOST.load(Ordering::SeqCst), MAX_PASSWORD_HASHES);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_abandoned_request_keeps_its_turn_until_its_hash_ends() {
+        let _serial = SERIAL.lock().await;
+        let (started, on_start) = std::sync::mpsc::channel();
+        let (finish, on_finish) = std::sync::mpsc::channel::<()>();
+        let request = tokio::spawn(password_work(move || {
+            let _ = started.send(());
+            let _ = on_finish.recv();
+        }));
+        tokio::task::spawn_blocking(move || on_start.recv())
+            .await
+            .expect("joins")
+            .expect("the hash started");
+        // The client goes away: its request is dropped while the hash still runs.
+        request.abort();
+        let _ = request.await;
+        assert_eq!(
+            PASSWORD_WORK.available_permits(),
+            MAX_PASSWORD_HASHES - 1,
+            "the running hash still holds its turn"
+        );
+        finish.send(()).expect("the hash is waiting");
+        for _ in 0..500 {
+            if PASSWORD_WORK.available_permits() == MAX_PASSWORD_HASHES {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the turn came back when the hash ended");
     }
 
     #[test]

@@ -296,7 +296,7 @@ pub fn clock_ahead(claimed: i64, now: i64) -> Option<i64> {
 /// A submission or violation whose claimed time is unchanged keeps the time and clock
 /// offset judged when it was first received, so recomputing never moves them.
 ///
-/// `$previous` (`Option<&Projection>`) is the projection the stored rows hold, when the
+/// `$previous` (`Option<&Written>`) is the projection the stored rows hold, when the
 /// caller knows it (it wrote them, and no one has written the document since): then only
 /// the [`Projection::delta`] is written. Without it, the stored violations are read and
 /// every row is written.
