@@ -394,6 +394,9 @@ async function phase(server, name, work, converged) {
   const wire0 = totalWire();
   const disk0 = server.diskBase;
   const t0 = performance.now();
+  // CLOCK_MONOTONIC, as `perf record -k CLOCK_MONOTONIC` stamps its samples: a profile of
+  // the whole run can be cut into phases (docs/BENCHMARKS.md, "Profiling a phase").
+  const monotonic0 = process.hrtime.bigint();
   await work();
   await until(converged, `${name} to converge`);
   const seconds = (performance.now() - t0) / 1000;
@@ -410,6 +413,7 @@ async function phase(server, name, work, converged) {
     messages_down: wire.received - wire0.received,
     bytes_down: wire.receivedBytes - wire0.receivedBytes,
     disk_bytes: diskBytes(server.dir) - disk0,
+    monotonic_s: [Number(monotonic0) / 1e9, Number(process.hrtime.bigint()) / 1e9],
   };
   console.log(`  ${server.kind} ${name}: ${seconds.toFixed(2)} s, CPU ${cpu.toFixed(2)} s, peak RSS ${(result.peak_rss_kib / 1024).toFixed(1)} MiB, ${result.messages_up}/${result.messages_down} messages, ${(result.bytes_up / 1024).toFixed(0)}/${(result.bytes_down / 1024).toFixed(0)} KiB up/down`);
   return result;

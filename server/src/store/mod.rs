@@ -203,6 +203,9 @@ impl Store {
                     .busy_timeout(Duration::from_secs(5));
                 let pool = SqlitePoolOptions::new()
                     .max_connections(8)
+                    // A connection to a local file does not go stale: no `ping` before
+                    // each use (one round trip to its worker thread; issue 21).
+                    .test_before_acquire(false)
                     .connect_with(options)
                     .await?;
                 sqlx::migrate!("./migrations/sqlite").run(&pool).await?;

@@ -95,6 +95,20 @@ enum Flow {
     Close(String),
 }
 
+/// Runs one write to the peer's socket, allowing it `limit`: a peer that does not read
+/// within it is closed, or its data would pile up in its task. The error is the reason the
+/// connection closes.
+async fn write_within<E>(
+    limit: Duration,
+    write: impl std::future::Future<Output = Result<(), E>>,
+) -> Result<(), String> {
+    match tokio::time::timeout(limit, write).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err("write error".to_string()),
+        Err(_) => Err("peer not reading".to_string()),
+    }
+}
+
 impl Connection {
     /// A connection for a user whose token was checked at the upgrade.
     pub fn new(context: SyncContext, auth: AuthUser) -> Connection {
@@ -188,19 +202,25 @@ impl Connection {
                 _ = shutdown.changed() => Flow::Close("server shutting down".to_string()),
             };
             let mut flow = flow;
-            for message in self.outbox.drain(..) {
-                let frame = Frame::Binary(protocol::encode(&message).into());
-                match tokio::time::timeout(limits.write_timeout, sink.send(frame)).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(_)) => {
-                        flow = Flow::Close("write error".to_string());
+            if !self.outbox.is_empty() {
+                // Every frame queued, then one flush: the messages of one step (a
+                // reconnecting tablet's documents, say) leave in as few writes as fit.
+                let frames = self
+                    .outbox
+                    .drain(..)
+                    .map(|message| Frame::Binary(protocol::encode(&message).into()));
+                let mut written = Ok(());
+                for frame in frames {
+                    written = write_within(limits.write_timeout, sink.feed(frame)).await;
+                    if written.is_err() {
                         break;
                     }
-                    // A peer that does not read: its data would pile up in this task.
-                    Err(_) => {
-                        flow = Flow::Close("peer not reading".to_string());
-                        break;
-                    }
+                }
+                if written.is_ok() {
+                    written = write_within(limits.write_timeout, sink.flush()).await;
+                }
+                if let Err(reason) = written {
+                    flow = Flow::Close(reason);
                 }
             }
             if let Flow::Close(reason) = flow {
@@ -525,6 +545,10 @@ impl Connection {
         let Some(peer) = self.docs.get_mut(id) else {
             return;
         };
+        // The message generated below holds every change accepted before it, so a mark
+        // left by one of them (this connection's own, just accepted) would only make the
+        // connection generate again for nothing. A change accepted after this marks again.
+        self.changed.unmark(id);
         match peer.entry.generate(&mut peer.sync).await {
             Ok(Some(data)) => {
                 let message = self.session.sync(*id, data);

@@ -99,14 +99,50 @@ impl Inbox {
     }
 }
 
-/// Adds `item` to a list unless it is in it already, dropping those of ended connections.
-fn push_unique<T>(list: &mut Vec<Weak<T>>, item: &Arc<T>) {
-    list.retain(|w| w.strong_count() > 0);
-    if !list
-        .iter()
-        .any(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(item)))
-    {
-        list.push(Arc::downgrade(item));
+/// Connections held weakly, each once: one that ended is dropped the next time the list
+/// is touched. The one list behind [`Watchers`], [`Waiting`] and [`Listeners`].
+struct Members<T>(Vec<Weak<T>>);
+
+impl<T> Default for Members<T> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<T> Members<T> {
+    /// Adds `item` unless it is a member already.
+    fn add(&mut self, item: &Arc<T>) {
+        self.0.retain(|w| w.strong_count() > 0);
+        if !self
+            .0
+            .iter()
+            .any(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(item)))
+        {
+            self.0.push(Arc::downgrade(item));
+        }
+    }
+
+    /// Removes `item` if it is a member.
+    fn remove(&mut self, item: &Arc<T>) {
+        self.0
+            .retain(|w| w.strong_count() > 0 && !std::ptr::eq(w.as_ptr(), Arc::as_ptr(item)));
+    }
+
+    /// The members whose connections are still open.
+    fn live(&mut self) -> Vec<Arc<T>> {
+        self.0.retain(|w| w.strong_count() > 0);
+        self.0.iter().filter_map(Weak::upgrade).collect()
+    }
+
+    /// Whether no member is left (ended ones count until touched).
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// How many members the list holds, ended ones not yet dropped included.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.0.len()
     }
 }
 
@@ -125,6 +161,13 @@ impl Changed {
             ids.insert(id);
         }
         self.notify.notify_one();
+    }
+
+    /// Forgets that `id` changed: the connection is about to send what it lacks of it.
+    pub fn unmark(&self, id: &DocumentId) {
+        if let Ok(mut ids) = self.ids.lock() {
+            ids.remove(id);
+        }
     }
 
     /// Waits until a document changes (returns at once if one changed since the last
@@ -146,33 +189,28 @@ impl Changed {
 /// that ended is dropped from the list the next time it is touched.
 #[derive(Default)]
 pub struct Watchers {
-    changed: Mutex<Vec<Weak<Changed>>>,
+    changed: Mutex<Members<Changed>>,
 }
 
 impl Watchers {
     /// `changed` hears of the document's changes from now on.
     pub fn add(&self, changed: &Arc<Changed>) {
         if let Ok(mut list) = self.changed.lock() {
-            push_unique(&mut list, changed);
+            list.add(changed);
         }
     }
 
     /// `changed` no longer hears of them.
     pub fn remove(&self, changed: &Arc<Changed>) {
         if let Ok(mut list) = self.changed.lock() {
-            list.retain(|w| {
-                w.strong_count() > 0 && !std::ptr::eq(w.as_ptr(), Arc::as_ptr(changed))
-            });
+            list.remove(changed);
         }
     }
 
     /// Tells every watcher that document `id` changed.
     pub fn mark(&self, id: DocumentId) {
-        let watchers: Vec<Arc<Changed>> = match self.changed.lock() {
-            Ok(mut list) => {
-                list.retain(|w| w.strong_count() > 0);
-                list.iter().filter_map(Weak::upgrade).collect()
-            }
+        let watchers = match self.changed.lock() {
+            Ok(mut list) => list.live(),
             Err(_) => return,
         };
         for changed in watchers {
@@ -184,14 +222,14 @@ impl Watchers {
 /// The connections of this instance waiting for documents that do not exist yet.
 #[derive(Default)]
 pub struct Waiting {
-    by_doc: Mutex<HashMap<DocumentId, Vec<Weak<Inbox>>>>,
+    by_doc: Mutex<HashMap<DocumentId, Members<Inbox>>>,
 }
 
 impl Waiting {
     /// `inbox` hears when `id` may have come to exist.
     pub fn add(&self, id: DocumentId, inbox: &Arc<Inbox>) {
         if let Ok(mut by_doc) = self.by_doc.lock() {
-            push_unique(by_doc.entry(id).or_default(), inbox);
+            by_doc.entry(id).or_default().add(inbox);
         }
     }
 
@@ -200,7 +238,7 @@ impl Waiting {
         if let Ok(mut by_doc) = self.by_doc.lock()
             && let Some(list) = by_doc.get_mut(id)
         {
-            list.retain(|w| w.strong_count() > 0 && !std::ptr::eq(w.as_ptr(), Arc::as_ptr(inbox)));
+            list.remove(inbox);
             if list.is_empty() {
                 by_doc.remove(id);
             }
@@ -215,8 +253,9 @@ impl Waiting {
             .lock()
             .ok()
             .and_then(|mut by_doc| by_doc.remove(id))
-            .unwrap_or_default();
-        for inbox in waiters.iter().filter_map(Weak::upgrade) {
+            .unwrap_or_default()
+            .live();
+        for inbox in waiters {
             inbox.appeared(*id);
         }
     }
@@ -228,8 +267,8 @@ impl Waiting {
             .lock()
             .map(|mut by_doc| std::mem::take(&mut *by_doc))
             .unwrap_or_default();
-        for (id, waiters) in all {
-            for inbox in waiters.iter().filter_map(Weak::upgrade) {
+        for (id, mut waiters) in all {
+            for inbox in waiters.live() {
                 inbox.appeared(id);
             }
         }
@@ -249,7 +288,7 @@ impl Waiting {
 /// The connections syncing one document, for presence.
 #[derive(Default)]
 pub struct Listeners {
-    inboxes: Mutex<Vec<Weak<Inbox>>>,
+    inboxes: Mutex<Members<Inbox>>,
 }
 
 impl Listeners {
@@ -257,18 +296,15 @@ impl Listeners {
     /// ends; a connection that stopped syncing the document drops them on delivery).
     pub fn add(&self, inbox: &Arc<Inbox>) {
         if let Ok(mut inboxes) = self.inboxes.lock() {
-            push_unique(&mut inboxes, inbox);
+            inboxes.add(inbox);
         }
     }
 
     /// Hands `message` to every listener but `from`.
     pub fn relay(&self, from: &Arc<Inbox>, message: Ephemeral) {
         let message = Arc::new(message);
-        let receivers: Vec<Arc<Inbox>> = match self.inboxes.lock() {
-            Ok(mut inboxes) => {
-                inboxes.retain(|w| w.strong_count() > 0);
-                inboxes.iter().filter_map(Weak::upgrade).collect()
-            }
+        let receivers = match self.inboxes.lock() {
+            Ok(mut inboxes) => inboxes.live(),
             Err(_) => return,
         };
         for inbox in receivers.iter().filter(|i| !Arc::ptr_eq(i, from)) {
@@ -352,6 +388,18 @@ mod tests {
         assert_eq!(a.take(), vec![doc(3)]);
         assert!(b.take().is_empty(), "stopped watching");
         assert_eq!(watchers.changed.lock().map(|l| l.len()).ok(), Some(1));
+    }
+
+    #[test]
+    fn a_change_unmarked_before_a_push_is_not_pushed_again_but_a_later_one_is() {
+        let changed = Changed::default();
+        changed.mark(doc(1));
+        changed.mark(doc(2));
+        changed.unmark(&doc(1));
+        assert_eq!(changed.take(), vec![doc(2)]);
+        changed.unmark(&doc(3));
+        changed.mark(doc(1));
+        assert_eq!(changed.take(), vec![doc(1)], "marked again after the push");
     }
 
     #[test]
