@@ -36,6 +36,11 @@ pub struct SyncQuery {
 /// The read buffer a connection starts with: a typical sync message fits.
 const READ_BUFFER_BYTES: usize = 16 * 1024;
 
+/// How many bytes of queued frames a connection gathers before writing them to its
+/// socket. A connection queues every message of one step and flushes once; tungstenite's
+/// default (128 KiB) would let each connection's write buffer grow to that and keep it.
+const WRITE_BUFFER_BYTES: usize = 16 * 1024;
+
 /// `GET /sync`: authenticates, then upgrades to the sync protocol.
 pub async fn upgrade(
     ws: WebSocketUpgrade,
@@ -61,6 +66,7 @@ pub async fn upgrade(
         // default), which made most of an idle tablet's cost on the server; it grows for
         // a larger frame when one comes.
         .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
         .on_upgrade(move |socket| async move {
             let (sink, stream) = frames(socket);
             Connection::new(context, auth).run(sink, stream).await;
