@@ -192,10 +192,9 @@ impl Connection {
                     if heard.elapsed() > 2 * limits.ping_interval {
                         Flow::Close("peer silent".to_string())
                     } else {
-                        match tokio::time::timeout(limits.write_timeout, sink.send(Frame::Ping(Bytes::new()))).await {
-                            Ok(Ok(())) => Flow::Continue,
-                            Ok(Err(_)) => Flow::Close("write error".to_string()),
-                            Err(_) => Flow::Close("peer not reading".to_string()),
+                        match write_within(limits.write_timeout, sink.send(Frame::Ping(Bytes::new()))).await {
+                            Ok(()) => Flow::Continue,
+                            Err(reason) => Flow::Close(reason),
                         }
                     }
                 }

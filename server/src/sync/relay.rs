@@ -170,8 +170,8 @@ impl Changed {
         }
     }
 
-    /// Waits until a document changes (returns at once if one changed since the last
-    /// [`Changed::take`]).
+    /// Waits until a document is marked (returns at once if one was marked since the last
+    /// wake-up; [`Changed::take`] may then find nothing, when the mark was unmarked).
     pub async fn notified(&self) {
         self.notify.notified().await;
     }
