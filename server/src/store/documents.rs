@@ -139,6 +139,12 @@ struct DocSql {
     insert_chunk: &'static str,
     /// Tells other instances (PostgreSQL).
     notify: Option<&'static str>,
+    /// The metadata's upsert, the chunk's insert and the version's update in one query,
+    /// for a write without a snapshot where the version may be taken first (SQLite, whose
+    /// write transactions run one at a time): one round trip to the connection's worker
+    /// thread instead of three. Its rows: the version before the write, the chunk's
+    /// number, the new version.
+    batched: Option<&'static str>,
 }
 
 const SQLITE: DocSql = DocSql {
@@ -148,6 +154,17 @@ const SQLITE: DocSql = DocSql {
     insert_chunk: "insert into doc_chunks (doc_id, seq, kind, data) \
                    select $1, coalesce(max(seq), 0) + 1, $2, $3 from doc_chunks where doc_id = $1 returning seq",
     notify: None,
+    // The three statements of `doc_statements!` with the parameters numbered as one list:
+    // $1–$7 the metadata, $8 and $9 the chunk's kind and bytes.
+    batched: Some(
+        "insert into documents (id, kind, site_id, template_id, created_by, created_at, updated_at, version) \
+         values ($1, $2, $3, $4, $5, $6, $7, 0) \
+         on conflict (id) do update set updated_at = excluded.updated_at returning version; \
+         insert into doc_chunks (doc_id, seq, kind, data) \
+         select $1, coalesce(max(seq), 0) + 1, $8, $9 from doc_chunks where doc_id = $1 returning seq; \
+         update documents set version = (select coalesce(max(version), 0) + 1 from documents) \
+         where id = $1 returning version",
+    ),
 };
 
 const POSTGRES: DocSql = DocSql {
@@ -155,6 +172,7 @@ const POSTGRES: DocSql = DocSql {
     take_version: "update documents set version = nextval('document_versions') where id = $1 returning version",
     insert_chunk: "insert into doc_chunks (doc_id, seq, kind, data) values ($1, nextval('doc_chunk_seq'), $2, $3) returning seq",
     notify: Some("select pg_notify('walkaround_changes', $1)"), // CHANGES_CHANNEL
+    batched: None,
 };
 
 /// The statements of one [`DocWrite`] `$w`, run on the open transaction (or savepoint)
@@ -165,65 +183,95 @@ macro_rules! doc_statements {
         let w: &DocWrite<'_> = $w;
         let sql: &DocSql = &$sql;
         let now: i64 = $now;
-        // A new document's row starts at version 0 (never listed: cursors start at 0
-        // and list what is above) and gets its version at the end of the transaction.
-        // The version before this write says whether anyone wrote the document since
-        // `previous`; on PostgreSQL the row stays locked until the commit.
-        let stored_version: i64 = sqlx::query_scalar(
-            "insert into documents (id, kind, site_id, template_id, created_by, created_at, updated_at, version) \
-             values ($1, $2, $3, $4, $5, $6, $7, 0) \
-             on conflict (id) do update set updated_at = excluded.updated_at returning version",
-        )
-        .bind(w.id)
-        .bind(w.kind)
-        .bind(w.site_id)
-        .bind(w.template_id)
-        .bind(w.created_by)
-        .bind(now)
-        .bind(now)
-        .fetch_one(&mut *$tx)
-        .await?;
-        if w.snapshot.is_some() {
-            for seq in w.replaces {
-                sqlx::query("delete from doc_chunks where doc_id = $1 and seq = $2")
-                    .bind(w.id)
-                    .bind(seq)
+        // A new document's row starts at version 0 (never listed: cursors start at 0 and
+        // list what is above) and gets its version at the end of the transaction, or, where
+        // write transactions run one at a time, in the same round trip as the upsert
+        // (`DocSql::batched`). The version before this write says whether anyone wrote the
+        // document since `previous`; on PostgreSQL the row stays locked until the commit.
+        if let (Some(batched), None) = (sql.batched, w.snapshot) {
+            let rows: Vec<i64> = sqlx::query_scalar(batched)
+                .bind(w.id)
+                .bind(w.kind)
+                .bind(w.site_id)
+                .bind(w.template_id)
+                .bind(w.created_by)
+                .bind(now)
+                .bind(now)
+                .bind("incremental")
+                .bind(w.chunk)
+                .fetch_all(&mut *$tx)
+                .await?;
+            let [stored_version, seq, version] = rows[..] else {
+                Err(StoreError::Corrupt(format!(
+                    "writing document {}: {} rows where 3 were expected",
+                    w.id,
+                    rows.len()
+                )))?
+            };
+            if let Some(p) = w.projection {
+                let previous = w
+                    .previous
+                    .and_then(|(v, previous)| (v == stored_version).then_some(previous));
+                crate::write_projection!($tx, w.id, p, previous, now);
+            }
+            Committed { seq, version }
+        } else {
+            let stored_version: i64 = sqlx::query_scalar(
+                "insert into documents (id, kind, site_id, template_id, created_by, created_at, updated_at, version) \
+                 values ($1, $2, $3, $4, $5, $6, $7, 0) \
+                 on conflict (id) do update set updated_at = excluded.updated_at returning version",
+            )
+            .bind(w.id)
+            .bind(w.kind)
+            .bind(w.site_id)
+            .bind(w.template_id)
+            .bind(w.created_by)
+            .bind(now)
+            .bind(now)
+            .fetch_one(&mut *$tx)
+            .await?;
+            if w.snapshot.is_some() {
+                for seq in w.replaces {
+                    sqlx::query("delete from doc_chunks where doc_id = $1 and seq = $2")
+                        .bind(w.id)
+                        .bind(seq)
+                        .execute(&mut *$tx)
+                        .await?;
+                }
+            }
+            let (kind, data) = match w.snapshot {
+                Some(snapshot) => ("snapshot", snapshot),
+                None => ("incremental", w.chunk),
+            };
+            let seq: i64 = sqlx::query_scalar(sql.insert_chunk)
+                .bind(w.id)
+                .bind(kind)
+                .bind(data)
+                .fetch_one(&mut *$tx)
+                .await?;
+            if let Some(p) = w.projection {
+                let previous = w
+                    .previous
+                    .and_then(|(version, previous)| (version == stored_version).then_some(previous));
+                crate::write_projection!($tx, w.id, p, previous, now);
+            }
+            // Nothing after this point waits on another writer's rows, so the lock is held
+            // for two short statements and the commit.
+            if let Some(lock) = sql.lock_version {
+                sqlx::query(lock).bind(VERSION_LOCK).execute(&mut *$tx).await?;
+            }
+            let version: i64 = sqlx::query_scalar(sql.take_version)
+                .bind(w.id)
+                .fetch_one(&mut *$tx)
+                .await?;
+            if let Some(notify) = sql.notify {
+                sqlx::query(notify)
+                    .bind(format!("{} {}", w.origin, w.id))
                     .execute(&mut *$tx)
                     .await?;
             }
+            Committed { seq, version }
         }
-        let (kind, data) = match w.snapshot {
-            Some(snapshot) => ("snapshot", snapshot),
-            None => ("incremental", w.chunk),
-        };
-        let seq: i64 = sqlx::query_scalar(sql.insert_chunk)
-            .bind(w.id)
-            .bind(kind)
-            .bind(data)
-            .fetch_one(&mut *$tx)
-            .await?;
-        if let Some(p) = w.projection {
-            let previous = w
-                .previous
-                .and_then(|(version, previous)| (version == stored_version).then_some(previous));
-            crate::write_projection!($tx, w.id, p, previous, now);
-        }
-        // Nothing after this point waits on another writer's rows, so the lock is held
-        // for two short statements and the commit.
-        if let Some(lock) = sql.lock_version {
-            sqlx::query(lock).bind(VERSION_LOCK).execute(&mut *$tx).await?;
-        }
-        let version: i64 = sqlx::query_scalar(sql.take_version)
-            .bind(w.id)
-            .fetch_one(&mut *$tx)
-            .await?;
-        if let Some(notify) = sql.notify {
-            sqlx::query(notify)
-                .bind(format!("{} {}", w.origin, w.id))
-                .execute(&mut *$tx)
-                .await?;
-        }
-        Committed { seq, version }
     }};
 }
 

@@ -106,7 +106,8 @@ pub fn now_ms() -> i64 {
 }
 
 /// SQLite's write transactions, taken one at a time in the order they asked, and the
-/// group commit of document writes.
+/// group commit of document writes; and, beside them, the connection the rights reads of
+/// sync messages take ([`users::UserReader`]).
 ///
 /// SQLite has one write lock per database. Left to itself, each connection that wants it
 /// sleeps and retries (its busy handler) with growing pauses, in no order, so under load a
@@ -120,6 +121,7 @@ pub fn now_ms() -> i64 {
 pub struct WriterQueue {
     turn: Arc<tokio::sync::Mutex<()>>,
     docs: documents::GroupCommit,
+    users: users::UserReader,
 }
 
 impl WriterQueue {
@@ -127,6 +129,7 @@ impl WriterQueue {
         let turn = Arc::new(tokio::sync::Mutex::new(()));
         WriterQueue {
             docs: documents::GroupCommit::start(pool, turn.clone()),
+            users: users::UserReader::new(pool.connect_options()),
             turn,
         }
     }
@@ -316,6 +319,7 @@ impl Store {
         match self {
             Store::Sqlite(pool, queue) => {
                 queue.docs.close().await;
+                queue.users.close().await;
                 pool.close().await
             }
             Store::Postgres(pool) => pool.close().await,

@@ -33,6 +33,75 @@ type UserRow = (String, String, String, String, String, bool);
 type UserSiteRow = (String, String, String, String, String, bool, Option<String>);
 
 /// A user from its row and its sites' ids.
+/// The user of its rows joined with its sites, one per site (none: no such user).
+fn user_of_rows(rows: Vec<UserSiteRow>) -> Result<Option<UserRecord>, StoreError> {
+    let mut row = None;
+    let mut sites = Vec::with_capacity(rows.len());
+    for (id, username, display_name, role, password_hash, disabled, site) in rows {
+        sites.extend(site);
+        row.get_or_insert((id, username, display_name, role, password_hash, disabled));
+    }
+    row.map(|row| user_record(row, sites)).transpose()
+}
+
+/// A user and its sites, by id: one row per site.
+const USER_BY_ID: &str = "select u.id, u.username, u.display_name, u.role, u.password_hash, u.disabled, s.site_id \
+     from users u left join user_sites s on s.user_id = u.id where u.id = $1 order by s.site_id";
+
+/// SQLite's reads of a user by id on a connection of their own (opened with the pool's
+/// options on first use, and again after a failure).
+///
+/// Every sync message that carries changes reads its sender's rights again. A pooled
+/// connection costs each read two more round trips to the connection's worker thread
+/// besides the query's own: sqlx pings a connection on every return to the pool, in a task
+/// of its own. On one connection the read is the query alone (issue 21: the rights reads
+/// took 13 % of the server's CPU while two devices edited every document at once, about
+/// half of it in the ping). The reads queue for the connection; each is one indexed
+/// lookup.
+#[derive(Clone, Debug)]
+pub struct UserReader {
+    options: std::sync::Arc<sqlx::sqlite::SqliteConnectOptions>,
+    connection: std::sync::Arc<tokio::sync::Mutex<Option<sqlx::SqliteConnection>>>,
+}
+
+impl UserReader {
+    /// A reader that opens its connection with `options` when first used.
+    pub(super) fn new(options: std::sync::Arc<sqlx::sqlite::SqliteConnectOptions>) -> UserReader {
+        UserReader {
+            options,
+            connection: Default::default(),
+        }
+    }
+
+    /// The user with this id. A connection that fails is closed and opened again on the
+    /// next read.
+    async fn user_by_id(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
+        let mut connection = self.connection.lock().await;
+        let open = match connection.as_mut() {
+            Some(open) => open,
+            None => connection.insert(sqlx::ConnectOptions::connect(&*self.options).await?),
+        };
+        let rows = sqlx::query_as(USER_BY_ID)
+            .bind(id)
+            .fetch_all(&mut *open)
+            .await;
+        match rows {
+            Ok(rows) => user_of_rows(rows),
+            Err(e) => {
+                *connection = None;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Closes the connection, if open.
+    pub(super) async fn close(&self) {
+        if let Some(open) = self.connection.lock().await.take() {
+            let _ = sqlx::Connection::close(open).await;
+        }
+    }
+}
+
 fn user_record(row: UserRow, sites: Vec<String>) -> Result<UserRecord, StoreError> {
     let (id, username, display_name, role, password_hash, disabled) = row;
     let corrupt = |e: String| StoreError::Corrupt(e);
@@ -85,21 +154,12 @@ impl Store {
                 "select u.id, u.username, u.display_name, u.role, u.password_hash, u.disabled, s.site_id \
                  from users u left join user_sites s on s.user_id = u.id where u.username = $1 order by s.site_id"
             }
-            _ => {
-                "select u.id, u.username, u.display_name, u.role, u.password_hash, u.disabled, s.site_id \
-                 from users u left join user_sites s on s.user_id = u.id where u.id = $1 order by s.site_id"
-            }
+            _ => USER_BY_ID,
         };
         let rows: Vec<UserSiteRow> = with_pool!(self, pool => {
             sqlx::query_as(sql).bind(value).fetch_all(pool).await?
         });
-        let mut row = None;
-        let mut sites = Vec::with_capacity(rows.len());
-        for (id, username, display_name, role, password_hash, disabled, site) in rows {
-            sites.extend(site);
-            row.get_or_insert((id, username, display_name, role, password_hash, disabled));
-        }
-        row.map(|row| user_record(row, sites)).transpose()
+        user_of_rows(rows)
     }
 
     /// The user with this login name.
@@ -107,9 +167,13 @@ impl Store {
         self.user_where("username", username).await
     }
 
-    /// The user with this id.
+    /// The user with this id, read where rights are used (each sync message with changes,
+    /// each request). On SQLite it is read on [`UserReader`]'s connection.
     pub async fn user_by_id(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
-        self.user_where("id", id).await
+        match self {
+            Store::Sqlite(_, queue) => queue.users.user_by_id(id).await,
+            Store::Postgres(_) => self.user_where("id", id).await,
+        }
     }
 
     /// How many users exist (zero on a fresh data directory).
