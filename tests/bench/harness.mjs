@@ -80,6 +80,10 @@ function patchWire() {
   };
   const emit = WebSocket.prototype.emit;
   WebSocket.prototype.emit = function (event, data, ...rest) {
+    // The stock adapter's `disconnect` closes a socket still connecting after removing its
+    // own listeners; `ws` then emits an error nobody listens to, which would end the
+    // process. Such a socket is being dropped on purpose.
+    if (event === 'error' && this.listenerCount('error') === 0) return false;
     if (event === 'message') {
       wire.received += 1;
       wire.receivedBytes += data.byteLength ?? data.length ?? 0;
@@ -311,10 +315,16 @@ class Devices {
       const replies = [];
       child.on('message', (m) => {
         if (m.wire) remoteWire.set(child.pid, m.wire);
-        replies.shift()?.(m);
+        replies.shift()?.resolve(m);
       });
-      const ask = (message) => new Promise((resolve) => {
-        replies.push(resolve);
+      // A worker that dies fails what was asked of it, so the run ends with an error
+      // instead of waiting forever.
+      child.on('exit', (code) => {
+        for (const r of replies.splice(0)) r.reject(new Error(`a device worker exited (${code})`));
+      });
+      const ask = (message) => new Promise((resolve, reject) => {
+        if (child.exitCode !== null) return reject(new Error(`a device worker exited (${child.exitCode})`));
+        replies.push({ resolve, reject });
         child.send(message);
       });
       const end = Math.min(start + DEVICES_PER_PROCESS, accounts.length);
@@ -343,7 +353,8 @@ class Devices {
 
   async shutdown() {
     await Promise.all(this.workers.map(async (w) => {
-      await w.ask({ type: 'shutdown' });
+      // The worker exits after answering; one that already did has nothing to shut down.
+      await w.ask({ type: 'shutdown' }).catch(() => {});
       remoteWire.delete(w.child.pid);
     }));
   }
