@@ -30,7 +30,9 @@
 //   6. restart: the server stops, every tablet answers one inspection offline, the server
 //      starts again and every tablet reconnects at once.
 // Per phase: time to convergence (every replica's heads equal what the server reports
-// for it), server CPU seconds and peak RSS (from /proc), messages and bytes each way, and
+// for it), server CPU seconds and peak RSS (from /proc), the clients' CPU seconds (this
+// process and the device workers: near the phase's seconds, the clients are the bottleneck,
+// since they share one core), messages and bytes each way, and
 // bytes on disk (growth of the server's data directory since setup).
 import { spawn, fork, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -97,6 +99,25 @@ function cpuSeconds(pid) {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+/// CPU seconds of the clients so far, per process: this one and the device workers alive
+/// now (a phase counts the processes alive at both its ends).
+const workerPids = new Set();
+function clientCpu() {
+  const cpu = new Map([[process.pid, cpuSeconds(process.pid)]]);
+  for (const pid of workerPids) {
+    try {
+      cpu.set(pid, cpuSeconds(pid));
+    } catch {
+      // Exited meanwhile.
+    }
+  }
+  return cpu;
+}
+function clientCpuSince(before) {
+  let total = 0;
+  for (const [pid, now] of clientCpu()) if (before.has(pid)) total += now - before.get(pid);
+  return total;
 }
 function statusKib(pid, key) {
   const line = fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${key}:`));
@@ -312,6 +333,7 @@ class Devices {
     this.workers = [];
     for (let start = 0; start < accounts.length; start += DEVICES_PER_PROCESS) {
       const child = fork(fileURLToPath(import.meta.url), ['--worker'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      workerPids.add(child.pid);
       const replies = [];
       child.on('message', (m) => {
         if (m.wire) remoteWire.set(child.pid, m.wire);
@@ -320,6 +342,7 @@ class Devices {
       // A worker that dies fails what was asked of it, so the run ends with an error
       // instead of waiting forever.
       child.on('exit', (code) => {
+        workerPids.delete(child.pid);
         for (const r of replies.splice(0)) r.reject(new Error(`a device worker exited (${code})`));
       });
       const ask = (message) => new Promise((resolve, reject) => {
@@ -402,6 +425,7 @@ async function phase(server, name, work, converged) {
   const alive = server.running;
   if (alive) resetPeak(server.pid);
   const cpu0 = alive ? cpuSeconds(server.pid) : 0;
+  const clientCpu0 = clientCpu();
   const wire0 = totalWire();
   const disk0 = server.diskBase;
   const t0 = performance.now();
@@ -417,6 +441,8 @@ async function phase(server, name, work, converged) {
     phase: name,
     seconds,
     cpu_seconds: cpu,
+    // Whether the clients or the server are the busier side of a phase.
+    client_cpu_seconds: clientCpuSince(clientCpu0),
     peak_rss_kib: statusKib(server.pid, 'VmHWM'),
     rss_kib: statusKib(server.pid, 'VmRSS'),
     messages_up: wire.sent - wire0.sent,
@@ -426,7 +452,7 @@ async function phase(server, name, work, converged) {
     disk_bytes: diskBytes(server.dir) - disk0,
     monotonic_s: [Number(monotonic0) / 1e9, Number(process.hrtime.bigint()) / 1e9],
   };
-  console.log(`  ${server.kind} ${name}: ${seconds.toFixed(2)} s, CPU ${cpu.toFixed(2)} s, peak RSS ${(result.peak_rss_kib / 1024).toFixed(1)} MiB, ${result.messages_up}/${result.messages_down} messages, ${(result.bytes_up / 1024).toFixed(0)}/${(result.bytes_down / 1024).toFixed(0)} KiB up/down`);
+  console.log(`  ${server.kind} ${name}: ${seconds.toFixed(2)} s, CPU ${cpu.toFixed(2)} s (clients ${result.client_cpu_seconds.toFixed(2)} s), peak RSS ${(result.peak_rss_kib / 1024).toFixed(1)} MiB, ${result.messages_up}/${result.messages_down} messages, ${(result.bytes_up / 1024).toFixed(0)}/${(result.bytes_down / 1024).toFixed(0)} KiB up/down`);
   return result;
 }
 
