@@ -189,6 +189,8 @@ macro_rules! doc_statements {
         // (`DocSql::batched`). The version before this write says whether anyone wrote the
         // document since `previous`; on PostgreSQL the row stays locked until the commit.
         if let (Some(batched), None) = (sql.batched, w.snapshot) {
+            // The batch has no place for a version lock or a notification.
+            debug_assert!(sql.lock_version.is_none() && sql.notify.is_none());
             let rows: Vec<i64> = sqlx::query_scalar(batched)
                 .bind(w.id)
                 .bind(w.kind)
@@ -702,9 +704,10 @@ impl Store {
     /// Returns the number of the chunk written and the document's new version. On
     /// PostgreSQL the commit also notifies every instance listening on [`CHANGES_CHANNEL`].
     ///
-    /// The document's `version` (the discovery cursor) is taken last, just before the
-    /// commit, and in commit order: on SQLite the write transaction holds the database's
-    /// write lock throughout; on PostgreSQL it is taken under the transaction-scoped
+    /// The document's `version` (the discovery cursor) is taken in commit order: on SQLite
+    /// the write transaction holds the database's write lock throughout (a write without a
+    /// snapshot takes it in its first round trip, `DocSql::batched`); on PostgreSQL it is
+    /// taken last, just before the commit, under the transaction-scoped
     /// advisory lock [`VERSION_LOCK`], which PostgreSQL releases only once the commit is
     /// visible. So a reader that sees version `v` also sees every version below it, and a
     /// poller paging with `since` never moves past a write still to commit.

@@ -106,8 +106,8 @@ pub fn now_ms() -> i64 {
 }
 
 /// SQLite's write transactions, taken one at a time in the order they asked, and the
-/// group commit of document writes; and, beside them, the connection the rights reads of
-/// sync messages take ([`users::UserReader`]).
+/// group commit of document writes; and, beside them, the connection the sync
+/// connections' rights reads take ([`users::UserReader`]).
 ///
 /// SQLite has one write lock per database. Left to itself, each connection that wants it
 /// sleeps and retries (its busy handler) with growing pauses, in no order, so under load a

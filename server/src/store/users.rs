@@ -32,7 +32,6 @@ type UserRow = (String, String, String, String, String, bool);
 /// A user's row joined with one of its sites (none for a user without sites).
 type UserSiteRow = (String, String, String, String, String, bool, Option<String>);
 
-/// A user from its row and its sites' ids.
 /// The user of its rows joined with its sites, one per site (none: no such user).
 fn user_of_rows(rows: Vec<UserSiteRow>) -> Result<Option<UserRecord>, StoreError> {
     let mut row = None;
@@ -48,20 +47,32 @@ fn user_of_rows(rows: Vec<UserSiteRow>) -> Result<Option<UserRecord>, StoreError
 const USER_BY_ID: &str = "select u.id, u.username, u.display_name, u.role, u.password_hash, u.disabled, s.site_id \
      from users u left join user_sites s on s.user_id = u.id where u.id = $1 order by s.site_id";
 
-/// SQLite's reads of a user by id on a connection of their own (opened with the pool's
-/// options on first use, and again after a failure).
+/// SQLite's reads of a user's rights for sync connections ([`Store::user_for_sync`]) on a
+/// connection of their own (opened with the pool's options on first use, and again after a
+/// failure; closed for good by [`Store::close`]).
 ///
 /// Every sync message that carries changes reads its sender's rights again. A pooled
-/// connection costs each read two more round trips to the connection's worker thread
-/// besides the query's own: sqlx pings a connection on every return to the pool, in a task
-/// of its own. On one connection the read is the query alone (issue 21: the rights reads
-/// took 13 % of the server's CPU while two devices edited every document at once, about
-/// half of it in the ping). The reads queue for the connection; each is one indexed
-/// lookup.
+/// connection costs each read more than the query's own round trip to the connection's
+/// worker thread: sqlx pings a connection on every return to the pool, in a task of its
+/// own (issue 21: the rights reads and the pool's work around them were 13 % of the
+/// server's samples while two devices edited every document at once). The sync
+/// connections' reads queue for this one connection, each one indexed lookup; the HTTP
+/// layer's user reads stay on the pool, which reads in parallel.
 #[derive(Clone, Debug)]
 pub struct UserReader {
     options: std::sync::Arc<sqlx::sqlite::SqliteConnectOptions>,
-    connection: std::sync::Arc<tokio::sync::Mutex<Option<sqlx::SqliteConnection>>>,
+    connection: std::sync::Arc<tokio::sync::Mutex<Reader>>,
+}
+
+/// The reader's connection, if open, or closed for good.
+#[derive(Debug, Default)]
+enum Reader {
+    /// Not open yet, or dropped after a failure: opened on the next read.
+    #[default]
+    Idle,
+    Open(sqlx::SqliteConnection),
+    /// After [`Store::close`]: reads fail with [`StoreError::Closed`].
+    Closed,
 }
 
 impl UserReader {
@@ -73,35 +84,35 @@ impl UserReader {
         }
     }
 
-    /// The user with this id. A connection that fails is closed and opened again on the
+    /// The user with this id. A connection that fails is dropped and opened again on the
     /// next read.
     async fn user_by_id(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
-        let mut connection = self.connection.lock().await;
-        let open = match connection.as_mut() {
-            Some(open) => open,
-            None => connection.insert(sqlx::ConnectOptions::connect(&*self.options).await?),
+        let mut reader = self.connection.lock().await;
+        if let Reader::Idle = *reader {
+            *reader = Reader::Open(sqlx::ConnectOptions::connect(&*self.options).await?);
+        }
+        let Reader::Open(open) = &mut *reader else {
+            return Err(StoreError::Closed);
         };
-        let rows = sqlx::query_as(USER_BY_ID)
-            .bind(id)
-            .fetch_all(&mut *open)
-            .await;
-        match rows {
+        match sqlx::query_as(USER_BY_ID).bind(id).fetch_all(open).await {
             Ok(rows) => user_of_rows(rows),
             Err(e) => {
-                *connection = None;
+                *reader = Reader::Idle;
                 Err(e.into())
             }
         }
     }
 
-    /// Closes the connection, if open.
+    /// Closes the connection, if open; later reads fail with [`StoreError::Closed`].
     pub(super) async fn close(&self) {
-        if let Some(open) = self.connection.lock().await.take() {
+        let mut reader = self.connection.lock().await;
+        if let Reader::Open(open) = std::mem::replace(&mut *reader, Reader::Closed) {
             let _ = sqlx::Connection::close(open).await;
         }
     }
 }
 
+/// A user from its row and its sites' ids.
 fn user_record(row: UserRow, sites: Vec<String>) -> Result<UserRecord, StoreError> {
     let (id, username, display_name, role, password_hash, disabled) = row;
     let corrupt = |e: String| StoreError::Corrupt(e);
@@ -167,9 +178,15 @@ impl Store {
         self.user_where("username", username).await
     }
 
-    /// The user with this id, read where rights are used (each sync message with changes,
-    /// each request). On SQLite it is read on [`UserReader`]'s connection.
+    /// The user with this id.
     pub async fn user_by_id(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
+        self.user_where("id", id).await
+    }
+
+    /// The user with this id, read again for the rights of a sync connection (each message
+    /// with changes, each request, each revocation check). On SQLite it is read on
+    /// [`UserReader`]'s connection; otherwise it is [`Store::user_by_id`].
+    pub async fn user_for_sync(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
         match self {
             Store::Sqlite(_, queue) => queue.users.user_by_id(id).await,
             Store::Postgres(_) => self.user_where("id", id).await,
@@ -279,5 +296,50 @@ impl Store {
             }
             Ok(Some(user))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Database;
+
+    /// The sync connections' reads see a change to the user at once, and fail once the
+    /// store is closed rather than opening a connection no one closes.
+    #[tokio::test]
+    async fn rights_read_for_sync_are_current_and_end_with_the_store() {
+        let dir =
+            std::env::temp_dir().join(format!("walkaround-user-reader-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::open(&Database::Sqlite {
+            data_dir: dir.clone(),
+        })
+        .await
+        .expect("opens a temporary store");
+        let user = UserRecord {
+            id: UserId::parse("wang").expect("valid"),
+            username: "wang".to_string(),
+            display_name: "王".to_string(),
+            role: Role::WorkshopManager,
+            password_hash: "unused".to_string(),
+            disabled: false,
+            sites: BTreeSet::new(),
+        };
+        assert!(store.user_for_sync("wang").await.expect("reads").is_none());
+        store.add_user(&user).await.expect("adds");
+        let read = store.user_for_sync("wang").await.expect("reads");
+        assert_eq!(read.map(|u| u.disabled), Some(false));
+        store
+            .set_user_disabled("wang", true)
+            .await
+            .expect("disables");
+        let read = store.user_for_sync("wang").await.expect("reads");
+        assert_eq!(read.map(|u| u.disabled), Some(true));
+        store.close().await;
+        assert!(matches!(
+            store.user_for_sync("wang").await,
+            Err(StoreError::Closed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -308,7 +308,7 @@ impl Connection {
         match self
             .context
             .store
-            .user_by_id(self.auth.user.id.as_str())
+            .user_for_sync(self.auth.user.id.as_str())
             .await?
         {
             Some(record) if !record.disabled => {
