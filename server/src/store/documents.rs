@@ -183,15 +183,9 @@ macro_rules! doc_statements {
         let w: &DocWrite<'_> = $w;
         let sql: &DocSql = &$sql;
         let now: i64 = $now;
-        // A new document's row starts at version 0 (never listed: cursors start at 0 and
-        // list what is above) and gets its version at the end of the transaction, or, where
-        // write transactions run one at a time, in the same round trip as the upsert
-        // (`DocSql::batched`). The version before this write says whether anyone wrote the
-        // document since `previous`; on PostgreSQL the row stays locked until the commit.
-        if let (Some(batched), None) = (sql.batched, w.snapshot) {
-            // The batch has no place for a version lock or a notification.
-            debug_assert!(sql.lock_version.is_none() && sql.notify.is_none());
-            let rows: Vec<i64> = sqlx::query_scalar(batched)
+        // The metadata's upsert takes $1–$7 whether alone or at the head of the batch.
+        let metadata = |statement| {
+            sqlx::query_scalar(statement)
                 .bind(w.id)
                 .bind(w.kind)
                 .bind(w.site_id)
@@ -199,81 +193,86 @@ macro_rules! doc_statements {
                 .bind(w.created_by)
                 .bind(now)
                 .bind(now)
-                .bind("incremental")
-                .bind(w.chunk)
-                .fetch_all(&mut *$tx)
+        };
+        // A new document's row starts at version 0 (never listed: cursors start at 0 and
+        // list what is above) and gets its version at the end of the transaction, or, where
+        // write transactions run one at a time, in the same round trip as the upsert
+        // (`DocSql::batched`). The version before this write says whether anyone wrote the
+        // document since `previous`; on PostgreSQL the row stays locked until the commit.
+        let (stored_version, seq, taken): (i64, i64, Option<i64>) =
+            if let (Some(batched), None) = (sql.batched, w.snapshot) {
+                // The batch has no place for a version lock or a notification.
+                debug_assert!(sql.lock_version.is_none() && sql.notify.is_none());
+                let rows: Vec<i64> = metadata(batched)
+                    .bind("incremental")
+                    .bind(w.chunk)
+                    .fetch_all(&mut *$tx)
+                    .await?;
+                let [stored_version, seq, version] = rows[..] else {
+                    Err(StoreError::Corrupt(format!(
+                        "writing document {}: {} rows where 3 were expected",
+                        w.id,
+                        rows.len()
+                    )))?
+                };
+                (stored_version, seq, Some(version))
+            } else {
+                let stored_version: i64 = metadata(
+                    "insert into documents (id, kind, site_id, template_id, created_by, created_at, updated_at, version) \
+                     values ($1, $2, $3, $4, $5, $6, $7, 0) \
+                     on conflict (id) do update set updated_at = excluded.updated_at returning version",
+                )
+                .fetch_one(&mut *$tx)
                 .await?;
-            let [stored_version, seq, version] = rows[..] else {
-                Err(StoreError::Corrupt(format!(
-                    "writing document {}: {} rows where 3 were expected",
-                    w.id,
-                    rows.len()
-                )))?
+                if w.snapshot.is_some() {
+                    for seq in w.replaces {
+                        sqlx::query("delete from doc_chunks where doc_id = $1 and seq = $2")
+                            .bind(w.id)
+                            .bind(seq)
+                            .execute(&mut *$tx)
+                            .await?;
+                    }
+                }
+                let (kind, data) = match w.snapshot {
+                    Some(snapshot) => ("snapshot", snapshot),
+                    None => ("incremental", w.chunk),
+                };
+                let seq: i64 = sqlx::query_scalar(sql.insert_chunk)
+                    .bind(w.id)
+                    .bind(kind)
+                    .bind(data)
+                    .fetch_one(&mut *$tx)
+                    .await?;
+                (stored_version, seq, None)
             };
-            if let Some(p) = w.projection {
-                let previous = w
-                    .previous
-                    .and_then(|(v, previous)| (v == stored_version).then_some(previous));
-                crate::write_projection!($tx, w.id, p, previous, now);
-            }
-            Committed { seq, version }
-        } else {
-            let stored_version: i64 = sqlx::query_scalar(
-                "insert into documents (id, kind, site_id, template_id, created_by, created_at, updated_at, version) \
-                 values ($1, $2, $3, $4, $5, $6, $7, 0) \
-                 on conflict (id) do update set updated_at = excluded.updated_at returning version",
-            )
-            .bind(w.id)
-            .bind(w.kind)
-            .bind(w.site_id)
-            .bind(w.template_id)
-            .bind(w.created_by)
-            .bind(now)
-            .bind(now)
-            .fetch_one(&mut *$tx)
-            .await?;
-            if w.snapshot.is_some() {
-                for seq in w.replaces {
-                    sqlx::query("delete from doc_chunks where doc_id = $1 and seq = $2")
-                        .bind(w.id)
-                        .bind(seq)
+        if let Some(p) = w.projection {
+            let previous = w
+                .previous
+                .and_then(|(version, previous)| (version == stored_version).then_some(previous));
+            crate::write_projection!($tx, w.id, p, previous, now);
+        }
+        let version = match taken {
+            Some(version) => version,
+            None => {
+                // Nothing after this point waits on another writer's rows, so the lock is
+                // held for two short statements and the commit.
+                if let Some(lock) = sql.lock_version {
+                    sqlx::query(lock).bind(VERSION_LOCK).execute(&mut *$tx).await?;
+                }
+                let version: i64 = sqlx::query_scalar(sql.take_version)
+                    .bind(w.id)
+                    .fetch_one(&mut *$tx)
+                    .await?;
+                if let Some(notify) = sql.notify {
+                    sqlx::query(notify)
+                        .bind(format!("{} {}", w.origin, w.id))
                         .execute(&mut *$tx)
                         .await?;
                 }
+                version
             }
-            let (kind, data) = match w.snapshot {
-                Some(snapshot) => ("snapshot", snapshot),
-                None => ("incremental", w.chunk),
-            };
-            let seq: i64 = sqlx::query_scalar(sql.insert_chunk)
-                .bind(w.id)
-                .bind(kind)
-                .bind(data)
-                .fetch_one(&mut *$tx)
-                .await?;
-            if let Some(p) = w.projection {
-                let previous = w
-                    .previous
-                    .and_then(|(version, previous)| (version == stored_version).then_some(previous));
-                crate::write_projection!($tx, w.id, p, previous, now);
-            }
-            // Nothing after this point waits on another writer's rows, so the lock is held
-            // for two short statements and the commit.
-            if let Some(lock) = sql.lock_version {
-                sqlx::query(lock).bind(VERSION_LOCK).execute(&mut *$tx).await?;
-            }
-            let version: i64 = sqlx::query_scalar(sql.take_version)
-                .bind(w.id)
-                .fetch_one(&mut *$tx)
-                .await?;
-            if let Some(notify) = sql.notify {
-                sqlx::query(notify)
-                    .bind(format!("{} {}", w.origin, w.id))
-                    .execute(&mut *$tx)
-                    .await?;
-            }
-            Committed { seq, version }
-        }
+        };
+        Committed { seq, version }
     }};
 }
 
