@@ -147,24 +147,37 @@ struct DocSql {
     batched: Option<&'static str>,
 }
 
+/// A document's metadata upsert, returning the version it had ($1–$7; a new row gets 0).
+macro_rules! upsert_metadata {
+    () => {
+        "insert into documents (id, kind, site_id, template_id, created_by, created_at, updated_at, version) \
+         values ($1, $2, $3, $4, $5, $6, $7, 0) \
+         on conflict (id) do update set updated_at = excluded.updated_at returning version"
+    };
+}
+
+/// SQLite's version update ($1 the document), returning the new version.
+macro_rules! sqlite_take_version {
+    () => {
+        "update documents set version = (select coalesce(max(version), 0) + 1 from documents) \
+         where id = $1 returning version"
+    };
+}
+
 const SQLITE: DocSql = DocSql {
     lock_version: None,
-    take_version: "update documents set version = (select coalesce(max(version), 0) + 1 from documents) \
-                   where id = $1 returning version",
+    take_version: sqlite_take_version!(),
     insert_chunk: "insert into doc_chunks (doc_id, seq, kind, data) \
                    select $1, coalesce(max(seq), 0) + 1, $2, $3 from doc_chunks where doc_id = $1 returning seq",
     notify: None,
     // The three statements of `doc_statements!` with the parameters numbered as one list:
     // $1–$7 the metadata, $8 and $9 the chunk's kind and bytes.
-    batched: Some(
-        "insert into documents (id, kind, site_id, template_id, created_by, created_at, updated_at, version) \
-         values ($1, $2, $3, $4, $5, $6, $7, 0) \
-         on conflict (id) do update set updated_at = excluded.updated_at returning version; \
-         insert into doc_chunks (doc_id, seq, kind, data) \
-         select $1, coalesce(max(seq), 0) + 1, $8, $9 from doc_chunks where doc_id = $1 returning seq; \
-         update documents set version = (select coalesce(max(version), 0) + 1 from documents) \
-         where id = $1 returning version",
-    ),
+    batched: Some(concat!(
+        upsert_metadata!(),
+        "; insert into doc_chunks (doc_id, seq, kind, data) \
+         select $1, coalesce(max(seq), 0) + 1, $8, $9 from doc_chunks where doc_id = $1 returning seq; ",
+        sqlite_take_version!(),
+    )),
 };
 
 const POSTGRES: DocSql = DocSql {
@@ -217,13 +230,7 @@ macro_rules! doc_statements {
                 };
                 (stored_version, seq, Some(version))
             } else {
-                let stored_version: i64 = metadata(
-                    "insert into documents (id, kind, site_id, template_id, created_by, created_at, updated_at, version) \
-                     values ($1, $2, $3, $4, $5, $6, $7, 0) \
-                     on conflict (id) do update set updated_at = excluded.updated_at returning version",
-                )
-                .fetch_one(&mut *$tx)
-                .await?;
+                let stored_version: i64 = metadata(upsert_metadata!()).fetch_one(&mut *$tx).await?;
                 if w.snapshot.is_some() {
                     for seq in w.replaces {
                         sqlx::query("delete from doc_chunks where doc_id = $1 and seq = $2")
@@ -257,7 +264,10 @@ macro_rules! doc_statements {
                 // Nothing after this point waits on another writer's rows, so the lock is
                 // held for two short statements and the commit.
                 if let Some(lock) = sql.lock_version {
-                    sqlx::query(lock).bind(VERSION_LOCK).execute(&mut *$tx).await?;
+                    sqlx::query(lock)
+                        .bind(VERSION_LOCK)
+                        .execute(&mut *$tx)
+                        .await?;
                 }
                 let version: i64 = sqlx::query_scalar(sql.take_version)
                     .bind(w.id)

@@ -189,7 +189,7 @@ impl Store {
     pub async fn user_for_sync(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
         match self {
             Store::Sqlite(_, queue) => queue.users.user_by_id(id).await,
-            Store::Postgres(_) => self.user_where("id", id).await,
+            Store::Postgres(_) => self.user_by_id(id).await,
         }
     }
 
