@@ -427,6 +427,7 @@ async fn write_demo_inspection(
             origin: "demo",
             projection: Some(&projection),
             previous: None,
+            author: None,
         })
         .await?;
     Ok(())

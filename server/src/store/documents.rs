@@ -107,6 +107,23 @@ pub struct DocWrite<'a> {
     /// its projection's rows were ([`Projection::written`]). When the document is still at
     /// that version (no one wrote it since), only the rows that differ are written.
     pub previous: Option<(i64, &'a Written)>,
+    /// Whose change this is and with which rights it was judged: the write commits only if
+    /// they are still the stored ones, and fails with [`StoreError::RightsChanged`]
+    /// otherwise. `None` for a write no user made (the demo's seeding).
+    pub author: Option<Author<'a>>,
+}
+
+/// The author of a document write and the version of the rights its change was judged with
+/// (`users.rights_version`, read with [`Store::user_for_sync`]). The write decides inside
+/// its own transaction that the author still exists, is enabled and has those rights: a
+/// demotion, a disabling or a change of sites that commits before the write makes it fail,
+/// and one that commits after it comes after the change in every reader's view.
+#[derive(Debug, Clone, Copy)]
+pub struct Author<'a> {
+    /// The user's id.
+    pub user_id: &'a str,
+    /// The version of the rights the change was judged with.
+    pub rights_version: i64,
 }
 
 /// What a committed [`DocWrite`] took.
@@ -139,12 +156,25 @@ struct DocSql {
     insert_chunk: &'static str,
     /// Tells other instances (PostgreSQL).
     notify: Option<&'static str>,
+    /// Whether a write's [`Author`] still has the rights its change was judged with ($1 the
+    /// user, $2 the version): a row if so. On PostgreSQL the user's row stays locked
+    /// `for share` until the commit, so a change to the rights waits for the write.
+    check_rights: &'static str,
     /// The metadata's upsert, the chunk's insert and the version's update in one query,
     /// for a write without a snapshot where the version may be taken first (SQLite, whose
     /// write transactions run one at a time): one round trip to the connection's worker
     /// thread instead of three. Its rows: the version before the write, the chunk's
     /// number, the new version.
-    batched: Option<&'static str>,
+    batched: Option<Batched>,
+}
+
+/// [`DocSql::batched`], without and with the check of the author's rights.
+struct Batched {
+    /// For a write without an [`Author`].
+    plain: &'static str,
+    /// For a write with one: the check of its rights first ($10 the user, $11 the version),
+    /// whose row is 1 if they hold and 0 if not (the write's statements then roll back).
+    checked: &'static str,
 }
 
 /// A document's metadata upsert, returning the version it had ($1–$7; a new row gets 0).
@@ -164,20 +194,35 @@ macro_rules! sqlite_take_version {
     };
 }
 
+/// The three statements of a SQLite write with the parameters numbered as one list: $1–$7
+/// the metadata, $8 and $9 the chunk's kind and bytes.
+macro_rules! sqlite_batch {
+    () => {
+        concat!(
+            upsert_metadata!(),
+            "; insert into doc_chunks (doc_id, seq, kind, data) \
+             select $1, coalesce(max(seq), 0) + 1, $8, $9 from doc_chunks where doc_id = $1 returning seq; ",
+            sqlite_take_version!(),
+        )
+    };
+}
+
 const SQLITE: DocSql = DocSql {
     lock_version: None,
     take_version: sqlite_take_version!(),
     insert_chunk: "insert into doc_chunks (doc_id, seq, kind, data) \
                    select $1, coalesce(max(seq), 0) + 1, $2, $3 from doc_chunks where doc_id = $1 returning seq",
     notify: None,
-    // The three statements of `doc_statements!` with the parameters numbered as one list:
-    // $1–$7 the metadata, $8 and $9 the chunk's kind and bytes.
-    batched: Some(concat!(
-        upsert_metadata!(),
-        "; insert into doc_chunks (doc_id, seq, kind, data) \
-         select $1, coalesce(max(seq), 0) + 1, $8, $9 from doc_chunks where doc_id = $1 returning seq; ",
-        sqlite_take_version!(),
-    )),
+    // SQLite's write transactions run one at a time: nothing changes the row before the
+    // commit.
+    check_rights: "select id from users where id = $1 and rights_version = $2 and not disabled",
+    batched: Some(Batched {
+        plain: sqlite_batch!(),
+        checked: concat!(
+            "select exists (select 1 from users where id = $10 and rights_version = $11 and not disabled); ",
+            sqlite_batch!(),
+        ),
+    }),
 };
 
 const POSTGRES: DocSql = DocSql {
@@ -185,6 +230,7 @@ const POSTGRES: DocSql = DocSql {
     take_version: "update documents set version = nextval('document_versions') where id = $1 returning version",
     insert_chunk: "insert into doc_chunks (doc_id, seq, kind, data) values ($1, nextval('doc_chunk_seq'), $2, $3) returning seq",
     notify: Some("select pg_notify('walkaround_changes', $1)"), // CHANGES_CHANNEL
+    check_rights: "select id from users where id = $1 and rights_version = $2 and not disabled for share",
     batched: None,
 };
 
@@ -212,24 +258,54 @@ macro_rules! doc_statements {
         // write transactions run one at a time, in the same round trip as the upsert
         // (`DocSql::batched`). The version before this write says whether anyone wrote the
         // document since `previous`; on PostgreSQL the row stays locked until the commit.
+        // The author's rights are checked first (in the batch, its first statement). A
+        // write that finds them changed returns `RightsChanged`, and its caller rolls back
+        // whatever of it ran, as for any failing write.
         let (stored_version, seq, taken): (i64, i64, Option<i64>) =
-            if let (Some(batched), None) = (sql.batched, w.snapshot) {
+            if let (Some(batched), None) = (&sql.batched, w.snapshot) {
                 // The batch has no place for a version lock or a notification.
                 debug_assert!(sql.lock_version.is_none() && sql.notify.is_none());
-                let rows: Vec<i64> = metadata(batched)
-                    .bind("incremental")
-                    .bind(w.chunk)
-                    .fetch_all(&mut *$tx)
-                    .await?;
-                let [stored_version, seq, version] = rows[..] else {
-                    Err(StoreError::Corrupt(format!(
-                        "writing document {}: {} rows where 3 were expected",
+                let rows: Vec<i64> = match w.author {
+                    None => {
+                        metadata(batched.plain)
+                            .bind("incremental")
+                            .bind(w.chunk)
+                            .fetch_all(&mut *$tx)
+                            .await?
+                    }
+                    Some(author) => {
+                        metadata(batched.checked)
+                            .bind("incremental")
+                            .bind(w.chunk)
+                            .bind(author.user_id)
+                            .bind(author.rights_version)
+                            .fetch_all(&mut *$tx)
+                            .await?
+                    }
+                };
+                let (stored_version, seq, version) = match (w.author, &rows[..]) {
+                    (None, &[stored_version, seq, version]) => (stored_version, seq, version),
+                    (Some(_), &[1, stored_version, seq, version]) => (stored_version, seq, version),
+                    (Some(_), &[0, ..]) => Err(StoreError::RightsChanged)?,
+                    _ => Err(StoreError::Corrupt(format!(
+                        "writing document {}: {} rows where {} were expected",
                         w.id,
-                        rows.len()
-                    )))?
+                        rows.len(),
+                        if w.author.is_some() { 4 } else { 3 },
+                    )))?,
                 };
                 (stored_version, seq, Some(version))
             } else {
+                if let Some(author) = w.author {
+                    let holds: Option<String> = sqlx::query_scalar(sql.check_rights)
+                        .bind(author.user_id)
+                        .bind(author.rights_version)
+                        .fetch_optional(&mut *$tx)
+                        .await?;
+                    if holds.is_none() {
+                        Err(StoreError::RightsChanged)?
+                    }
+                }
                 let stored_version: i64 = metadata(upsert_metadata!()).fetch_one(&mut *$tx).await?;
                 if w.snapshot.is_some() {
                     for seq in w.replaces {
@@ -356,6 +432,7 @@ struct OwnedDocWrite {
     origin: String,
     projection: Option<Projection>,
     previous: Option<(i64, Written)>,
+    author: Option<(String, i64)>,
 }
 
 impl OwnedDocWrite {
@@ -372,6 +449,7 @@ impl OwnedDocWrite {
             origin: w.origin.to_string(),
             projection: w.projection.cloned(),
             previous: w.previous.map(|(version, p)| (version, p.clone())),
+            author: w.author.map(|a| (a.user_id.to_string(), a.rights_version)),
         }
     }
 
@@ -388,6 +466,13 @@ impl OwnedDocWrite {
             origin: &self.origin,
             projection: self.projection.as_ref(),
             previous: self.previous.as_ref().map(|(version, p)| (*version, p)),
+            author: self
+                .author
+                .as_ref()
+                .map(|(user_id, rights_version)| Author {
+                    user_id,
+                    rights_version: *rights_version,
+                }),
         }
     }
 

@@ -162,6 +162,11 @@ pub enum StoreError {
     /// A group of document writes failed to commit: none of them was written.
     #[error("the group commit failed: {0}")]
     GroupCommit(String),
+    /// A document write's author no longer has the rights the change was judged with (their
+    /// role, status or sites changed, or they are gone): nothing was written. Judge the
+    /// change again with the rights as stored now.
+    #[error("the author's rights changed since the change was judged")]
+    RightsChanged,
     /// Stored bytes could not be read back (a document, a sync state).
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),

@@ -47,17 +47,60 @@ fn user_of_rows(rows: Vec<UserSiteRow>) -> Result<Option<UserRecord>, StoreError
 const USER_BY_ID: &str = "select u.id, u.username, u.display_name, u.role, u.password_hash, u.disabled, s.site_id \
      from users u left join user_sites s on s.user_id = u.id where u.id = $1 order by s.site_id";
 
+/// [`USER_BY_ID`] with the version of the user's rights, in every row.
+const USER_FOR_SYNC: &str = "select u.id, u.username, u.display_name, u.role, u.password_hash, u.disabled, s.site_id, u.rights_version \
+     from users u left join user_sites s on s.user_id = u.id where u.id = $1 order by s.site_id";
+
+/// A row of [`USER_FOR_SYNC`]: a [`UserSiteRow`] and the rights' version.
+type UserRightsRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    bool,
+    Option<String>,
+    i64,
+);
+
+/// The user of [`USER_FOR_SYNC`]'s rows, with the version of its rights.
+fn rights_of_rows(rows: Vec<UserRightsRow>) -> Result<Option<SyncRights>, StoreError> {
+    let version = rows.first().map(|row| row.7);
+    let rows = rows
+        .into_iter()
+        .map(
+            |(id, username, display_name, role, hash, disabled, site, _)| {
+                (id, username, display_name, role, hash, disabled, site)
+            },
+        )
+        .collect();
+    Ok(user_of_rows(rows)?
+        .zip(version)
+        .map(|(user, version)| SyncRights { user, version }))
+}
+
+/// A user as a sync connection judges its changes with: the stored user and the version of
+/// its rights (`users.rights_version`, moved on by every change to the role, the status or
+/// the sites). A document write made with these rights commits only while the version is
+/// still the stored one ([`crate::store::documents::Author`]).
+#[derive(Debug, Clone)]
+pub struct SyncRights {
+    /// The user as stored.
+    pub user: UserRecord,
+    /// The version of its rights.
+    pub version: i64,
+}
+
 /// SQLite's reads of a user's rights for sync connections ([`Store::user_for_sync`]) on a
 /// connection of their own (opened with the pool's options on first use, and again after a
 /// failure; closed for good by [`Store::close`]).
 ///
-/// Every sync message that carries changes reads its sender's rights again. A pooled
-/// connection costs each read more than the query's own round trip to the connection's
-/// worker thread: sqlx pings a connection on every return to the pool, in a task of its
-/// own (issue 21: the rights reads and the pool's work around them were 13 % of the
-/// server's samples while two devices edited every document at once). The sync
-/// connections' reads queue for this one connection, each one indexed lookup; the HTTP
-/// layer's user reads stay on the pool, which reads in parallel.
+/// A sync connection reads its user's rights when it opens a document or asks for one,
+/// every revocation check, and whenever a write finds them changed. A pooled connection
+/// costs each read more than the query's own round trip to the connection's worker thread:
+/// sqlx pings a connection on every return to the pool, in a task of its own (issue 21).
+/// The sync connections' reads queue for this one connection, each one indexed lookup;
+/// the HTTP layer's user reads stay on the pool, which reads in parallel.
 #[derive(Clone, Debug)]
 pub struct UserReader {
     options: std::sync::Arc<sqlx::sqlite::SqliteConnectOptions>,
@@ -86,7 +129,7 @@ impl UserReader {
 
     /// The user with this id. A connection that fails is dropped and opened again on the
     /// next read.
-    async fn user_by_id(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
+    async fn user_for_sync(&self, id: &str) -> Result<Option<SyncRights>, StoreError> {
         let mut reader = self.connection.lock().await;
         if let Reader::Idle = *reader {
             *reader = Reader::Open(sqlx::ConnectOptions::connect(&*self.options).await?);
@@ -94,8 +137,8 @@ impl UserReader {
         let Reader::Open(open) = &mut *reader else {
             return Err(StoreError::Closed);
         };
-        match sqlx::query_as(USER_BY_ID).bind(id).fetch_all(open).await {
-            Ok(rows) => user_of_rows(rows),
+        match sqlx::query_as(USER_FOR_SYNC).bind(id).fetch_all(open).await {
+            Ok(rows) => rights_of_rows(rows),
             Err(e) => {
                 *reader = Reader::Idle;
                 Err(e.into())
@@ -183,13 +226,20 @@ impl Store {
         self.user_where("id", id).await
     }
 
-    /// The user with this id, read again for the rights of a sync connection (each message
-    /// with changes, each request, each revocation check). On SQLite it is read on
-    /// [`UserReader`]'s connection; otherwise it is [`Store::user_by_id`].
-    pub async fn user_for_sync(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
+    /// The user with this id and the version of its rights, read again for a sync
+    /// connection (when it opens or asks for a document, each revocation check, and when a
+    /// write finds the rights changed). On SQLite it is read on [`UserReader`]'s
+    /// connection; on PostgreSQL from the pool.
+    pub async fn user_for_sync(&self, id: &str) -> Result<Option<SyncRights>, StoreError> {
         match self {
-            Store::Sqlite(_, queue) => queue.users.user_by_id(id).await,
-            Store::Postgres(_) => self.user_by_id(id).await,
+            Store::Sqlite(_, queue) => queue.users.user_for_sync(id).await,
+            Store::Postgres(pool) => {
+                let rows = sqlx::query_as(USER_FOR_SYNC)
+                    .bind(id)
+                    .fetch_all(pool)
+                    .await?;
+                rights_of_rows(rows)
+            }
         }
     }
 
@@ -328,13 +378,19 @@ mod tests {
         assert!(store.user_for_sync("wang").await.expect("reads").is_none());
         store.add_user(&user).await.expect("adds");
         let read = store.user_for_sync("wang").await.expect("reads");
-        assert_eq!(read.map(|u| u.disabled), Some(false));
+        assert_eq!(read.as_ref().map(|r| r.user.disabled), Some(false));
+        let first = read.map(|r| r.version);
         store
             .set_user_disabled("wang", true)
             .await
             .expect("disables");
         let read = store.user_for_sync("wang").await.expect("reads");
-        assert_eq!(read.map(|u| u.disabled), Some(true));
+        assert_eq!(read.as_ref().map(|r| r.user.disabled), Some(true));
+        assert_ne!(
+            read.map(|r| r.version),
+            first,
+            "disabling moves the rights on"
+        );
         store.close().await;
         assert!(matches!(
             store.user_for_sync("wang").await,

@@ -7,15 +7,20 @@
 //! expires, and within [`REVOCATION_CHECK`] of the login being revoked or the user
 //! disabled.
 //!
-//! Rights are read at the moment of use: every incoming `sync` message is judged with the
-//! user as stored right then (role, sites, disabled), not as they were at connect time, so
-//! an answer sent on a socket opened before a demotion is refused like one on a new socket.
-//! Re-reading costs two indexed primary-key reads per message: 0.34 to 0.42 ms on SQLite
-//! and 0.9 to 2.1 ms on PostgreSQL in a debug build on the shared 2-core machine
-//! (`reading_the_user_per_message_is_cheap` in `tests/tests/it/live_rights.rs` prints it),
-//! less than the commit of the change it guards. Documents the server pushes are bounded the other way: every
-//! [`REVOCATION_CHECK`] the user is re-read as well, and the documents of sites they no
-//! longer belong to stop being sent.
+//! Rights are decided at the moment of use: a change is stored only if its author's rights
+//! (role, sites, status) are, inside the write's own transaction, still those it was judged
+//! with, not as they were at connect time, so an answer sent on a socket opened before a
+//! demotion is refused like one on a new socket. The connection keeps the rights it last
+//! read with their version (`users.rights_version`, which every change to them moves on);
+//! a write whose author's version has moved fails with `RightsChanged`, and the connection
+//! reads the user again and judges the message anew ([`Connection::on_frame`]). A refusal
+//! is checked the same way before it is reported, so a promotion counts at once too. The
+//! user is read when a document is opened or asked for, when a write or a refusal finds
+//! the rights changed, and every [`REVOCATION_CHECK`]; a message with changes costs no
+//! read of its own (issue 21: the reads, a round trip to a database thread each, were
+//! 9 % of the server's CPU while two devices edited every document at once). Documents
+//! the server pushes are bounded the other way: every [`REVOCATION_CHECK`] the user is
+//! re-read as well, and the documents of sites they no longer belong to stop being sent.
 
 use std::collections::HashMap;
 use std::fmt::Display;
@@ -31,6 +36,7 @@ use super::context::SyncContext;
 use super::hub::{DocEntry, PeerSync, Received, SyncError};
 use super::relay::{Changed, Ephemeral};
 use crate::auth::AuthUser;
+use crate::store::StoreError;
 
 mod relayed;
 #[cfg(test)]
@@ -80,6 +86,9 @@ struct PeerDoc {
 pub struct Connection {
     context: SyncContext,
     auth: AuthUser,
+    /// The version of the rights in `auth` (`users.rights_version`), once read by
+    /// [`Connection::reload_user`]; `None` until then (the upgrade's read has none).
+    rights_version: Option<i64>,
     session: ServerSession,
     storage_id: Option<String>,
     docs: HashMap<DocumentId, PeerDoc>,
@@ -93,6 +102,16 @@ pub struct Connection {
 enum Flow {
     Continue,
     Close(String),
+}
+
+/// How a `sync` message went.
+enum Synced {
+    /// Answered: accepted, refused or failed, with what the peer is told queued.
+    Done,
+    /// Its write found the author's rights changed since they were read (or its refusal
+    /// may be owed to rights that changed): nothing was stored or said; judge it again
+    /// with the rights read anew.
+    RightsChanged,
 }
 
 /// Runs one write to the peer's socket, allowing it `limit`: a peer that does not read
@@ -119,6 +138,7 @@ impl Connection {
         Connection {
             context,
             auth,
+            rights_version: None,
             session,
             storage_id: None,
             docs: HashMap::new(),
@@ -278,24 +298,19 @@ impl Connection {
         Flow::Continue
     }
 
-    /// The user's rights for a sync message, read again where they are used: for a
-    /// message that carries changes (judged with the current role, sites and status), a
-    /// request, or a document this connection has not opened yet (access is decided with
-    /// the current sites). An acknowledgement on an open document (no changes) is answered
-    /// with the rights as last read; the revocation check re-reads them every
-    /// [`REVOCATION_CHECK`] and stops documents of sites the user has left. False if the
-    /// user no longer exists or is disabled.
+    /// The user's rights for a sync message, read again where access is decided: for a
+    /// request, or a document this connection has not opened yet (with the current
+    /// sites), and before the first message with changes (whose write needs the rights'
+    /// version). Other messages are judged with the rights as last read: a write commits
+    /// only if they are still the stored ones ([`Synced::RightsChanged`] otherwise), and
+    /// the revocation check re-reads them every [`REVOCATION_CHECK`] and stops documents
+    /// of sites the user has left. False if the user no longer exists or is disabled.
     async fn rights_for(
         &mut self,
         id: &DocumentId,
-        data: &[u8],
         request: bool,
     ) -> Result<bool, crate::store::StoreError> {
-        let carries_changes = || {
-            // A message that does not decode is refused by the hub; read the rights anyway.
-            automerge::sync::Message::decode(data).map_or(true, |m| !m.changes.is_empty())
-        };
-        if request || !self.docs.contains_key(id) || carries_changes() {
+        if request || !self.docs.contains_key(id) || self.rights_version.is_none() {
             self.reload_user().await
         } else {
             Ok(true)
@@ -311,14 +326,26 @@ impl Connection {
             .user_for_sync(self.auth.user.id.as_str())
             .await?
         {
-            Some(record) if !record.disabled => {
-                self.auth.user.role = record.role;
-                self.auth.user.sites = record.sites.clone();
-                self.auth.record = record;
+            Some(rights) if !rights.user.disabled => {
+                self.auth.user.role = rights.user.role;
+                self.auth.user.sites = rights.user.sites.clone();
+                self.auth.record = rights.user;
+                self.rights_version = Some(rights.version);
                 Ok(true)
             }
-            _ => Ok(false),
+            _ => {
+                self.rights_version = None;
+                Ok(false)
+            }
         }
+    }
+
+    /// Whether the user's rights are no longer those last read (changed, or the user gone
+    /// or disabled): they are read again. A read that fails counts as changed, so nothing
+    /// is reported on rights that could not be checked.
+    async fn rights_moved(&mut self) -> bool {
+        let before = self.rights_version;
+        !matches!(self.reload_user().await, Ok(true)) || self.rights_version != before
     }
 
     /// Stops sending the documents of sites the user no longer belongs to. They are
@@ -367,18 +394,41 @@ impl Connection {
                     document_id,
                     data,
                     request,
-                } => match self.rights_for(&document_id, &data, request).await {
-                    Ok(true) => self.on_sync(document_id, &data, request).await,
-                    Ok(false) => return self.session_ended(),
-                    Err(e) => {
-                        // Judging with rights that may be stale is what this avoids.
-                        tracing::error!(error = %e, "cannot read the user to judge a change");
-                        self.outbox.push(self.session.error(
-                            "the server could not check your rights; retry".to_string(),
-                            Some(document_id),
-                        ));
+                } => {
+                    // A message whose write (or refusal) finds the rights changed is judged
+                    // once more with the rights read anew; if they change again meanwhile,
+                    // the peer is asked to retry.
+                    for attempt in 0..2 {
+                        let read = match attempt {
+                            0 => self.rights_for(&document_id, request).await,
+                            _ => self.reload_user().await,
+                        };
+                        match read {
+                            Ok(true) => {}
+                            Ok(false) => return self.session_ended(),
+                            Err(e) => {
+                                // Judging with rights that may be stale is what this avoids.
+                                tracing::error!(error = %e, "cannot read the user to judge a change");
+                                self.outbox.push(self.session.error(
+                                    "the server could not check your rights; retry".to_string(),
+                                    Some(document_id),
+                                ));
+                                break;
+                            }
+                        }
+                        match self.on_sync(document_id, &data, request).await {
+                            Synced::Done => break,
+                            Synced::RightsChanged if attempt == 0 => {}
+                            Synced::RightsChanged => self.outbox.push(
+                                self.session.error(
+                                    "your rights changed while the change was stored; retry"
+                                        .to_string(),
+                                    Some(document_id),
+                                ),
+                            ),
+                        }
                     }
-                },
+                }
                 Event::Ephemeral {
                     sender_id,
                     document_id,
@@ -434,7 +484,9 @@ impl Connection {
         }
     }
 
-    async fn on_sync(&mut self, id: DocumentId, data: &[u8], request: bool) {
+    /// Answers one `sync` message, judged with the rights as last read (their version is
+    /// known: [`Connection::rights_for`] read them if not).
+    async fn on_sync(&mut self, id: DocumentId, data: &[u8], request: bool) -> Synced {
         // A document the user may not see is reported exactly like one that does not
         // exist. A `sync` for a document the server has not seen may be one a tablet
         // created offline: it gets a provisional entry (visible to nobody else) and its
@@ -448,17 +500,17 @@ impl Connection {
                 None => {
                     self.outbox.push(self.session.unavailable(id));
                     self.wait_for(id).await;
-                    return;
+                    return Synced::Done;
                 }
                 Some(_) => {
                     self.outbox.push(self.session.unavailable(id));
-                    return;
+                    return Synced::Done;
                 }
             },
             Ok(None) if request => {
                 self.outbox.push(self.session.unavailable(id));
                 self.wait_for(id).await;
-                return;
+                return Synced::Done;
             }
             Ok(None) => match self.context.hub.get_or_new(&id) {
                 Ok(entry) => entry,
@@ -466,21 +518,28 @@ impl Connection {
                     tracing::error!(error = %e, "document map unavailable");
                     self.outbox
                         .push(self.session.error("internal error".to_string(), Some(id)));
-                    return;
+                    return Synced::Done;
                 }
             },
             Err(e) => {
                 tracing::error!(error = %e, "cannot load document");
                 self.outbox
                     .push(self.session.error("internal error".to_string(), Some(id)));
-                return;
+                return Synced::Done;
             }
         };
         let hub = self.context.hub.clone();
         let user = self.auth.user.clone();
+        let Some(rights_version) = self.rights_version else {
+            // `rights_for` read them; a user read since without a version is one that
+            // ended the session.
+            return Synced::RightsChanged;
+        };
         let started = std::time::Instant::now();
         let peer = self.peer_doc(entry.clone()).await;
-        let result = hub.receive(&entry, &user, &mut peer.sync, data).await;
+        let result = hub
+            .receive(&entry, &user, rights_version, &mut peer.sync, data)
+            .await;
         match result {
             Ok(Received::Accepted { new_changes }) => {
                 self.push_sync(&id).await;
@@ -492,6 +551,15 @@ impl Connection {
                     .metrics
                     .sync_latency
                     .observe(started.elapsed().as_secs_f64());
+            }
+            Ok(Received::Refused(_)) if self.rights_moved().await => {
+                // Judged with rights that are not the stored ones any more (a promotion,
+                // say): judged again, not reported.
+                hub.forget_if_empty(&entry).await;
+                if entry.site().await.is_none() {
+                    self.drop_doc(&id);
+                }
+                return Synced::RightsChanged;
             }
             Ok(Received::Refused(denial)) => {
                 self.context.metrics.changes_rejected.inc();
@@ -523,6 +591,13 @@ impl Connection {
                 hub.forget_if_empty(&entry).await;
                 self.outbox.push(self.session.error(message, Some(id)));
             }
+            Err(SyncError::Store(StoreError::RightsChanged)) => {
+                hub.forget_if_empty(&entry).await;
+                if entry.site().await.is_none() {
+                    self.drop_doc(&id);
+                }
+                return Synced::RightsChanged;
+            }
             Err(SyncError::Store(e)) => {
                 tracing::error!(error = %e, doc = %id, "cannot store a change");
                 self.outbox.push(self.session.error(
@@ -531,6 +606,7 @@ impl Connection {
                 ));
             }
         }
+        Synced::Done
     }
 
     fn drop_doc(&mut self, id: &DocumentId) {

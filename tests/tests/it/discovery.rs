@@ -33,6 +33,7 @@ fn doc_write<'a>(id: &'a str, chunk: &'a str) -> DocWrite<'a> {
         origin: "test",
         projection: None,
         previous: None,
+        author: None,
     }
 }
 

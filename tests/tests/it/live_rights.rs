@@ -1,6 +1,10 @@
 //! Rights are read at the moment of use on an open sync socket (issue 16, input 3): a
-//! change is judged with the user's current role, sites and status, and a connection stops
-//! receiving documents of a site its user has left within the revocation check (2 s).
+//! change is stored only if the user's role, sites and status are, when it commits, those
+//! it was judged with, and a connection stops receiving documents of a site its user has
+//! left within the revocation check (2 s). A connection judges with the rights it last
+//! read; the write's check of their version sends a change judged on stale rights back to
+//! be judged again (issue 21), in both directions: a demotion refuses it, a promotion
+//! accepts it.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -13,6 +17,7 @@ use walkaround_tests::{Db, PASSWORD, TestApp, demo_areas, spawn, stored_heads};
 
 walkaround_tests::on_both_databases!(
     an_answer_sent_after_a_demotion_on_the_same_socket_is_refused,
+    an_answer_sent_after_a_promotion_on_the_same_socket_is_accepted,
     a_socket_stops_receiving_a_site_its_user_has_left,
     a_change_sent_right_after_disabling_is_refused_and_the_socket_closes,
     reading_the_user_per_message_is_cheap,
@@ -82,6 +87,51 @@ async fn an_answer_sent_after_a_demotion_on_the_same_socket_is_refused(db: Db) {
     assert!(
         violations_of(&app, &id.to_string()).await.is_empty(),
         "nothing listed"
+    );
+    app.stop().await;
+}
+
+async fn an_answer_sent_after_a_promotion_on_the_same_socket_is_accepted(db: Db) {
+    let app = spawn(db).await;
+    let mut li = Tablet::login(&app, "li", PASSWORD).await;
+    // The closing routine: team leads run it (its `run_by`); chen, a technician, may not.
+    let id = li.create("closing-routine", "demo-site", demo_areas());
+    assert!(li.sync_until_acked(Duration::from_secs(10)).await);
+    let mut chen = Tablet::login(&app, "chen", PASSWORD).await;
+    chen.want(id);
+    chen.sync().await;
+    assert_eq!(
+        sorted(chen.heads(&id)),
+        sorted(li.heads(&id)),
+        "chen holds it"
+    );
+
+    // The office promotes the technician while his socket stays open; his connection
+    // last read him as a technician.
+    let office = app.as_user("office").await;
+    let (status, _) = office
+        .patch("/api/v1/users/chen", json!({"role": "team_lead"}))
+        .await;
+    assert_eq!(status, 200);
+
+    chen.answer(&id, "c5-lights", AnswerValue::Pass, None);
+    assert!(
+        chen.sync_until_acked(Duration::from_secs(10)).await,
+        "judged with the role he has now: {:?}",
+        chen.notices
+    );
+    assert!(
+        !chen
+            .notices
+            .iter()
+            .any(|n| matches!(n, Notice::Error { .. })),
+        "{:?}",
+        chen.notices
+    );
+    assert_eq!(
+        stored_heads(&app, &id).await,
+        sorted(chen.heads(&id)),
+        "stored"
     );
     app.stop().await;
 }
@@ -166,8 +216,8 @@ async fn a_change_sent_right_after_disabling_is_refused_and_the_socket_closes(db
     app.stop().await;
 }
 
-/// What re-reading the user costs, as each incoming sync message that carries changes,
-/// asks for a document or opens one does.
+/// What re-reading the user costs, as each incoming sync message that asks for a document
+/// or opens one does, and each write that finds the rights changed.
 async fn reading_the_user_per_message_is_cheap(db: Db) {
     let app = spawn(db).await;
     let store = &app.state.store;

@@ -4,7 +4,7 @@
 //! SQLite's group commit (writes that queue while one commits are committed together,
 //! and one write's failure is its own).
 
-use server::store::documents::{Committed, DocWrite};
+use server::store::documents::{Author, Committed, DocWrite};
 use server::store::projection::{Evidence, InspectionRow, Projection, ViolationRow, Written};
 use walkaround_tests::tablet::random_doc_id;
 use walkaround_tests::{Db, spawn};
@@ -12,6 +12,7 @@ use walkaround_tests::{Db, spawn};
 walkaround_tests::on_both_databases!(
     a_delta_write_leaves_the_rows_of_a_full_write,
     a_write_after_another_writer_writes_every_row,
+    a_write_judged_on_rights_that_changed_stores_nothing,
 );
 
 #[tokio::test]
@@ -123,6 +124,7 @@ fn doc_write<'a>(
         origin: "test",
         projection: Some(projection),
         previous,
+        author: None,
     }
 }
 
@@ -280,6 +282,105 @@ async fn a_write_after_another_writer_writes_every_row(db: Db) {
     // every row is written, not the (empty) delta.
     write(&app, &id, &ours, Some((committed.version, &ours))).await;
     assert_eq!(stored(&app, &id).await, expected(&ours));
+}
+
+/// A document write commits only while its author still has the rights (their version)
+/// its change was judged with (issue 21), with or without a snapshot, and a write that
+/// finds them changed stores nothing.
+async fn a_write_judged_on_rights_that_changed_stores_nothing(db: Db) {
+    let app = spawn(db).await;
+    let store = &app.state.store;
+    let p = projection(vec![row("a", 1, "x")]);
+    let version = |store: server::store::Store| async move {
+        store
+            .user_for_sync("wang")
+            .await
+            .expect("reads")
+            .expect("wang exists")
+            .version
+    };
+    let by = |rights_version| {
+        Some(Author {
+            user_id: "wang",
+            rights_version,
+        })
+    };
+    let judged = version(store.clone()).await;
+    let first = random_doc_id().to_string();
+    store
+        .write_doc(&DocWrite {
+            author: by(judged),
+            ..doc_write(&first, b"chunk", &p, None)
+        })
+        .await
+        .expect("the rights hold: it commits");
+
+    // The office moves wang to another site meanwhile.
+    store
+        .edit_user("wang", None, |user| {
+            user.sites = std::collections::BTreeSet::from([
+                shared::ids::SiteId::parse("site-b").expect("valid")
+            ]);
+            Ok::<(), ()>(())
+        })
+        .await
+        .expect("stores")
+        .expect("edits")
+        .expect("wang exists");
+    let moved = version(store.clone()).await;
+    assert_ne!(moved, judged, "a change of sites moves the rights on");
+    let second = random_doc_id().to_string();
+    for snapshot in [None, Some(&b"snapshot"[..])] {
+        let result = store
+            .write_doc(&DocWrite {
+                author: by(judged),
+                snapshot,
+                ..doc_write(&second, b"chunk", &p, None)
+            })
+            .await;
+        assert!(
+            matches!(result, Err(server::store::StoreError::RightsChanged)),
+            "{result:?}"
+        );
+    }
+    let left: i64 = server::with_pool!(store, pool => {
+        sqlx::query_scalar(
+            "select (select count(*) from documents where id = $1) \
+             + (select count(*) from doc_chunks where doc_id = $1) \
+             + (select count(*) from violations where doc_id = $1) \
+             + (select count(*) from inspections where doc_id = $1)",
+        )
+        .bind(&second)
+        .fetch_one(pool)
+        .await
+        .expect("counts")
+    });
+    assert_eq!(left, 0, "nothing of the refused write is stored");
+    store
+        .write_doc(&DocWrite {
+            author: by(moved),
+            ..doc_write(&second, b"chunk", &p, None)
+        })
+        .await
+        .expect("judged again with the rights as stored: it commits");
+
+    // Disabled, with the version read after: the write still fails.
+    store
+        .set_user_disabled("wang", true)
+        .await
+        .expect("disables");
+    let disabled = version(store.clone()).await;
+    let result = store
+        .write_doc(&DocWrite {
+            author: by(disabled),
+            ..doc_write(&first, b"more", &p, None)
+        })
+        .await;
+    assert!(
+        matches!(result, Err(server::store::StoreError::RightsChanged)),
+        "{result:?}"
+    );
+    app.stop().await;
 }
 
 #[tokio::test]

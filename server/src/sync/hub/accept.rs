@@ -24,7 +24,7 @@ use shared::rules;
 use tokio::sync::MutexGuard;
 
 use super::{DocEntry, DocInner, Hub, has_orphans};
-use crate::store::documents::{Committed, DocWrite};
+use crate::store::documents::{Author, Committed, DocWrite};
 use crate::store::projection::{Projection, Written};
 use crate::store::{Store, StoreError};
 use crate::sync::relay::Waiting;
@@ -136,11 +136,16 @@ pub enum SyncError {
 
 impl Hub {
     /// Applies one sync message from `user` to the document, judging and persisting the
-    /// changes it carries. `peer` is the sender's sync state, updated only on success.
+    /// changes it carries. `rights_version` is the version of the rights `user` holds
+    /// (`users.rights_version`, [`crate::store::users::SyncRights`]): the changes are
+    /// stored only if it is still the stored one, and otherwise the message fails with
+    /// [`StoreError::RightsChanged`] and nothing changes, to be judged again with the
+    /// rights read anew. `peer` is the sender's sync state, updated only on success.
     pub async fn receive(
         &self,
         entry: &DocEntry,
         user: &User,
+        rights_version: i64,
         peer: &mut PeerSync,
         data: &[u8],
     ) -> Result<Received, SyncError> {
@@ -188,7 +193,18 @@ impl Hub {
             }
         };
         let write = Write::of(&entry.id, &inner, &judged, chunk);
-        let committed = persist(&self.store, &self.peer_id, &write, inner.written.as_ref()).await?;
+        let author = Author {
+            user_id: user.id.as_str(),
+            rights_version,
+        };
+        let committed = persist(
+            &self.store,
+            &self.peer_id,
+            &write,
+            inner.written.as_ref(),
+            author,
+        )
+        .await?;
         peer.state = next_state;
         peer.pending = pending;
         swap(entry, &self.waiting, inner, judged, write, committed);
@@ -439,6 +455,8 @@ impl Write {
 /// `written` is this instance's last write of the document (its version and what its
 /// projection's rows were):
 /// if no one wrote the document since, only the projection's rows that differ are written.
+/// The write commits only while `author` still has the rights the changes were judged
+/// with ([`StoreError::RightsChanged`] otherwise).
 /// Returns the new chunk's number and version. Until it returns nothing in memory has
 /// changed, so a failed write leaves the document as it was and the sender unanswered.
 async fn persist(
@@ -446,6 +464,7 @@ async fn persist(
     origin: &str,
     write: &Write,
     written: Option<&(i64, Written)>,
+    author: Author<'_>,
 ) -> Result<Committed, StoreError> {
     store
         .write_doc(&DocWrite {
@@ -460,6 +479,7 @@ async fn persist(
             origin,
             projection: Some(&write.projection),
             previous: written.map(|(version, projection)| (*version, projection)),
+            author: Some(author),
         })
         .await
 }
