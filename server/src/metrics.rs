@@ -21,6 +21,9 @@ pub struct Metrics {
     pub sync_latency: Histogram,
     /// Frames a connection had to wait for under the per-connection rate limit.
     pub throttled: Counter,
+    /// Sync messages judged again because their sender's rights had moved since the
+    /// connection last read them (a write or a refusal found the version changed).
+    pub rights_rejudged: Counter,
     /// Documents dropped from memory after going unused.
     pub documents_evicted: Counter,
     documents_in_memory: Gauge,
@@ -50,6 +53,7 @@ impl Metrics {
         // 0.5 ms to ~4 s.
         let sync_latency = Histogram::new(exponential_buckets(0.0005, 2.0, 14));
         let throttled = Counter::default();
+        let rights_rejudged = Counter::default();
         let documents_evicted = Counter::default();
         let documents_in_memory = Gauge::default();
         let documents_known = Gauge::default();
@@ -81,6 +85,11 @@ impl Metrics {
             "sync_frames_throttled",
             "Frames delayed by the per-connection rate limit",
             throttled.clone(),
+        );
+        registry.register(
+            "sync_rights_rejudged",
+            "Sync messages judged again because the sender's rights changed meanwhile",
+            rights_rejudged.clone(),
         );
         registry.register(
             "documents_in_memory",
@@ -124,6 +133,7 @@ impl Metrics {
             changes_rejected,
             sync_latency,
             throttled,
+            rights_rejudged,
             documents_evicted,
             documents_in_memory,
             documents_known,

@@ -173,7 +173,8 @@ struct Batched {
     /// For a write without an [`Author`].
     plain: &'static str,
     /// For a write with one: the check of its rights first ($10 the user, $11 the version),
-    /// whose row is 1 if they hold and 0 if not (the write's statements then roll back).
+    /// whose row is 1 if they hold and 0 if not. The write's statements run either way;
+    /// on 0 the write fails and its caller rolls them back.
     checked: &'static str,
 }
 

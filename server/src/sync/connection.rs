@@ -418,7 +418,9 @@ impl Connection {
                         }
                         match self.on_sync(document_id, &data, request).await {
                             Synced::Done => break,
-                            Synced::RightsChanged if attempt == 0 => {}
+                            Synced::RightsChanged if attempt == 0 => {
+                                self.context.metrics.rights_rejudged.inc();
+                            }
                             Synced::RightsChanged => self.outbox.push(
                                 self.session.error(
                                     "your rights changed while the change was stored; retry"
@@ -487,6 +489,11 @@ impl Connection {
     /// Answers one `sync` message, judged with the rights as last read (their version is
     /// known: [`Connection::rights_for`] read them if not).
     async fn on_sync(&mut self, id: DocumentId, data: &[u8], request: bool) -> Synced {
+        let Some(rights_version) = self.rights_version else {
+            // `rights_for` read them; a read since that left no version is one that found
+            // the user gone or disabled.
+            return Synced::RightsChanged;
+        };
         // A document the user may not see is reported exactly like one that does not
         // exist. A `sync` for a document the server has not seen may be one a tablet
         // created offline: it gets a provisional entry (visible to nobody else) and its
@@ -503,6 +510,8 @@ impl Connection {
                     return Synced::Done;
                 }
                 Some(_) => {
+                    // Of a site the user has left (since the document was opened, perhaps).
+                    self.drop_doc(&id);
                     self.outbox.push(self.session.unavailable(id));
                     return Synced::Done;
                 }
@@ -530,11 +539,6 @@ impl Connection {
         };
         let hub = self.context.hub.clone();
         let user = self.auth.user.clone();
-        let Some(rights_version) = self.rights_version else {
-            // `rights_for` read them; a user read since without a version is one that
-            // ended the session.
-            return Synced::RightsChanged;
-        };
         let started = std::time::Instant::now();
         let peer = self.peer_doc(entry.clone()).await;
         let result = hub
@@ -562,6 +566,9 @@ impl Connection {
                 return Synced::RightsChanged;
             }
             Ok(Received::Refused(denial)) => {
+                if let Some(peer) = self.docs.get_mut(&id) {
+                    peer.sync.forget_pending();
+                }
                 self.context.metrics.changes_rejected.inc();
                 hub.forget_if_empty(&entry).await;
                 tracing::info!(user = %user.id, doc = %id, code = denial.code(), "change refused");

@@ -20,7 +20,7 @@ walkaround_tests::on_both_databases!(
     an_answer_sent_after_a_promotion_on_the_same_socket_is_accepted,
     a_socket_stops_receiving_a_site_its_user_has_left,
     a_change_sent_right_after_disabling_is_refused_and_the_socket_closes,
-    reading_the_user_per_message_is_cheap,
+    reading_the_user_again_is_cheap,
 );
 
 /// Longer than the revocation check (2 s), with room for a busy machine.
@@ -218,7 +218,7 @@ async fn a_change_sent_right_after_disabling_is_refused_and_the_socket_closes(db
 
 /// What re-reading the user costs, as each incoming sync message that asks for a document
 /// or opens one does, and each write that finds the rights changed.
-async fn reading_the_user_per_message_is_cheap(db: Db) {
+async fn reading_the_user_again_is_cheap(db: Db) {
     let app = spawn(db).await;
     let store = &app.state.store;
     store.user_by_id("wang").await.expect("warm");

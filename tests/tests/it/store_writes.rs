@@ -383,6 +383,84 @@ async fn a_write_judged_on_rights_that_changed_stores_nothing(db: Db) {
     app.stop().await;
 }
 
+/// In a group of writes committed together, the one whose author's rights moved fails
+/// alone and the others commit (SQLite's group commit runs the group again with a
+/// savepoint per write).
+#[tokio::test]
+async fn a_write_on_moved_rights_in_a_group_fails_alone() {
+    let app = spawn(Db::Sqlite).await;
+    let store = &app.state.store;
+    let rights = |store: server::store::Store| async move {
+        store
+            .user_for_sync("wang")
+            .await
+            .expect("reads")
+            .expect("wang exists")
+            .version
+    };
+    let judged = rights(store.clone()).await;
+    store
+        .edit_user("wang", None, |user| {
+            user.role = shared::role::Role::Technician;
+            Ok::<(), ()>(())
+        })
+        .await
+        .expect("stores")
+        .expect("edits")
+        .expect("wang exists");
+    let now = rights(store.clone()).await;
+    assert_ne!(now, judged, "a change of role moves the rights on");
+
+    let p = projection(vec![row("a", 1, "x")]);
+    let ids: Vec<String> = (0..5).map(|_| random_doc_id().to_string()).collect();
+    let turn = store.begin_write().await;
+    let mut writes = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let (store, id, p) = (store.clone(), id.clone(), p.clone());
+        // The third was judged before the change of role.
+        let version = if i == 2 { judged } else { now };
+        writes.push(tokio::spawn(async move {
+            store
+                .write_doc(&DocWrite {
+                    author: Some(Author {
+                        user_id: "wang",
+                        rights_version: version,
+                    }),
+                    ..doc_write(&id, id.as_bytes(), &p, None)
+                })
+                .await
+        }));
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let (groups_before, _) = store.group_commits();
+    drop(turn);
+    for (i, write) in writes.into_iter().enumerate() {
+        let result = write.await.expect("the write's task");
+        if i == 2 {
+            assert!(
+                matches!(result, Err(server::store::StoreError::RightsChanged)),
+                "{result:?}"
+            );
+            assert!(
+                server::with_pool!(store, pool => {
+                    sqlx::query_scalar::<_, i64>("select count(*) from documents where id = $1")
+                        .bind(&ids[i])
+                        .fetch_one(pool)
+                        .await
+                        .expect("counts")
+                }) == 0,
+                "nothing of it is stored"
+            );
+        } else {
+            result.expect("the others commit");
+            assert_eq!(stored(&app, &ids[i]).await, expected(&p));
+        }
+    }
+    let (groups, _) = store.group_commits();
+    assert_eq!(groups - groups_before, 1, "the five were one group");
+}
+
 #[tokio::test]
 async fn a_write_after_the_store_closed_fails_with_an_error() {
     let app = spawn(Db::Sqlite).await;

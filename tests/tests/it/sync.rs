@@ -23,6 +23,7 @@ walkaround_tests::on_both_databases!(
     a_reconnecting_tablet_with_storage_resumes_its_sync_state,
     stored_chunks_are_compacted_and_reload_identically,
     a_change_that_arrives_before_its_dependency_waits_for_it,
+    a_waiting_change_survives_a_message_judged_again_on_moved_rights,
     a_peer_back_in_step_is_not_answered_until_something_changes,
     a_note_with_a_nul_character_is_stored,
 );
@@ -686,6 +687,80 @@ async fn a_change_that_arrives_before_its_dependency_waits_for_it(db: Db) {
     // What is stored is complete: a fresh load has the same heads.
     let stored = walkaround_tests::stored_heads(&app, &id).await;
     assert_eq!(stored, wang.heads(&id));
+    app.stop().await;
+}
+
+/// A change waiting for its dependency stays waiting when a later message of the same
+/// peer is judged again because the user's rights moved meanwhile (issue 21): the first
+/// judging's failed write must not take the waiting change with it, or the peer, which
+/// records it as sent, would never send it again.
+async fn a_waiting_change_survives_a_message_judged_again_on_moved_rights(db: Db) {
+    let app = spawn(db).await;
+    let mut wang = Tablet::login(&app, "wang", PASSWORD).await;
+    let id = wang.create("workshop-walkaround", "demo-site", demo_areas());
+    wang.answer(&id, "c1-visitors", AnswerValue::Pass, None);
+    assert!(wang.sync_until_acked(Duration::from_secs(10)).await);
+    let base = wang.heads(&id);
+    // The manager's second tablet answers on the same base: a change that needs nothing
+    // the server lacks.
+    let mut second = Tablet::login(&app, "wang", PASSWORD).await;
+    second.want(id);
+    second.sync().await;
+    second.answer(&id, "c7-old-parts", AnswerValue::Pass, None);
+    let independent = second.docs.get(&id).expect("holds it").0.get_changes(&base);
+
+    // A parent and its child; only the child is sent, as after a Bloom-filter false
+    // positive: it waits on the server for its parent.
+    wang.answer(&id, "c9-masking", AnswerValue::Pass, None);
+    wang.answer(&id, "c8-booth-floor", AnswerValue::Fail, Some("rags"));
+    let parent = |doc: &automerge::Automerge| {
+        let child = doc.get_heads()[0];
+        doc.get_change_by_hash(&child).expect("has its head").deps()[0]
+    };
+    wang.push_doctored(&id, |doc, message, state| {
+        let child = doc.get_heads()[0];
+        let child = doc.get_change_by_hash(&child).expect("has its head");
+        message.changes = vec![child.raw_bytes().to_vec()].into();
+        state.sent_hashes.remove(&parent(doc));
+    })
+    .await;
+
+    // The user's rights move (a rename rewrites the sites too), and the same tablet sends
+    // the other tablet's change alone: the parent is still missing.
+    app.state
+        .store
+        .edit_user("wang", None, |user| {
+            user.display_name = "车间经理 王强 (夜班)".to_string();
+            Ok::<(), ()>(())
+        })
+        .await
+        .expect("stores")
+        .expect("edits")
+        .expect("wang exists");
+    let (doc, _) = wang.docs.get_mut(&id).expect("holds it");
+    let parent_hash = parent(doc);
+    doc.apply_changes(independent.clone())
+        .expect("applies the other tablet's change");
+    wang.push_doctored(&id, |_, message, state| {
+        message.changes = independent
+            .iter()
+            .map(|c| c.raw_bytes().to_vec())
+            .collect::<Vec<_>>()
+            .into();
+        state.sent_hashes.remove(&parent_hash);
+    })
+    .await;
+
+    assert!(
+        wang.sync_until_acked(Duration::from_secs(10)).await,
+        "the server asked for the parent and then stored all three"
+    );
+    assert_eq!(server_heads(&app, &id).await, wang.heads(&id));
+    assert!(wang.notices.is_empty(), "{:?}", wang.notices);
+    assert_eq!(
+        walkaround_tests::stored_heads(&app, &id).await,
+        wang.heads(&id)
+    );
     app.stop().await;
 }
 

@@ -66,6 +66,12 @@ impl PeerSync {
         }
     }
 
+    /// Drops the chunks waiting for dependencies: after a refusal is reported, the peer
+    /// starts over from what the server holds.
+    pub fn forget_pending(&mut self) {
+        self.pending.clear();
+    }
+
     /// Bytes of change data waiting for dependencies.
     pub fn pending_bytes(&self) -> usize {
         self.pending.iter().map(Vec::len).sum()
@@ -140,7 +146,10 @@ impl Hub {
     /// (`users.rights_version`, [`crate::store::users::SyncRights`]): the changes are
     /// stored only if it is still the stored one, and otherwise the message fails with
     /// [`StoreError::RightsChanged`] and nothing changes, to be judged again with the
-    /// rights read anew. `peer` is the sender's sync state, updated only on success.
+    /// rights read anew. `peer` is the sender's sync state and waiting chunks, updated only
+    /// when the message is accepted (on a refusal the caller drops the waiting chunks with
+    /// [`PeerSync::forget_pending`] once it reports it; a refusal owed to rights that have
+    /// moved is judged again with them intact).
     pub async fn receive(
         &self,
         entry: &DocEntry,
@@ -174,10 +183,7 @@ impl Hub {
         let view = inner.current_view();
         let (judged, pending) = match judge(user, &inner.doc, view, inner.history, forked)? {
             (Verdict::Allowed(judged), pending) => (*judged, pending),
-            (Verdict::Refused(denial), _) => {
-                peer.pending.clear();
-                return Ok(Received::Refused(denial));
-            }
+            (Verdict::Refused(denial), _) => return Ok(Received::Refused(denial)),
         };
         // What is stored must be what was judged, change for change.
         let stored = policy::stored_changes(&judged.working, &inner.doc.get_heads(), &hashes);
@@ -187,10 +193,7 @@ impl Hub {
                 .flat_map(Change::raw_bytes)
                 .copied()
                 .collect(),
-            Err(denial) => {
-                peer.pending.clear();
-                return Ok(Received::Refused(denial));
-            }
+            Err(denial) => return Ok(Received::Refused(denial)),
         };
         let write = Write::of(&entry.id, &inner, &judged, chunk);
         let author = Author {
@@ -291,7 +294,8 @@ fn fork(
     load_chunks(&mut fork, peer.pending.iter().map(Vec::as_slice))?;
     apply_sync_message(&mut fork, state, message)?;
     let (pending, added) = if has_orphans(&fork) {
-        let mut pending = std::mem::take(&mut peer.pending);
+        // A copy: the peer's own list changes only if the message is accepted.
+        let mut pending = peer.pending.clone();
         pending.extend(incoming);
         if pending.iter().map(Vec::len).sum::<usize>() > MAX_PENDING_BYTES {
             peer.pending.clear();
