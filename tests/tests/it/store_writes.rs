@@ -128,6 +128,27 @@ fn doc_write<'a>(
     }
 }
 
+/// The version of wang's rights as stored now.
+async fn wangs_rights(store: &server::store::Store) -> i64 {
+    store
+        .user_for_sync("wang")
+        .await
+        .expect("reads")
+        .expect("wang exists")
+        .version
+}
+
+/// `w` as a change of wang's, judged with his rights at `rights_version`.
+fn by_wang(w: DocWrite<'_>, rights_version: i64) -> DocWrite<'_> {
+    DocWrite {
+        author: Some(Author {
+            user_id: "wang",
+            rights_version,
+        }),
+        ..w
+    }
+}
+
 /// Writes one document per id while another writer holds the turn, queued in this order,
 /// so that they commit as one group; their results, in the same order.
 async fn queued_together(
@@ -291,27 +312,10 @@ async fn a_write_judged_on_rights_that_changed_stores_nothing(db: Db) {
     let app = spawn(db).await;
     let store = &app.state.store;
     let p = projection(vec![row("a", 1, "x")]);
-    let version = |store: server::store::Store| async move {
-        store
-            .user_for_sync("wang")
-            .await
-            .expect("reads")
-            .expect("wang exists")
-            .version
-    };
-    let by = |rights_version| {
-        Some(Author {
-            user_id: "wang",
-            rights_version,
-        })
-    };
-    let judged = version(store.clone()).await;
+    let judged = wangs_rights(store).await;
     let first = random_doc_id().to_string();
     store
-        .write_doc(&DocWrite {
-            author: by(judged),
-            ..doc_write(&first, b"chunk", &p, None)
-        })
+        .write_doc(&by_wang(doc_write(&first, b"chunk", &p, None), judged))
         .await
         .expect("the rights hold: it commits");
 
@@ -327,15 +331,14 @@ async fn a_write_judged_on_rights_that_changed_stores_nothing(db: Db) {
         .expect("stores")
         .expect("edits")
         .expect("wang exists");
-    let moved = version(store.clone()).await;
+    let moved = wangs_rights(store).await;
     assert_ne!(moved, judged, "a change of sites moves the rights on");
     let second = random_doc_id().to_string();
     for snapshot in [None, Some(&b"snapshot"[..])] {
         let result = store
             .write_doc(&DocWrite {
-                author: by(judged),
                 snapshot,
-                ..doc_write(&second, b"chunk", &p, None)
+                ..by_wang(doc_write(&second, b"chunk", &p, None), judged)
             })
             .await;
         assert!(
@@ -357,10 +360,7 @@ async fn a_write_judged_on_rights_that_changed_stores_nothing(db: Db) {
     });
     assert_eq!(left, 0, "nothing of the refused write is stored");
     store
-        .write_doc(&DocWrite {
-            author: by(moved),
-            ..doc_write(&second, b"chunk", &p, None)
-        })
+        .write_doc(&by_wang(doc_write(&second, b"chunk", &p, None), moved))
         .await
         .expect("judged again with the rights as stored: it commits");
 
@@ -369,12 +369,9 @@ async fn a_write_judged_on_rights_that_changed_stores_nothing(db: Db) {
         .set_user_disabled("wang", true)
         .await
         .expect("disables");
-    let disabled = version(store.clone()).await;
+    let disabled = wangs_rights(store).await;
     let result = store
-        .write_doc(&DocWrite {
-            author: by(disabled),
-            ..doc_write(&first, b"more", &p, None)
-        })
+        .write_doc(&by_wang(doc_write(&first, b"more", &p, None), disabled))
         .await;
     assert!(
         matches!(result, Err(server::store::StoreError::RightsChanged)),
@@ -390,15 +387,7 @@ async fn a_write_judged_on_rights_that_changed_stores_nothing(db: Db) {
 async fn a_write_on_moved_rights_in_a_group_fails_alone() {
     let app = spawn(Db::Sqlite).await;
     let store = &app.state.store;
-    let rights = |store: server::store::Store| async move {
-        store
-            .user_for_sync("wang")
-            .await
-            .expect("reads")
-            .expect("wang exists")
-            .version
-    };
-    let judged = rights(store.clone()).await;
+    let judged = wangs_rights(store).await;
     store
         .edit_user("wang", None, |user| {
             user.role = shared::role::Role::Technician;
@@ -408,7 +397,7 @@ async fn a_write_on_moved_rights_in_a_group_fails_alone() {
         .expect("stores")
         .expect("edits")
         .expect("wang exists");
-    let now = rights(store.clone()).await;
+    let now = wangs_rights(store).await;
     assert_ne!(now, judged, "a change of role moves the rights on");
 
     let p = projection(vec![row("a", 1, "x")]);
@@ -421,13 +410,7 @@ async fn a_write_on_moved_rights_in_a_group_fails_alone() {
         let version = if i == 2 { judged } else { now };
         writes.push(tokio::spawn(async move {
             store
-                .write_doc(&DocWrite {
-                    author: Some(Author {
-                        user_id: "wang",
-                        rights_version: version,
-                    }),
-                    ..doc_write(&id, id.as_bytes(), &p, None)
-                })
+                .write_doc(&by_wang(doc_write(&id, id.as_bytes(), &p, None), version))
                 .await
         }));
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
