@@ -266,18 +266,15 @@ macro_rules! doc_statements {
             if let (Some(batched), None) = (&sql.batched, w.snapshot) {
                 // The batch has no place for a version lock or a notification.
                 debug_assert!(sql.lock_version.is_none() && sql.notify.is_none());
+                let statement = match w.author {
+                    None => batched.plain,
+                    Some(_) => batched.checked,
+                };
+                let query = metadata(statement).bind("incremental").bind(w.chunk);
                 let rows: Vec<i64> = match w.author {
-                    None => {
-                        metadata(batched.plain)
-                            .bind("incremental")
-                            .bind(w.chunk)
-                            .fetch_all(&mut *$tx)
-                            .await?
-                    }
+                    None => query.fetch_all(&mut *$tx).await?,
                     Some(author) => {
-                        metadata(batched.checked)
-                            .bind("incremental")
-                            .bind(w.chunk)
+                        query
                             .bind(author.user_id)
                             .bind(author.rights_version)
                             .fetch_all(&mut *$tx)
