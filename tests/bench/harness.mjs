@@ -7,7 +7,7 @@
 //     [--devices-per-process 10]
 //
 // The servers run one after the other in the order given, each with a client process of
-// its own; the inspections are made with the demo's template and areas, read from a
+// its own (on a machine with more than one core, where the clients are pinned); the inspections are made with the demo's template and areas, read from a
 // Walkaround server started for that, so both get the same documents in either order.
 //
 // The servers run on core 0 and the clients on core 1 (`taskset`): the tablets in this
@@ -54,7 +54,13 @@ const N = Number(option('tablets', '10'));
 const M = Number(option('docs', '50'));
 const K = Number(option('edits', '20'));
 const ROUNDS = Number(option('rounds', '100'));
-const SERVERS = option('servers', 'walkaround,reference').split(',');
+const SERVERS = option('servers', 'walkaround,reference')
+  .split(',')
+  .filter((kind) => kind !== '');
+if (SERVERS.length === 0 || SERVERS.some((kind) => kind !== 'walkaround' && kind !== 'reference')) {
+  console.error(`--servers takes walkaround and/or reference, comma-separated: ${option('servers', '')}`);
+  process.exit(2);
+}
 const OUT = option('out', path.join(root, 'target', 'bench', `stock-N${N}-M${M}-K${K}.json`));
 // The stock client retries by opening a new socket every RETRY_MS while one is still
 // connecting; with 40 clients in one busy process a short interval opens several sockets per
@@ -404,6 +410,9 @@ const unfound = (devices) => devices.reduce((n, d) => n + d.handles.filter((h) =
 /// A worker process: the second devices of some users (see `Devices`).
 async function worker() {
   patchWire();
+  // A run that failed leaves no device process behind (their reconnect timers would keep
+  // them, and core 1, busy during the next server's run).
+  process.on('disconnect', () => process.exit(0));
   let devices = [];
   const reply = (m) => process.send({ ...m, wire });
   process.on('message', async (m) => {
@@ -422,9 +431,19 @@ async function worker() {
       reply({ type: 'fetched', failed: unfound(devices) });
     } else if (m.type === 'refetch') {
       // The handles stay in the order of the documents: a failed find's place is null.
+      // The stock client answers a find of a document it holds as unavailable from its
+      // cache, without asking again: the handle is dropped first (`delete` sends nothing,
+      // and these devices store nothing), so the find asks the server anew.
       await Promise.all(
         devices.map(async (d, i) => {
-          d.handles = await Promise.all(d.handles.map((h, k) => h ?? d.repo.find(m.docIds[i][k]).catch(() => null)));
+          d.handles = await Promise.all(
+            d.handles.map((h, k) => {
+              if (h) return h;
+              const id = m.docIds[i][k];
+              d.repo.delete(id);
+              return d.repo.find(id).catch(() => null);
+            }),
+          );
         }),
       );
       reply({ type: 'fetched', failed: unfound(devices) });
@@ -553,19 +572,25 @@ async function runOn(server, kind, content) {
   results.push(
     await phase(server, 'new device fetch', () => devices.fetch(), async () => devices.failed > 0 || sameAsTablets(await devices.heads())),
   );
-  if (devices.failed > 0) {
+  let complete = devices.failed === 0;
+  if (!complete) {
     results.at(-1).failed_finds = devices.failed;
     console.log(`  ${kind}: ${devices.failed} of ${N * M} finds failed (unavailable); finding them again`);
     // The later phases need every document on both devices: the failed finds are tried
-    // once more, outside any phase, and their documents must reach the same heads.
+    // again (`refetch`), outside any phase, and their documents must reach the same heads.
     const still = await devices.refetch();
-    if (still === 0) {
-      await until(async () => sameAsTablets(await devices.heads()), 'the found again documents to converge', 120_000);
-    }
     results.at(-1).failed_again = still;
     console.log(`  ${kind}: found again, ${still} still failed`);
+    if (still === 0) {
+      try {
+        await until(async () => sameAsTablets(await devices.heads()), 'the documents found again to converge', 120_000);
+        complete = true;
+      } catch {
+        console.log(`  ${kind}: the documents found again did not converge within 120 s`);
+      }
+    }
   }
-  if (devices.failed > 0) {
+  if (!complete) {
     // The later phases need every document on both devices.
     console.log(`  ${kind}: the later phases are not run`);
     await devices.shutdown();
@@ -689,7 +714,8 @@ function writeReport(report) {
       );
     });
   }
-  console.log(`\nwritten to ${OUT}`);
+  // A part of `runPinned`'s run: its report is joined into the one it writes.
+  if (!process.env.WALKAROUND_BENCH_PART) console.log(`\nwritten to ${OUT}`);
 }
 
 /// Runs each server's benchmark in a client process of its own, pinned to core 1, and
@@ -704,22 +730,27 @@ async function runPinned() {
     return i > 0 ? [...list.slice(0, i), ...list.slice(i + 2)] : list;
   };
   const base = without(without(args, 'servers'), 'out');
+  // No report from an earlier run is left looking like this one's.
+  fs.rmSync(OUT, { force: true });
   const parts = [];
   for (const kind of SERVERS) {
     const out = path.join(os.tmpdir(), `walkaround-bench-${process.pid}-${kind}.json`);
-    const code = await new Promise((resolve) => {
-      const child = spawn('taskset', ['-c', '1', process.execPath, ...base, '--servers', kind, '--out', out], {
-        stdio: 'inherit',
-        env: { ...process.env, WALKAROUND_BENCH_PINNED: '1' },
+    try {
+      const code = await new Promise((resolve) => {
+        const child = spawn('taskset', ['-c', '1', process.execPath, ...base, '--servers', kind, '--out', out], {
+          stdio: 'inherit',
+          env: { ...process.env, WALKAROUND_BENCH_PINNED: '1', WALKAROUND_BENCH_PART: '1' },
+        });
+        child.on('exit', (c) => resolve(c ?? 1));
       });
-      child.on('exit', (c) => resolve(c ?? 1));
-    });
-    if (code !== 0 || !fs.existsSync(out)) {
-      console.error(`${kind}: the run failed (exit ${code}); its figures are not in the report`);
-      continue;
+      if (code !== 0 || !fs.existsSync(out)) {
+        console.error(`${kind}: the run failed (exit ${code}); its figures are not in the report`);
+        continue;
+      }
+      parts.push(JSON.parse(fs.readFileSync(out, 'utf8')));
+    } finally {
+      fs.rmSync(out, { force: true });
     }
-    parts.push(JSON.parse(fs.readFileSync(out, 'utf8')));
-    fs.rmSync(out, { force: true });
   }
   if (parts.length === 0) process.exit(1);
   writeReport({ ...parts[0], runs: parts.flatMap((p) => p.runs) });
