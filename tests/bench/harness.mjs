@@ -7,8 +7,9 @@
 //     [--devices-per-process 10]
 //
 // The servers run one after the other in the order given, each with a client process of
-// its own (on a machine with more than one core, where the clients are pinned); the inspections are made with the demo's template and areas, read from a
-// Walkaround server started for that, so both get the same documents in either order.
+// its own (on a machine with more than one core, where the clients are pinned); the
+// inspections are made with the demo's template and areas, read from a Walkaround server
+// started for that, so both get the same documents in either order.
 //
 // The servers run on core 0 and the clients on core 1 (`taskset`): the tablets in this
 // process, the second devices of phases 2 and 3 in worker processes of at most
@@ -365,7 +366,12 @@ class Devices {
   /// Every device joins the server and finds its user's documents; returns how many finds
   /// failed (the server said `unavailable`).
   async fetch() {
-    const replies = await Promise.all(this.workers.map((w) => w.ask({ type: 'fetch', accounts: w.accounts, docIds: w.docIds })));
+    return this.#find((w) => ({ type: 'fetch', accounts: w.accounts, docIds: w.docIds }));
+  }
+
+  /// Asks every worker to find its documents; records and returns how many finds failed.
+  async #find(message) {
+    const replies = await Promise.all(this.workers.map((w) => w.ask(message(w))));
     this.failed = replies.reduce((n, r) => n + r.failed, 0);
     return this.failed;
   }
@@ -377,8 +383,7 @@ class Devices {
   async refetch() {
     for (let attempt = 0; attempt < REFETCH_ATTEMPTS && this.failed > 0; attempt++) {
       await sleep(5000);
-      const replies = await Promise.all(this.workers.map((w) => w.ask({ type: 'refetch', docIds: w.docIds })));
-      this.failed = replies.reduce((n, r) => n + r.failed, 0);
+      await this.#find((w) => ({ type: 'refetch', docIds: w.docIds }));
       console.log(`    found again (attempt ${attempt + 1}): ${this.failed} still failed`);
     }
     return this.failed;
@@ -407,6 +412,21 @@ class Devices {
 /// How many of the devices' finds failed (their handles are null).
 const unfound = (devices) => devices.reduce((n, d) => n + d.handles.filter((h) => h === null).length, 0);
 
+/// Finds each of a device's documents it has no handle for (`d.handles`, in the order of
+/// `ids`; a failed find's place is null). A find the server answers with `unavailable`
+/// rejects: counted, not thrown. The stock client answers a find of a document it holds
+/// as unavailable from its cache, without asking again, so `again` drops the handle first
+/// (`delete` sends nothing, and these devices store nothing) for the find to ask anew.
+async function findMissing(d, ids, again) {
+  d.handles = await Promise.all(
+    ids.map((id, k) => {
+      if (d.handles[k]) return d.handles[k];
+      if (again) d.repo.delete(id);
+      return d.repo.find(id).catch(() => null);
+    }),
+  );
+}
+
 /// A worker process: the second devices of some users (see `Devices`).
 async function worker() {
   patchWire();
@@ -424,28 +444,12 @@ async function worker() {
           // The stock client gives up on the server after one second without a handshake
           // and then reports every document unavailable: wait for the handshake first.
           await until(() => d.serverStorage() !== undefined, 'the new device to join');
-          // A find the server answers with `unavailable` rejects: counted, not thrown.
-          d.handles = await Promise.all(m.docIds[i].map((id) => d.repo.find(id).catch(() => null)));
+          await findMissing(d, m.docIds[i], false);
         }),
       );
       reply({ type: 'fetched', failed: unfound(devices) });
     } else if (m.type === 'refetch') {
-      // The handles stay in the order of the documents: a failed find's place is null.
-      // The stock client answers a find of a document it holds as unavailable from its
-      // cache, without asking again: the handle is dropped first (`delete` sends nothing,
-      // and these devices store nothing), so the find asks the server anew.
-      await Promise.all(
-        devices.map(async (d, i) => {
-          d.handles = await Promise.all(
-            d.handles.map((h, k) => {
-              if (h) return h;
-              const id = m.docIds[i][k];
-              d.repo.delete(id);
-              return d.repo.find(id).catch(() => null);
-            }),
-          );
-        }),
-      );
+      await Promise.all(devices.map((d, i) => findMissing(d, m.docIds[i], true)));
       reply({ type: 'fetched', failed: unfound(devices) });
     } else if (m.type === 'answer') {
       devices.forEach((d) => d.handles.forEach((h) => answer(h, d.account.user)));
