@@ -22,6 +22,7 @@ use crate::config::Database;
 pub mod audit;
 pub mod blobs;
 pub mod documents;
+pub mod group_commit;
 pub mod projection;
 pub mod reports;
 pub mod reviews;
@@ -115,23 +116,25 @@ pub fn now_ms() -> i64 {
 /// locked" although the lock was free many times meanwhile. Queueing the write
 /// transactions in the process, first come first served, means a writer waits only for
 /// the writers ahead of it, and the busy timeout is left for other processes (a backup).
-/// Document writes, the hot path, queue for [`documents::GroupCommit`], which takes the
+/// Document writes, the hot path, queue for [`group_commit::GroupCommit`], which takes the
 /// same turn for each group.
 #[derive(Clone, Debug)]
 pub struct WriterQueue {
     turn: Arc<tokio::sync::Mutex<()>>,
-    docs: documents::GroupCommit,
+    docs: group_commit::GroupCommit,
     users: users::UserReader,
 }
 
 impl WriterQueue {
-    fn start(pool: &SqlitePool) -> WriterQueue {
+    fn start(pool: &SqlitePool) -> Result<WriterQueue, StoreError> {
         let turn = Arc::new(tokio::sync::Mutex::new(()));
-        WriterQueue {
-            docs: documents::GroupCommit::start(pool, turn.clone()),
-            users: users::UserReader::new(pool.connect_options()),
+        let options = pool.connect_options();
+        Ok(WriterQueue {
+            docs: group_commit::GroupCommit::start(options.get_filename().to_owned(), turn.clone())
+                .map_err(StoreError::Thread)?,
+            users: users::UserReader::new(options),
             turn,
-        }
+        })
     }
 }
 
@@ -156,7 +159,14 @@ pub enum StoreError {
     /// A migration failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    /// The group commit's task has stopped (the store is closing): nothing was written.
+    /// SQLite refused a statement of the group commit, which calls it directly
+    /// ([`group_commit`]).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The group commit's thread could not be started.
+    #[error("cannot start the group commit's thread: {0}")]
+    Thread(std::io::Error),
+    /// The group commit's thread has stopped (the store is closing): nothing was written.
     #[error("the store is closed")]
     Closed,
     /// A group of document writes failed to commit: none of them was written.
@@ -217,7 +227,7 @@ impl Store {
                     .connect_with(options)
                     .await?;
                 sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-                let queue = WriterQueue::start(&pool);
+                let queue = WriterQueue::start(&pool)?;
                 Store::Sqlite(pool, queue)
             }
             Database::Postgres { url } => {
@@ -310,7 +320,7 @@ impl Store {
     }
 
     /// SQLite's group commits so far and the document writes they held
-    /// ([`documents::GroupCommit`]); `(0, 0)` on PostgreSQL, which has none.
+    /// ([`group_commit::GroupCommit`]); `(0, 0)` on PostgreSQL, which has none.
     pub fn group_commits(&self) -> (u64, u64) {
         match self {
             Store::Sqlite(_, queue) => queue.docs.stats(),

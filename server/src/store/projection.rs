@@ -291,10 +291,160 @@ pub fn clock_ahead(claimed: i64, now: i64) -> Option<i64> {
     (ahead > CLOCK_TOLERANCE_MS).then_some(ahead)
 }
 
-/// Writes a [`Projection`] inside an open transaction `$tx` (either dialect), received at
-/// `$now` (ms): tablet times too far ahead are recorded as `$now` ([`received_time`]).
-/// A submission or violation whose claimed time is unchanged keeps the time and clock
-/// offset judged when it was first received, so recomputing never moves them.
+/// The stored violations' answer keys of a document ($1).
+pub const VIOLATION_KEYS: &str = "select answer_key from violations where doc_id = $1";
+
+/// The `inspections` row's upsert, bound with [`InspectionRow::bound`] ($1–$15). A
+/// submission whose claimed time is unchanged keeps the time and clock offset judged when
+/// it was first received, so recomputing never moves them.
+pub const UPSERT_INSPECTION: &str = "insert into inspections (doc_id, site_id, template_id, template_version, created_by, created_at, \
+     submitted_by, submitted_at, conflicts, violations, fine_yuan, updated_at, \
+     created_clock_ahead_ms, submitted_claimed_at, submitted_clock_ahead_ms) \
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+     on conflict (doc_id) do update set submitted_by = excluded.submitted_by, \
+     submitted_at = case when inspections.submitted_claimed_at = excluded.submitted_claimed_at \
+     then inspections.submitted_at else excluded.submitted_at end, \
+     submitted_clock_ahead_ms = case when inspections.submitted_claimed_at = excluded.submitted_claimed_at \
+     then inspections.submitted_clock_ahead_ms else excluded.submitted_clock_ahead_ms end, \
+     submitted_claimed_at = excluded.submitted_claimed_at, conflicts = excluded.conflicts, \
+     violations = excluded.violations, fine_yuan = excluded.fine_yuan, updated_at = excluded.updated_at";
+
+/// A violation row's delete ($1 the document, $2 the answer key).
+pub const DELETE_VIOLATION: &str = "delete from violations where doc_id = $1 and answer_key = $2";
+
+/// A violation row's upsert, bound with [`ViolationRow::bound`] ($1–$18; $3 and $8 again
+/// for the responsible user: the one enabled user of the role at the site, if there is
+/// exactly one). A violation whose claimed time is unchanged keeps the time and clock
+/// offset judged when it was first received; its review status is never touched.
+pub const UPSERT_VIOLATION: &str = "insert into violations (doc_id, answer_key, site_id, rule_id, template_id, item_id, area_id, \
+     responsible_role, occurrences, fine_type, fine_yuan, conflict, after_submission, recorded_at, \
+     recorded_by, evidence, recorded_claimed_at, clock_ahead_ms, responsible_user) \
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+     (select min(u.id) from users u join user_sites s on s.user_id = u.id \
+     where s.site_id = $3 and u.role = $8 and not u.disabled having count(*) = 1)) \
+     on conflict (doc_id, answer_key) do update set rule_id = excluded.rule_id, \
+     occurrences = excluded.occurrences, fine_type = excluded.fine_type, fine_yuan = excluded.fine_yuan, \
+     conflict = excluded.conflict, after_submission = excluded.after_submission, \
+     recorded_at = case when violations.recorded_claimed_at = excluded.recorded_claimed_at \
+     then violations.recorded_at else excluded.recorded_at end, \
+     clock_ahead_ms = case when violations.recorded_claimed_at = excluded.recorded_claimed_at \
+     then violations.clock_ahead_ms else excluded.clock_ahead_ms end, \
+     recorded_claimed_at = excluded.recorded_claimed_at, \
+     recorded_by = excluded.recorded_by, evidence = excluded.evidence";
+
+/// A value bound to one of the projection's statements, in the order of their `$n`: the
+/// one list of values both the sqlx statements (PostgreSQL) and SQLite's group commit
+/// bind.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Bound<'a> {
+    /// Text.
+    Text(&'a str),
+    /// Text or null.
+    MaybeText(Option<&'a str>),
+    /// An integer.
+    Int(i64),
+    /// An integer or null.
+    MaybeInt(Option<i64>),
+    /// A boolean.
+    Bool(bool),
+}
+
+impl InspectionRow {
+    /// The values of [`UPSERT_INSPECTION`] for document `doc_id` received at `now` (ms):
+    /// tablet times too far ahead are recorded as `now` ([`received_time`]).
+    pub fn bound<'a>(&'a self, doc_id: &'a str, now: i64) -> [Bound<'a>; 15] {
+        [
+            Bound::Text(doc_id),
+            Bound::Text(&self.site_id),
+            Bound::Text(&self.template_id),
+            Bound::Int(self.template_version),
+            Bound::Text(&self.created_by),
+            Bound::Int(received_time(self.created_at, now)),
+            Bound::MaybeText(self.submitted_by.as_deref()),
+            Bound::MaybeInt(self.submitted_at.map(|t| received_time(t, now))),
+            Bound::Int(self.conflicts),
+            Bound::Int(self.violations),
+            Bound::Int(self.fine_yuan),
+            Bound::Int(now),
+            Bound::MaybeInt(clock_ahead(self.created_at, now)),
+            Bound::MaybeInt(self.submitted_at),
+            Bound::MaybeInt(self.submitted_at.and_then(|t| clock_ahead(t, now))),
+        ]
+    }
+}
+
+impl ViolationRow {
+    /// The values of [`UPSERT_VIOLATION`] for document `doc_id` received at `now` (ms):
+    /// a recorded time too far ahead is recorded as `now` ([`received_time`]).
+    pub fn bound<'a>(&'a self, doc_id: &'a str, now: i64) -> [Bound<'a>; 18] {
+        [
+            Bound::Text(doc_id),
+            Bound::Text(&self.answer_key),
+            Bound::Text(&self.site_id),
+            Bound::Text(&self.rule_id),
+            Bound::Text(&self.template_id),
+            Bound::Text(&self.item_id),
+            Bound::MaybeText(self.area_id.as_deref()),
+            Bound::Text(&self.responsible_role),
+            Bound::Int(self.occurrences),
+            Bound::Text(&self.fine_type),
+            Bound::Int(self.fine_yuan),
+            Bound::Bool(self.conflict),
+            Bound::Bool(self.after_submission),
+            Bound::Int(received_time(self.recorded_at, now)),
+            Bound::Text(&self.recorded_by),
+            Bound::Text(self.evidence.as_str()),
+            Bound::Int(self.recorded_at),
+            Bound::MaybeInt(clock_ahead(self.recorded_at, now)),
+        ]
+    }
+}
+
+impl Projection {
+    /// The rows a write must change, given `previous`, the rows as last written, if known
+    /// (then [`Projection::delta`]), or the answer keys of the violations stored now
+    /// (then every row is written and the violations no longer found are deleted).
+    pub fn delta_from<'a>(&'a self, previous: Result<&'a Written, &'a [String]>) -> Delta<'a> {
+        match previous {
+            Ok(previous) => self.delta(previous),
+            Err(stored) => Delta {
+                inspection: true,
+                gone: stored
+                    .iter()
+                    .filter(|k| !self.violations.iter().any(|v| &v.answer_key == *k))
+                    .map(String::as_str)
+                    .collect(),
+                changed: self.violations.iter().collect(),
+            },
+        }
+    }
+}
+
+/// Binds `$values` (an iterator of [`Bound`]) to the sqlx query `$query`, in order.
+#[macro_export]
+macro_rules! bind_all {
+    ($query:expr, $values:expr) => {{
+        use $crate::store::projection::Bound;
+        let mut query = $query;
+        for value in $values {
+            query = match value {
+                Bound::Text(v) => query.bind(v),
+                Bound::MaybeText(v) => query.bind(v),
+                Bound::Int(v) => query.bind(v),
+                Bound::MaybeInt(v) => query.bind(v),
+                Bound::Bool(v) => query.bind(v),
+            };
+        }
+        query
+    }};
+}
+
+/// Writes a [`Projection`] inside an open sqlx transaction `$tx` (either dialect),
+/// received at `$now` (ms): tablet times too far ahead are recorded as `$now`
+/// ([`received_time`]). A submission or violation whose claimed time is unchanged keeps
+/// the time and clock offset judged when it was first received, so recomputing never
+/// moves them. (SQLite's group commit writes the same statements with the same values
+/// through its own connection: `super::group_commit`.)
 ///
 /// `$previous` (`Option<&Written>`) is the projection the stored rows hold, when the
 /// caller knows it (it wrote them, and no one has written the document since): then only
@@ -303,105 +453,41 @@ pub fn clock_ahead(claimed: i64, now: i64) -> Option<i64> {
 #[macro_export]
 macro_rules! write_projection {
     ($tx:ident, $doc_id:expr, $p:expr, $previous:expr, $now:expr) => {{
-        let p: &$crate::store::projection::Projection = $p;
-        let previous: Option<&$crate::store::projection::Written> = $previous;
-        let i = &p.inspection;
+        use $crate::store::projection;
+        let p: &projection::Projection = $p;
+        let previous: Option<&projection::Written> = $previous;
+        let doc_id: &str = $doc_id;
         let now: i64 = $now;
-        use $crate::store::projection::{clock_ahead, received_time};
-        let existing: Vec<String>;
-        let delta = match previous {
-            Some(previous) => p.delta(previous),
+        let stored: Vec<String> = match previous {
+            Some(_) => Vec::new(),
             None => {
-                existing = sqlx::query_scalar("select answer_key from violations where doc_id = $1")
-                    .bind($doc_id)
+                sqlx::query_scalar(projection::VIOLATION_KEYS)
+                    .bind(doc_id)
                     .fetch_all(&mut *$tx)
-                    .await?;
-                $crate::store::projection::Delta {
-                    inspection: true,
-                    gone: existing
-                        .iter()
-                        .filter(|k| !p.violations.iter().any(|v| &v.answer_key == *k))
-                        .map(String::as_str)
-                        .collect(),
-                    changed: p.violations.iter().collect(),
-                }
+                    .await?
             }
         };
+        let delta = p.delta_from(previous.ok_or(&stored[..]));
         if delta.inspection {
-            sqlx::query(
-                "insert into inspections (doc_id, site_id, template_id, template_version, created_by, created_at, \
-                 submitted_by, submitted_at, conflicts, violations, fine_yuan, updated_at, \
-                 created_clock_ahead_ms, submitted_claimed_at, submitted_clock_ahead_ms) \
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
-                 on conflict (doc_id) do update set submitted_by = excluded.submitted_by, \
-                 submitted_at = case when inspections.submitted_claimed_at = excluded.submitted_claimed_at \
-                   then inspections.submitted_at else excluded.submitted_at end, \
-                 submitted_clock_ahead_ms = case when inspections.submitted_claimed_at = excluded.submitted_claimed_at \
-                   then inspections.submitted_clock_ahead_ms else excluded.submitted_clock_ahead_ms end, \
-                 submitted_claimed_at = excluded.submitted_claimed_at, conflicts = excluded.conflicts, \
-                 violations = excluded.violations, fine_yuan = excluded.fine_yuan, updated_at = excluded.updated_at",
+            $crate::bind_all!(
+                sqlx::query(projection::UPSERT_INSPECTION),
+                p.inspection.bound(doc_id, now)
             )
-            .bind($doc_id)
-            .bind(&i.site_id)
-            .bind(&i.template_id)
-            .bind(i.template_version)
-            .bind(&i.created_by)
-            .bind(received_time(i.created_at, now))
-            .bind(&i.submitted_by)
-            .bind(i.submitted_at.map(|t| received_time(t, now)))
-            .bind(i.conflicts)
-            .bind(i.violations)
-            .bind(i.fine_yuan)
-            .bind(now)
-            .bind(clock_ahead(i.created_at, now))
-            .bind(i.submitted_at)
-            .bind(i.submitted_at.and_then(|t| clock_ahead(t, now)))
             .execute(&mut *$tx)
             .await?;
         }
         for key in delta.gone {
-            sqlx::query("delete from violations where doc_id = $1 and answer_key = $2")
-                .bind($doc_id)
+            sqlx::query(projection::DELETE_VIOLATION)
+                .bind(doc_id)
                 .bind(key)
                 .execute(&mut *$tx)
                 .await?;
         }
         for v in delta.changed {
-            sqlx::query(
-                "insert into violations (doc_id, answer_key, site_id, rule_id, template_id, item_id, area_id, \
-                 responsible_role, occurrences, fine_type, fine_yuan, conflict, after_submission, recorded_at, \
-                 recorded_by, evidence, recorded_claimed_at, clock_ahead_ms, responsible_user) \
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-                 (select min(u.id) from users u join user_sites s on s.user_id = u.id \
-                  where s.site_id = $3 and u.role = $8 and not u.disabled having count(*) = 1)) \
-                 on conflict (doc_id, answer_key) do update set rule_id = excluded.rule_id, \
-                 occurrences = excluded.occurrences, fine_type = excluded.fine_type, fine_yuan = excluded.fine_yuan, \
-                 conflict = excluded.conflict, after_submission = excluded.after_submission, \
-                 recorded_at = case when violations.recorded_claimed_at = excluded.recorded_claimed_at \
-                   then violations.recorded_at else excluded.recorded_at end, \
-                 clock_ahead_ms = case when violations.recorded_claimed_at = excluded.recorded_claimed_at \
-                   then violations.clock_ahead_ms else excluded.clock_ahead_ms end, \
-                 recorded_claimed_at = excluded.recorded_claimed_at, \
-                 recorded_by = excluded.recorded_by, evidence = excluded.evidence",
+            $crate::bind_all!(
+                sqlx::query(projection::UPSERT_VIOLATION),
+                v.bound(doc_id, now)
             )
-            .bind($doc_id)
-            .bind(&v.answer_key)
-            .bind(&v.site_id)
-            .bind(&v.rule_id)
-            .bind(&v.template_id)
-            .bind(&v.item_id)
-            .bind(&v.area_id)
-            .bind(&v.responsible_role)
-            .bind(v.occurrences)
-            .bind(&v.fine_type)
-            .bind(v.fine_yuan)
-            .bind(v.conflict)
-            .bind(v.after_submission)
-            .bind(received_time(v.recorded_at, now))
-            .bind(&v.recorded_by)
-            .bind(v.evidence.as_str())
-            .bind(v.recorded_at)
-            .bind(clock_ahead(v.recorded_at, now))
             .execute(&mut *$tx)
             .await?;
         }
