@@ -228,7 +228,7 @@ async fn write_postgres(
         crate::write_projection!(tx, w.id, p, previous, now);
     }
     // Nothing after this point waits on another writer's rows, so the lock is held for
-    // three short statements and the commit.
+    // two short statements and the commit.
     sqlx::query("select pg_advisory_xact_lock($1)")
         .bind(VERSION_LOCK)
         .execute(&mut *tx)

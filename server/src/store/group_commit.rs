@@ -11,9 +11,11 @@
 //! statements, and those hand-offs were a sixth of the server's CPU in the benchmark's
 //! concurrent phase (issue 21, docs/BENCHMARKS.md "Session 18"). Here a group costs one
 //! hand-off in and one answer per write out; the statements are prepared once and kept.
-//! The statements are the ones PostgreSQL's writes run through sqlx (the metadata's
-//! upsert, the chunk, the office's rows from [`super::projection`], the version), bound
-//! with the same values.
+//! The metadata's upsert, the deletion of the chunks a snapshot replaces and the office's
+//! rows ([`super::projection`]) are the statements PostgreSQL's writes run through sqlx,
+//! bound with the same values; the chunk's number, the version and the rights check are
+//! SQLite's own (write transactions run one at a time here, so they need neither
+//! sequences nor row locks).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,7 +27,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use super::documents::{Author, Committed, DELETE_CHUNK, DocWrite, UPSERT_METADATA};
 use super::projection::{self, Bound, Projection, Written};
-use super::{StoreError, now_ms};
+use super::{BUSY_TIMEOUT, StoreError, now_ms};
 
 /// Most writes one group commit holds: bounds how long the first waits for the last.
 pub const GROUP_COMMIT_WRITES: usize = 64;
@@ -39,10 +41,6 @@ pub const COMMIT_DELAY: Duration = Duration::from_millis(1);
 
 /// See [`COMMIT_DELAY`].
 pub const COMMIT_DELAY_AFTER: Duration = Duration::from_millis(2);
-
-/// How long a write waits for the database's lock when another process holds it (a
-/// backup): the pool's busy timeout.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// SQLite's group commit of document writes.
 ///
@@ -243,9 +241,16 @@ fn run(
             Ok(mut open) => {
                 if commit_group(&mut open, group) {
                     connection = Some(open);
+                } else {
+                    tracing::warn!(
+                        "a group of document writes failed as a whole; its connection is reopened for the next"
+                    );
                 }
             }
-            Err(e) => fail(group, &e.to_string()),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot open the group commit's connection");
+                fail(group, &e.to_string());
+            }
         }
         last_commit = Some(Instant::now());
         if closing.is_some() {
@@ -260,12 +265,19 @@ fn run(
 }
 
 /// Opens the thread's connection with the pool's pragmas (see `Store::open`).
-fn open(file: &std::path::Path) -> rusqlite::Result<Connection> {
+///
+/// Errors: SQLite cannot open the file or set a pragma; the file is not in WAL mode.
+fn open(file: &std::path::Path) -> Result<Connection, StoreError> {
     let connection = Connection::open(file)?;
     connection.busy_timeout(BUSY_TIMEOUT)?;
-    // The pool set it already (it is kept in the file); asked for again all the same, as a
-    // check that the file is the pool's. The pragma answers with the mode.
-    connection.query_row("pragma journal_mode = wal", [], |_| Ok(()))?;
+    // The pool set it already, and the file keeps it; set again all the same, since the
+    // group's durability rests on it. The pragma answers with the mode now in force.
+    let mode: String = connection.query_row("pragma journal_mode = wal", [], |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::GroupCommit(format!(
+            "the database is in journal mode {mode}, not WAL"
+        )));
+    }
     connection.pragma_update(None, "synchronous", "full")?;
     connection.pragma_update(None, "foreign_keys", "on")?;
     connection.pragma_update(None, "temp_store", "memory")?;
@@ -329,6 +341,9 @@ fn commit_together(connection: &mut Connection, group: &[Queued]) -> Together {
     for queued in group {
         match write(&tx, &queued.write, now_ms()) {
             Ok(one) => committed.push(one),
+            // SQLite rolled the whole transaction back (a full disk, an I/O error): the
+            // write's own error is the cause, and the group is lost.
+            Err(e) if tx.is_autocommit() => return Together::Broken(e.to_string()),
             Err(_) => {
                 return match tx.rollback() {
                     Ok(()) => Together::RolledBack,
@@ -376,20 +391,26 @@ fn commit_each(connection: &mut Connection, group: Vec<Queued>) -> bool {
                 }
                 Ok(savepoint) => {
                     let written = write(&savepoint, &queued.write, now);
-                    // Dropped uncommitted, a savepoint is rolled back to and released.
-                    let ended = match written {
-                        Ok(_) => savepoint.commit(),
-                        Err(_) => savepoint.finish(),
+                    let ended = match &written {
+                        // SQLite rolled the whole transaction back: nothing to return to,
+                        // and the write's own error is the cause.
+                        Err(e) if savepoint.is_autocommit() => Err(e.to_string()),
+                        Ok(_) => savepoint.commit().map_err(|e| e.to_string()),
+                        // Rolled back to, and released.
+                        Err(_) => savepoint.finish().map_err(|e| e.to_string()),
                     };
-                    if let Err(e) = ended {
-                        broken = Some(e.to_string());
+                    if let Err(why) = ended {
+                        broken = Some(why);
                     }
                     written
                 }
             }
         };
         if broken.is_none() && tx.is_autocommit() {
-            broken = Some("SQLite rolled the group's transaction back".to_string());
+            broken = Some(match &result {
+                Err(e) => e.to_string(),
+                Ok(_) => "SQLite rolled the group's transaction back".to_string(),
+            });
         }
         results.push(result);
     }
@@ -543,13 +564,11 @@ impl rusqlite::ToSql for Bound<'_> {
 mod tests {
     use super::*;
 
-    /// Every statement binds its values by position, which is the `$n` of its text only
-    /// when each `$n` first appears in order: SQLite numbers named parameters by first
-    /// appearance. Checked on the real schema.
-    #[tokio::test]
-    async fn every_statement_numbers_its_parameters_in_order() {
+    /// A migrated database in a directory of its own, and the store that made it (closed
+    /// by the caller).
+    async fn database(name: &str) -> (super::super::Store, PathBuf) {
         let dir = std::env::temp_dir().join(format!(
-            "walkaround-group-commit-{}-{}",
+            "walkaround-group-commit-{name}-{}-{}",
             std::process::id(),
             now_ms()
         ));
@@ -558,6 +577,15 @@ mod tests {
         })
         .await
         .expect("the store opens");
+        (store, dir)
+    }
+
+    /// Every statement binds its values by position, which is the `$n` of its text only
+    /// when each `$n` first appears in order: SQLite numbers named parameters by first
+    /// appearance. Checked on the real schema.
+    #[tokio::test]
+    async fn every_statement_numbers_its_parameters_in_order() {
+        let (store, dir) = database("parameters").await;
         let connection = open(&dir.join("walkaround.db")).expect("the connection opens");
         for statement in [
             CHECK_RIGHTS,
@@ -581,6 +609,123 @@ mod tests {
                 );
             }
         }
+        drop(connection);
+        store.close().await;
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    type Answer = tokio::sync::oneshot::Receiver<Result<Committed, StoreError>>;
+
+    /// A write of one chunk to a new document `id`, and where its answer arrives.
+    fn queued(id: &str) -> (Queued, Answer) {
+        let (done, answer) = tokio::sync::oneshot::channel();
+        let write = OwnedDocWrite {
+            id: id.to_string(),
+            kind: "inspection".to_string(),
+            site_id: None,
+            template_id: None,
+            created_by: None,
+            chunk: b"chunk".to_vec(),
+            snapshot: None,
+            replaces: Vec::new(),
+            projection: None,
+            previous: None,
+            author: None,
+        };
+        (Queued { write, done }, answer)
+    }
+
+    /// The group of writes to `ids` committed by `commit`: whether the connection is
+    /// still trusted, each write's answer, and which of the documents are stored.
+    fn commit_with(
+        connection: &mut Connection,
+        commit: fn(&mut Connection, Vec<Queued>) -> bool,
+        ids: &[&str],
+    ) -> (bool, Vec<Result<Committed, String>>, Vec<String>) {
+        let (group, answers): (Vec<Queued>, Vec<Answer>) = ids.iter().map(|id| queued(id)).unzip();
+        let healthy = commit(connection, group);
+        let answers = answers
+            .into_iter()
+            .map(|mut a| {
+                a.try_recv()
+                    .expect("every write is answered")
+                    .map_err(|e| e.to_string())
+            })
+            .collect();
+        let mut stored = Vec::new();
+        for id in ids {
+            let n: i64 = connection
+                .query_row(
+                    "select count(*) from documents where id = $1",
+                    [id],
+                    |row| row.get(0),
+                )
+                .expect("counts");
+            if n > 0 {
+                stored.push(id.to_string());
+            }
+        }
+        (healthy, answers, stored)
+    }
+
+    /// A write that makes SQLite roll back the whole transaction (as a full disk does;
+    /// here a trigger's `raise(rollback)`) fails its whole group, whether the group ran
+    /// together or a savepoint each, and every write is told the write's own error; none
+    /// runs outside the transaction, and the connection is not trusted again.
+    #[tokio::test]
+    async fn a_write_that_ends_the_transaction_fails_its_group_with_its_own_error() {
+        let (store, dir) = database("ends").await;
+        let mut connection = open(&dir.join("walkaround.db")).expect("the connection opens");
+        connection
+            .execute_batch(
+                "create trigger ends before insert on doc_chunks when new.doc_id like 'ends%' \
+                 begin select raise(rollback, 'made to fail'); end",
+            )
+            .expect("creates the trigger");
+        for (commit, ids) in [
+            (
+                commit_group as fn(&mut Connection, Vec<Queued>) -> bool,
+                ["a1", "ends1", "b1"],
+            ),
+            (commit_each, ["a2", "ends2", "b2"]),
+        ] {
+            let (healthy, answers, stored) = commit_with(&mut connection, commit, &ids);
+            assert!(!healthy, "{ids:?}");
+            for answer in &answers {
+                assert!(
+                    matches!(answer, Err(why) if why.contains("made to fail")),
+                    "{ids:?}: {answers:?}"
+                );
+            }
+            assert!(stored.is_empty(), "{ids:?}: {stored:?}");
+        }
+        drop(connection);
+        store.close().await;
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// A write whose statement fails without ending the transaction (a trigger's
+    /// `raise(abort)`) is refused alone: the group runs again a savepoint each, and the
+    /// other writes commit.
+    #[tokio::test]
+    async fn a_write_that_fails_its_statement_is_refused_alone() {
+        let (store, dir) = database("alone").await;
+        let mut connection = open(&dir.join("walkaround.db")).expect("the connection opens");
+        connection
+            .execute_batch(
+                "create trigger aborts before insert on doc_chunks when new.doc_id = 'aborts' \
+                 begin select raise(abort, 'made to fail'); end",
+            )
+            .expect("creates the trigger");
+        let (healthy, answers, stored) =
+            commit_with(&mut connection, commit_group, &["a", "aborts", "b"]);
+        assert!(healthy);
+        assert!(answers[0].is_ok() && answers[2].is_ok(), "{answers:?}");
+        assert!(
+            matches!(&answers[1], Err(why) if why.contains("made to fail")),
+            "{answers:?}"
+        );
+        assert_eq!(stored, ["a", "b"]);
         drop(connection);
         store.close().await;
         let _ = std::fs::remove_dir_all(dir);

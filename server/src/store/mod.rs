@@ -101,6 +101,11 @@ where
     query.push(")");
 }
 
+/// How long a SQLite connection waits for the database's write lock when another process
+/// holds it (a backup) before failing with "database is locked": every connection's busy
+/// timeout, the pool's and the group commit's.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Milliseconds since the Unix epoch, the time format of every table.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -218,7 +223,7 @@ impl Store {
                     // Statement journals and the group commit's savepoints kept in
                     // memory, not in temporary files (issue 21: 3 % of the cold upload).
                     .pragma("temp_store", "memory")
-                    .busy_timeout(Duration::from_secs(5));
+                    .busy_timeout(BUSY_TIMEOUT);
                 let pool = SqlitePoolOptions::new()
                     .max_connections(8)
                     // A connection to a local file does not go stale: no `ping` before
