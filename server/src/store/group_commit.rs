@@ -564,20 +564,44 @@ impl rusqlite::ToSql for Bound<'_> {
 mod tests {
     use super::*;
 
-    /// A migrated database in a directory of its own, and the store that made it (closed
-    /// by the caller).
-    async fn database(name: &str) -> (super::super::Store, PathBuf) {
-        let dir = std::env::temp_dir().join(format!(
-            "walkaround-group-commit-{name}-{}-{}",
-            std::process::id(),
-            now_ms()
-        ));
-        let store = super::super::Store::open(&crate::config::Database::Sqlite {
-            data_dir: dir.clone(),
-        })
-        .await
-        .expect("the store opens");
-        (store, dir)
+    /// A migrated database in a directory of its own, the store that made it, and a
+    /// connection of the group commit's kind to it.
+    struct Scratch {
+        store: super::super::Store,
+        dir: PathBuf,
+        connection: Connection,
+    }
+
+    impl Scratch {
+        /// Opens the database `name`, with the statements `setup` run on it (a trigger).
+        async fn new(name: &str, setup: &str) -> Scratch {
+            let dir = std::env::temp_dir().join(format!(
+                "walkaround-group-commit-{name}-{}-{}",
+                std::process::id(),
+                now_ms()
+            ));
+            let store = super::super::Store::open(&crate::config::Database::Sqlite {
+                data_dir: dir.clone(),
+            })
+            .await
+            .expect("the store opens");
+            let connection = open(&dir.join("walkaround.db")).expect("the connection opens");
+            connection
+                .execute_batch(setup)
+                .expect("sets up the database");
+            Scratch {
+                store,
+                dir,
+                connection,
+            }
+        }
+
+        /// Closes both and removes the directory.
+        async fn finish(self) {
+            drop(self.connection);
+            self.store.close().await;
+            let _ = std::fs::remove_dir_all(self.dir);
+        }
     }
 
     /// Every statement binds its values by position, which is the `$n` of its text only
@@ -585,8 +609,7 @@ mod tests {
     /// appearance. Checked on the real schema.
     #[tokio::test]
     async fn every_statement_numbers_its_parameters_in_order() {
-        let (store, dir) = database("parameters").await;
-        let connection = open(&dir.join("walkaround.db")).expect("the connection opens");
+        let scratch = Scratch::new("parameters", "").await;
         for statement in [
             CHECK_RIGHTS,
             UPSERT_METADATA,
@@ -598,7 +621,7 @@ mod tests {
             projection::DELETE_VIOLATION,
             projection::UPSERT_VIOLATION,
         ] {
-            let prepared = connection.prepare(statement).expect(statement);
+            let prepared = scratch.connection.prepare(statement).expect(statement);
             let count = prepared.parameter_count();
             assert!(count > 0, "{statement}");
             for n in 1..=count {
@@ -609,9 +632,7 @@ mod tests {
                 );
             }
         }
-        drop(connection);
-        store.close().await;
-        let _ = std::fs::remove_dir_all(dir);
+        scratch.finish().await;
     }
 
     type Answer = tokio::sync::oneshot::Receiver<Result<Committed, StoreError>>;
@@ -674,14 +695,12 @@ mod tests {
     /// runs outside the transaction, and the connection is not trusted again.
     #[tokio::test]
     async fn a_write_that_ends_the_transaction_fails_its_group_with_its_own_error() {
-        let (store, dir) = database("ends").await;
-        let mut connection = open(&dir.join("walkaround.db")).expect("the connection opens");
-        connection
-            .execute_batch(
-                "create trigger ends before insert on doc_chunks when new.doc_id like 'ends%' \
-                 begin select raise(rollback, 'made to fail'); end",
-            )
-            .expect("creates the trigger");
+        let mut scratch = Scratch::new(
+            "ends",
+            "create trigger ends before insert on doc_chunks when new.doc_id like 'ends%' \
+             begin select raise(rollback, 'made to fail'); end",
+        )
+        .await;
         for (commit, ids) in [
             (
                 commit_group as fn(&mut Connection, Vec<Queued>) -> bool,
@@ -689,7 +708,7 @@ mod tests {
             ),
             (commit_each, ["a2", "ends2", "b2"]),
         ] {
-            let (healthy, answers, stored) = commit_with(&mut connection, commit, &ids);
+            let (healthy, answers, stored) = commit_with(&mut scratch.connection, commit, &ids);
             assert!(!healthy, "{ids:?}");
             for answer in &answers {
                 assert!(
@@ -699,9 +718,7 @@ mod tests {
             }
             assert!(stored.is_empty(), "{ids:?}: {stored:?}");
         }
-        drop(connection);
-        store.close().await;
-        let _ = std::fs::remove_dir_all(dir);
+        scratch.finish().await;
     }
 
     /// A write whose statement fails without ending the transaction (a trigger's
@@ -709,16 +726,14 @@ mod tests {
     /// other writes commit.
     #[tokio::test]
     async fn a_write_that_fails_its_statement_is_refused_alone() {
-        let (store, dir) = database("alone").await;
-        let mut connection = open(&dir.join("walkaround.db")).expect("the connection opens");
-        connection
-            .execute_batch(
-                "create trigger aborts before insert on doc_chunks when new.doc_id = 'aborts' \
-                 begin select raise(abort, 'made to fail'); end",
-            )
-            .expect("creates the trigger");
+        let mut scratch = Scratch::new(
+            "alone",
+            "create trigger aborts before insert on doc_chunks when new.doc_id = 'aborts' \
+             begin select raise(abort, 'made to fail'); end",
+        )
+        .await;
         let (healthy, answers, stored) =
-            commit_with(&mut connection, commit_group, &["a", "aborts", "b"]);
+            commit_with(&mut scratch.connection, commit_group, &["a", "aborts", "b"]);
         assert!(healthy);
         assert!(answers[0].is_ok() && answers[2].is_ok(), "{answers:?}");
         assert!(
@@ -726,8 +741,6 @@ mod tests {
             "{answers:?}"
         );
         assert_eq!(stored, ["a", "b"]);
-        drop(connection);
-        store.close().await;
-        let _ = std::fs::remove_dir_all(dir);
+        scratch.finish().await;
     }
 }
