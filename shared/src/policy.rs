@@ -1036,6 +1036,27 @@ pub fn judges_applied(changes: usize, history: History) -> bool {
     changes <= 1 || (history == History::Checked && changes <= MAX_APPLIED_CHANGES)
 }
 
+/// The inspections a caller of [`judge_applied`] already holds for states of the stored
+/// document, each exactly what [`inspection::read`] gave for that state; every one spares
+/// the judge a read.
+#[derive(Debug, Clone, Default)]
+pub struct Known {
+    /// The inspection as the stored document holds it now.
+    pub now: Option<Inspection>,
+    /// The inspection as the stored document was at these heads (sorted), typically those
+    /// it had before its last accepted message: a change made concurrently with that
+    /// message depends on exactly them, and is then judged against this one instead of
+    /// the inspection now moved back over the message's changes.
+    pub earlier: Option<(Vec<ChangeHash>, Inspection)>,
+}
+
+impl From<Option<Inspection>> for Known {
+    /// Only the inspection now, if known.
+    fn from(now: Option<Inspection>) -> Known {
+        Known { now, earlier: None }
+    }
+}
+
 /// Judges `changes` (in dependency order: each after those of its dependencies among
 /// them) made by `user` that `applied` already holds: `applied` is `stored` with exactly
 /// those changes added (automerge applied a sync message to a copy of the stored
@@ -1047,9 +1068,11 @@ pub fn judges_applied(changes: usize, history: History) -> bool {
 /// This is how the server judges a sync message without a second copy of the document.
 /// Each change is judged by reading `applied` just after it (automerge's historical reads
 /// at the change's hash, only the records it touched) against the state before it: the
-/// state after the previous change, or `stored_view` (the inspection as `stored` holds
-/// it, when the caller kept it) for a change on top of `stored`'s heads, or that
-/// inspection moved back to the change's dependencies for a concurrent one.
+/// state after the previous change, or `known.now` (the inspection as `stored` holds it,
+/// when the caller kept it) for a change on top of `stored`'s heads, or for a concurrent
+/// one `known.earlier` when its heads are exactly the change's dependencies, otherwise
+/// the inspection now moved back to them. What the caller passes only saves reads: the
+/// verdicts are the same with [`Known::default`].
 ///
 /// Historical reads are exact only while every change keeps automerge's rules for
 /// changes (see [`History`]), so every change is checked for them before any is judged.
@@ -1062,9 +1085,13 @@ pub fn judge_applied(
     stored: &Automerge,
     applied: &Automerge,
     changes: &[Change],
-    mut stored_view: Option<Inspection>,
+    known: impl Into<Known>,
     history: History,
 ) -> Result<Option<Inspection>, Denial> {
+    let Known {
+        now: mut stored_view,
+        mut earlier,
+    } = known.into();
     let stored_heads = stored.get_heads();
     let heads = applied.get_heads();
     if !judges_applied(changes.len(), history) {
@@ -1111,6 +1138,10 @@ pub fn judge_applied(
                 Some(view) => view,
                 None => inspection::read(stored)?,
             })
+        } else if let Some((_, view)) = earlier.take_if(|(heads, _)| same_heads(heads, deps)) {
+            // The stored document at exactly the change's dependencies, already read: the
+            // same heads in a history that only grows.
+            Some(view)
         } else if deps
             .iter()
             .all(|dep| stored.get_change_meta_by_hash(dep).is_some())

@@ -18,13 +18,13 @@
 mod support;
 
 use automerge::transaction::Transactable;
-use automerge::{Automerge, Change, ObjType, ROOT, ReadDoc, ScalarValue};
+use automerge::{Automerge, Change, ChangeHash, ObjType, ROOT, ReadDoc, ScalarValue};
 use proptest::prelude::*;
 use shared::builtin::{CLOSING, WALKAROUND};
 use shared::inspection::{self, AnswerKey, AnswerValue, keys, write};
 use shared::policy::{
-    Denial, History, User, check_history, judge_and_apply, judge_and_apply_from, judge_applied,
-    judge_change, judges_applied,
+    Denial, History, Known, User, check_history, judge_and_apply, judge_and_apply_from,
+    judge_applied, judge_change, judges_applied,
 };
 use shared::role::Role;
 use support::*;
@@ -305,6 +305,7 @@ fn check(closing: bool, complete: bool, n: usize, ops: &[Op]) -> Result<(), Test
 
     // One change at a time, every user, against the document holding every earlier change.
     let mut prefix = Automerge::new();
+    let mut one_change_ago: Vec<ChangeHash> = Vec::new();
     for (i, change) in changes.iter().enumerate() {
         let mut with = prefix.clone();
         with.apply_changes([change.clone()]).expect("applies");
@@ -347,31 +348,61 @@ fn check(closing: bool, complete: bool, n: usize, ops: &[Op]) -> Result<(), Test
                     prop_assert_eq!(Ok(view), inspection::read(&working).map_err(Denial::from));
                 }
             }
-            for (known, history) in [
-                (false, History::Checked),
-                (true, History::Checked),
-                (true, History::Unchecked),
+            // The inspections the server may hold: none, the one now, and besides it one
+            // at earlier heads (the change's dependencies, where it stands in for the
+            // inspection moved back; the heads one change ago, which it must be ignored
+            // for unless they are the dependencies).
+            let now = || inspection::read(&prefix).ok();
+            let at = |heads: &[ChangeHash]| {
+                let mut heads = heads.to_vec();
+                heads.sort();
+                let view = inspection::read(&prefix.fork_at(&heads).ok()?).ok()?;
+                Some((heads, view))
+            };
+            for (known, history, what) in [
+                (Known::default(), History::Checked, "nothing"),
+                (now().into(), History::Checked, "now"),
+                (now().into(), History::Unchecked, "now"),
+                (
+                    Known {
+                        now: now(),
+                        earlier: at(change.deps()),
+                    },
+                    History::Checked,
+                    "now and at the dependencies",
+                ),
+                (
+                    Known {
+                        now: now(),
+                        earlier: at(&one_change_ago),
+                    },
+                    History::Checked,
+                    "now and one change ago",
+                ),
+                (
+                    Known {
+                        now: None,
+                        earlier: at(change.deps()),
+                    },
+                    History::Checked,
+                    "at the dependencies",
+                ),
             ] {
-                let current = if known {
-                    inspection::read(&prefix).ok()
-                } else {
-                    None
-                };
                 let view = judge_applied(
                     user,
                     &prefix,
                     &with,
                     std::slice::from_ref(change),
-                    current,
+                    known,
                     history,
                 );
                 prop_assert_eq!(
                     &view.as_ref().map(drop).map_err(Clone::clone),
                     &reference,
-                    "judge_applied, change {} by {} (view known: {}, {:?})",
+                    "judge_applied, change {} by {} (known: {}, {:?})",
                     i,
                     user.id,
-                    known,
+                    what,
                     history
                 );
                 if let Ok(Some(view)) = view {
@@ -379,6 +410,7 @@ fn check(closing: bool, complete: bool, n: usize, ops: &[Op]) -> Result<(), Test
                 }
             }
         }
+        one_change_ago = prefix.get_heads();
         prefix = with;
     }
 

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use automerge::sync::{Message as SyncMessage, SyncDoc};
 use automerge::{Automerge, ChangeHash, ReadDoc};
+use shared::inspection::Inspection;
 use shared::policy::{self, History};
 use shared::protocol::DocumentId;
 
@@ -108,6 +109,43 @@ pub struct Hub {
     docs: Mutex<HashMap<DocumentId, Arc<DocEntry>>>,
     /// Connections told `doc-unavailable` for a document that may still come to exist.
     pub waiting: Waiting,
+    /// The inspections of the documents most recently changed, as they were just before.
+    earlier: EarlierViews,
+}
+
+/// How many documents' [`EarlierViews`] are kept: more than the documents a site's
+/// tablets edit at the same moment, a few hundred KiB of inspections.
+pub const EARLIER_VIEWS: usize = 128;
+
+/// For the [`EARLIER_VIEWS`] documents most recently changed, the inspection each held just
+/// before its last accepted message, with the heads it held it at. Two tablets answering
+/// the same inspection offline send changes on the same heads: the one accepted second is
+/// concurrent with the first, and its author saw exactly the document before the first
+/// (`policy::Known::earlier`). Kept here rather than with each document so that they cost
+/// memory only while changes are arriving, not for every document changed since it was
+/// loaded.
+#[derive(Default)]
+struct EarlierViews(Mutex<std::collections::VecDeque<(DocumentId, Vec<ChangeHash>, Inspection)>>);
+
+impl EarlierViews {
+    /// Keeps `view`, the inspection document `id` held at `heads`, dropping the oldest
+    /// kept beyond [`EARLIER_VIEWS`] (and an earlier one of the same document).
+    fn keep(&self, id: DocumentId, heads: Vec<ChangeHash>, view: Inspection) {
+        if let Ok(mut views) = self.0.lock() {
+            views.retain(|(kept, _, _)| *kept != id);
+            if views.len() >= EARLIER_VIEWS {
+                views.pop_front();
+            }
+            views.push_back((id, heads, view));
+        }
+    }
+
+    /// Takes the inspection kept for document `id`, with its heads.
+    fn take(&self, id: &DocumentId) -> Option<(Vec<ChangeHash>, Inspection)> {
+        let mut views = self.0.lock().ok()?;
+        let at = views.iter().position(|(kept, _, _)| kept == id)?;
+        views.remove(at).map(|(_, heads, view)| (heads, view))
+    }
 }
 
 /// The instant `last_used` counts from.
@@ -270,6 +308,7 @@ impl Hub {
             peer_id,
             docs: Mutex::new(HashMap::new()),
             waiting: Waiting::default(),
+            earlier: EarlierViews::default(),
         }
     }
 
@@ -454,5 +493,57 @@ impl Hub {
             });
         }
         evicted
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use shared::ids::{InspectionId, SiteId, UserId};
+    use shared::inspection::{self, write};
+
+    use super::*;
+
+    fn doc(n: usize) -> DocumentId {
+        let mut bytes = [9u8; 16];
+        bytes[..8].copy_from_slice(&(n as u64).to_be_bytes());
+        DocumentId::from_bytes(bytes)
+    }
+
+    fn view() -> Inspection {
+        let id = doc(0);
+        let new = write::NewInspection {
+            id: InspectionId::parse(id.to_string()).expect("bs58 is a valid inspection id"),
+            site: SiteId::parse(crate::demo::DEMO_SITE).expect("valid"),
+            template: shared::builtin::find(shared::builtin::WALKAROUND).expect("built-in"),
+            areas: crate::demo::demo_site().expect("demo site").areas,
+            created_by: UserId::parse("mgr").expect("valid"),
+            created_at: chrono::Utc::now(),
+        };
+        let created = write::create(&new, automerge::ActorId::from(&b"mgr"[..])).expect("creates");
+        inspection::read(&created).expect("reads")
+    }
+
+    #[test]
+    fn earlier_views_keep_the_last_of_each_document_for_the_most_recent_documents() {
+        let views = EarlierViews::default();
+        let view = view();
+        let heads = |n: u8| vec![ChangeHash([n; 32])];
+        views.keep(doc(0), heads(1), view.clone());
+        views.keep(doc(0), heads(2), view.clone());
+        assert_eq!(views.take(&doc(0)).map(|(h, _)| h), Some(heads(2)));
+        assert!(
+            views.take(&doc(0)).is_none(),
+            "taken, and only one was kept"
+        );
+        for n in 0..=EARLIER_VIEWS {
+            views.keep(doc(n), heads(3), view.clone());
+        }
+        assert!(views.take(&doc(0)).is_none(), "the oldest document dropped");
+        assert!(views.take(&doc(1)).is_some());
+        assert_eq!(
+            views.take(&doc(EARLIER_VIEWS)),
+            Some((heads(3), view.clone()))
+        );
+        assert_eq!(views.0.lock().expect("lock").len(), EARLIER_VIEWS - 2);
     }
 }

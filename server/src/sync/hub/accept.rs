@@ -27,7 +27,6 @@ use super::{DocEntry, DocInner, Hub, has_orphans};
 use crate::store::documents::{Author, Committed, DocWrite};
 use crate::store::projection::{Projection, Written};
 use crate::store::{Store, StoreError};
-use crate::sync::relay::Waiting;
 
 /// After this many incremental chunks a document is compacted into one snapshot.
 pub const COMPACT_AFTER_CHUNKS: usize = 64;
@@ -180,8 +179,11 @@ impl Hub {
         }
         let new_changes = forked.added.len();
         let hashes: Vec<ChangeHash> = forked.added.iter().map(Change::hash).collect();
-        let view = inner.current_view();
-        let (judged, pending) = match judge(user, &inner.doc, view, inner.history, forked)? {
+        let known = policy::Known {
+            now: inner.current_view(),
+            earlier: self.earlier.take(&entry.id),
+        };
+        let (judged, pending) = match judge(user, &inner.doc, known, inner.history, forked)? {
             (Verdict::Allowed(judged), pending) => (*judged, pending),
             (Verdict::Refused(denial), _) => return Ok(Received::Refused(denial)),
         };
@@ -210,7 +212,7 @@ impl Hub {
         .await?;
         peer.state = next_state;
         peer.pending = pending;
-        swap(entry, &self.waiting, inner, judged, write, committed);
+        swap(entry, self, inner, judged, write, committed);
         Ok(Received::Accepted { new_changes })
     }
 }
@@ -373,15 +375,15 @@ struct Judged {
 /// stored) is judged by replaying the changes onto a copy of the stored document
 /// (`policy::judge_and_apply_from`), and so is a long message or one of several changes
 /// on an unchecked history (`policy::judges_applied`); the replayed copy is then what is
-/// stored. `view` is the inspection as `stored` holds it, if
-/// known; `history` says whether `stored`'s history was checked (a concurrent change is
+/// stored. `known` holds the inspections already read for states of `stored` (the one it
+/// holds now, and one at earlier heads: `policy::Known`); `history` says whether `stored`'s history was checked (a concurrent change is
 /// then judged by historical reads, not by replay). A panic while judging refuses the
 /// message rather than costing the process. Returns the verdict and the peer's chunks
 /// still waiting.
 fn judge(
     user: &User,
     stored: &Automerge,
-    view: Option<Inspection>,
+    known: policy::Known,
     history: policy::History,
     forked: Forked,
 ) -> Result<(Verdict, Vec<Vec<u8>>), SyncError> {
@@ -392,13 +394,13 @@ fn judge(
     } = forked;
     let judged = if pending.is_empty() && policy::judges_applied(added.len(), history) {
         catch_unwind(AssertUnwindSafe(|| {
-            policy::judge_applied(user, stored, &fork, &added, view, history)
+            policy::judge_applied(user, stored, &fork, &added, known, history)
         }))
         .map(|verdict| verdict.map(|view| (fork, view)))
     } else {
         let mut working = stored.clone();
         catch_unwind(AssertUnwindSafe(|| {
-            policy::judge_and_apply_from(user, &mut working, &added, view, history)
+            policy::judge_and_apply_from(user, &mut working, &added, known.now, history)
         }))
         .map(|verdict| verdict.map(|view| (working, view)))
     };
@@ -489,19 +491,25 @@ async fn persist(
 }
 
 /// Step 5, swap: the committed document replaces the one in memory (compacted), with the
-/// numbers of the chunks it now holds and the projection written; the lock is released
-/// and the document's peers are told. Peers told `doc-unavailable` before its creation get it now,
+/// numbers of the chunks it now holds and the projection written; the inspection it held
+/// before is kept among the hub's earlier views (for a change made concurrently with
+/// this message); the lock is released and the document's peers are told. Peers told `doc-unavailable` before its creation get it now,
 /// as the reference server does.
 fn swap(
     entry: &DocEntry,
-    waiting: &Waiting,
+    hub: &Hub,
     mut inner: MutexGuard<'_, DocInner>,
     judged: Judged,
     write: Write,
     committed: Committed,
 ) {
     let Judged { working, view } = judged;
-    inner.view = Some((working.get_heads(), view));
+    let before = inner.doc.get_heads();
+    if let Some((heads, earlier)) = inner.view.replace((working.get_heads(), view))
+        && heads == before
+    {
+        hub.earlier.keep(entry.id, heads, earlier);
+    }
     inner.written = Some((committed.version, write.projection.written()));
     inner.doc = super::compact(working);
     let created = inner.site.is_none();
@@ -513,7 +521,7 @@ fn swap(
     drop(inner);
     entry.announce();
     if created {
-        waiting.wake(&entry.id);
+        hub.waiting.wake(&entry.id);
     }
 }
 
