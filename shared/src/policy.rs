@@ -274,15 +274,16 @@ fn check_records<K: Ord + std::fmt::Display, R>(
     }
     let mut new = Vec::new();
     for (key, records) in after {
-        let path = format!("{root}/{key}");
+        // Formatted only for a record that is new or refused, not for every one unchanged.
+        let path = || format!("{root}/{key}");
         let old = before.get(key).map(Vec::as_slice).unwrap_or_default();
         for record in records {
             match old.iter().find(|o| id(o) == id(record)) {
                 Some(o) if same(o, record) => {}
-                Some(_) => return Err(Denial::EditedInPlace { path }),
+                Some(_) => return Err(Denial::EditedInPlace { path: path() }),
                 None => {
-                    own(user, path.clone(), by(record))?;
-                    new.push(path.clone());
+                    own(user, path(), by(record))?;
+                    new.push(path());
                 }
             }
         }
@@ -408,16 +409,24 @@ pub fn check_inspection_change(
         });
     }
 
-    let empty = Inspection {
-        answers: BTreeMap::new(),
-        occupied: BTreeMap::new(),
-        submitted: None,
-        duplicate_submissions: Vec::new(),
-        review: None,
-        problems: Vec::new(),
-        ..after.clone()
+    // A creation is compared with the same inspection holding nothing yet (made only
+    // then: it copies the whole inspection).
+    let empty;
+    let b = match before {
+        Some(b) => b,
+        None => {
+            empty = Inspection {
+                answers: BTreeMap::new(),
+                occupied: BTreeMap::new(),
+                submitted: None,
+                duplicate_submissions: Vec::new(),
+                review: None,
+                problems: Vec::new(),
+                ..after.clone()
+            };
+            &empty
+        }
     };
-    let b = before.unwrap_or(&empty);
     let submitted_before = b.submitted.is_some();
 
     // `late` is derived from the submission, not stored in the record, so it is not
