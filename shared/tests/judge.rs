@@ -410,6 +410,26 @@ fn check(closing: bool, complete: bool, n: usize, ops: &[Op]) -> Result<(), Test
                 }
             }
         }
+        // The server keeps, instead of the inspection before a message, what turns the one
+        // after it back into it.
+        if let (Ok(before), Ok(after)) = (inspection::read(&prefix), inspection::read(&with)) {
+            if let Some(undo) = after.undo_to(&before) {
+                prop_assert_eq!(after.undone(&undo), before, "undo of change {}", i);
+            } else {
+                let rest = |view: &inspection::Inspection| inspection::Inspection {
+                    answers: Default::default(),
+                    occupied: Default::default(),
+                    problems: Vec::new(),
+                    ..view.clone()
+                };
+                prop_assert_ne!(
+                    rest(&before),
+                    rest(&after),
+                    "an undo is refused only when more than records changed (change {})",
+                    i
+                );
+            }
+        }
         one_change_ago = prefix.get_heads();
         prefix = with;
     }
@@ -1169,5 +1189,43 @@ fn a_change_automerge_would_store_as_another_is_refused() {
     assert!(
         matches!(&verdict, Err(Denial::InvalidChange(why)) if why.contains("does not keep")),
         "{verdict:?}"
+    );
+}
+
+/// What the server keeps to judge a change concurrent with the last accepted one: the
+/// inspection after it, undone, is exactly the one before; a submission is more than
+/// records, and is not undone.
+#[test]
+fn an_inspection_is_undone_to_the_one_before_a_change_of_records() {
+    let users = people(CLOSING);
+    let mut doc = create(CLOSING, &users[0]);
+    let expected = read(&doc).expected_keys();
+    let mut states = vec![read(&doc)];
+    for (n, k) in expected.iter().enumerate() {
+        let kind = read(&doc).item_for(k).expect("item").kind.clone();
+        write::answer(
+            &mut doc,
+            &users[0].id,
+            t(n as i64 + 1),
+            k,
+            &value(&kind, 0),
+            None,
+            &[],
+        )
+        .expect("answers");
+        states.push(read(&doc));
+    }
+    for pair in states.windows(2) {
+        let undo = pair[1].undo_to(&pair[0]).expect("only records changed");
+        assert_eq!(pair[1].undone(&undo), pair[0]);
+    }
+    // Across the whole history too: every answer put back to absent.
+    let (first, last) = (&states[0], &states[states.len() - 1]);
+    let undo = last.undo_to(first).expect("only records changed");
+    assert_eq!(last.undone(&undo), *first);
+    write::submit(&mut doc, &users[0].id, t(100)).expect("submits");
+    assert!(
+        read(&doc).undo_to(last).is_none(),
+        "a submission is not undone"
     );
 }

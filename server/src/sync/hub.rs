@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use automerge::sync::{Message as SyncMessage, SyncDoc};
 use automerge::{Automerge, ChangeHash, ReadDoc};
-use shared::inspection::Inspection;
+use shared::inspection::{Inspection, Undo};
 use shared::policy::{self, History};
 use shared::protocol::DocumentId;
 
@@ -61,7 +61,13 @@ struct DocInner {
     /// The inspection as `doc` held it at these heads, kept from the last accepted message
     /// so that judging the next one on top of it reads the document once, not twice. Used
     /// only while the heads are still the document's.
-    view: Option<(Vec<automerge::ChangeHash>, shared::inspection::Inspection)>,
+    view: Option<(Vec<automerge::ChangeHash>, Inspection)>,
+    /// What turns `view` back into the inspection the document held before its last
+    /// accepted message, at these heads (sorted): a change made concurrently with that
+    /// message depends on exactly them (two tablets answering the same inspection), and
+    /// is judged against it (`policy::Known::earlier`). One record or so, where a second
+    /// inspection would double what each changed document keeps.
+    undo: Option<(Vec<ChangeHash>, Undo)>,
     /// Whether every change of `doc` keeps automerge's rules for changes, checked when it
     /// is loaded and kept so by the judge (which refuses changes that break them): a
     /// concurrent change to a checked document is judged by historical reads.
@@ -76,11 +82,29 @@ impl DocInner {
     /// A copy of the kept inspection, if it is still the document's. Judging consumes its
     /// copy; the kept one stays for the next message if this one is refused or its write
     /// fails, so a refused message costs the next one no whole read of the inspection.
-    fn current_view(&self) -> Option<shared::inspection::Inspection> {
+    fn current_view(&self) -> Option<Inspection> {
         match &self.view {
             Some((heads, view)) if *heads == self.doc.get_heads() => Some(view.clone()),
             _ => None,
         }
+    }
+
+    /// The inspection the document held before its last accepted message, with those
+    /// heads, when one of the `added` changes depends on exactly them and `now` is the
+    /// kept inspection (what [`DocInner::current_view`] gave): undone from it.
+    fn earlier_view(
+        &self,
+        now: Option<&Inspection>,
+        added: &[automerge::Change],
+    ) -> Option<(Vec<ChangeHash>, Inspection)> {
+        let (heads, undo) = self.undo.as_ref()?;
+        let now = now?;
+        let concurrent = added.iter().any(|change| {
+            let mut deps = change.deps().to_vec();
+            deps.sort_unstable();
+            deps == *heads
+        });
+        concurrent.then(|| (heads.clone(), now.undone(undo)))
     }
 }
 
@@ -109,43 +133,6 @@ pub struct Hub {
     docs: Mutex<HashMap<DocumentId, Arc<DocEntry>>>,
     /// Connections told `doc-unavailable` for a document that may still come to exist.
     pub waiting: Waiting,
-    /// The inspections of the documents most recently changed, as they were just before.
-    earlier: EarlierViews,
-}
-
-/// How many documents' [`EarlierViews`] are kept: more than the documents a site's
-/// tablets edit at the same moment, a few hundred KiB of inspections.
-pub const EARLIER_VIEWS: usize = 128;
-
-/// For the [`EARLIER_VIEWS`] documents most recently changed, the inspection each held just
-/// before its last accepted message, with the heads it held it at. Two tablets answering
-/// the same inspection offline send changes on the same heads: the one accepted second is
-/// concurrent with the first, and its author saw exactly the document before the first
-/// (`policy::Known::earlier`). Kept here rather than with each document so that they cost
-/// memory only while changes are arriving, not for every document changed since it was
-/// loaded.
-#[derive(Default)]
-struct EarlierViews(Mutex<std::collections::VecDeque<(DocumentId, Vec<ChangeHash>, Inspection)>>);
-
-impl EarlierViews {
-    /// Keeps `view`, the inspection document `id` held at `heads`, dropping the oldest
-    /// kept beyond [`EARLIER_VIEWS`] (and an earlier one of the same document).
-    fn keep(&self, id: DocumentId, heads: Vec<ChangeHash>, view: Inspection) {
-        if let Ok(mut views) = self.0.lock() {
-            views.retain(|(kept, _, _)| *kept != id);
-            if views.len() >= EARLIER_VIEWS {
-                views.pop_front();
-            }
-            views.push_back((id, heads, view));
-        }
-    }
-
-    /// Takes the inspection kept for document `id`, with its heads.
-    fn take(&self, id: &DocumentId) -> Option<(Vec<ChangeHash>, Inspection)> {
-        let mut views = self.0.lock().ok()?;
-        let at = views.iter().position(|(kept, _, _)| kept == id)?;
-        views.remove(at).map(|(_, heads, view)| (heads, view))
-    }
 }
 
 /// The instant `last_used` counts from.
@@ -181,6 +168,7 @@ impl DocEntry {
                 site,
                 seqs: Vec::new(),
                 view: None,
+                undo: None,
                 history: History::Checked,
                 written: None,
             }),
@@ -219,6 +207,7 @@ impl DocEntry {
         inner.doc = Automerge::new();
         inner.seqs = Vec::new();
         inner.view = None;
+        inner.undo = None;
         inner.written = None;
         inner.resident = false;
         true
@@ -308,7 +297,6 @@ impl Hub {
             peer_id,
             docs: Mutex::new(HashMap::new()),
             waiting: Waiting::default(),
-            earlier: EarlierViews::default(),
         }
     }
 
@@ -493,57 +481,5 @@ impl Hub {
             });
         }
         evicted
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use shared::ids::{InspectionId, SiteId, UserId};
-    use shared::inspection::{self, write};
-
-    use super::*;
-
-    fn doc(n: usize) -> DocumentId {
-        let mut bytes = [9u8; 16];
-        bytes[..8].copy_from_slice(&(n as u64).to_be_bytes());
-        DocumentId::from_bytes(bytes)
-    }
-
-    fn view() -> Inspection {
-        let id = doc(0);
-        let new = write::NewInspection {
-            id: InspectionId::parse(id.to_string()).expect("bs58 is a valid inspection id"),
-            site: SiteId::parse(crate::demo::DEMO_SITE).expect("valid"),
-            template: shared::builtin::find(shared::builtin::WALKAROUND).expect("built-in"),
-            areas: crate::demo::demo_site().expect("demo site").areas,
-            created_by: UserId::parse("mgr").expect("valid"),
-            created_at: chrono::Utc::now(),
-        };
-        let created = write::create(&new, automerge::ActorId::from(&b"mgr"[..])).expect("creates");
-        inspection::read(&created).expect("reads")
-    }
-
-    #[test]
-    fn earlier_views_keep_the_last_of_each_document_for_the_most_recent_documents() {
-        let views = EarlierViews::default();
-        let view = view();
-        let heads = |n: u8| vec![ChangeHash([n; 32])];
-        views.keep(doc(0), heads(1), view.clone());
-        views.keep(doc(0), heads(2), view.clone());
-        assert_eq!(views.take(&doc(0)).map(|(h, _)| h), Some(heads(2)));
-        assert!(
-            views.take(&doc(0)).is_none(),
-            "taken, and only one was kept"
-        );
-        for n in 0..=EARLIER_VIEWS {
-            views.keep(doc(n), heads(3), view.clone());
-        }
-        assert!(views.take(&doc(0)).is_none(), "the oldest document dropped");
-        assert!(views.take(&doc(1)).is_some());
-        assert_eq!(
-            views.take(&doc(EARLIER_VIEWS)),
-            Some((heads(3), view.clone()))
-        );
-        assert_eq!(views.0.lock().expect("lock").len(), EARLIER_VIEWS - 2);
     }
 }

@@ -335,7 +335,98 @@ pub struct Inspection {
     pub problems: Vec<Problem>,
 }
 
+/// What turns an inspection back into an earlier one that differs from it only in some
+/// records (answers, bay marks) and in its problems: those records as they were (or their
+/// absence), and the earlier problems. [`Inspection::undo_to`] makes one and
+/// [`Inspection::undone`] applies it; between two states one accepted answer apart it
+/// holds one record, which is why the server keeps it beside a document's inspection
+/// instead of a second inspection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Undo {
+    answers: Vec<(AnswerKey, Option<Vec<Answer>>)>,
+    occupied: Vec<(AreaId, Option<Vec<Occupancy>>)>,
+    problems: Vec<Problem>,
+}
+
+/// The keys whose values differ between `now` and `earlier`, with their values in
+/// `earlier` (`None`: absent there).
+fn differing<K: Ord + Clone, V: PartialEq + Clone>(
+    now: &std::collections::BTreeMap<K, V>,
+    earlier: &std::collections::BTreeMap<K, V>,
+) -> Vec<(K, Option<V>)> {
+    let mut out: Vec<(K, Option<V>)> = earlier
+        .iter()
+        .filter(|(key, value)| now.get(key) != Some(value))
+        .map(|(key, value)| (key.clone(), Some(value.clone())))
+        .collect();
+    out.extend(
+        now.keys()
+            .filter(|key| !earlier.contains_key(key))
+            .map(|key| (key.clone(), None)),
+    );
+    out
+}
+
+/// Puts back into `map` what [`differing`] found.
+fn put_back<K: Ord + Clone, V: Clone>(
+    map: &mut std::collections::BTreeMap<K, V>,
+    changes: &[(K, Option<V>)],
+) {
+    for (key, value) in changes {
+        match value {
+            Some(value) => map.insert(key.clone(), value.clone()),
+            None => map.remove(key),
+        };
+    }
+}
+
 impl Inspection {
+    /// What turns this inspection back into `earlier` ([`Inspection::undone`]), if the
+    /// two differ only in records and problems; `None` if anything else differs (its id,
+    /// site, template, areas, creation, submission or review).
+    pub fn undo_to(&self, earlier: &Inspection) -> Option<Undo> {
+        // Every field named, so that a new one has to be decided here.
+        let Inspection {
+            id,
+            site,
+            template,
+            areas,
+            created_by,
+            created_at,
+            occupied,
+            answers,
+            submitted,
+            duplicate_submissions,
+            review,
+            problems: _,
+        } = self;
+        let same = *id == earlier.id
+            && *site == earlier.site
+            && (std::sync::Arc::ptr_eq(template, &earlier.template)
+                || *template == earlier.template)
+            && (std::sync::Arc::ptr_eq(areas, &earlier.areas) || *areas == earlier.areas)
+            && *created_by == earlier.created_by
+            && *created_at == earlier.created_at
+            && *submitted == earlier.submitted
+            && *duplicate_submissions == earlier.duplicate_submissions
+            && *review == earlier.review;
+        same.then(|| Undo {
+            answers: differing(answers, &earlier.answers),
+            occupied: differing(occupied, &earlier.occupied),
+            problems: earlier.problems.clone(),
+        })
+    }
+
+    /// This inspection with `undo` applied: exactly the `earlier` inspection of the
+    /// [`Inspection::undo_to`] that made it from this one.
+    pub fn undone(&self, undo: &Undo) -> Inspection {
+        let mut earlier = self.clone();
+        put_back(&mut earlier.answers, &undo.answers);
+        put_back(&mut earlier.occupied, &undo.occupied);
+        earlier.problems = undo.problems.clone();
+        earlier
+    }
+
     /// Whether a bay is marked occupied; a conflict counts as occupied, so the items for
     /// occupied bays are asked rather than skipped.
     pub fn is_occupied(&self, bay: &AreaId) -> bool {

@@ -12,6 +12,7 @@
 //!
 //! cargo build --release -p walkaround-tests --bins
 //! ./target/release/limits-bench --changes 2000 --docs 10,100,1000
+//! ./target/release/limits-bench --changes 2000 --in-memory   # part 1's in-memory figures only
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -200,8 +201,10 @@ fn concurrent_pair(answers: usize) -> (Automerge, Change, Change) {
 /// touched read again); the server's path for a sync message carrying it (a copy of the
 /// document, automerge's apply of the change, `judge_applied`); and the replay it
 /// replaced (`judge_change`, which rebuilds the document up to the change's dependencies,
-/// then the apply), still the judge of a history that fails the check.
-fn concurrent_steps(docs: usize, answers: usize) -> [f64; 4] {
+/// then the apply), still the judge of a history that fails the check; and the server's
+/// path when it also holds the inspection as the document was at the change's
+/// dependencies (`policy::Known::earlier`: what it kept from before the first change).
+fn concurrent_steps(docs: usize, answers: usize) -> [f64; 5] {
     let user = User {
         id: UserId::parse("wang").expect("valid"),
         role: Role::WorkshopManager,
@@ -217,9 +220,19 @@ fn concurrent_steps(docs: usize, answers: usize) -> [f64; 4] {
             inspection::read(doc).expect("reads")
         })
         .collect();
+    // And the inspection before the first change, read on the document as it was then.
+    let earlier: Vec<(Vec<automerge::ChangeHash>, inspection::Inspection)> = work
+        .iter()
+        .map(|(doc, _, second)| {
+            let mut deps = second.deps().to_vec();
+            deps.sort();
+            let then = doc.fork_at(&deps).expect("forks");
+            (deps, inspection::read(&then).expect("reads"))
+        })
+        .collect();
     // Each step starts from its own copies, made before the clock starts.
     let copies = || -> Vec<Automerge> { work.iter().map(|(doc, _, _)| doc.clone()).collect() };
-    let mut timings = [0.0; 4];
+    let mut timings = [0.0; 5];
 
     let mut targets = copies();
     let started = Instant::now();
@@ -269,6 +282,27 @@ fn concurrent_steps(docs: usize, answers: usize) -> [f64; 4] {
         doc.apply_changes([second.clone()]).expect("applies");
     }
     timings[3] = per_change_us(started, docs);
+
+    let kept = views.clone().into_iter().zip(earlier);
+    let started = Instant::now();
+    for ((stored, _, second), (view, earlier)) in work.iter().zip(kept) {
+        let mut fork = stored.clone();
+        fork.apply_changes([second.clone()]).expect("applies");
+        let now = policy::judge_applied(
+            &user,
+            stored,
+            &fork,
+            std::slice::from_ref(second),
+            policy::Known {
+                now: Some(view),
+                earlier: Some(earlier),
+            },
+            policy::History::Checked,
+        )
+        .expect("allowed");
+        std::hint::black_box(now);
+    }
+    timings[4] = per_change_us(started, docs);
     timings
 }
 
@@ -276,16 +310,17 @@ fn concurrent_steps(docs: usize, answers: usize) -> [f64; 4] {
 fn concurrent_floor(n: usize) {
     println!("\n## CPU per concurrent change, in memory");
     println!(
-        "| document size | automerge `apply_changes` (the floor) µs | `judge_and_apply_from` µs (× floor) | server path: copy + apply + `judge_applied` µs (× floor) | the replay, `judge_change` + apply µs (× floor) |"
+        "| document size | automerge `apply_changes` (the floor) µs | `judge_and_apply_from` µs (× floor) | server path: copy + apply + `judge_applied` µs (× floor) | the replay, `judge_change` + apply µs (× floor) | server path, the inspection at the dependencies known µs (× floor) |"
     );
-    println!("|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|");
     for (docs, answers) in [(100, 20), (10, n)] {
-        let [apply, judge, server, replay] = concurrent_steps(docs, answers);
+        let [apply, judge, server, replay, known] = concurrent_steps(docs, answers);
         println!(
-            "| {docs} walkaround(s) × {answers} answers | {apply:.1} | {judge:.1} ({:.1}) | {server:.1} ({:.1}) | {replay:.1} ({:.1}) |",
+            "| {docs} walkaround(s) × {answers} answers | {apply:.1} | {judge:.1} ({:.1}) | {server:.1} ({:.1}) | {replay:.1} ({:.1}) | {known:.1} ({:.1}) |",
             judge / apply,
             server / apply,
-            replay / apply
+            replay / apply,
+            known / apply
         );
     }
 }
@@ -414,6 +449,10 @@ async fn main() {
         .collect();
     cpu_floor(changes);
     concurrent_floor(changes);
+    if std::env::args().any(|a| a == "--in-memory") {
+        // Only the figures that need no server.
+        return;
+    }
 
     let mut seeded = spawn(Db::Sqlite).await;
     seeded.shutdown().await;

@@ -27,6 +27,7 @@ use super::{DocEntry, DocInner, Hub, has_orphans};
 use crate::store::documents::{Author, Committed, DocWrite};
 use crate::store::projection::{Projection, Written};
 use crate::store::{Store, StoreError};
+use crate::sync::relay::Waiting;
 
 /// After this many incremental chunks a document is compacted into one snapshot.
 pub const COMPACT_AFTER_CHUNKS: usize = 64;
@@ -179,10 +180,9 @@ impl Hub {
         }
         let new_changes = forked.added.len();
         let hashes: Vec<ChangeHash> = forked.added.iter().map(Change::hash).collect();
-        let known = policy::Known {
-            now: inner.current_view(),
-            earlier: self.earlier.take(&entry.id),
-        };
+        let now = inner.current_view();
+        let earlier = inner.earlier_view(now.as_ref(), &forked.added);
+        let known = policy::Known { now, earlier };
         let (judged, pending) = match judge(user, &inner.doc, known, inner.history, forked)? {
             (Verdict::Allowed(judged), pending) => (*judged, pending),
             (Verdict::Refused(denial), _) => return Ok(Received::Refused(denial)),
@@ -212,7 +212,7 @@ impl Hub {
         .await?;
         peer.state = next_state;
         peer.pending = pending;
-        swap(entry, self, inner, judged, write, committed);
+        swap(entry, &self.waiting, inner, judged, write, committed);
         Ok(Received::Accepted { new_changes })
     }
 }
@@ -491,13 +491,13 @@ async fn persist(
 }
 
 /// Step 5, swap: the committed document replaces the one in memory (compacted), with the
-/// numbers of the chunks it now holds and the projection written; the inspection it held
-/// before is kept among the hub's earlier views (for a change made concurrently with
-/// this message); the lock is released and the document's peers are told. Peers told `doc-unavailable` before its creation get it now,
+/// numbers of the chunks it now holds, the projection written, the inspection read and
+/// what turns it back into the one before (for a change made concurrently with this
+/// message); the lock is released and the document's peers are told. Peers told `doc-unavailable` before its creation get it now,
 /// as the reference server does.
 fn swap(
     entry: &DocEntry,
-    hub: &Hub,
+    waiting: &Waiting,
     mut inner: MutexGuard<'_, DocInner>,
     judged: Judged,
     write: Write,
@@ -505,11 +505,13 @@ fn swap(
 ) {
     let Judged { working, view } = judged;
     let before = inner.doc.get_heads();
-    if let Some((heads, earlier)) = inner.view.replace((working.get_heads(), view))
-        && heads == before
-    {
-        hub.earlier.keep(entry.id, heads, earlier);
-    }
+    inner.undo = match &inner.view {
+        Some((heads, earlier)) if *heads == before => {
+            view.undo_to(earlier).map(|undo| (before, undo))
+        }
+        _ => None,
+    };
+    inner.view = Some((working.get_heads(), view));
     inner.written = Some((committed.version, write.projection.written()));
     inner.doc = super::compact(working);
     let created = inner.site.is_none();
@@ -521,7 +523,7 @@ fn swap(
     drop(inner);
     entry.announce();
     if created {
-        hub.waiting.wake(&entry.id);
+        waiting.wake(&entry.id);
     }
 }
 
