@@ -66,8 +66,9 @@ struct DocInner {
     /// accepted message, at these heads (sorted): a change made concurrently with that
     /// message depends on exactly them (two tablets answering the same inspection), and
     /// is judged against it (`policy::Known::earlier`). One record or so, where a second
-    /// inspection would double what each changed document keeps.
-    undo: Option<(Vec<ChangeHash>, Undo)>,
+    /// inspection would double what each changed document keeps (boxed: a pointer in
+    /// every entry, the rest only where there is one).
+    undo: Option<Box<(Vec<ChangeHash>, Undo)>>,
     /// Whether every change of `doc` keeps automerge's rules for changes, checked when it
     /// is loaded and kept so by the judge (which refuses changes that break them): a
     /// concurrent change to a checked document is judged by historical reads.
@@ -97,7 +98,7 @@ impl DocInner {
         now: Option<&Inspection>,
         added: &[automerge::Change],
     ) -> Option<(Vec<ChangeHash>, Inspection)> {
-        let (heads, undo) = self.undo.as_ref()?;
+        let (heads, undo) = self.undo.as_deref()?;
         let now = now?;
         let concurrent = added.iter().any(|change| {
             let mut deps = change.deps().to_vec();

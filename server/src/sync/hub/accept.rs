@@ -507,7 +507,7 @@ fn swap(
     let before = inner.doc.get_heads();
     inner.undo = match &inner.view {
         Some((heads, earlier)) if *heads == before => {
-            view.undo_to(earlier).map(|undo| (before, undo))
+            view.undo_to(earlier).map(|undo| Box::new((before, undo)))
         }
         _ => None,
     };
