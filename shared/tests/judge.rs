@@ -464,8 +464,26 @@ fn check(closing: bool, complete: bool, n: usize, ops: &[Op]) -> Result<(), Test
                 if !judges_applied(run.len(), History::Checked) {
                     continue;
                 }
-                for current in [None, inspection::read(&prefix).ok()] {
-                    let known = current.is_some();
+                // With the inspection at the first change's dependencies known too.
+                let mut deps = run[0].deps().to_vec();
+                deps.sort();
+                let earlier = prefix
+                    .fork_at(&deps)
+                    .ok()
+                    .and_then(|then| inspection::read(&then).ok())
+                    .map(|view| (deps, view));
+                let knowns = [
+                    (Known::default(), "nothing"),
+                    (inspection::read(&prefix).ok().into(), "now"),
+                    (
+                        Known {
+                            now: inspection::read(&prefix).ok(),
+                            earlier,
+                        },
+                        "now and at the first change's dependencies",
+                    ),
+                ];
+                for (current, known) in knowns {
                     let view = judge_applied(user, &prefix, &with, run, current, History::Checked);
                     prop_assert_eq!(
                         &view.as_ref().map(drop).map_err(Clone::clone),
@@ -1228,4 +1246,75 @@ fn an_inspection_is_undone_to_the_one_before_a_change_of_records() {
         read(&doc).undo_to(last).is_none(),
         "a submission is not undone"
     );
+}
+
+/// Two tablets on one inspection (issue 21's review of session 19): u0 replaced its answer
+/// while u1, on the heads before that, edited the old answer in place. At u1's
+/// dependencies that is an edit in place; against the state after u0's message the old
+/// answer is not there, and the edit reads as a record made in u0's name. The judge
+/// takes an inspection it is given only at exactly the change's dependencies.
+#[test]
+fn a_change_on_the_heads_before_the_last_message_is_judged_at_them() {
+    let users = people(WALKAROUND);
+    let (u0, u1) = (&users[0], &users[1]);
+    let mut base = create(WALKAROUND, u0);
+    let key = read(&base).expected_keys()[0].clone();
+    answer_item(&mut base, u0, 1, &key, 0, 1);
+    let before = base.get_heads();
+    let mut stored = base.clone();
+    answer_item(&mut stored, u0, 2, &key, 1, 2);
+    let mut other = replica(&base, 2);
+    raw(&mut other, u1, 3, 6, &key.to_string());
+    let change = last_change(&other);
+    let mut applied = stored.clone();
+    applied.apply_changes([change.clone()]).expect("applies");
+    let reference = judge_change(u1, &stored, &change);
+    assert!(
+        matches!(reference, Err(Denial::EditedInPlace { .. })),
+        "{reference:?}"
+    );
+    let at = |heads: &[ChangeHash]| {
+        let mut heads = heads.to_vec();
+        heads.sort();
+        let view = read(&stored.fork_at(&heads).expect("forks"));
+        (heads, view)
+    };
+    let judged = |known: Known| {
+        judge_applied(
+            u1,
+            &stored,
+            &applied,
+            std::slice::from_ref(&change),
+            known,
+            History::Checked,
+        )
+        .map(drop)
+    };
+    for (known, what) in [
+        (Known::default(), "nothing"),
+        (Some(read(&stored)).into(), "now"),
+        (
+            Known {
+                now: Some(read(&stored)),
+                earlier: Some(at(&before)),
+            },
+            "at the dependencies",
+        ),
+        (
+            Known {
+                now: Some(read(&stored)),
+                earlier: Some(at(&stored.get_heads())),
+            },
+            "at the heads after u0's message",
+        ),
+    ] {
+        assert_eq!(judged(known), reference, "known: {what}");
+    }
+    // The state after u0's message, given as if it were the one at u1's dependencies,
+    // would be judged otherwise: the case tells the two apart.
+    let mislabelled = Known {
+        now: Some(read(&stored)),
+        earlier: Some((at(&before).0, read(&stored))),
+    };
+    assert_ne!(judged(mislabelled), reference);
 }

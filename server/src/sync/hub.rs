@@ -90,6 +90,20 @@ impl DocInner {
         }
     }
 
+    /// Keeps `view`, the inspection of the document about to replace `doc` (whose heads
+    /// are `heads`), and the undo from it to the inspection kept until now, if that one
+    /// was `doc`'s: the state a change made concurrently with this message was made on.
+    fn keep_view(&mut self, heads: Vec<ChangeHash>, view: Inspection) {
+        let before = self.doc.get_heads();
+        self.undo = match &self.view {
+            Some((kept, earlier)) if *kept == before => {
+                view.undo_to(earlier).map(|undo| Box::new((before, undo)))
+            }
+            _ => None,
+        };
+        self.view = Some((heads, view));
+    }
+
     /// The inspection the document held before its last accepted message, with those
     /// heads, when one of the `added` changes depends on exactly them and `now` is the
     /// kept inspection (what [`DocInner::current_view`] gave): undone from it.
@@ -482,5 +496,93 @@ impl Hub {
             });
         }
         evicted
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use shared::ids::{InspectionId, SiteId, UserId};
+    use shared::inspection::{self, AnswerKey, AnswerValue, write};
+
+    use super::*;
+
+    fn inner(doc: Automerge) -> DocInner {
+        DocInner {
+            view: Some((doc.get_heads(), inspection::read(&doc).expect("reads"))),
+            doc,
+            resident: true,
+            site: Some(crate::demo::DEMO_SITE.to_string()),
+            seqs: Vec::new(),
+            undo: None,
+            history: History::Checked,
+            written: None,
+        }
+    }
+
+    /// `doc` with its `nth` item answered by `by` (an actor of its own).
+    fn answered(doc: &Automerge, by: &str, nth: usize) -> Automerge {
+        let mut doc = doc
+            .fork()
+            .with_actor(automerge::ActorId::from(by.as_bytes()));
+        let view = inspection::read(&doc).expect("reads");
+        let key: AnswerKey = view.expected_keys()[nth].clone();
+        let value = match view.item_for(&key).expect("an item").kind {
+            shared::template::ItemKind::Count { .. } => AnswerValue::Count(1),
+            shared::template::ItemKind::Number { .. } => AnswerValue::Number(1.0),
+            shared::template::ItemKind::Text => AnswerValue::Text("ok".to_string()),
+            _ => AnswerValue::Pass,
+        };
+        write::answer(
+            &mut doc,
+            &UserId::parse(by).expect("valid"),
+            chrono::Utc::now(),
+            &key,
+            &value,
+            None,
+            &[],
+        )
+        .expect("answers");
+        doc
+    }
+
+    /// What the swap keeps is what a change made concurrently with the message judges
+    /// against: the inspection as the document was just before it, at those heads.
+    #[test]
+    fn the_view_before_the_last_message_is_given_for_a_change_made_on_its_heads() {
+        let new = write::NewInspection {
+            id: InspectionId::parse("7QxA3KyjRuMc4UWtWJUzH9").expect("valid"),
+            site: SiteId::parse(crate::demo::DEMO_SITE).expect("valid"),
+            template: shared::builtin::find(shared::builtin::WALKAROUND).expect("built-in"),
+            areas: crate::demo::demo_site().expect("demo site").areas,
+            created_by: UserId::parse("mgr").expect("valid"),
+            created_at: chrono::Utc::now(),
+        };
+        let created = write::create(&new, automerge::ActorId::from(&b"mgr"[..])).expect("creates");
+        let before = created.get_heads();
+        let mut inner = inner(created.clone());
+        // A message answering the first item is accepted and swapped in.
+        let first = answered(&created, "mgr", 0);
+        inner.keep_view(first.get_heads(), inspection::read(&first).expect("reads"));
+        inner.doc = first.clone();
+        // A second tablet answered the second item on the heads before it.
+        let second = answered(&created, "lead", 1);
+        let concurrent = second.get_last_local_change().expect("a change");
+        let now = inner.current_view();
+        assert_eq!(now, Some(inspection::read(&first).expect("reads")));
+        let earlier = inner.earlier_view(now.as_ref(), std::slice::from_ref(&concurrent));
+        assert_eq!(
+            earlier,
+            Some((before, inspection::read(&created).expect("reads")))
+        );
+        // A change on top of the message has no use for it.
+        let on_top = answered(&first, "mgr", 1)
+            .get_last_local_change()
+            .expect("a change");
+        assert!(inner.earlier_view(now.as_ref(), &[on_top]).is_none());
+        // Nor is it given once the kept inspection is not the document's (another
+        // instance's changes loaded, say).
+        inner.doc = second;
+        assert!(inner.current_view().is_none());
+        assert!(inner.earlier_view(None, &[concurrent]).is_none());
     }
 }

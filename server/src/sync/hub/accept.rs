@@ -504,14 +504,7 @@ fn swap(
     committed: Committed,
 ) {
     let Judged { working, view } = judged;
-    let before = inner.doc.get_heads();
-    inner.undo = match &inner.view {
-        Some((heads, earlier)) if *heads == before => {
-            view.undo_to(earlier).map(|undo| Box::new((before, undo)))
-        }
-        _ => None,
-    };
-    inner.view = Some((working.get_heads(), view));
+    inner.keep_view(working.get_heads(), view);
     inner.written = Some((committed.version, write.projection.written()));
     inner.doc = super::compact(working);
     let created = inner.site.is_none();
