@@ -786,7 +786,7 @@ fn not_applied() -> Denial {
 
 /// Whether the document's heads are exactly a change's dependencies (sorted lists equal: a
 /// dependency named twice is not the same list).
-fn same_heads(heads: &[ChangeHash], deps: &[ChangeHash]) -> bool {
+pub fn same_heads(heads: &[ChangeHash], deps: &[ChangeHash]) -> bool {
     let mut heads = heads.to_vec();
     heads.sort();
     let mut deps = deps.to_vec();

@@ -114,12 +114,10 @@ impl DocInner {
     ) -> Option<(Vec<ChangeHash>, Inspection)> {
         let (heads, undo) = self.undo.as_deref()?;
         let now = now?;
-        let concurrent = added.iter().any(|change| {
-            let mut deps = change.deps().to_vec();
-            deps.sort_unstable();
-            deps == *heads
-        });
-        concurrent.then(|| (heads.clone(), now.undone(undo)))
+        added
+            .iter()
+            .any(|change| policy::same_heads(heads, change.deps()))
+            .then(|| (heads.clone(), now.undone(undo)))
     }
 }
 

@@ -376,10 +376,10 @@ struct Judged {
 /// (`policy::judge_and_apply_from`), and so is a long message or one of several changes
 /// on an unchecked history (`policy::judges_applied`); the replayed copy is then what is
 /// stored. `known` holds the inspections already read for states of `stored` (the one it
-/// holds now, and one at earlier heads: `policy::Known`); `history` says whether `stored`'s history was checked (a concurrent change is
-/// then judged by historical reads, not by replay). A panic while judging refuses the
-/// message rather than costing the process. Returns the verdict and the peer's chunks
-/// still waiting.
+/// holds now, and one at earlier heads: `policy::Known`); `history` says whether
+/// `stored`'s history was checked (a concurrent change is then judged by historical reads,
+/// not by replay). A panic while judging refuses the message rather than costing the
+/// process. Returns the verdict and the peer's chunks still waiting.
 fn judge(
     user: &User,
     stored: &Automerge,
