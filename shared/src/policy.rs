@@ -638,6 +638,27 @@ fn check_structure(
     doc: &Automerge,
     change: &Change,
 ) -> Result<(usize, Vec<automerge::legacy::Op>), Denial> {
+    check_structure_given(doc, change, None)
+}
+
+/// A change of the document that another's author had not seen (not among its
+/// ancestors): its actor, sequence number and the counters of its operations.
+struct Unseen<'a> {
+    actor: std::borrow::Cow<'a, automerge::ActorId>,
+    seq: u64,
+    start_op: u64,
+    max_op: u64,
+}
+
+/// [`check_structure`], where `later`, when given, is exactly the changes of `doc` other
+/// than `change` that are not among its ancestors (in a chain `doc` holds nothing beyond,
+/// the changes after it), so they are not looked up in `doc`'s change graph (which costs
+/// the whole of them for each change of a chain).
+fn check_structure_given(
+    doc: &Automerge,
+    change: &Change,
+    later: Option<&[Change]>,
+) -> Result<(usize, Vec<automerge::legacy::Op>), Denial> {
     let malformed = |what: &str| {
         Denial::InvalidChange(format!("it breaks automerge's rules for a change: {what}"))
     };
@@ -661,11 +682,28 @@ fn check_structure(
     check_keys(doc, change, &operations).map_err(&malformed)?;
     // What `get_changes_meta` lists is what is not an ancestor of the dependencies: for a
     // change on top of the document's heads, nothing (or the change itself).
-    let unseen: Vec<_> = doc
-        .get_changes_meta(change.deps())
-        .into_iter()
-        .filter(|other| other.hash != hash)
-        .collect();
+    let unseen: Vec<Unseen<'_>> = match later {
+        Some(later) => later
+            .iter()
+            .map(|other| Unseen {
+                actor: std::borrow::Cow::Borrowed(other.actor_id()),
+                seq: other.seq(),
+                start_op: other.start_op().get(),
+                max_op: other.max_op(),
+            })
+            .collect(),
+        None => doc
+            .get_changes_meta(change.deps())
+            .into_iter()
+            .filter(|other| other.hash != hash)
+            .map(|other| Unseen {
+                actor: other.actor,
+                seq: other.seq,
+                start_op: other.start_op,
+                max_op: other.max_op,
+            })
+            .collect(),
+    };
     if unseen
         .iter()
         .any(|other| other.actor.as_ref() == actor && other.seq < seq)
@@ -880,7 +918,7 @@ pub fn judge_and_apply_from(
         if !doc.get_heads().contains(&change.hash()) {
             return Err(not_applied());
         }
-        let touched = inspection::Touched::by_operations(doc, &operations);
+        let touched = inspection::Touched::by_operations(doc, change, &operations);
         let (after, now) = after_change(doc, change, &before, &touched, on_heads, current)?;
         check_transition(user, Some(&before), &after, deps)?;
         current = if on_heads { Some(after) } else { now };
@@ -1121,17 +1159,45 @@ pub fn judge_applied(
             return Ok(None);
         }
     }
+    // A message that is one chain (each change on the one before; a tablet's answers made
+    // offline) and that `applied` holds nothing beyond: past each change there are only
+    // the chain's later changes. Those are then what its author had not seen, and a
+    // record none of them touched again is read as it is now rather than at the change
+    // (`reread_settled`).
+    let chain = heads.len() == 1
+        && changes.last().is_some_and(|last| heads[0] == last.hash())
+        && changes
+            .windows(2)
+            .all(|pair| pair[1].deps() == [pair[0].hash()]);
     // Every change checked for automerge's rules before any is read at its hash: one
     // that breaks them could change what a historical read of another sees.
     let checked = changes
         .iter()
-        .map(|change| check_structure(applied, change))
+        .enumerate()
+        .map(|(n, change)| {
+            let later = chain.then(|| &changes[n + 1..]);
+            check_structure_given(applied, change, later)
+        })
         .collect::<Result<Vec<_>, _>>()?;
+    let touched_each = inspection::Touched::each(
+        applied,
+        changes
+            .iter()
+            .zip(&checked)
+            .map(|(change, (_, operations))| (change, operations.as_slice())),
+    );
+    let settled = if chain {
+        inspection::Touched::settled(&touched_each)
+    } else {
+        Vec::new()
+    };
     let mut created = !stored_heads.is_empty();
     // The state just after the last change judged, and what all of them touched.
     let mut last: Option<(ChangeHash, Inspection)> = None;
     let mut touched_all = inspection::Touched::default();
-    for (change, (unseen, operations)) in changes.iter().zip(checked) {
+    for (n, ((change, (unseen, _)), touched)) in
+        changes.iter().zip(checked).zip(touched_each).enumerate()
+    {
         let deps = change.deps();
         let hash = change.hash();
         let before = if deps.is_empty() {
@@ -1166,15 +1232,15 @@ pub fn judge_applied(
         } else {
             Some(inspection::read_at(applied, deps)?)
         };
-        let touched = inspection::Touched::by_operations(applied, &operations);
         // Just after the change is `applied` itself when the change is its only head.
         let at = (heads != [hash]).then_some(std::slice::from_ref(&hash));
-        let after = match &before {
-            Some(before) => inspection::reread(applied, at, before, &touched)?,
-            None => match at {
-                Some(at) => inspection::read_at(applied, at)?,
-                None => inspection::read(applied)?,
-            },
+        let after = match (&before, at, settled.get(n)) {
+            (Some(before), Some(at), Some(Some(settled))) => {
+                inspection::reread_settled(applied, at, before, &touched, settled)?
+            }
+            (Some(before), _, _) => inspection::reread(applied, at, before, &touched)?,
+            (None, Some(at), _) => inspection::read_at(applied, at)?,
+            (None, None, _) => inspection::read(applied)?,
         };
         check_transition(user, before.as_ref(), &after, deps)?;
         touched_all.merge(touched);

@@ -1318,3 +1318,50 @@ fn a_change_on_the_heads_before_the_last_message_is_judged_at_them() {
     };
     assert_ne!(judged(mislabelled), reference);
 }
+
+/// In a message that is one chain (a tablet's answers made offline), a record a later
+/// change of the chain touches again is judged as it was just after the earlier change,
+/// not as the chain leaves it: an answer in another's name, overwritten by u0's own in
+/// the next change, is still refused (read as the chain leaves it, the first change would
+/// seem to write u0's own answer). Records nothing later touched are read as the chain
+/// leaves them, and a chain of honest answers, one key answered twice, is allowed with
+/// the inspection the replay reads.
+#[test]
+fn a_record_a_later_change_of_a_chain_touches_is_judged_as_it_was() {
+    let users = people(WALKAROUND);
+    let u0 = &users[0];
+    let stored = create(WALKAROUND, u0);
+    let keys = read(&stored).expected_keys();
+    let judged = |doc: &Automerge| {
+        let chain = doc.get_changes(&stored.get_heads());
+        let reference = reference_run(u0, &stored, &chain);
+        let judged = judge_applied(
+            u0,
+            &stored,
+            doc,
+            &chain,
+            Some(read(&stored)),
+            History::Checked,
+        );
+        (chain.len(), reference, judged)
+    };
+
+    let mut forged = stored.clone();
+    answer_item(&mut forged, u0, 1, &keys[1], 0, 1);
+    raw(&mut forged, u0, 2, 0, &keys[0].to_string());
+    answer_item(&mut forged, u0, 3, &keys[2], 1, 2);
+    answer_item(&mut forged, u0, 4, &keys[0], 0, 3);
+    let (n, reference, verdict) = judged(&forged);
+    assert_eq!(n, 4);
+    assert!(reference.is_err(), "{reference:?}");
+    assert_eq!(verdict.map(drop), reference);
+
+    let mut honest = stored.clone();
+    for (minute, key) in [(1, &keys[0]), (2, &keys[1]), (3, &keys[0]), (4, &keys[2])] {
+        answer_item(&mut honest, u0, minute, key, 1, 2);
+    }
+    let (n, reference, verdict) = judged(&honest);
+    assert_eq!(n, 4);
+    assert_eq!(reference, Ok(()));
+    assert_eq!(verdict, Ok(Some(read(&honest))));
+}

@@ -25,7 +25,7 @@ use crate::template::{ItemKind, Template};
 pub mod read;
 pub mod write;
 
-pub use read::{ReadError, Touched, read, read_at, reread};
+pub use read::{ReadError, Touched, read, read_at, reread, reread_settled};
 pub use write::{EditError, NewInspection};
 
 /// The value of the root `schema` key of every inspection document.

@@ -97,9 +97,9 @@ impl Touched {
     pub fn by<'c>(doc: &Automerge, changes: impl IntoIterator<Item = &'c Change>) -> Touched {
         let mut touched = Touched::default();
         // Where each object written in is, found once per object.
-        let mut places: HashMap<automerge::legacy::OpId, Option<Place>> = HashMap::new();
+        let mut places = Places::new();
         for change in changes {
-            if !touched.add(doc, &mut places, &change.decode().operations) {
+            if !touched.add(doc, &mut places, change, &change.decode().operations) {
                 break;
             }
         }
@@ -108,10 +108,71 @@ impl Touched {
 
     /// What one change touched, from its operations already decoded
     /// (`change.decode().operations`); `doc` must hold the change.
-    pub fn by_operations(doc: &Automerge, operations: &[automerge::legacy::Op]) -> Touched {
+    pub fn by_operations(
+        doc: &Automerge,
+        change: &Change,
+        operations: &[automerge::legacy::Op],
+    ) -> Touched {
         let mut touched = Touched::default();
-        touched.add(doc, &mut HashMap::new(), operations);
+        touched.add(doc, &mut Places::new(), change, operations);
         touched
+    }
+
+    /// What each of several changes touched, from their operations already decoded
+    /// (`change.decode().operations`), in order; `doc` must hold them all. The same as
+    /// [`Touched::by_operations`] for each, with each object's place found once for all of
+    /// them (the map of answers, which every answer writes in, once per message).
+    pub fn each<'o>(
+        doc: &Automerge,
+        changes: impl IntoIterator<Item = (&'o Change, &'o [automerge::legacy::Op])>,
+    ) -> Vec<Touched> {
+        let mut places = Places::new();
+        changes
+            .into_iter()
+            .map(|(change, operations)| {
+                let mut touched = Touched::default();
+                touched.add(doc, &mut places, change, operations);
+                touched
+            })
+            .collect()
+    }
+
+    /// For each of `chain` (what each change of a chain touched, the first change's first),
+    /// the records it touched that no change after it touched again: those are the same
+    /// just after it as after the last, when the document holds nothing beyond the chain's
+    /// last change (see [`reread_settled`]). `None` for a change that touched more than
+    /// records, or one after which another did.
+    pub fn settled(chain: &[Touched]) -> Vec<Option<Touched>> {
+        let mut later_everything = false;
+        let mut later_answers: BTreeSet<&str> = BTreeSet::new();
+        let mut later_occupied: BTreeSet<&str> = BTreeSet::new();
+        let mut settled: Vec<Option<Touched>> = chain
+            .iter()
+            .rev()
+            .map(|touched| {
+                let own = (!later_everything && !touched.everything).then(|| Touched {
+                    everything: false,
+                    answers: touched
+                        .answers
+                        .iter()
+                        .filter(|key| !later_answers.contains(key.as_str()))
+                        .cloned()
+                        .collect(),
+                    occupied: touched
+                        .occupied
+                        .iter()
+                        .filter(|key| !later_occupied.contains(key.as_str()))
+                        .cloned()
+                        .collect(),
+                });
+                later_everything |= touched.everything;
+                later_answers.extend(touched.answers.iter().map(String::as_str));
+                later_occupied.extend(touched.occupied.iter().map(String::as_str));
+                own
+            })
+            .collect();
+        settled.reverse();
+        settled
     }
 
     /// Adds what `other` touched (the records either touched).
@@ -125,21 +186,31 @@ impl Touched {
     fn add(
         &mut self,
         doc: &Automerge,
-        places: &mut HashMap<automerge::legacy::OpId, Option<Place>>,
+        places: &mut Places,
+        change: &Change,
         operations: &[automerge::legacy::Op],
     ) -> bool {
+        use automerge::legacy::{Key, ObjectId, OpId, OpType};
         let touched = self;
+        let start = change.start_op().get();
+        let actor = change.actor_id();
         {
-            for op in operations {
+            for (i, op) in (0u64..).zip(operations) {
                 let place = match &op.obj {
-                    automerge::legacy::ObjectId::Root => None,
-                    automerge::legacy::ObjectId::Id(id) => places
+                    ObjectId::Root => None,
+                    ObjectId::Id(id) => places
                         .entry(id.clone())
                         .or_insert_with(|| place_of(doc, id))
                         .clone(),
                 };
+                // An object this operation makes under a key of a map is where that key is
+                // (what `place_of` would find walking its parents, known here already).
+                if let (OpType::Make(_), Key::Map(key), false) = (&op.action, &op.key, op.insert) {
+                    let made = made_place(&op.obj, place.as_ref(), key);
+                    places.insert(OpId(start + i, actor.clone()), made);
+                }
                 let record = match (place, &op.key) {
-                    (Some(Place::Record(container, key)), _) => Some((container, key)),
+                    (Some(Place::Record(container, key, _)), _) => Some((container, key)),
                     (Some(Place::Container(container)), automerge::legacy::Key::Map(key)) => {
                         Some((container, key.to_string()))
                     }
@@ -153,7 +224,7 @@ impl Touched {
                     op.pred.iter().all(|pred| {
                         matches!(
                             places.entry(pred.clone()).or_insert_with(|| place_of(doc, pred)),
-                            Some(Place::Record(c, k)) if c == container && k == key
+                            Some(Place::Record(c, k, _)) if c == container && k == key
                         )
                     })
                 });
@@ -179,12 +250,39 @@ impl Touched {
 const MAX_DEPTH: usize = 3;
 
 /// Where an object of an inspection document is.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Place {
     /// The map of records itself (`answers` or `occupied`).
     Container(&'static str),
-    /// Within the record under this key of that map.
-    Record(&'static str, String),
+    /// Within the record under this key of that map, this deep below the root (2 for the
+    /// record itself, at most [`MAX_DEPTH`]).
+    Record(&'static str, String, usize),
+}
+
+/// The place of each object met so far, by its id.
+type Places = HashMap<automerge::legacy::OpId, Option<Place>>;
+
+/// Where an object made under the map key `key` of `obj` is, `obj` being at `parent`:
+/// what [`place_of`] finds for it (an object's parent is where the operation making it
+/// put it), without walking its parents.
+fn made_place(
+    obj: &automerge::legacy::ObjectId,
+    parent: Option<&Place>,
+    key: &str,
+) -> Option<Place> {
+    match (obj, parent) {
+        (automerge::legacy::ObjectId::Root, _) => [keys::ANSWERS, keys::OCCUPIED]
+            .into_iter()
+            .find(|c| *c == key)
+            .map(Place::Container),
+        (_, Some(Place::Container(container))) => {
+            Some(Place::Record(container, key.to_string(), 2))
+        }
+        (_, Some(Place::Record(container, record, depth))) => {
+            (*depth < MAX_DEPTH).then(|| Place::Record(container, record.clone(), depth + 1))
+        }
+        (_, None) => None,
+    }
 }
 
 /// Where the object `id` is, if it is a record map or within a record; `None` for anything
@@ -208,11 +306,12 @@ fn place_of(doc: &Automerge, id: &automerge::legacy::OpId) -> Option<Place> {
             .find(|c| c == root_key)?,
         _ => return None,
     };
-    if path.len() == 1 {
+    let depth = path.len();
+    if depth == 1 {
         return Some(Place::Container(container));
     }
     match path.swap_remove(1).1 {
-        Prop::Map(key) => Some(Place::Record(container, key)),
+        Prop::Map(key) => Some(Place::Record(container, key, depth)),
         Prop::Seq(_) => None,
     }
 }
@@ -229,7 +328,40 @@ pub fn reread(
     base: &Inspection,
     touched: &Touched,
 ) -> Result<Inspection, ReadError> {
-    let doc = Doc { doc, at };
+    reread_records(Doc { doc, at }, base, touched, None)
+}
+
+/// [`reread`] at `at`, where `settled` (of [`Touched::settled`]) names the touched records
+/// that nothing beyond `at` touched: those are read as `doc` holds them now, the same
+/// state read without automerge's historical reads (each of which works out the clock of
+/// `at` again). `settled` must be exactly that: `None` from [`Touched::settled`] (more
+/// than records touched later) is not given here, and every change `doc` holds beyond
+/// `at`'s history must be among those it was computed over; the result is then exactly
+/// [`reread`]'s.
+pub fn reread_settled(
+    doc: &Automerge,
+    at: &[ChangeHash],
+    base: &Inspection,
+    touched: &Touched,
+    settled: &Touched,
+) -> Result<Inspection, ReadError> {
+    let now = Doc { doc, at: None };
+    reread_records(
+        Doc { doc, at: Some(at) },
+        base,
+        touched,
+        Some((now, settled)),
+    )
+}
+
+/// [`reread`] and [`reread_settled`]: `settled`, when given, is the document as it is now
+/// and the touched records to read from it.
+fn reread_records(
+    doc: Doc<'_>,
+    base: &Inspection,
+    touched: &Touched,
+    settled: Option<(Doc<'_>, &Touched)>,
+) -> Result<Inspection, ReadError> {
     // A root key outside the layout is reported under its own name, which may be a
     // record's path: only a whole read keeps the two apart.
     if touched.everything
@@ -241,9 +373,17 @@ pub fn reread(
     }
     let mut inspection = base.clone();
     let mut problems = std::mem::take(&mut inspection.problems);
+    // Nothing later touched the root (that is more than records), so its maps of records
+    // are the same objects now.
+    let root = settled.map_or(doc, |(now, _)| now);
+    // Where a record is read from: now if nothing later touched it.
+    let record = |settled_keys: fn(&Touched) -> &BTreeSet<String>, raw: &String| match settled {
+        Some((now, settled)) if settled_keys(settled).contains(raw) => now,
+        _ => doc,
+    };
     if !touched.answers.is_empty() {
         let mut scratch = Vec::new();
-        let Some(answers) = root_map(doc, keys::ANSWERS, &mut scratch) else {
+        let Some(answers) = root_map(root, keys::ANSWERS, &mut scratch) else {
             return read_doc(doc);
         };
         for raw in &touched.answers {
@@ -252,12 +392,13 @@ pub fn reread(
             if let Ok(key) = AnswerKey::parse(raw) {
                 inspection.answers.remove(&key);
             }
-            read_answer_key(doc, &answers, raw, &mut inspection, None, &mut problems);
+            let from = record(|t| &t.answers, raw);
+            read_answer_key(from, &answers, raw, &mut inspection, None, &mut problems);
         }
     }
     if !touched.occupied.is_empty() {
         let mut scratch = Vec::new();
-        let Some(occupied) = root_map(doc, keys::OCCUPIED, &mut scratch) else {
+        let Some(occupied) = root_map(root, keys::OCCUPIED, &mut scratch) else {
             return read_doc(doc);
         };
         for raw in &touched.occupied {
@@ -266,7 +407,8 @@ pub fn reread(
             if let Ok(bay) = AreaId::parse(raw.as_str()) {
                 inspection.occupied.remove(&bay);
             }
-            read_occupied_key(doc, &occupied, raw, &mut inspection, &mut problems);
+            let from = record(|t| &t.occupied, raw);
+            read_occupied_key(from, &occupied, raw, &mut inspection, &mut problems);
         }
     }
     problems.sort();
@@ -917,4 +1059,85 @@ fn agreed(mut records: Vec<super::Answer>) -> Vec<super::Answer> {
     });
     records.truncate(1);
     records
+}
+
+#[cfg(test)]
+mod tests {
+    use automerge::transaction::Transactable;
+    use automerge::{Automerge, ObjType, ROOT, ReadDoc, ScalarValue};
+
+    use super::{keys, made_place, place_of};
+
+    /// The place of an object made under a map key, known from the operation making it, is
+    /// the one its parents give: records and what is in them down to the layout's depth,
+    /// nothing deeper, nothing outside the maps of records, nothing under a list position;
+    /// parents made in the same change or an earlier one.
+    #[test]
+    fn an_object_made_under_a_map_key_is_placed_as_its_parents_place_it() {
+        let mut doc = Automerge::new();
+        let mut tx = doc.transaction();
+        let answers = tx
+            .put_object(ROOT, keys::ANSWERS, ObjType::Map)
+            .expect("puts");
+        let record = tx
+            .put_object(&answers, "c1-visitors", ObjType::Map)
+            .expect("puts");
+        let photos = tx
+            .put_object(&record, keys::PHOTOS, ObjType::List)
+            .expect("puts");
+        tx.insert_object(&photos, 0, ObjType::Map).expect("inserts");
+        tx.put_object(&record, "inner", ObjType::Map).expect("puts");
+        tx.put_object(ROOT, "extra", ObjType::Map).expect("puts");
+        tx.commit();
+        let mut tx = doc.transaction();
+        let inner = match tx.get(&record, "inner") {
+            Ok(Some((_, inner))) => inner,
+            other => panic!("{other:?}"),
+        };
+        tx.put_object(&inner, "deeper", ObjType::Map).expect("puts");
+        let other = tx
+            .put_object(&answers, "c9-masking", ObjType::Map)
+            .expect("puts");
+        tx.put(&other, keys::VALUE, ScalarValue::Str("pass".into()))
+            .expect("puts");
+        let occupied = tx
+            .put_object(ROOT, keys::OCCUPIED, ObjType::Map)
+            .expect("puts");
+        let bay = tx
+            .put_object(&occupied, "bay-1", ObjType::Map)
+            .expect("puts");
+        tx.put_object(&bay, "list", ObjType::List).expect("puts");
+        let extra = match tx.get(ROOT, "extra") {
+            Ok(Some((_, extra))) => extra,
+            other => panic!("{other:?}"),
+        };
+        tx.put_object(&extra, "answers", ObjType::Map)
+            .expect("puts");
+        tx.commit();
+
+        let mut made = 0;
+        let mut placed = 0;
+        for change in doc.get_changes(&[]) {
+            let start = change.start_op().get();
+            for (i, op) in (0u64..).zip(change.decode().operations) {
+                let (automerge::legacy::OpType::Make(_), automerge::legacy::Key::Map(key)) =
+                    (&op.action, &op.key)
+                else {
+                    continue;
+                };
+                let parent = match &op.obj {
+                    automerge::legacy::ObjectId::Root => None,
+                    automerge::legacy::ObjectId::Id(id) => place_of(&doc, id),
+                };
+                let id = automerge::legacy::OpId(start + i, change.actor_id().clone());
+                let expected = place_of(&doc, &id);
+                assert_eq!(made_place(&op.obj, parent.as_ref(), key), expected, "{key}");
+                made += 1;
+                placed += usize::from(expected.is_some());
+            }
+        }
+        // answers, occupied, extra, extra/answers; the two records, the bay, photos,
+        // inner, the bay's list; inner/deeper.
+        assert_eq!((made, placed), (11, 8));
+    }
 }

@@ -5,7 +5,8 @@
 //!    memory (rules, office projection, the bytes to store), and what the whole server
 //!    process spends per change it stores durably and acknowledges.
 //!    The same for a change made concurrently with another (judged at its dependencies,
-//!    which are not the document's heads).
+//!    which are not the document's heads), and for whole histories arriving in one
+//!    message each (a tablet's first sync of inspections made offline).
 //! 2. Bytes on the wire, each way, against the bytes of the changes themselves.
 //! 3. Round trips for a new device to fetch M documents, for several M: each round is one
 //!    batch of messages out and every answer to it back.
@@ -325,6 +326,72 @@ fn concurrent_floor(n: usize) {
     }
 }
 
+/// The in-memory cost per change of whole histories each arriving in one message (a
+/// tablet's first sync of inspections made offline: the creation and `answers` answers in
+/// one chain), over `docs` walkarounds: µs per change for automerge's apply of the message
+/// to an empty document, and for judging the message in the copy holding it
+/// (`judge_applied`, as the server judges a new document's first message).
+fn history_steps(docs: usize, answers: usize) -> (f64, f64) {
+    let user = User {
+        id: UserId::parse("wang").expect("valid"),
+        role: Role::WorkshopManager,
+        sites: BTreeSet::from([SiteId::parse("demo-site").expect("valid")]),
+    };
+    let work: Vec<Vec<Change>> = (0..docs)
+        .map(|_| {
+            let (base, answered) = inspection_and_answers(answers);
+            let mut changes = base.get_changes(&[]);
+            changes.extend(answered);
+            changes
+        })
+        .collect();
+    let n = docs * (answers + 1);
+
+    let started = Instant::now();
+    let applied: Vec<Automerge> = work
+        .iter()
+        .map(|changes| {
+            let mut doc = Automerge::new();
+            doc.apply_changes(changes.iter().cloned()).expect("applies");
+            doc
+        })
+        .collect();
+    let apply = per_change_us(started, n);
+
+    let empty = Automerge::new();
+    let started = Instant::now();
+    for (changes, doc) in work.iter().zip(&applied) {
+        let view = policy::judge_applied(
+            &user,
+            &empty,
+            doc,
+            changes,
+            policy::Known::default(),
+            policy::History::Checked,
+        )
+        .expect("allowed");
+        std::hint::black_box(view);
+    }
+    let judge = per_change_us(started, n);
+    (apply, judge)
+}
+
+/// Part 1c: judging a whole history that arrives in one message (the cold upload).
+fn history_floor() {
+    println!("\n## CPU per change of a history arriving in one message, in memory");
+    println!(
+        "| histories | automerge `apply_changes` of the message (the floor) µs | `judge_applied` of the message µs (× floor) |"
+    );
+    println!("|---|---|---|");
+    for (docs, answers) in [(500, 20), (100, 60)] {
+        let (apply, judge) = history_steps(docs, answers);
+        println!(
+            "| {docs} walkarounds: the creation and {answers} answers | {apply:.1} | {judge:.1} ({:.1}) |",
+            judge / apply
+        );
+    }
+}
+
 /// Part 2: the whole server process per change, and the bytes on the wire.
 async fn server_per_change(server: &ServerProcess, n: usize) -> f64 {
     let address = server.address.to_string();
@@ -449,6 +516,7 @@ async fn main() {
         .collect();
     cpu_floor(changes);
     concurrent_floor(changes);
+    history_floor();
     if std::env::args().any(|a| a == "--in-memory") {
         // Only the figures that need no server.
         return;
