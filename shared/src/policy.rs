@@ -1186,7 +1186,7 @@ pub fn judge_applied(
             .zip(&checked)
             .map(|(change, (_, operations))| (change, operations.as_slice())),
     );
-    let settled = if chain {
+    let settled = if chain && changes.len() > 1 {
         inspection::Touched::settled(&touched_each)
     } else {
         Vec::new()
