@@ -1365,3 +1365,69 @@ fn a_record_a_later_change_of_a_chain_touches_is_judged_as_it_was() {
     assert_eq!(reference, Ok(()));
     assert_eq!(verdict, Ok(Some(read(&honest))));
 }
+
+/// In a chain, a later change that reaches another record through a predecessor (a new
+/// record under one key replacing the record under another: a deletion) touches more than
+/// records, so no earlier change of the chain reads its records as the chain leaves them:
+/// the answer the first change made is still there just after it, and the deletion is
+/// refused as the replay refuses it. (Read as the chain leaves it, the first change's
+/// answer would be gone already, and the deletion would look like a new answer only.)
+#[test]
+fn a_later_change_reaching_another_record_keeps_the_chain_read_at_each_change() {
+    use automerge::legacy::{Key, ObjectId, OpId, SortedVec};
+    let op_id = |id: automerge::ObjId| match id {
+        automerge::ObjId::Id(counter, actor, _) => OpId(counter, actor),
+        automerge::ObjId::Root => panic!("not the root"),
+    };
+    let users = people(WALKAROUND);
+    let u0 = &users[0];
+    let stored = create(WALKAROUND, u0);
+    let items = read(&stored).expected_keys();
+    let (a, b, c) = (&items[0], &items[1], &items[2]);
+    let mut author = replica(&stored, 2);
+    answer_item(&mut author, u0, 1, a, 0, 1);
+    let first = last_change(&author);
+    let (_, answers) = author
+        .get(ROOT, keys::ANSWERS)
+        .expect("reads")
+        .expect("answers");
+    let (_, record) = author
+        .get(&answers, a.to_string())
+        .expect("reads")
+        .expect("the first answer");
+    answer_item(&mut author, u0, 2, b, 0, 2);
+    let mut forged = last_change(&author).decode();
+    let container = ObjectId::Id(op_id(answers));
+    let make = forged
+        .operations
+        .iter_mut()
+        .find(|op| op.obj == container && op.key == Key::Map(b.to_string().into()))
+        .expect("the new record");
+    make.pred = SortedVec::from(vec![op_id(record)]);
+    forged.hash = None;
+    let forged = Change::from(forged);
+    // A third device, whose change depends on the forged one alone (automerge also names
+    // an actor's own previous change among a new change's dependencies).
+    let mut doc = replica(&stored, 3);
+    doc.apply_changes([first.clone(), forged.clone()])
+        .expect("automerge takes them");
+    answer_item(&mut doc, u0, 3, c, 0, 3);
+    // Not `get_changes`: automerge's debug build panics writing out the forged change.
+    let chain = [first, forged, last_change(&doc)];
+    assert_eq!(chain[2].deps(), [chain[1].hash()]);
+    assert!(
+        !read(&doc).answers.contains_key(a),
+        "the second change deletes the first answer"
+    );
+    let reference = reference_run(u0, &stored, &chain);
+    assert!(reference.is_err(), "{reference:?}");
+    let verdict = judge_applied(
+        u0,
+        &stored,
+        &doc,
+        &chain,
+        Some(read(&stored)),
+        History::Checked,
+    );
+    assert_eq!(verdict.map(drop), reference);
+}
