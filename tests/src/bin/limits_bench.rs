@@ -70,6 +70,39 @@ fn inspection_and_answers(n: usize) -> (Automerge, Vec<Change>) {
     (base, changes)
 }
 
+/// A new walkaround by `wang` and `n` pass/fail answers on top of it, each to another item
+/// (as a manager walking the floor answers), as separate changes.
+fn inspection_and_distinct_answers(n: usize) -> (Automerge, Vec<Change>) {
+    let (base, _) = inspection_and_answers(0);
+    let view = inspection::read(&base).expect("reads");
+    let items: Vec<AnswerKey> = view
+        .expected_keys()
+        .into_iter()
+        .filter(|key| {
+            view.item_for(key)
+                .is_ok_and(|item| item.kind == shared::template::ItemKind::PassFail)
+        })
+        .collect();
+    assert!(items.len() >= n, "{} pass/fail items", items.len());
+    let wang = UserId::parse("wang").expect("valid");
+    let mut author = base.fork();
+    let photos = [PhotoRef::parse("ab".repeat(32)).expect("valid")];
+    for key in &items[..n] {
+        write::answer(
+            &mut author,
+            &wang,
+            chrono::Utc::now(),
+            key,
+            &AnswerValue::Pass,
+            None,
+            &photos,
+        )
+        .expect("answers");
+    }
+    let changes = author.get_changes(&base.get_heads());
+    (base, changes)
+}
+
 fn per_change_us(started: Instant, n: usize) -> f64 {
     started.elapsed().as_secs_f64() * 1e6 / n as f64
 }
@@ -331,7 +364,7 @@ fn concurrent_floor(n: usize) {
 /// one chain), over `docs` walkarounds: µs per change for automerge's apply of the message
 /// to an empty document, and for judging the message in the copy holding it
 /// (`judge_applied`, as the server judges a new document's first message).
-fn history_steps(docs: usize, answers: usize) -> (f64, f64) {
+fn history_steps(docs: usize, answers: usize, distinct: bool) -> (f64, f64) {
     let user = User {
         id: UserId::parse("wang").expect("valid"),
         role: Role::WorkshopManager,
@@ -339,7 +372,11 @@ fn history_steps(docs: usize, answers: usize) -> (f64, f64) {
     };
     let work: Vec<Vec<Change>> = (0..docs)
         .map(|_| {
-            let (base, answered) = inspection_and_answers(answers);
+            let (base, answered) = if distinct {
+                inspection_and_distinct_answers(answers)
+            } else {
+                inspection_and_answers(answers)
+            };
             let mut changes = base.get_changes(&[]);
             changes.extend(answered);
             changes
@@ -383,10 +420,15 @@ fn history_floor() {
         "| histories | automerge `apply_changes` of the message (the floor) µs | `judge_applied` of the message µs (× floor) |"
     );
     println!("|---|---|---|");
-    for (docs, answers) in [(500, 20), (100, 60)] {
-        let (apply, judge) = history_steps(docs, answers);
+    for (docs, answers, distinct) in [(500, 20, false), (100, 60, false), (500, 16, true)] {
+        let (apply, judge) = history_steps(docs, answers, distinct);
+        let items = if distinct {
+            "each to another item"
+        } else {
+            "over eight items"
+        };
         println!(
-            "| {docs} walkarounds: the creation and {answers} answers | {apply:.1} | {judge:.1} ({:.1}) |",
+            "| {docs} walkarounds: the creation and {answers} answers {items} | {apply:.1} | {judge:.1} ({:.1}) |",
             judge / apply
         );
     }
