@@ -835,43 +835,55 @@ fn a_root_key_named_like_a_record_keeps_its_problem() {
     assert_eq!(view, read(&with));
 }
 
+/// `author`'s last change (an answer under `new`), forged so that the operation making its
+/// record names as its predecessor the record `doc` holds under `old`: applied, the new
+/// record replaces the one under the other key, which a replay reads as a deletion.
+fn replacing_another_record(
+    author: &Automerge,
+    new: &AnswerKey,
+    doc: &Automerge,
+    old: &AnswerKey,
+) -> Change {
+    use automerge::legacy::{Key, ObjectId, OpId, SortedVec};
+    let op_id = |id: automerge::ObjId| match id {
+        automerge::ObjId::Id(counter, actor, _) => OpId(counter, actor),
+        automerge::ObjId::Root => panic!("not the root"),
+    };
+    let (_, answers) = doc
+        .get(ROOT, keys::ANSWERS)
+        .expect("reads")
+        .expect("answers");
+    let (_, record) = doc
+        .get(&answers, old.to_string())
+        .expect("reads")
+        .expect("the record under the other key");
+    let mut forged = last_change(author).decode();
+    let answers = ObjectId::Id(op_id(answers));
+    let make = forged
+        .operations
+        .iter_mut()
+        .find(|op| op.obj == answers && op.key == Key::Map(new.to_string().into()))
+        .expect("the new record");
+    make.pred = SortedVec::from(vec![op_id(record)]);
+    forged.hash = None;
+    Change::from(forged)
+}
+
 /// automerge applies a change's predecessors wherever they are in the object it writes
 /// in: a new record under one key naming the record under another key as its predecessor
 /// deletes that record. The replay sees the deletion and refuses; the fast paths, which
 /// read again only the records a change touched, must too (review of issue 21's judge).
 #[test]
 fn a_predecessor_under_another_key_is_judged_as_the_replay_judges_it() {
-    use automerge::legacy::{Key, ObjectId, OpId, SortedVec};
-    let op_id = |id: automerge::ObjId| match id {
-        automerge::ObjId::Id(counter, actor, _) => OpId(counter, actor),
-        automerge::ObjId::Root => panic!("not the root"),
-    };
     let users = people(WALKAROUND);
     let mut doc = create(WALKAROUND, &users[0]);
     let mut items = read(&doc).expected_keys();
     items.sort_by_key(ToString::to_string);
     let (low, high) = (items[0].clone(), items[items.len() - 1].clone());
     answer_item(&mut doc, &users[0], 2, &low, 0, 1);
-    let (_, answers) = doc
-        .get(ROOT, keys::ANSWERS)
-        .expect("reads")
-        .expect("answers");
-    let (_, record) = doc
-        .get(&answers, low.to_string())
-        .expect("reads")
-        .expect("the answer under the lower key");
     let mut author = replica(&doc, 2);
     answer_item(&mut author, &users[0], 3, &high, 0, 2);
-    let mut forged = last_change(&author).decode();
-    let answers = ObjectId::Id(op_id(answers));
-    let make = forged
-        .operations
-        .iter_mut()
-        .find(|op| op.obj == answers && op.key == Key::Map(high.to_string().into()))
-        .expect("the new record");
-    make.pred = SortedVec::from(vec![op_id(record)]);
-    forged.hash = None;
-    let forged = Change::from(forged);
+    let forged = replacing_another_record(&author, &high, &doc, &low);
     let mut with = doc.clone();
     with.apply_changes([forged.clone()])
         .expect("automerge takes it");
@@ -1374,11 +1386,6 @@ fn a_record_a_later_change_of_a_chain_touches_is_judged_as_it_was() {
 /// answer would be gone already, and the deletion would look like a new answer only.)
 #[test]
 fn a_later_change_reaching_another_record_keeps_the_chain_read_at_each_change() {
-    use automerge::legacy::{Key, ObjectId, OpId, SortedVec};
-    let op_id = |id: automerge::ObjId| match id {
-        automerge::ObjId::Id(counter, actor, _) => OpId(counter, actor),
-        automerge::ObjId::Root => panic!("not the root"),
-    };
     let users = people(WALKAROUND);
     let u0 = &users[0];
     let stored = create(WALKAROUND, u0);
@@ -1387,25 +1394,8 @@ fn a_later_change_reaching_another_record_keeps_the_chain_read_at_each_change() 
     let mut author = replica(&stored, 2);
     answer_item(&mut author, u0, 1, a, 0, 1);
     let first = last_change(&author);
-    let (_, answers) = author
-        .get(ROOT, keys::ANSWERS)
-        .expect("reads")
-        .expect("answers");
-    let (_, record) = author
-        .get(&answers, a.to_string())
-        .expect("reads")
-        .expect("the first answer");
     answer_item(&mut author, u0, 2, b, 0, 2);
-    let mut forged = last_change(&author).decode();
-    let container = ObjectId::Id(op_id(answers));
-    let make = forged
-        .operations
-        .iter_mut()
-        .find(|op| op.obj == container && op.key == Key::Map(b.to_string().into()))
-        .expect("the new record");
-    make.pred = SortedVec::from(vec![op_id(record)]);
-    forged.hash = None;
-    let forged = Change::from(forged);
+    let forged = replacing_another_record(&author, b, &author, a);
     // A third device, whose change depends on the forged one alone (automerge also names
     // an actor's own previous change among a new change's dependencies).
     let mut doc = replica(&stored, 3);

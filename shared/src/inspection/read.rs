@@ -143,31 +143,22 @@ impl Touched {
     /// last change (see [`reread_settled`]). `None` for a change that touched more than
     /// records, or one after which another did.
     pub fn settled(chain: &[Touched]) -> Vec<Option<Touched>> {
-        let mut later_everything = false;
-        let mut later_answers: BTreeSet<&str> = BTreeSet::new();
-        let mut later_occupied: BTreeSet<&str> = BTreeSet::new();
+        // The keys of `own` that are not in `later`.
+        let not_in = |own: &BTreeSet<String>, later: &BTreeSet<String>| {
+            own.difference(later).cloned().collect()
+        };
+        // What the changes after the one at hand touched.
+        let mut later = Touched::default();
         let mut settled: Vec<Option<Touched>> = chain
             .iter()
             .rev()
             .map(|touched| {
-                let own = (!later_everything && !touched.everything).then(|| Touched {
+                let own = (!later.everything && !touched.everything).then(|| Touched {
                     everything: false,
-                    answers: touched
-                        .answers
-                        .iter()
-                        .filter(|key| !later_answers.contains(key.as_str()))
-                        .cloned()
-                        .collect(),
-                    occupied: touched
-                        .occupied
-                        .iter()
-                        .filter(|key| !later_occupied.contains(key.as_str()))
-                        .cloned()
-                        .collect(),
+                    answers: not_in(&touched.answers, &later.answers),
+                    occupied: not_in(&touched.occupied, &later.occupied),
                 });
-                later_everything |= touched.everything;
-                later_answers.extend(touched.answers.iter().map(String::as_str));
-                later_occupied.extend(touched.occupied.iter().map(String::as_str));
+                later.merge(touched.clone());
                 own
             })
             .collect();

@@ -39,34 +39,33 @@ fn nth_answer(i: usize) -> (&'static str, AnswerValue, Option<&'static str>) {
     }
 }
 
+/// Wang, the demo site's workshop manager, who makes and answers the walkarounds.
+fn wang() -> User {
+    User {
+        id: UserId::parse("wang").expect("valid"),
+        role: Role::WorkshopManager,
+        sites: BTreeSet::from([SiteId::parse("demo-site").expect("valid")]),
+    }
+}
+
 /// A new walkaround by `wang` and `n` answers on top of it, as separate changes.
 fn inspection_and_answers(n: usize) -> (Automerge, Vec<Change>) {
-    let wang = UserId::parse("wang").expect("valid");
     let new = NewInspection {
         id: InspectionId::parse(random_doc_id().to_string()).expect("valid"),
         site: SiteId::parse("demo-site").expect("valid"),
         template: shared::builtin::find("workshop-walkaround").expect("built-in"),
         areas: demo_areas(),
-        created_by: wang.clone(),
+        created_by: wang().id,
         created_at: chrono::Utc::now(),
     };
     let base = write::create(&new, ActorId::random()).expect("creates");
-    let mut author = base.fork();
-    let photos = [PhotoRef::parse("ab".repeat(32)).expect("valid")];
-    for i in 0..n {
-        let (key, value, note) = nth_answer(i);
-        write::answer(
-            &mut author,
-            &wang,
-            chrono::Utc::now(),
-            &AnswerKey::parse(key).expect("key"),
-            &value,
-            note,
-            &photos,
-        )
-        .expect("answers");
-    }
-    let changes = author.get_changes(&base.get_heads());
+    let changes = answered(
+        &base,
+        (0..n).map(|i| {
+            let (key, value, note) = nth_answer(i);
+            (AnswerKey::parse(key).expect("key"), value, note)
+        }),
+    );
     (base, changes)
 }
 
@@ -84,23 +83,37 @@ fn inspection_and_distinct_answers(n: usize) -> (Automerge, Vec<Change>) {
         })
         .collect();
     assert!(items.len() >= n, "{} pass/fail items", items.len());
-    let wang = UserId::parse("wang").expect("valid");
+    let changes = answered(
+        &base,
+        items
+            .into_iter()
+            .take(n)
+            .map(|key| (key, AnswerValue::Pass, None)),
+    );
+    (base, changes)
+}
+
+/// `answers` written by `wang` on top of `base`, one change each, with a photo each.
+fn answered(
+    base: &Automerge,
+    answers: impl IntoIterator<Item = (AnswerKey, AnswerValue, Option<&'static str>)>,
+) -> Vec<Change> {
+    let by = wang().id;
     let mut author = base.fork();
     let photos = [PhotoRef::parse("ab".repeat(32)).expect("valid")];
-    for key in &items[..n] {
+    for (key, value, note) in answers {
         write::answer(
             &mut author,
-            &wang,
+            &by,
             chrono::Utc::now(),
-            key,
-            &AnswerValue::Pass,
-            None,
+            &key,
+            &value,
+            note,
             &photos,
         )
         .expect("answers");
     }
-    let changes = author.get_changes(&base.get_heads());
-    (base, changes)
+    author.get_changes(&base.get_heads())
 }
 
 fn per_change_us(started: Instant, n: usize) -> f64 {
@@ -111,11 +124,7 @@ fn per_change_us(started: Instant, n: usize) -> f64 {
 /// answers each, one change at a time as a tablet answering live sends them: µs per change
 /// for automerge's apply, judging, and judging plus the rest of the server's work in memory.
 fn cpu_steps(docs: usize, answers: usize) -> (f64, f64, f64) {
-    let user = User {
-        id: UserId::parse("wang").expect("valid"),
-        role: Role::WorkshopManager,
-        sites: BTreeSet::from([SiteId::parse("demo-site").expect("valid")]),
-    };
+    let user = wang();
     let work: Vec<(Automerge, Vec<Change>)> =
         (0..docs).map(|_| inspection_and_answers(answers)).collect();
     let n = docs * answers;
@@ -239,11 +248,7 @@ fn concurrent_pair(answers: usize) -> (Automerge, Change, Change) {
 /// path when it also holds the inspection as the document was at the change's
 /// dependencies (`policy::Known::earlier`: what it kept from before the first change).
 fn concurrent_steps(docs: usize, answers: usize) -> [f64; 5] {
-    let user = User {
-        id: UserId::parse("wang").expect("valid"),
-        role: Role::WorkshopManager,
-        sites: BTreeSet::from([SiteId::parse("demo-site").expect("valid")]),
-    };
+    let user = wang();
     let work: Vec<(Automerge, Change, Change)> =
         (0..docs).map(|_| concurrent_pair(answers)).collect();
     // What the server holds for each document: checked once on load, the inspection kept.
@@ -365,11 +370,7 @@ fn concurrent_floor(n: usize) {
 /// to an empty document, and for judging the message in the copy holding it
 /// (`judge_applied`, as the server judges a new document's first message).
 fn history_steps(docs: usize, answers: usize, distinct: bool) -> (f64, f64) {
-    let user = User {
-        id: UserId::parse("wang").expect("valid"),
-        role: Role::WorkshopManager,
-        sites: BTreeSet::from([SiteId::parse("demo-site").expect("valid")]),
-    };
+    let user = wang();
     let work: Vec<Vec<Change>> = (0..docs)
         .map(|_| {
             let (base, answered) = if distinct {
